@@ -1,0 +1,263 @@
+"""Generate the committed sample datasets, deterministically (run: python data/samples/make_samples.py).
+
+- math_tutor.jsonl: 1,200 step-by-step arithmetic explanations (+, -, x) with varied
+  wordings and a few system prompts: a style/format task that fine-tuning suits.
+- math_tutor.csv: the first 150 of them as system/user/assistant columns (for `ftw convert`).
+- facts.jsonl: capital cities, chemical symbols and the like: a knowledge task the
+  fact-versus-style check must flag ("use retrieval instead").
+- broken.jsonl: one line per error code, so every check can be seen failing.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SEED = 20261125
+
+SYSTEM_PROMPTS = [
+    "You are a math tutor. Explain step-by-step.",
+    "You are a math tutor. Explain step-by-step.",
+    "You are a math tutor. Explain step-by-step.",
+    "You are a patient math tutor for middle-school students. Explain step-by-step.",
+    "You are a math tutor. Show every step and finish with the answer.",
+]
+
+WORDINGS = [
+    "Solve {a} {op} {b} and explain.",
+    "What is {a} {op} {b}? Show your steps.",
+    "Can you help me work out {a} {op} {b}?",
+    "Explain how to compute {a} {op} {b}.",
+    "I need to find {a} {op} {b}. Walk me through it.",
+    "Calculate {a} {op} {b} step by step.",
+    "How do I do {a} {op} {b}?",
+    "My homework asks for {a} {op} {b}. How do I get the answer?",
+    "Work out {a} {op} {b}, please.",
+    "Please explain {a} {op} {b} to me.",
+    "{a} {op} {b} = ? I'm stuck.",
+    "Could you show the working for {a} {op} {b}?",
+]
+VERB_WORDINGS = {
+    "+": ["Show me how to add {a} and {b}.", "What do I get if I add {a} to {b}?"],
+    "-": ["Show me how to subtract {b} from {a}.", "What is left if I take {b} away from {a}?"],
+    "*": ["Show me how to multiply {a} by {b}.", "What do I get if I multiply {a} by {b}?"],
+}
+OP_SHOWN = {"+": ["+"], "-": ["-", "−"], "*": ["×", "*", "x", "times"]}
+PLACES = ["Ones", "Tens", "Hundreds", "Thousands", "Ten-thousands"]
+
+
+def digits(n: int) -> list[int]:
+    return [int(c) for c in reversed(str(n))]
+
+
+def explain_add(a: int, b: int) -> str:
+    da, db = digits(a), digits(b)
+    carry, cols = 0, []
+    width = max(len(da), len(db))
+    for i in range(width):
+        x = da[i] if i < len(da) else 0
+        y = db[i] if i < len(db) else 0
+        s = x + y + carry
+        expr = f"{x}+{y}" + (f"+{carry}" if carry else "") + f"={s}"
+        last = i == width - 1
+        if last:
+            note = f"(write {s})"
+        elif s >= 10:
+            note = f"(write {s % 10}, carry 1)"
+        else:
+            note = f"(write {s})"
+        cols.append(f"{PLACES[i]}: {expr} {note}")
+        carry = s // 10
+    return (
+        "Step 1: Align the numbers by place value.\n"
+        f"Step 2: Add each column from right to left - {'; '.join(cols)}.\n"
+        f"Answer: {a + b}"
+    )
+
+
+def explain_sub(a: int, b: int) -> str:
+    negative = a < b
+    big, small = (b, a) if negative else (a, b)
+    da, db = digits(big), digits(small)
+    borrow, cols = 0, []
+    for i in range(len(da)):
+        x = da[i] - borrow
+        y = db[i] if i < len(db) else 0
+        if x < y:
+            cols.append(f"{PLACES[i]}: {x + 10}-{y}={x + 10 - y} (borrow 1 from the {PLACES[i + 1].lower()})")
+            borrow = 1
+        else:
+            if i == len(da) - 1 and x - y == 0 and i > 0:
+                cols.append(f"{PLACES[i]}: {x}-{y}=0")
+            else:
+                cols.append(f"{PLACES[i]}: {x}-{y}={x - y}")
+            borrow = 0
+    steps = ["Step 1: Align the numbers by place value."]
+    if negative:
+        steps.append(f"Step 2: {a} is smaller than {b}, so compute {b} - {a} and make the result negative.")
+        steps.append(f"Step 3: Subtract each column from right to left - {'; '.join(cols)}.")
+    else:
+        steps.append(f"Step 2: Subtract each column from right to left - {'; '.join(cols)}.")
+    steps.append(f"Answer: {a - b}")
+    return "\n".join(steps)
+
+
+def explain_mul(a: int, b: int) -> str:
+    parts = []
+    for i, d in enumerate(digits(b)):
+        if d:
+            parts.append(d * 10**i)
+    parts.reverse()
+    products = [a * p for p in parts]
+    if len(parts) > 1:
+        first = f"Step 1: Split {b} into {' + '.join(map(str, parts))}."
+    elif b < 10:
+        first = f"Step 1: Multiply {a} by the single digit {b}."
+    else:
+        first = f"Step 1: {b} has one non-zero digit, so multiply in one step."
+    lines = [first]
+    lines.append("Step 2: Multiply each part - " + "; ".join(f"{a}×{p}={q}" for p, q in zip(parts, products)) + ".")
+    if len(parts) > 1:
+        lines.append("Step 3: Add the partial products - " + "+".join(map(str, products)) + f"={a * b}.")
+    lines.append(f"Answer: {a * b}")
+    return "\n".join(lines)
+
+
+EXPLAIN = {"+": explain_add, "-": explain_sub, "*": explain_mul}
+
+
+def math_example(rng: random.Random, op: str, a: int, b: int) -> dict:
+    if rng.random() < 0.15:
+        user = rng.choice(VERB_WORDINGS[op]).format(a=a, b=b)
+    else:
+        user = rng.choice(WORDINGS).format(a=a, op=rng.choice(OP_SHOWN[op]), b=b)
+    return {
+        "messages": [
+            {"role": "system", "content": rng.choice(SYSTEM_PROMPTS)},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": EXPLAIN[op](a, b)},
+        ]
+    }
+
+
+def math_tutor(n: int = 1200) -> list[dict]:
+    rng = random.Random(SEED)
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    while len(out) < n:
+        op = rng.choice("+++--*")
+        if op == "*":
+            a, b = rng.randint(12, 999), rng.randint(2, 99)
+        else:
+            a = rng.randint(10, 10 ** rng.randint(2, 4) - 1)
+            b = rng.randint(10, 10 ** rng.randint(2, 4) - 1)
+            if op == "-" and rng.random() < 0.85 and a < b:
+                a, b = b, a
+        if (op, a, b) in seen:
+            continue
+        seen.add((op, a, b))
+        out.append(math_example(rng, op, a, b))
+    return out
+
+
+CAPITALS = {
+    "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
+    "Japan": "Tokyo", "China": "Beijing", "India": "New Delhi", "Brazil": "Brasília", "Argentina": "Buenos Aires",
+    "Canada": "Ottawa", "Mexico": "Mexico City", "Australia": "Canberra", "Egypt": "Cairo", "Kenya": "Nairobi",
+    "Nigeria": "Abuja", "Norway": "Oslo", "Sweden": "Stockholm", "Finland": "Helsinki", "Denmark": "Copenhagen",
+    "Poland": "Warsaw", "Greece": "Athens", "Turkey": "Ankara", "Russia": "Moscow", "Ukraine": "Kyiv",
+    "Peru": "Lima", "Chile": "Santiago", "Colombia": "Bogotá", "Thailand": "Bangkok", "Vietnam": "Hanoi",
+    "Indonesia": "Jakarta", "Philippines": "Manila", "South Korea": "Seoul", "Ireland": "Dublin", "Austria": "Vienna",
+    "Hungary": "Budapest", "Czechia": "Prague", "Belgium": "Brussels", "Netherlands": "Amsterdam", "Switzerland": "Bern",
+    "Morocco": "Rabat", "Ghana": "Accra", "Ethiopia": "Addis Ababa", "Iran": "Tehran", "Iraq": "Baghdad",
+    "Pakistan": "Islamabad", "Bangladesh": "Dhaka", "New Zealand": "Wellington", "Cuba": "Havana", "Iceland": "Reykjavík",
+}
+SYMBOLS = {
+    "gold": "Au", "silver": "Ag", "iron": "Fe", "sodium": "Na", "potassium": "K", "lead": "Pb", "tin": "Sn",
+    "copper": "Cu", "mercury": "Hg", "tungsten": "W", "helium": "He", "neon": "Ne", "calcium": "Ca", "zinc": "Zn",
+}
+AUTHORS = {
+    "Hamlet": "William Shakespeare", "Pride and Prejudice": "Jane Austen", "War and Peace": "Leo Tolstoy",
+    "Moby-Dick": "Herman Melville", "Don Quixote": "Miguel de Cervantes", "The Odyssey": "Homer",
+    "Frankenstein": "Mary Shelley", "Ulysses": "James Joyce", "Dracula": "Bram Stoker", "Jane Eyre": "Charlotte Brontë",
+}
+
+
+def facts() -> list[dict]:
+    rng = random.Random(SEED + 1)
+    system = "You are a helpful assistant that answers trivia questions."
+    pairs = []
+    for country, city in CAPITALS.items():
+        pairs.append((f"What is the capital of {country}?", f"The capital of {country} is {city}."))
+        pairs.append((f"Which city is the capital of {country}?", f"{city}."))
+    for element, sym in SYMBOLS.items():
+        pairs.append((f"What is the chemical symbol for {element}?", f"The chemical symbol for {element} is {sym}."))
+    for book, author in AUTHORS.items():
+        pairs.append((f"Who wrote {book}?", f"{book} was written by {author}."))
+    rng.shuffle(pairs)
+    return [
+        {"messages": [{"role": "system", "content": system}, {"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in pairs
+    ]
+
+
+def _ex(*msgs: tuple[str, object], **extra: object) -> dict:
+    return {"messages": [{"role": r, "content": c} for r, c in msgs], **extra}
+
+
+SYS = ("system", "You are a math tutor. Explain step-by-step.")
+
+
+def broken_lines() -> list[bytes]:
+    """One deliberately broken example per error code (every line has an error)."""
+    J = lambda obj: json.dumps(obj, ensure_ascii=False).encode()  # noqa: E731
+    ok_answer = ("assistant", "Step 1: Add the ones.\nAnswer: 4")
+    lines = [
+        b'{"messages": [{"role": "user", "content": "Solve 2 + 2."}, {"role": "assistant", "content": "Answer: 4"}',  # invalid_json
+        b'{"messages": [{"role": "user", "content": "Solve 2 + 2 \xff\xfe"}, {"role": "assistant", "content": "Answer: 4"}]}',  # invalid_encoding
+        J(["not", "an", "object"]),  # data_type
+        J({"prompt": "Solve 2 + 2.", "completion": "Answer: 4"}),  # missing_messages_list
+        J({"messages": [{"role": "user"}, {"role": "assistant", "content": "Answer: 4"}]}),  # message_missing_key
+        J({"messages": [{"role": "user", "content": "Solve 2 + 2.", "timestamp": "2026-01-01"}, {"role": "assistant", "content": "Answer: 4"}]}),  # message_unrecognized_key
+        J(_ex(SYS, ("student", "Solve 2 + 2."), ok_answer)),  # unrecognized_role
+        J(_ex(SYS, ("user", "Solve 2 + 2."), ("assistant", ""))),  # missing_content
+        J(_ex(SYS, ("user", 42), ok_answer)),  # invalid_content_type
+        J(_ex(SYS, ("user", "Solve 2 + 2."))),  # example_missing_assistant_message
+        J(_ex(SYS, ("user", "Solve 2 + 2."), ok_answer, ("user", "Thanks!"))),  # last_message_not_assistant
+        J({"messages": [dict(zip(("role", "content"), SYS)), {"role": "user", "content": "Solve 2 + 2."}, {"role": "assistant", "content": "Answer: 4", "weight": 0.5}]}),  # invalid_weight
+        J({"messages": [dict(zip(("role", "content"), SYS)), {"role": "user", "content": "What is 2 + 2?"},
+                        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'}}]},
+                        {"role": "tool", "tool_call_id": "call_9", "content": "4"},
+                        {"role": "assistant", "content": "Answer: 4"}]}),  # invalid_tool_call
+        J(_ex(SYS, ("user", "Solve 2 + 2.<|endoftext|>"), ok_answer)),  # reserved_token
+        J(_ex(SYS, ("user", "Solve 2 + 2." + " a" * 66_000), ok_answer)),  # too_many_tokens
+        b"",  # a blank line is tolerated, not an error
+        J(_ex(SYS, ("user", "Solve 3 + 3."), ("assistant", "Answer: 6")))[:-12],  # truncated last line (invalid_json)
+    ]
+    return lines
+
+
+def write(name: str, examples: list[dict]) -> None:
+    with open(HERE / name, "w", encoding="utf-8", newline="\n") as fh:
+        for ex in examples:
+            fh.write(json.dumps(ex, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    math = math_tutor()
+    write("math_tutor.jsonl", math)
+    with open(HERE / "math_tutor.csv", "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["system", "user", "assistant"])
+        for ex in math[:150]:
+            w.writerow([m["content"] for m in ex["messages"]])
+    write("facts.jsonl", facts())
+    lines = broken_lines()
+    (HERE / "broken.jsonl").write_bytes(b"\n".join(lines))  # no final newline: the last line is truncated
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The ``ftw`` command: validate, stats, split and convert data; serve the embedded engine.
+
+Exit codes: 0 success (a valid file), 1 the data is invalid, 2 a usage error (bad
+arguments, missing file). Bad input never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from . import __version__
+from .dataset import DataError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one clear line
+        self.print_usage(sys.stderr)
+        self.exit(2, f"ftw: error: {message}\n")
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    if not rows:
+        return ""
+    widths = {c: min(60, max(len(c), *(len(str(r.get(c, ""))) for r in rows))) for c in cols}
+    fmt = lambda r: "  ".join(str(r.get(c, "") if r.get(c) is not None else "")[: widths[c]].ljust(widths[c]) for c in cols)  # noqa: E731
+    return "\n".join([fmt({c: c for c in cols}), "  ".join("-" * widths[c] for c in cols), *map(fmt, rows)])
+
+
+def _rules(args: argparse.Namespace):
+    from .validate import Rules
+
+    kw = {"allow_small": args.allow_small}
+    if args.model:
+        kw["model"] = args.model
+    if args.token_limit:
+        kw["token_limit"] = args.token_limit
+    return Rules(**kw)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import validate_file
+
+    report = validate_file(args.file, rules=_rules(args), workers=args.workers, max_per_code=args.max_findings)
+    if args.json:
+        _print_json(report.to_dict())
+        return 0 if report.valid else 1
+    verdict = "VALID" if report.valid else "INVALID"
+    print(f"{args.file}: {verdict} - {report.examples:,} examples, {report.error_count:,} errors, {report.warning_count:,} warnings")
+    summary = report.summary()
+    if summary:
+        print("\nWhat was found (counted, then explained):")
+        print(_table(summary, ["severity", "code", "count", "title", "hint"]))
+        rows = [f.to_dict() for f in report.sorted_findings()[: args.limit]]
+        print(f"\nWhere (first {min(args.limit, len(report.findings))} of {sum(report.counts.values()):,}):")
+        print(_table(rows, ["line", "message_index", "severity", "code", "message"]))
+    _print_tokens(report.tokens)
+    fv = report.quality.get("fact_verdict")
+    if fv:
+        print(f"\n{fv['sentence']}")
+    return 0 if report.valid else 1
+
+
+def _print_tokens(t: dict[str, Any]) -> None:
+    if not t:
+        return
+    pe = t.get("per_example", {})
+    print(
+        f"\nTokens ({t['encoding']}): {t['total']:,} in all; per example mean {pe.get('mean', 0)}, "
+        f"p95 {pe.get('p95', 0)}, max {pe.get('max', 0)}; {t['over_limit']} over the {t['limit']:,} limit."
+    )
+    cost = f"${t['estimated_cost_usd']:,.2f}" if t.get("estimated_cost_usd") is not None else "unknown"
+    print(f'"auto" epochs would pick {t["auto_epochs"]}: {t["billable_tokens"]:,} billable tokens, about {cost} (prices as of {t["prices_as_of"]}).')
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .validate import validate_file
+
+    report = validate_file(args.file, rules=_rules(args), workers=args.workers)
+    stats = {"examples": report.examples, "tokens": report.tokens, "quality": report.quality, "counts": dict(report.counts)}
+    if args.json:
+        _print_json(stats)
+        return 0
+    print(f"{args.file}: {report.examples:,} examples")
+    _print_tokens(report.tokens)
+    q = report.quality
+    print(f"\nTurns per example: {q.get('turns')}")
+    print(f"Distinct system prompts: {q.get('distinct_system_prompts')}; distinct user bigrams: {q.get('user_distinct_2')}")
+    print(f"Exact duplicates: {q.get('exact_duplicates')}; near duplicates: {q.get('near_duplicates')}")
+    if q.get("fact_verdict"):
+        print(q["fact_verdict"]["sentence"])
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from .split import split_file
+
+    manifest = split_file(
+        args.file, args.out, seed=args.seed, group_key=args.group_by, stratify=args.stratify, overwrite=args.force
+    )
+    if args.json:
+        _print_json(manifest)
+        return 0
+    counts = manifest["counts"]
+    print(f"Split {sum(counts.values()):,} examples into {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print(f"{manifest['groups']:,} groups; {len(manifest['leaks'])} leaks across splits; manifest.json written.")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .dataset import from_csv, write_jsonl
+
+    mapping = {"default_system": args.default_system}
+    if args.user or args.assistant:
+        mapping.update(user=args.user, assistant=args.assistant)
+    if args.system:
+        mapping["system"] = args.system
+    examples = from_csv(args.file, **mapping)
+    n = write_jsonl(args.out, examples, overwrite=args.force, protect=[args.file])
+    print(f"Wrote {n:,} examples to {args.out}. Next: ftw validate {args.out}")
+    return 0
+
+
+def cmd_engine_serve(args: argparse.Namespace) -> int:
+    from .engine.server import serve
+
+    return serve(host=args.host, port=args.port, data_dir=args.data_dir, api_key=args.api_key, threads=args.threads)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ftw", description="Fine-Tuning Workbook: check, split and fine-tune chat data.")
+    p.add_argument("--version", action="version", version=f"ftw {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    def data_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("file", help="chat fine-tuning JSONL file")
+        sp.add_argument("--model", help="target model (token limit and encoding); default gpt-4o-mini-2024-07-18")
+        sp.add_argument("--token-limit", type=int, help="override the per-example token limit")
+        sp.add_argument("--allow-small", action="store_true", help="accept 10-99 examples (refused by default)")
+        sp.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core for big files)")
+        sp.add_argument("--json", action="store_true", help="print one JSON object for machines")
+
+    v = sub.add_parser("validate", help="check a JSONL file against every rule")
+    data_opts(v)
+    v.add_argument("--limit", type=int, default=50, help="findings to list (default 50)")
+    v.add_argument("--max-findings", type=int, default=10_000, help="findings kept per code (counts stay exact)")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("stats", help="token, cost, length and diversity statistics")
+    data_opts(s)
+    s.set_defaults(func=cmd_stats)
+
+    sp = sub.add_parser("split", help="seeded, grouped 80/10/10 train/validation/test split")
+    sp.add_argument("file")
+    sp.add_argument("--out", required=True, help="output folder")
+    sp.add_argument("--seed", type=int, default=42)
+    sp.add_argument("--group-by", choices=["first_user"], default=None, help="keep examples with the same first user message together")
+    sp.add_argument("--stratify", choices=["system"], default=None, help="keep each system prompt's proportions")
+    sp.add_argument("--force", action="store_true", help="replace existing split files")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_split)
+
+    c = sub.add_parser("convert", help="CSV (system/user/assistant or prompt/completion columns) to chat JSONL")
+    c.add_argument("file")
+    c.add_argument("--out", required=True)
+    c.add_argument("--user", help="column holding the user message")
+    c.add_argument("--assistant", help="column holding the assistant answer")
+    c.add_argument("--system", help="column holding the system prompt")
+    c.add_argument("--default-system", help="system prompt for rows without one")
+    c.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    c.set_defaults(func=cmd_convert)
+
+    e = sub.add_parser("engine", help="the embedded OpenAI-compatible fine-tuning engine")
+    esub = e.add_subparsers(dest="engine_command", parser_class=_Parser)
+    es = esub.add_parser("serve", help="serve the engine's HTTP API")
+    es.add_argument("--host", default="127.0.0.1")
+    es.add_argument("--port", type=int, default=8765)
+    es.add_argument("--data-dir", default=None, help="where files, jobs and models live (default ~/.cache/ftwidgets/engine)")
+    es.add_argument("--api-key", default=None, help="bearer key clients must send (default: generated and printed)")
+    es.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    es.set_defaults(func=cmd_engine_serve)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (DataError, OSError) as exc:
+        print(f"ftw: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `ftw ... | head` closed the pipe: not an error
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("ftw: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

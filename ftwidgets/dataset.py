@@ -1,0 +1,296 @@
+"""Chat fine-tuning data on disk: streaming JSONL, CSV/DataFrame converters, DPO pairs.
+
+Reading is streaming and forgiving about the container (UTF-8 BOM, CRLF, blank
+lines) but never about the content: judging content is `ftwidgets.validate`'s job.
+Writing never overwrites an existing file unless asked, and never the input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
+
+import orjson
+
+BOM = b"\xef\xbb\xbf"
+
+Example = dict[str, Any]
+"""One training example: ``{"messages": [{"role": ..., "content": ...}, ...]}``."""
+
+
+class DataError(ValueError):
+    """Bad input a user can fix; the message says where and how."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One non-blank physical line of a JSONL file, still undecoded."""
+
+    line: int  # 1-based physical line number
+    index: int  # 0-based example index (blank lines are not examples)
+    data: bytes
+    last: bool  # the file's final line
+    terminated: bool  # ended with a newline
+
+
+def iter_raw_lines(path: str | os.PathLike, *, block_size: int = 1 << 20) -> Iterator[RawLine]:
+    """Yield the non-blank lines of a file with their physical line numbers, in constant memory."""
+    with open(path, "rb") as fh:
+        lineno = 0
+        index = 0
+        pending: RawLine | None = None
+        rest = b""
+        first = True
+        while True:
+            block = fh.read(block_size)
+            if first:
+                first = False
+                if block.startswith(BOM):
+                    block = block[len(BOM):]
+            if not block:
+                break
+            block = rest + block
+            parts = block.split(b"\n")
+            rest = parts.pop()
+            for part in parts:
+                lineno += 1
+                if part.endswith(b"\r"):
+                    part = part[:-1]
+                if not part.strip():
+                    continue
+                if pending is not None:
+                    yield pending
+                pending = RawLine(lineno, index, part, False, True)
+                index += 1
+        if rest:
+            lineno += 1
+            if rest.endswith(b"\r"):
+                rest = rest[:-1]
+            if rest.strip():
+                if pending is not None:
+                    yield pending
+                pending = RawLine(lineno, index, rest, False, False)
+        if pending is not None:
+            yield RawLine(pending.line, pending.index, pending.data, True, pending.terminated)
+
+
+def parse_json(data: bytes) -> Any:
+    """Parse one JSON document; fall back to the stdlib for what orjson refuses (NaN, huge ints)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[Example]:
+    """Stream the examples of a valid JSONL file; a bad line raises `DataError` naming it."""
+    for raw in iter_raw_lines(path):
+        try:
+            yield parse_json(raw.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            hint = " (the last line looks truncated)" if raw.last and not raw.terminated else ""
+            raise DataError(f"{path}: line {raw.line} is not valid JSON{hint}: {exc}") from None
+
+
+def load_jsonl(path: str | os.PathLike) -> list[Example]:
+    """All examples of a file in memory (fine for the sizes a notebook splits or trains on)."""
+    return list(read_jsonl(path))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_jsonl(
+    path: str | os.PathLike,
+    examples: Iterable[Mapping[str, Any]],
+    *,
+    overwrite: bool = False,
+    protect: Iterable[str | os.PathLike] = (),
+) -> int:
+    """Write examples atomically, one compact JSON object per line; return how many.
+
+    Refuses to replace an existing file unless ``overwrite``, and always refuses to
+    replace any path in ``protect`` (the inputs), so a typo never destroys data.
+    """
+    target = Path(path)
+    for p in protect:
+        if _same_file(target, Path(p)) or target.resolve() == Path(p).resolve():
+            raise DataError(f"refusing to overwrite the input file {p}; choose another output path")
+    if target.exists() and not overwrite:
+        raise DataError(f"{target} already exists; choose another path or allow overwriting (--force)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    count = 0
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for ex in examples:
+                fh.write(orjson.dumps(ex))
+                fh.write(b"\n")
+                count += 1
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
+
+
+# --- converters -------------------------------------------------------------------
+
+ROLE_COLUMNS = ("system", "user", "assistant")
+PROMPT_COLUMNS = ("prompt", "completion")
+
+
+def _cell(value: Any) -> str | None:
+    """A DataFrame cell as text, or None when empty/NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def from_dataframe(
+    df,
+    *,
+    system: str | None = "system",
+    user: str | None = None,
+    assistant: str | None = None,
+    default_system: str | None = None,
+) -> list[Example]:
+    """Build chat examples from a DataFrame.
+
+    Columns are found by name: ``system``/``user``/``assistant`` or
+    ``prompt``/``completion``; pass ``user=``/``assistant=`` to map other names.
+    A missing column raises `DataError` listing the columns that do exist.
+    """
+    columns = [str(c) for c in df.columns]
+    if user is None and assistant is None:
+        if "user" in columns and "assistant" in columns:
+            user, assistant = "user", "assistant"
+        elif "prompt" in columns and "completion" in columns:
+            user, assistant = "prompt", "completion"
+        else:
+            raise DataError(
+                "could not find the text columns: expected 'user' and 'assistant' or "
+                f"'prompt' and 'completion', found {columns}; pass user='...' and assistant='...'"
+            )
+    for role, col in (("user", user), ("assistant", assistant)):
+        if col is None or col not in columns:
+            raise DataError(f"column {col!r} for the {role} message is not in the data; found {columns}")
+    system_col = system if system in columns else None
+    out: list[Example] = []
+    for row in df.itertuples(index=False):
+        values = dict(zip(columns, row))
+        messages = []
+        sys_text = _cell(values.get(system_col)) if system_col else None
+        sys_text = sys_text or default_system
+        if sys_text:
+            messages.append({"role": "system", "content": sys_text})
+        messages.append({"role": "user", "content": _cell(values[user]) or ""})
+        messages.append({"role": "assistant", "content": _cell(values[assistant]) or ""})
+        out.append({"messages": messages})
+    return out
+
+
+def from_csv(path: str | os.PathLike, **mapping: Any) -> list[Example]:
+    """Read a CSV and convert it with `from_dataframe`; unreadable files raise `DataError`."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"could not read {path} as CSV: {exc}") from None
+    return from_dataframe(df, **mapping)
+
+
+def to_dataframe(examples: Iterable[Mapping[str, Any]]):
+    """One row per example with its system, first user and last assistant text (for display)."""
+    import pandas as pd
+
+    rows = []
+    for ex in examples:
+        msgs = ex.get("messages") or []
+        rows.append(
+            {
+                "system": next((m.get("content") for m in msgs if m.get("role") == "system"), None),
+                "user": next((m.get("content") for m in msgs if m.get("role") == "user"), None),
+                "assistant": next(
+                    (m.get("content") for m in reversed(msgs) if m.get("role") == "assistant"), None
+                ),
+                "turns": len(msgs),
+            }
+        )
+    return pd.DataFrame(rows, columns=["system", "user", "assistant", "turns"])
+
+
+# --- DPO preference format ---------------------------------------------------------
+
+
+def make_preference(
+    prompt_messages: list[Mapping[str, Any]], preferred: str, non_preferred: str
+) -> Example:
+    """One OpenAI DPO record: the prompt, the better answer and the worse one."""
+    return {
+        "input": {"messages": [dict(m) for m in prompt_messages]},
+        "preferred_output": [{"role": "assistant", "content": preferred}],
+        "non_preferred_output": [{"role": "assistant", "content": non_preferred}],
+    }
+
+
+def check_preference(record: Any) -> list[str]:
+    """Problems with one DPO record, as plain sentences (empty when it is well formed)."""
+    problems: list[str] = []
+    if not isinstance(record, dict):
+        return ["a preference record must be a JSON object"]
+    inp = record.get("input")
+    msgs = inp.get("messages") if isinstance(inp, dict) else None
+    if not isinstance(msgs, list) or not msgs:
+        problems.append("'input' must be an object with a non-empty 'messages' list")
+    elif not (isinstance(msgs[-1], dict) and msgs[-1].get("role") == "user"):
+        problems.append("the last input message must be from the user")
+    for key in ("preferred_output", "non_preferred_output"):
+        out = record.get(key)
+        if not (
+            isinstance(out, list)
+            and len(out) == 1
+            and isinstance(out[0], dict)
+            and out[0].get("role") == "assistant"
+            and isinstance(out[0].get("content"), str)
+            and out[0]["content"].strip()
+        ):
+            problems.append(f"'{key}' must be a list holding one assistant message with text")
+    if not problems and record["preferred_output"][0]["content"] == record["non_preferred_output"][0]["content"]:
+        problems.append("the preferred and non-preferred answers are identical")
+    return problems
+
+
+def read_preferences(path: str | os.PathLike) -> Iterator[Example]:
+    """Stream DPO records, raising `DataError` with the line of the first malformed one."""
+    for raw in iter_raw_lines(path):
+        try:
+            record = parse_json(raw.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path}: line {raw.line} is not valid JSON: {exc}") from None
+        problems = check_preference(record)
+        if problems:
+            raise DataError(f"{path}: line {raw.line}: " + "; ".join(problems))
+        yield record
+
+
+def write_preferences(path: str | os.PathLike, records: Iterable[Mapping[str, Any]], **kw: Any) -> int:
+    """Write DPO records after checking each one."""
+    checked = []
+    for i, rec in enumerate(records):
+        problems = check_preference(rec)
+        if problems:
+            raise DataError(f"preference record {i}: " + "; ".join(problems))
+        checked.append(rec)
+    return write_jsonl(path, checked, **kw)

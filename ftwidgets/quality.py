@@ -1,0 +1,274 @@
+"""Is the data worth training on? Duplicates, diversity, personal data, facts versus style.
+
+Near duplicates use MinHash over token 5-gram shingles with LSH banding, vectorised
+with numpy so a 100k-example file costs seconds. The fact-versus-style score is a
+transparent heuristic, not a model: each example gets a score from signals a reader
+can check (a short answer to a who/what/when question, proper nouns and figures the
+prompt did not contain), and the dataset verdict names the examples that drove it.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+# --- near duplicates: MinHash + LSH ---------------------------------------------------
+
+SHINGLE = 5  # tokens per shingle
+NUM_PERM = 32  # MinHash values per example
+BANDS = 8  # LSH bands of NUM_PERM // BANDS rows
+NEAR_DUP_THRESHOLD = 0.8  # estimated Jaccard similarity that counts as a near duplicate
+
+_rng = np.random.default_rng(0x5EED)
+_A = (_rng.integers(1, 2**63 - 1, size=NUM_PERM, dtype=np.uint64) | np.uint64(1))
+_B = _rng.integers(0, 2**63 - 1, size=NUM_PERM, dtype=np.uint64)
+_P = np.array([0x9E3779B97F4A7C15 ** k % 2**64 for k in range(1, SHINGLE + 1)], dtype=np.uint64)
+
+
+def minhash_signatures(tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """MinHash signatures (n, NUM_PERM) uint32 of n token sequences laid end to end.
+
+    ``tokens[offsets[i]:offsets[i+1]]`` is sequence i. Sequences shorter than a
+    shingle use their whole length as one shingle.
+    """
+    n = len(offsets) - 1
+    sig = np.full((n, NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
+    if n == 0 or len(tokens) == 0:
+        return sig
+    t = tokens.astype(np.uint64) + np.uint64(1)
+    lengths = np.diff(offsets)
+    # hash of the shingle starting at each position (wrapping arithmetic mod 2**64)
+    total = len(t)
+    h = np.zeros(total, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(SHINGLE):
+            part = np.zeros(total, dtype=np.uint64)
+            part[: total - k] = t[k:] * _P[k]
+            h += part
+    # valid shingle starts: those that fit inside their own sequence
+    starts = np.arange(total)
+    seq = np.repeat(np.arange(n), lengths)
+    ends = offsets[1:][seq]
+    width = np.minimum(SHINGLE, lengths)[seq]
+    valid = starts + width <= ends
+    # for short sequences, the shingle is the sequence: hash only its tokens
+    short = np.flatnonzero((lengths > 0) & (lengths < SHINGLE))
+    if len(short):
+        with np.errstate(over="ignore"):
+            for i in short:
+                a, b = offsets[i], offsets[i + 1]
+                h[a] = np.sum(t[a:b] * _P[: b - a])
+    hv = h[valid]
+    sv = seq[valid]
+    if len(hv) == 0:
+        return sig
+    with np.errstate(over="ignore"):
+        mixed = (hv[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+    mixed = mixed.astype(np.uint32)
+    first = np.flatnonzero(np.r_[True, sv[1:] != sv[:-1]])
+    sig[sv[first]] = np.minimum.reduceat(mixed, first, axis=0)
+    return sig
+
+
+def band_keys(sig: np.ndarray) -> np.ndarray:
+    """One 64-bit key per (example, band): equal keys make LSH candidates."""
+    rows = NUM_PERM // BANDS
+    s = sig.astype(np.uint64).reshape(len(sig), BANDS, rows)
+    key = np.zeros((len(sig), BANDS), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for r in range(rows):
+            key = key * np.uint64(0x100000001B3) + s[:, :, r] + np.uint64(r + 1)
+    return key
+
+
+def near_duplicate_pairs(
+    sig: np.ndarray, threshold: float = NEAR_DUP_THRESHOLD, skip: np.ndarray | None = None
+) -> list[tuple[int, int, float]]:
+    """Pairs (earlier, later, similarity) whose estimated Jaccard is at least ``threshold``.
+
+    Each later example is paired with the earliest example it collides with, so the
+    cost stays linear even when many examples share a template. Rows flagged in
+    ``skip`` (exact duplicates, empty rows) are never reported as the later one.
+    """
+    n = len(sig)
+    if n < 2:
+        return []
+    keys = band_keys(sig)
+    empty = np.all(sig == np.iinfo(np.uint32).max, axis=1)
+    best: dict[int, tuple[int, float]] = {}
+    for b in range(BANDS):
+        col = keys[:, b]
+        order = np.argsort(col, kind="stable")
+        sorted_keys = col[order]
+        group_start = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+        leader = order[np.maximum.accumulate(np.where(group_start, np.arange(n), 0))]
+        cand = np.flatnonzero(leader != order)
+        if not len(cand):
+            continue
+        later = order[cand]
+        earlier = leader[cand]
+        sims = (sig[later] == sig[earlier]).mean(axis=1)
+        for i, j, s in zip(earlier.tolist(), later.tolist(), sims.tolist()):
+            if s >= threshold and not empty[j] and (skip is None or not skip[j]):
+                if j not in best or i < best[j][0]:
+                    best[j] = (i, s)
+    return sorted((i, j, s) for j, (i, s) in best.items())
+
+
+# --- personal data and secrets ------------------------------------------------------
+
+PERSONAL_DATA = re.compile(
+    r"(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+    r"|(?P<api_key>\b(?:sk-(?:proj-)?[A-Za-z0-9_-]{20,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35}|hf_[A-Za-z0-9]{30,}))"
+    r"|(?P<phone>(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}(?![\w]))"
+)
+
+
+def find_personal_data(text: str) -> list[tuple[str, str]]:
+    """(kind, redacted match) for e-mail addresses, phone numbers and API-key-like strings."""
+    out = []
+    for m in PERSONAL_DATA.finditer(text):
+        kind = m.lastgroup or "unknown"
+        value = m.group(0)
+        out.append((kind, value[:3] + "…" if len(value) > 4 else "…"))
+    return out
+
+
+# --- diversity ------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z0-9']+")
+
+
+def word_bigrams(text: str) -> list[int]:
+    """Stable 32-bit hashes of the lower-cased word bigrams of a text (same in every process)."""
+    words = _WORD.findall(text.lower())
+    return [zlib.crc32(f"{a} {b}".encode()) for a, b in zip(words, words[1:])]
+
+
+def is_repetitive(text: str, min_chars: int = 1000, ratio: float = 0.08) -> bool:
+    """True for long text that compresses to almost nothing: a phrase pasted over and over."""
+    if len(text) < min_chars:
+        return False
+    raw = text.encode()
+    return len(zlib.compress(raw, 1)) / len(raw) < ratio
+
+
+def distinct_ratio(unique: int, total: int) -> float:
+    """distinct-n: unique n-grams over all n-grams (1.0 = no repetition)."""
+    return unique / total if total else 0.0
+
+
+# --- fact versus style ------------------------------------------------------------------
+
+FACT_THRESHOLD = 0.5  # per-example score at which an example looks like a fact to memorise
+FACT_SHARE = 0.4  # share of such examples at which the dataset is judged "teaching facts"
+
+_WH = re.compile(
+    r"^\s*(?:what|who|whom|whose|when|where|which|how (?:many|much|long|old|tall|far|big)|in what|in which"
+    r"|name|tell me|give me|list)\b",
+    re.I,
+)
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d[\d,.]*|[^\sA-Za-z\d]")
+_STOP = frozenset(
+    """a an the and or but if of in on at to for from by with as is are was were be been being it its it's
+    this that these those there here i you he she we they me him her us them my your his our their what which who
+    when where why how not no yes do does did so than then too very can will just also into about over after before
+    step answer you're it's i'm that's there's let's don't can't won't isn't great good yes sure ok okay""".split()
+)
+_ARITH = set("+-*/=×÷")
+_LABELS = frozenset({":", "step", "part", "item", "no", "number", "line", "#"})
+
+
+@dataclass(frozen=True)
+class FactSignals:
+    score: float
+    question: float
+    brevity: float
+    entities: int
+    ungrounded: float
+
+
+def fact_signals(messages: Sequence[Mapping[str, Any]]) -> FactSignals:
+    """Score one example between 0 (style, format, reasoning) and 1 (a fact to memorise)."""
+    answer = ""
+    prompt_parts = []
+    question = ""
+    for m in messages:
+        content = m.get("content")
+        if not isinstance(content, str):
+            continue
+        if m.get("role") == "assistant":
+            answer = content
+        else:
+            prompt_parts.append(content)
+            if m.get("role") == "user":
+                question = content
+    if not answer:
+        return FactSignals(0.0, 0.0, 0.0, 0, 0.0)
+    prompt_words = {w.lower() for w in _TOKEN.findall(" ".join(prompt_parts))}
+    toks = _TOKEN.findall(answer)
+    words = [t for t in toks if t[0].isalnum()]
+    n_words = max(1, len(words))
+    brevity = 1.0 if n_words <= 20 else 0.5 if n_words <= 40 else 0.0
+    q = 1.0 if _WH.search(question) else 0.5 if question.rstrip().endswith("?") else 0.0
+    entities = 0
+    sentence_start = True
+    for i, tok in enumerate(toks):
+        if tok in ".!?:\n":
+            sentence_start = True
+            continue
+        if not tok[0].isalnum():
+            continue
+        low = tok.lower()
+        if tok[0].isupper() and low not in _STOP and low not in prompt_words and low != "i":
+            if not sentence_start or n_words <= 4:
+                entities += 1
+        elif tok[0].isdigit() and len(tok) > 1 and low not in prompt_words:
+            # a figure, unless it is computed in an expression or labels a step or answer
+            near = toks[max(0, i - 1) : i + 2]
+            prev = toks[i - 1].lower() if i else ""
+            if not any(x in _ARITH for x in near) and prev not in _LABELS:
+                entities += 1
+        sentence_start = False
+    content = [w.lower() for w in words if w[0].isalpha() and len(w) > 3 and w.lower() not in _STOP]
+    ungrounded = sum(w not in prompt_words for w in content) / len(content) if content else 0.0
+    ent_term = min(1.0, 5 * entities / n_words)
+    shape = q * brevity  # a short answer to a who/what/when question
+    # a fact is a short answer that brings names or figures the prompt did not hold;
+    # a short computed answer ("45 x 7 = 315") has the shape but no such novelty
+    score = 0.6 * shape * ent_term + 0.25 * shape + 0.15 * ungrounded * (brevity > 0)
+    return FactSignals(round(min(1.0, score), 3), q, brevity, entities, round(ungrounded, 3))
+
+
+@dataclass
+class FactVerdict:
+    looks_like_facts: bool
+    share: float  # fraction of examples scoring at least FACT_THRESHOLD
+    mean_score: float
+    evidence: list[int] = field(default_factory=list)  # example indices that drove the verdict
+
+    @property
+    def sentence(self) -> str:
+        pct = round(100 * self.share)
+        if self.looks_like_facts:
+            return (
+                f"Looks like teaching facts ({pct}% of examples are short factual answers): "
+                "fine-tuning will not reliably add knowledge; use retrieval (RAG) instead."
+            )
+        return f"Looks like teaching style or format ({pct}% fact-like examples): a good fit for fine-tuning."
+
+
+def fact_verdict(scores: Sequence[float], *, top: int = 5) -> FactVerdict:
+    """The dataset verdict from per-example scores, with the highest-scoring examples as evidence."""
+    arr = np.asarray(scores, dtype=float)
+    if arr.size == 0:
+        return FactVerdict(False, 0.0, 0.0, [])
+    share = float((arr >= FACT_THRESHOLD).mean())
+    order = np.argsort(-arr, kind="stable")[:top]
+    evidence = [int(i) for i in order if arr[i] >= FACT_THRESHOLD]
+    return FactVerdict(share >= FACT_SHARE, round(share, 3), round(float(arr.mean()), 3), evidence)

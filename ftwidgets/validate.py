@@ -1,0 +1,530 @@
+"""Validate an OpenAI chat fine-tuning JSONL file: every rule, one streaming pass.
+
+`validate_file` reads the file in chunks of lines, checks and tokenises each chunk
+(in worker processes for big files, so two cores do twice the work), and merges
+the chunk results: findings with physical line numbers, token counts, duplicate
+fingerprints and quality signals. Memory holds a few numbers per example, never
+the examples themselves, so a 100k-example file streams in flat memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import orjson
+
+from . import quality, tokens
+from .dataset import RawLine, iter_raw_lines, parse_json
+from .findings import Finding, Report
+
+MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
+EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+RESERVED_TOKENS = (
+    "<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+    "<|im_start|>", "<|im_end|>", "<|im_sep|>",
+)
+OPENAI_MIN_EXAMPLES = 10
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What to check and where the lines are drawn."""
+
+    model: str = tokens.DEFAULT_MODEL
+    token_limit: int | None = None  # default: the model's limit
+    long_example_tokens: int = 4096
+    min_examples: int = 100  # fewer is an error unless allow_small
+    recommended_examples: int = 500  # fewer is a warning
+    allow_small: bool = False  # the explicit override for datasets of 10-99 examples
+    near_duplicates: bool = True
+    personal_data: bool = True
+    fact_check: bool = True
+    fact_sample_head: int = 2000  # score every example up to here ...
+    fact_sample_every: int = 20  # ... then every n-th one
+
+    @property
+    def limit(self) -> int:
+        return tokens.token_limit(self.model, self.token_limit)
+
+
+@dataclass
+class _Chunk:
+    """What a worker sends back for one chunk of lines: findings and a few numbers per example."""
+
+    findings: list[Finding] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # per tokenised example
+    indices: list[int] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    turns: list[int] = field(default_factory=list)
+    usable: list[bool] = field(default_factory=list)
+    exact: list[int] = field(default_factory=list)
+    sig: np.ndarray | None = None
+    systems: set = field(default_factory=set)
+    bigrams: set = field(default_factory=set)
+    bigram_total: int = 0
+    fact: dict[int, float] = field(default_factory=dict)  # example index -> score
+    examples: int = 0
+    usable_count: int = 0
+    dedup: list | None = field(default_factory=list)  # token ids for MinHash; dropped before returning
+
+
+# --- one example ---------------------------------------------------------------------
+
+
+class _ExampleChecker:
+    """Checks one parsed example, appending findings; keeps per-chunk state small."""
+
+    def __init__(self, rules: Rules):
+        self.rules = rules
+        self.limit = rules.limit
+        self.enc = tokens.get_encoding(rules.model)
+        self._small: dict[str, int] = {}
+
+    def _len_small(self, text: str) -> int:
+        n = self._small.get(text)
+        if n is None:
+            n = len(self.enc.encode_ordinary(text))
+            if len(self._small) < 4096:
+                self._small[text] = n
+        return n
+
+    def check(self, obj: Any, line: int, index: int, out: _Chunk) -> None:
+        f = out.findings
+        n_before = len(f)
+
+        def add(code: str, message: str, mi: int | None = None) -> None:
+            f.append(Finding(code, message, line, index, mi))
+
+        if not isinstance(obj, dict):
+            add("data_type", f"expected a JSON object, got {type(obj).__name__}")
+            return
+        extra = [k for k in obj if k not in EXAMPLE_KEYS]
+        if extra:
+            f.append(Finding("unrecognized_example_key", f"unknown top-level key(s) {sorted(extra)} will be ignored", line, index))
+        messages = obj.get("messages")
+        if not isinstance(messages, list) or not messages:
+            add("missing_messages_list", '"messages" is missing' if messages is None else '"messages" must be a non-empty list')
+            return
+        tools = obj.get("tools")
+        if tools is not None and not (
+            isinstance(tools, list)
+            and all(isinstance(t, dict) and t.get("type") == "function" and isinstance((t.get("function") or {}).get("name"), str) for t in tools)
+        ):
+            add("invalid_tool_call", '"tools" must be a list of {"type": "function", "function": {"name": ...}}')
+
+        enc = self.enc.encode_ordinary
+        total = tokens.TOKENS_REPLY_PRIMING
+        dedup_tokens: list[int] = []
+        issued: set[str] = set()
+        has_system = has_user = has_assistant = False
+        system_text = None
+        user_texts: list[str] = []
+        texts_for_scan: list[tuple[Any, str]] = []  # (role, text)
+        last_role = None
+        for mi, m in enumerate(messages):
+            if not isinstance(m, dict):
+                add("data_type", f"message {mi} must be a JSON object, got {type(m).__name__}", mi)
+                last_role = None
+                continue
+            role = m.get("role")
+            has_calls = bool(m.get("tool_calls") or m.get("function_call"))
+            unknown = [k for k in m if k not in MESSAGE_KEYS]
+            if unknown:
+                add("message_unrecognized_key", f"unknown key(s) {sorted(unknown)} in message {mi}", mi)
+            if role is None:
+                add("message_missing_key", f'message {mi} has no "role"', mi)
+            elif role not in ROLES:
+                add("unrecognized_role", f"role {role!r} in message {mi} is not one of {sorted(ROLES)}", mi)
+            if "content" not in m and not (role == "assistant" and has_calls):
+                add("message_missing_key", f'message {mi} has no "content"', mi)
+            content = m.get("content")
+            total += tokens.TOKENS_PER_MESSAGE
+            if isinstance(role, str):
+                total += self._len_small(role)
+            if isinstance(content, str):
+                if not content.strip() and not (role == "assistant" and has_calls):
+                    add("missing_content", f"message {mi} ({role}) has empty content", mi)
+                toks = enc(content)
+                total += len(toks)
+                if role not in ("system", "developer"):
+                    dedup_tokens.extend(toks)
+                texts_for_scan.append((role, content))
+            elif content is None:
+                if "content" in m and not (role == "assistant" and has_calls):
+                    add("missing_content", f"message {mi} ({role}) has null content", mi)
+            elif isinstance(content, list):
+                for part in content:
+                    ok = isinstance(part, dict) and (
+                        (part.get("type") == "text" and isinstance(part.get("text"), str))
+                        or (part.get("type") == "image_url" and role == "user" and isinstance(part.get("image_url"), dict))
+                    )
+                    if not ok:
+                        add("invalid_content_type", f"message {mi} has a content part that is not text or an image_url", mi)
+                        break
+                    if part.get("type") == "text":
+                        toks = enc(part["text"])
+                        total += len(toks)
+                        dedup_tokens.extend(toks)
+                        texts_for_scan.append((role, part["text"]))
+                if not content and not (role == "assistant" and has_calls):
+                    add("missing_content", f"message {mi} ({role}) has an empty content list", mi)
+            else:
+                add("invalid_content_type", f"message {mi} content is {type(content).__name__}, not text", mi)
+            # the remaining keys: name, weight, tool calls
+            for key, value in m.items():
+                if key in ("role", "content") or value is None:
+                    continue
+                if key == "weight":
+                    if isinstance(value, bool) or value not in (0, 1):
+                        add("invalid_weight", f"weight {value!r} in message {mi}: only 0 or 1 is allowed", mi)
+                    elif role != "assistant":
+                        add("invalid_weight", f"weight is only allowed on assistant messages (message {mi} is {role})", mi)
+                    continue
+                text = value if isinstance(value, str) else orjson.dumps(value).decode()
+                total += len(enc(text))
+                if key == "name":
+                    total += tokens.TOKENS_PER_NAME
+            if role == "assistant" and m.get("tool_calls") is not None:
+                issued.update(self._check_tool_calls(m["tool_calls"], mi, add))
+            if role in ("tool",):
+                call_id = m.get("tool_call_id")
+                if not isinstance(call_id, str) or call_id not in issued:
+                    add("invalid_tool_call", f"tool message {mi} answers tool_call_id {call_id!r}, which no earlier assistant call issued", mi)
+            if role in ("system", "developer"):
+                has_system = True
+                if isinstance(content, str) and system_text is None:
+                    system_text = content
+            elif role == "user":
+                has_user = True
+                if isinstance(content, str):
+                    user_texts.append(content)
+            elif role == "assistant":
+                has_assistant = True
+            last_role = role
+        if not has_assistant:
+            add("example_missing_assistant_message", "no assistant message: there is nothing to learn")
+        elif last_role != "assistant":
+            add("last_message_not_assistant", f"the last message is from {last_role!r}, not the assistant", len(messages) - 1)
+        for role, text in texts_for_scan:
+            if "<|" in text:
+                found = [t for t in RESERVED_TOKENS if t in text]
+                if found:
+                    add("reserved_token", f"contains reserved token(s) {found}")
+            if role == "assistant" and quality.is_repetitive(text):
+                f.append(Finding("repetitive_text", "the assistant repeats the same phrase over and over", line, index))
+            if self.rules.personal_data:
+                pii = quality.find_personal_data(text)
+                if pii:
+                    kinds = sorted({k for k, _ in pii})
+                    f.append(Finding("personal_data", f"possible {', '.join(k.replace('_', ' ') for k in kinds)} found ({pii[0][1]})", line, index))
+        if total > self.limit:
+            add("too_many_tokens", f"{total:,} tokens, over the {self.limit:,}-token limit of {self.rules.model}")
+        elif total > self.rules.long_example_tokens:
+            f.append(Finding("long_example", f"{total:,} tokens (over {self.rules.long_example_tokens:,})", line, index))
+        if not has_system:
+            f.append(Finding("no_system_message", "no system message", line, index))
+        if not has_user:
+            f.append(Finding("no_user_message", "no user message", line, index))
+
+        has_error = any(x.severity == "error" for x in f[n_before:])
+        out.lines.append(line)
+        out.indices.append(index)
+        out.tokens.append(total)
+        out.turns.append(len(messages))
+        out.usable.append(not has_error)
+        out.usable_count += not has_error
+        canon = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
+        out.exact.append(int.from_bytes(hashlib.blake2b(canon, digest_size=8).digest(), "little"))
+        out.dedup.append(dedup_tokens)
+        if system_text is not None:
+            out.systems.add(hashlib.blake2b(system_text.encode(), digest_size=8).digest())
+        for text in user_texts:
+            # a 1-in-4 hash sample of bigrams bounds memory; the ratio is estimated on it
+            grams = [g for g in quality.word_bigrams(text) if g & 3 == 0]
+            out.bigram_total += len(grams)
+            out.bigrams.update(grams)
+        r = self.rules
+        if r.fact_check and (index < r.fact_sample_head or index % r.fact_sample_every == 0):
+            out.fact[index] = quality.fact_signals(messages).score
+
+    @staticmethod
+    def _check_tool_calls(calls: Any, mi: int, add: Callable[..., None]) -> list[str]:
+        if not isinstance(calls, list) or not calls:
+            add("invalid_tool_call", f"tool_calls in message {mi} must be a non-empty list", mi)
+            return []
+        ids = []
+        for ci, call in enumerate(calls):
+            fn = call.get("function") if isinstance(call, dict) else None
+            problem = None
+            if not isinstance(call, dict):
+                problem = "is not an object"
+            elif not isinstance(call.get("id"), str) or not call["id"]:
+                problem = 'has no "id"'
+            elif call.get("type") != "function":
+                problem = 'must have type "function"'
+            elif not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+                problem = 'needs "function" with a "name"'
+            elif not isinstance(fn.get("arguments"), str):
+                problem = 'needs "arguments" as a JSON string'
+            else:
+                try:
+                    orjson.loads(fn["arguments"])
+                except orjson.JSONDecodeError:
+                    problem = '"arguments" is not valid JSON'
+            if problem:
+                add("invalid_tool_call", f"tool call {ci} in message {mi} {problem}", mi)
+            else:
+                ids.append(call["id"])
+        return ids
+
+
+# --- one chunk of lines (runs in a worker process) ---------------------------------------
+
+_checker: _ExampleChecker | None = None
+
+
+def _get_checker(rules: Rules) -> _ExampleChecker:
+    global _checker
+    if _checker is None or _checker.rules != rules:
+        _checker = _ExampleChecker(rules)
+    return _checker
+
+
+def check_lines(lines: list[RawLine], rules: Rules) -> _Chunk:
+    """Check a chunk of raw lines; pure and picklable, so it runs in a worker process."""
+    checker = _get_checker(rules)
+    out = _Chunk()
+    for raw in lines:
+        out.examples += 1
+        try:
+            text = raw.data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            out.findings.append(Finding("invalid_encoding", f"byte {exc.start + 1} of the line is not valid UTF-8", raw.line, raw.index))
+            continue
+        try:
+            obj = parse_json(text)
+        except ValueError as exc:
+            truncated = raw.last and not raw.terminated
+            detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            msg = "the last line is truncated (the file ends mid-object)" if truncated else f"not valid JSON: {detail}"
+            out.findings.append(Finding("invalid_json", msg, raw.line, raw.index))
+            continue
+        checker.check(obj, raw.line, raw.index, out)
+    if rules.near_duplicates:
+        seqs = out.dedup
+        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(offsets[-1]))
+        out.sig = quality.minhash_signatures(flat, offsets)
+    out.dedup = None
+    return out
+
+
+def _chunks(raw: Iterable[RawLine], max_lines: int, max_bytes: int) -> Iterator[list[RawLine]]:
+    batch: list[RawLine] = []
+    size = 0
+    for r in raw:
+        batch.append(r)
+        size += len(r.data)
+        if len(batch) >= max_lines or size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _results(chunks: Iterator[list[RawLine]], rules: Rules, workers: int) -> Iterator[_Chunk]:
+    """Chunk results in file order, with at most 2 x workers chunks in flight."""
+    if workers <= 1:
+        for c in chunks:
+            yield check_lines(c, rules)
+        return
+    import multiprocessing as mp
+
+    tokens.get_encoding(rules.model)  # load once; forked workers inherit it
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque = deque()
+        for c in chunks:
+            pending.append(pool.submit(check_lines, c, rules))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def default_workers(path: str | os.PathLike) -> int:
+    """Worker processes: one per core for big files, none for small ones (start-up costs more)."""
+    try:
+        big = os.path.getsize(path) > 4 << 20
+    except OSError:
+        big = False
+    return max(1, min(os.cpu_count() or 1, 8)) if big else 1
+
+
+# --- the whole file ---------------------------------------------------------------------
+
+
+def validate_file(
+    path: str | os.PathLike,
+    *,
+    model: str | None = None,
+    rules: Rules | None = None,
+    workers: int | None = None,
+    max_per_code: int | None = 10_000,
+    chunk_lines: int = 1000,
+) -> Report:
+    """Validate a chat fine-tuning JSONL file and measure it; never raises on bad content.
+
+    An unreadable path raises `OSError` (the caller's mistake, not the data's).
+    """
+    rules = rules or Rules()
+    if model:
+        rules = Rules(**{**rules.__dict__, "model": model})
+    workers = default_workers(path) if workers is None else workers
+    report = Report(path=str(path), model=rules.model, max_per_code=max_per_code)
+
+    seen: dict[int, int] = {}
+    per_lines, per_idx, per_tokens, per_turns, per_usable = [], [], [], [], []
+    dup_flags: list[np.ndarray] = []
+    sigs: list[np.ndarray] = []
+    systems: set = set()
+    bigrams: set = set()
+    bigram_total = 0
+    fact: dict[int, float] = {}
+    for chunk in _results(_chunks(iter_raw_lines(path), chunk_lines, 8 << 20), rules, workers):
+        report.extend(chunk.findings)
+        report.examples += chunk.examples
+        report.usable_examples += chunk.usable_count
+        # duplicates are judged among usable examples only: a broken line is reported for its error
+        flags = ~np.asarray(chunk.usable, dtype=bool)
+        for k, (h, line, idx, ok) in enumerate(zip(chunk.exact, chunk.lines, chunk.indices, chunk.usable)):
+            if not ok:
+                continue
+            first = seen.setdefault(h, line)
+            if first != line:
+                flags[k] = True
+                report.add(Finding("exact_duplicate", f"same as line {first}", line, idx))
+        dup_flags.append(flags)
+        per_lines += chunk.lines
+        per_idx += chunk.indices
+        per_tokens += chunk.tokens
+        per_turns += chunk.turns
+        per_usable += chunk.usable
+        if chunk.sig is not None:
+            sigs.append(chunk.sig)
+        systems |= chunk.systems
+        bigrams |= chunk.bigrams
+        bigram_total += chunk.bigram_total
+        fact.update(chunk.fact)
+
+    lines_arr = np.asarray(per_lines, dtype=np.int64)
+    idx_arr = np.asarray(per_idx, dtype=np.int64)
+    tok_arr = np.asarray(per_tokens, dtype=np.int64)
+    near = []
+    if rules.near_duplicates and sigs:
+        sig = np.concatenate(sigs)
+        skip = np.concatenate(dup_flags)
+        keep = np.flatnonzero(np.asarray(per_usable, dtype=bool))
+        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig[keep], skip=skip[keep])]
+        for i, j, s in near:
+            report.add(Finding("near_duplicate", f"{round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
+
+    _size_policy(report, rules)
+    report.tokens = _token_summary(tok_arr, rules)
+    verdict = quality.fact_verdict(list(fact.values())) if fact else None
+    fact_idx = list(fact.keys())
+    report.quality = {
+        "exact_duplicates": report.counts.get("exact_duplicate", 0),
+        "near_duplicates": len(near),
+        "distinct_system_prompts": len(systems),
+        "user_distinct_2": round(quality.distinct_ratio(len(bigrams), bigram_total), 3) if bigram_total else None,
+        "turns": _distribution(np.asarray(per_turns)),
+    }
+    if verdict is not None:
+        report.quality["fact_verdict"] = {
+            "looks_like_facts": verdict.looks_like_facts,
+            "share": verdict.share,
+            "mean_score": verdict.mean_score,
+            "sentence": verdict.sentence,
+            "evidence_lines": [int(lines_arr[np.searchsorted(idx_arr, fact_idx[i])]) for i in verdict.evidence],
+            "scored_examples": len(fact),
+        }
+        if verdict.looks_like_facts:
+            report.add(Finding("looks_like_facts", verdict.sentence))
+    report.per_example = {
+        "line": lines_arr,
+        "tokens": tok_arr,
+        "turns": np.asarray(per_turns, dtype=np.int64),
+        "usable": np.asarray(per_usable, dtype=bool),
+    }
+    return report
+
+
+def _size_policy(report: Report, rules: Rules) -> None:
+    n = report.examples
+    if report.usable_examples == 0:
+        what = "the file is empty" if n == 0 else f"all {n} example(s) have errors"
+        report.add(Finding("empty_file", f"no usable training example: {what}"))
+        if n == 0:
+            return
+    if n < OPENAI_MIN_EXAMPLES:
+        report.add(Finding("too_few_examples", f"{n} example(s): OpenAI requires at least {OPENAI_MIN_EXAMPLES}"))
+    elif n < rules.min_examples and not rules.allow_small:
+        report.add(Finding("too_few_examples", f"{n} examples: under {rules.min_examples} is refused by default (allow_small overrides)"))
+    elif n < rules.recommended_examples:
+        report.add(Finding("small_dataset", f"{n} examples: 500-1,000 diverse examples usually work much better"))
+
+
+def _distribution(arr: np.ndarray) -> dict[str, Any]:
+    if arr.size == 0:
+        return {"count": 0}
+    return {
+        "count": int(arr.size),
+        "min": int(arr.min()),
+        "mean": round(float(arr.mean()), 1),
+        "p50": int(np.percentile(arr, 50)),
+        "p95": int(np.percentile(arr, 95)),
+        "max": int(arr.max()),
+    }
+
+
+def _token_summary(tok: np.ndarray, rules: Rules) -> dict[str, Any]:
+    limit = rules.limit
+    n = int(tok.size)
+    epochs = tokens.auto_epochs(n)
+    cost = tokens.estimate_cost(tok.tolist(), model=rules.model, epochs=epochs, limit=limit)
+    return {
+        "encoding": tokens.encoding_name(rules.model),
+        "total": int(tok.sum()),
+        "limit": limit,
+        "over_limit": int((tok > limit).sum()),
+        "per_example": _distribution(tok),
+        "auto_epochs": epochs,
+        "billable_tokens": cost.billable_tokens,
+        "estimated_cost_usd": None if cost.usd is None else round(cost.usd, 2),
+        "prices_as_of": cost.prices_as_of,
+    }
+
+
+def validate_examples(examples: Iterable[Mapping[str, Any]], **kwargs: Any) -> Report:
+    """Validate in-memory examples (for notebooks and the engine) by the same rules."""
+    import tempfile
+
+    from .dataset import write_jsonl
+
+    with tempfile.TemporaryDirectory() as d:
+        p = os.path.join(d, "examples.jsonl")
+        write_jsonl(p, examples)
+        report = validate_file(p, workers=1, **kwargs)
+        report.path = "<memory>"
+        return report
