@@ -87,6 +87,14 @@ def parse_json(data: bytes) -> Any:
         return json.loads(data)
 
 
+def dump_json(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """Compact JSON bytes; the stdlib takes over for what orjson refuses (integers over 64 bits)."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:
+        return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[Example]:
     """Stream the examples of a valid JSONL file; a bad line raises `DataError` naming it."""
     for raw in iter_raw_lines(path):
@@ -133,7 +141,7 @@ def write_jsonl(
     try:
         with os.fdopen(fd, "wb") as fh:
             for ex in examples:
-                fh.write(orjson.dumps(ex))
+                fh.write(dump_json(ex))
                 fh.write(b"\n")
                 count += 1
         os.replace(tmp, target)

@@ -19,70 +19,77 @@ import numpy as np
 # --- near duplicates: MinHash + LSH ---------------------------------------------------
 
 SHINGLE = 5  # tokens per shingle
-NUM_PERM = 32  # MinHash values per example
-BANDS = 8  # LSH bands of NUM_PERM // BANDS rows
+NUM_PERM = 64  # MinHash bins per example (one-permutation hashing: one hash per shingle)
+BANDS = 16  # LSH bands of NUM_PERM // BANDS bins
 NEAR_DUP_THRESHOLD = 0.8  # estimated Jaccard similarity that counts as a near duplicate
+EMPTY = np.uint32(0xFFFFFFFF)  # a bin no shingle fell into
 
-_rng = np.random.default_rng(0x5EED)
-_A = (_rng.integers(1, 2**63 - 1, size=NUM_PERM, dtype=np.uint64) | np.uint64(1))
-_B = _rng.integers(0, 2**63 - 1, size=NUM_PERM, dtype=np.uint64)
 _P = np.array([0x9E3779B97F4A7C15 ** k % 2**64 for k in range(1, SHINGLE + 1)], dtype=np.uint64)
+_BIN_SHIFT = np.uint64(64 - (NUM_PERM - 1).bit_length())
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: turns a weak polynomial hash into well-spread bits."""
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
 
 def minhash_signatures(tokens: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """MinHash signatures (n, NUM_PERM) uint32 of n token sequences laid end to end.
+    """One-permutation MinHash signatures (n, NUM_PERM) uint32 of n token sequences laid end to end.
 
-    ``tokens[offsets[i]:offsets[i+1]]`` is sequence i. Sequences shorter than a
-    shingle use their whole length as one shingle.
+    ``tokens[offsets[i]:offsets[i+1]]`` is sequence i; its shingles are its token
+    5-grams (a shorter sequence is one shingle). Each shingle is hashed once, its top
+    bits pick a bin and the minimum per bin is kept: the cost is one pass, not one
+    per permutation. Bins no shingle reached hold `EMPTY`.
     """
     n = len(offsets) - 1
-    sig = np.full((n, NUM_PERM), np.iinfo(np.uint32).max, dtype=np.uint32)
-    if n == 0 or len(tokens) == 0:
+    sig = np.full((n, NUM_PERM), EMPTY, dtype=np.uint32)
+    total = len(tokens)
+    if n == 0 or total == 0:
         return sig
     t = tokens.astype(np.uint64) + np.uint64(1)
     lengths = np.diff(offsets)
-    # hash of the shingle starting at each position (wrapping arithmetic mod 2**64)
-    total = len(t)
     h = np.zeros(total, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for k in range(SHINGLE):
-            part = np.zeros(total, dtype=np.uint64)
-            part[: total - k] = t[k:] * _P[k]
-            h += part
-    # valid shingle starts: those that fit inside their own sequence
-    starts = np.arange(total)
+        for k in range(min(SHINGLE, total)):
+            h[: total - k] += t[k:] * _P[k]
     seq = np.repeat(np.arange(n), lengths)
-    ends = offsets[1:][seq]
-    width = np.minimum(SHINGLE, lengths)[seq]
-    valid = starts + width <= ends
-    # for short sequences, the shingle is the sequence: hash only its tokens
-    short = np.flatnonzero((lengths > 0) & (lengths < SHINGLE))
-    if len(short):
+    starts = np.arange(total)
+    valid = starts + np.minimum(SHINGLE, lengths)[seq] <= offsets[1:][seq]
+    for i in np.flatnonzero((lengths > 0) & (lengths < SHINGLE)):  # rare: hash the whole short sequence
+        a, b = offsets[i], offsets[i + 1]
         with np.errstate(over="ignore"):
-            for i in short:
-                a, b = offsets[i], offsets[i + 1]
-                h[a] = np.sum(t[a:b] * _P[: b - a])
-    hv = h[valid]
-    sv = seq[valid]
-    if len(hv) == 0:
-        return sig
-    with np.errstate(over="ignore"):
-        mixed = (hv[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-    mixed = mixed.astype(np.uint32)
-    first = np.flatnonzero(np.r_[True, sv[1:] != sv[:-1]])
-    sig[sv[first]] = np.minimum.reduceat(mixed, first, axis=0)
+            h[a] = np.sum(t[a:b] * _P[: b - a])
+    z = _mix64(h[valid])
+    bins = (z >> _BIN_SHIFT).astype(np.int64)
+    vals = (z & np.uint64(0xFFFFFFFE)).astype(np.uint32)  # never equal to EMPTY
+    np.minimum.at(sig.reshape(-1), seq[valid] * NUM_PERM + bins, vals)
     return sig
 
 
+def signature_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard similarity of signature rows: equal bins among bins either one filled."""
+    filled = (a != EMPTY) | (b != EMPTY)
+    same = (a == b) & filled
+    return same.sum(axis=-1) / np.maximum(1, filled.sum(axis=-1))
+
+
 def band_keys(sig: np.ndarray) -> np.ndarray:
-    """One 64-bit key per (example, band): equal keys make LSH candidates."""
+    """One 64-bit key per (example, band): equal keys make LSH candidates.
+
+    A band with no filled bin gets a key of its own, so short examples do not all collide.
+    """
     rows = NUM_PERM // BANDS
     s = sig.astype(np.uint64).reshape(len(sig), BANDS, rows)
     key = np.zeros((len(sig), BANDS), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for r in range(rows):
-            key = key * np.uint64(0x100000001B3) + s[:, :, r] + np.uint64(r + 1)
-    return key
+            key = _mix64(key + s[:, :, r] + np.uint64(r + 1))
+    empty = np.all(s == np.uint64(EMPTY), axis=2)
+    unique = (np.arange(len(sig), dtype=np.uint64)[:, None] * np.uint64(BANDS) + np.arange(BANDS, dtype=np.uint64)) | np.uint64(1 << 63)
+    return np.where(empty, unique, key & np.uint64((1 << 63) - 1))
 
 
 def near_duplicate_pairs(
@@ -92,13 +99,12 @@ def near_duplicate_pairs(
 
     Each later example is paired with the earliest example it collides with, so the
     cost stays linear even when many examples share a template. Rows flagged in
-    ``skip`` (exact duplicates, empty rows) are never reported as the later one.
+    ``skip`` (exact duplicates) are never reported as the later one.
     """
     n = len(sig)
     if n < 2:
         return []
     keys = band_keys(sig)
-    empty = np.all(sig == np.iinfo(np.uint32).max, axis=1)
     best: dict[int, tuple[int, float]] = {}
     for b in range(BANDS):
         col = keys[:, b]
@@ -111,9 +117,9 @@ def near_duplicate_pairs(
             continue
         later = order[cand]
         earlier = leader[cand]
-        sims = (sig[later] == sig[earlier]).mean(axis=1)
+        sims = signature_similarity(sig[later], sig[earlier])
         for i, j, s in zip(earlier.tolist(), later.tolist(), sims.tolist()):
-            if s >= threshold and not empty[j] and (skip is None or not skip[j]):
+            if s >= threshold and (skip is None or not skip[j]):
                 if j not in best or i < best[j][0]:
                     best[j] = (i, s)
     return sorted((i, j, s) for j, (i, s) in best.items())
@@ -129,8 +135,15 @@ PERSONAL_DATA = re.compile(
 )
 
 
+# cheap necessary conditions, checked first so clean text costs a few fast scans
+_KEY_HINTS = ("@", "sk-", "AKIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "xox", "AIza", "hf_")
+_PHONE_HINT = re.compile(r"[ .)-]\d{3,4}[ .-]\d")
+
+
 def find_personal_data(text: str) -> list[tuple[str, str]]:
     """(kind, redacted match) for e-mail addresses, phone numbers and API-key-like strings."""
+    if not any(k in text for k in _KEY_HINTS) and not _PHONE_HINT.search(text):
+        return []
     out = []
     for m in PERSONAL_DATA.finditer(text):
         kind = m.lastgroup or "unknown"
@@ -199,6 +212,8 @@ def fact_signals(messages: Sequence[Mapping[str, Any]]) -> FactSignals:
     prompt_parts = []
     question = ""
     for m in messages:
+        if not isinstance(m, dict):
+            continue
         content = m.get("content")
         if not isinstance(content, str):
             continue

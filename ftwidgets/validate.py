@@ -21,7 +21,7 @@ import numpy as np
 import orjson
 
 from . import quality, tokens
-from .dataset import RawLine, iter_raw_lines, parse_json
+from .dataset import RawLine, dump_json, iter_raw_lines, parse_json
 from .findings import Finding, Report
 
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
@@ -41,14 +41,15 @@ class Rules:
     model: str = tokens.DEFAULT_MODEL
     token_limit: int | None = None  # default: the model's limit
     long_example_tokens: int = 4096
+    hard_min_examples: int = OPENAI_MIN_EXAMPLES  # fewer is always an error (OpenAI's minimum)
     min_examples: int = 100  # fewer is an error unless allow_small
     recommended_examples: int = 500  # fewer is a warning
     allow_small: bool = False  # the explicit override for datasets of 10-99 examples
     near_duplicates: bool = True
     personal_data: bool = True
     fact_check: bool = True
-    fact_sample_head: int = 2000  # score every example up to here ...
-    fact_sample_every: int = 20  # ... then every n-th one
+    sample_head: int = 1000  # diversity and fact scores: every example up to here ...
+    sample_every: int = 50  # ... then every n-th one
 
     @property
     def limit(self) -> int:
@@ -73,7 +74,8 @@ class _Chunk:
     fact: dict[int, float] = field(default_factory=dict)  # example index -> score
     examples: int = 0
     usable_count: int = 0
-    dedup: list | None = field(default_factory=list)  # token ids for MinHash; dropped before returning
+    flat: list[int] | None = field(default_factory=list)  # token ids for MinHash, laid end to end ...
+    seq_lengths: list[int] | None = field(default_factory=list)  # ... one length per example; both dropped before returning
 
 
 # --- one example ---------------------------------------------------------------------
@@ -87,6 +89,7 @@ class _ExampleChecker:
         self.limit = rules.limit
         self.enc = tokens.get_encoding(rules.model)
         self._small: dict[str, int] = {}
+        self._role_len = {r: len(self.enc.encode_ordinary(r)) for r in ROLES}
 
     def _len_small(self, text: str) -> int:
         n = self._small.get(text)
@@ -106,7 +109,7 @@ class _ExampleChecker:
         if not isinstance(obj, dict):
             add("data_type", f"expected a JSON object, got {type(obj).__name__}")
             return
-        extra = [k for k in obj if k not in EXAMPLE_KEYS]
+        extra = [k for k in obj if k not in EXAMPLE_KEYS] if len(obj) > 1 or "messages" not in obj else None
         if extra:
             f.append(Finding("unrecognized_example_key", f"unknown top-level key(s) {sorted(extra)} will be ignored", line, index))
         messages = obj.get("messages")
@@ -129,7 +132,30 @@ class _ExampleChecker:
         user_texts: list[str] = []
         texts_for_scan: list[tuple[Any, str]] = []  # (role, text)
         last_role = None
+        role_len = self._role_len
         for mi, m in enumerate(messages):
+            # fast path: a plain {"role", "content"} text message, by far the most common shape
+            if type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in role_len:
+                role = m["role"]
+                content = m["content"]
+                toks = enc(content)
+                total += tokens.TOKENS_PER_MESSAGE + role_len[role] + len(toks)
+                texts_for_scan.append((role, content))
+                if not content.strip():
+                    add("missing_content", f"message {mi} ({role}) has empty content", mi)
+                if role == "system" or role == "developer":
+                    has_system = True
+                    if system_text is None:
+                        system_text = content
+                else:
+                    dedup_tokens += toks
+                    if role == "user":
+                        has_user = True
+                        user_texts.append(content)
+                    elif role == "assistant":
+                        has_assistant = True
+                last_role = role
+                continue
             if not isinstance(m, dict):
                 add("data_type", f"message {mi} must be a JSON object, got {type(m).__name__}", mi)
                 last_role = None
@@ -188,7 +214,7 @@ class _ExampleChecker:
                     elif role != "assistant":
                         add("invalid_weight", f"weight is only allowed on assistant messages (message {mi} is {role})", mi)
                     continue
-                text = value if isinstance(value, str) else orjson.dumps(value).decode()
+                text = value if isinstance(value, str) else dump_json(value).decode()
                 total += len(enc(text))
                 if key == "name":
                     total += tokens.TOKENS_PER_NAME
@@ -214,17 +240,18 @@ class _ExampleChecker:
         elif last_role != "assistant":
             add("last_message_not_assistant", f"the last message is from {last_role!r}, not the assistant", len(messages) - 1)
         for role, text in texts_for_scan:
-            if "<|" in text:
-                found = [t for t in RESERVED_TOKENS if t in text]
-                if found:
-                    add("reserved_token", f"contains reserved token(s) {found}")
-            if role == "assistant" and quality.is_repetitive(text):
+            if len(text) >= 1000 and role == "assistant" and quality.is_repetitive(text):
                 f.append(Finding("repetitive_text", "the assistant repeats the same phrase over and over", line, index))
-            if self.rules.personal_data:
-                pii = quality.find_personal_data(text)
-                if pii:
-                    kinds = sorted({k for k, _ in pii})
-                    f.append(Finding("personal_data", f"possible {', '.join(k.replace('_', ' ') for k in kinds)} found ({pii[0][1]})", line, index))
+        joined = "\n".join(t for _, t in texts_for_scan)
+        if "<|" in joined:
+            found = [t for t in RESERVED_TOKENS if t in joined]
+            if found:
+                add("reserved_token", f"contains reserved token(s) {found}")
+        if self.rules.personal_data:
+            pii = quality.find_personal_data(joined)
+            if pii:
+                kinds = sorted({k for k, _ in pii})
+                f.append(Finding("personal_data", f"possible {', '.join(k.replace('_', ' ') for k in kinds)} found ({pii[0][1]})", line, index))
         if total > self.limit:
             add("too_many_tokens", f"{total:,} tokens, over the {self.limit:,}-token limit of {self.rules.model}")
         elif total > self.rules.long_example_tokens:
@@ -241,19 +268,21 @@ class _ExampleChecker:
         out.turns.append(len(messages))
         out.usable.append(not has_error)
         out.usable_count += not has_error
-        canon = orjson.dumps(messages, option=orjson.OPT_SORT_KEYS)
+        canon = dump_json(messages, sort_keys=True)
         out.exact.append(int.from_bytes(hashlib.blake2b(canon, digest_size=8).digest(), "little"))
-        out.dedup.append(dedup_tokens)
+        out.flat += dedup_tokens
+        out.seq_lengths.append(len(dedup_tokens))
         if system_text is not None:
             out.systems.add(hashlib.blake2b(system_text.encode(), digest_size=8).digest())
-        for text in user_texts:
-            # a 1-in-4 hash sample of bigrams bounds memory; the ratio is estimated on it
-            grams = [g for g in quality.word_bigrams(text) if g & 3 == 0]
-            out.bigram_total += len(grams)
-            out.bigrams.update(grams)
         r = self.rules
-        if r.fact_check and (index < r.fact_sample_head or index % r.fact_sample_every == 0):
-            out.fact[index] = quality.fact_signals(messages).score
+        if index < r.sample_head or index % r.sample_every == 0:
+            # diversity and the fact score are statistics: a sample of examples estimates them
+            for text in user_texts:
+                grams = quality.word_bigrams(text)
+                out.bigram_total += len(grams)
+                out.bigrams.update(grams)
+            if r.fact_check:
+                out.fact[index] = quality.fact_signals(messages).score
 
     @staticmethod
     def _check_tool_calls(calls: Any, mi: int, add: Callable[..., None]) -> list[str]:
@@ -276,8 +305,8 @@ class _ExampleChecker:
                 problem = 'needs "arguments" as a JSON string'
             else:
                 try:
-                    orjson.loads(fn["arguments"])
-                except orjson.JSONDecodeError:
+                    parse_json(fn["arguments"])
+                except ValueError:
                     problem = '"arguments" is not valid JSON'
             if problem:
                 add("invalid_tool_call", f"tool call {ci} in message {mi} {problem}", mi)
@@ -319,13 +348,10 @@ def check_lines(lines: list[RawLine], rules: Rules) -> _Chunk:
             continue
         checker.check(obj, raw.line, raw.index, out)
     if rules.near_duplicates:
-        seqs = out.dedup
-        lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-        offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        flat = np.fromiter((t for s in seqs for t in s), dtype=np.int64, count=int(offsets[-1]))
-        out.sig = quality.minhash_signatures(flat, offsets)
-    out.dedup = None
+        offsets = np.zeros(len(out.seq_lengths) + 1, dtype=np.int64)
+        np.cumsum(out.seq_lengths, out=offsets[1:])
+        out.sig = quality.minhash_signatures(np.array(out.flat, dtype=np.int64), offsets)
+    out.flat = out.seq_lengths = None
     return out
 
 
@@ -437,7 +463,7 @@ def validate_file(
         keep = np.flatnonzero(np.asarray(per_usable, dtype=bool))
         near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig[keep], skip=skip[keep])]
         for i, j, s in near:
-            report.add(Finding("near_duplicate", f"{round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
+            report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
 
     _size_policy(report, rules)
     report.tokens = _token_summary(tok_arr, rules)
@@ -448,6 +474,7 @@ def validate_file(
         "near_duplicates": len(near),
         "distinct_system_prompts": len(systems),
         "user_distinct_2": round(quality.distinct_ratio(len(bigrams), bigram_total), 3) if bigram_total else None,
+        "sampled_examples": len(fact) if fact else None,
         "turns": _distribution(np.asarray(per_turns)),
     }
     if verdict is not None:
@@ -477,8 +504,8 @@ def _size_policy(report: Report, rules: Rules) -> None:
         report.add(Finding("empty_file", f"no usable training example: {what}"))
         if n == 0:
             return
-    if n < OPENAI_MIN_EXAMPLES:
-        report.add(Finding("too_few_examples", f"{n} example(s): OpenAI requires at least {OPENAI_MIN_EXAMPLES}"))
+    if n < rules.hard_min_examples:
+        report.add(Finding("too_few_examples", f"{n} example(s): OpenAI requires at least {rules.hard_min_examples}"))
     elif n < rules.min_examples and not rules.allow_small:
         report.add(Finding("too_few_examples", f"{n} examples: under {rules.min_examples} is refused by default (allow_small overrides)"))
     elif n < rules.recommended_examples:

@@ -1,0 +1,67 @@
+"""The `ftw` command as a user runs it: exit codes, JSON for machines, no tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import SAMPLES, SHARED
+
+
+def ftw(*args, cwd=None):
+    p = subprocess.run([sys.executable, "-m", "ftwidgets.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    assert "Traceback" not in p.stderr + p.stdout, p.stderr
+    return p
+
+
+def test_validate_exit_codes():
+    assert ftw("validate", SAMPLES / "math_tutor.jsonl").returncode == 0
+    bad = ftw("validate", SAMPLES / "broken.jsonl")
+    assert bad.returncode == 1 and "invalid_json" in bad.stdout and "line" in bad.stdout
+    assert ftw("validate", "does-not-exist.jsonl").returncode == 2
+    assert ftw("validate").returncode == 2
+    assert ftw("validate", SAMPLES / "math_tutor.jsonl", "--bogus").returncode == 2
+    assert ftw().returncode == 2
+
+
+def test_validate_json_shape():
+    p = ftw("validate", SAMPLES / "broken.jsonl", "--json")
+    assert p.returncode == 1
+    out = json.loads(p.stdout)
+    assert out["valid"] is False and isinstance(out["examples"], int)
+    assert all({"line", "code"} <= set(e) for e in out["errors"] + out["warnings"])
+    assert isinstance(out["tokens"]["total"], int)
+    good = json.loads(ftw("validate", SHARED / "toy_chat_fine_tuning.jsonl", "--json", "--allow-small").stdout)
+    assert good["examples"] == 5 and good["tokens"]["total"] > 8000
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01\x02binary\xff", b"", b"\n\n", b"[1,2]\n", b"{" * 10000])
+def test_garbage_never_tracebacks(tmp_path, content):
+    f = tmp_path / "g.jsonl"
+    f.write_bytes(content)
+    p = ftw("validate", f, "--json")
+    assert p.returncode == 1
+    assert json.loads(p.stdout)["valid"] is False
+
+
+def test_validate_a_directory_is_a_usage_error(tmp_path):
+    p = ftw("validate", tmp_path)
+    assert p.returncode == 2 and "ftw: error" in p.stderr
+
+
+def test_stats_split_convert(tmp_path):
+    s = ftw("stats", SAMPLES / "math_tutor.jsonl", "--json")
+    assert json.loads(s.stdout)["examples"] == 1200
+    sp = ftw("split", SAMPLES / "math_tutor.jsonl", "--out", tmp_path / "sp", "--seed", "3")
+    assert sp.returncode == 0 and "train 960" in sp.stdout
+    again = ftw("split", SAMPLES / "math_tutor.jsonl", "--out", tmp_path / "sp")
+    assert again.returncode == 2 and "--force" in again.stderr
+    c = ftw("convert", SAMPLES / "math_tutor.csv", "--out", tmp_path / "c.jsonl")
+    assert c.returncode == 0 and "150" in c.stdout
+    assert ftw("convert", SAMPLES / "math_tutor.csv", "--out", tmp_path / "c.jsonl").returncode == 2
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("question,reply\nq,a\n")
+    w = ftw("convert", wrong, "--out", tmp_path / "w.jsonl")
+    assert w.returncode == 2 and "question" in w.stderr
+    assert not (tmp_path / "w.jsonl").exists()
