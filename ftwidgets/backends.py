@@ -1,0 +1,40 @@
+"""One code path, three backends: the embedded engine, OpenAI, or any OpenAI-compatible server.
+
+Everything downstream (training, evaluation, review) takes the `openai.OpenAI`
+client this returns, so switching backend is one argument.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+Backend = Literal["engine", "openai", "compatible"]
+
+OPENAI_FINE_TUNING_END = "2027-01-06"  # OpenAI stops new self-serve fine-tuning jobs on this date
+
+
+def client(backend: Backend = "engine", *, base_url: str | None = None, api_key: str | None = None, **kwargs: Any):
+    """An `openai.OpenAI` client for the chosen backend.
+
+    - ``"engine"`` (default): the embedded engine, started in the background if needed.
+    - ``"openai"``: OpenAI itself; the key comes from ``api_key`` or ``OPENAI_API_KEY``.
+    - ``"compatible"``: any OpenAI-compatible server at ``base_url``.
+    """
+    from openai import OpenAI
+
+    if backend == "engine":
+        from .engine import start
+
+        handle = start(**({"api_key": api_key} if api_key else {}))
+        return handle.client(**kwargs)
+    if backend == "openai":
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        if not key:
+            raise ValueError("no OpenAI key: set OPENAI_API_KEY or pass api_key=...; the embedded engine needs none")
+        return OpenAI(api_key=key, **kwargs)
+    if backend == "compatible":
+        if not base_url:
+            raise ValueError("an OpenAI-compatible backend needs base_url='http://host:port/v1'")
+        return OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none", **kwargs)
+    raise ValueError(f"unknown backend {backend!r}: use 'engine', 'openai' or 'compatible'")

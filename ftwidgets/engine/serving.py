@@ -1,0 +1,232 @@
+"""Chat completions for base and fine-tuned models, with concurrent requests batched.
+
+One worker thread owns the models. Requests queue up; the worker takes the first,
+waits a few milliseconds for more, groups those that share a model and sampling
+settings, and runs them as one left-padded ``generate`` call. Evaluating a test set
+with a thread pool therefore costs a few batched calls, not one call per prompt.
+LoRA adapters are loaded on demand onto the base model and kept (LRU).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from . import models
+from .chat import prompt_ids
+
+
+@dataclass
+class GenRequest:
+    model: str
+    base: str
+    adapter: str | None  # adapter folder, None for the base model
+    messages: list[dict[str, Any]]
+    max_new_tokens: int = 256
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    stream: bool = False
+    future: Future = field(default_factory=Future)
+    pieces: "queue.Queue[str | None] | None" = None
+
+    def key(self) -> tuple:
+        greedy = self.temperature == 0
+        return (self.base, self.adapter, greedy, None if greedy else self.temperature,
+                None if greedy else self.top_p, self.seed, tuple(self.stop))
+
+
+@dataclass
+class GenResult:
+    text: str
+    finish_reason: str  # "stop" or "length"
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Generator:
+    """Owns the models; batches requests on one worker thread."""
+
+    def __init__(self, device: models.Device, *, max_batch: int = 16, max_wait: float = 0.02, max_adapters: int = 8):
+        self.device = device
+        self.max_batch = max_batch
+        self.max_wait = max_wait
+        self.max_adapters = max_adapters
+        self._queue: queue.Queue[GenRequest | None] = queue.Queue()
+        self._bases: dict[str, tuple[Any, Any]] = {}  # name -> (model, tokenizer)
+        self._adapters: dict[str, OrderedDict[str, str]] = {}  # base -> adapter folder -> adapter name
+        self.batches = 0  # generate calls made (for tests and benchmarks)
+        self._thread = threading.Thread(target=self._run, name="ftw-generator", daemon=True)
+        self._thread.start()
+
+    # --- public -----------------------------------------------------------------------
+    def submit(self, req: GenRequest) -> Future:
+        self._queue.put(req)
+        return req.future
+
+    def stream(self, req: GenRequest) -> Iterator[str]:
+        """Text pieces as they are generated; the final GenResult lands in ``req.future``."""
+        req.stream = True
+        req.pieces = queue.Queue()
+        self._queue.put(req)
+        while True:
+            piece = req.pieces.get()
+            if piece is None:
+                break
+            yield piece
+        req.future.result()  # re-raise a generation error at the end of the stream
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    # --- worker -----------------------------------------------------------------------
+    def _run(self) -> None:
+        pending: list[GenRequest] = []
+        while True:
+            first = pending.pop(0) if pending else self._queue.get()
+            if first is None:
+                return
+            if first.stream:
+                self._serve([first])
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self.max_wait
+            while len(batch) < self.max_batch:
+                timeout = deadline - time.monotonic()
+                try:
+                    nxt = self._queue.get(timeout=max(0.0, timeout)) if timeout > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                if not nxt.stream and nxt.key() == first.key():
+                    batch.append(nxt)
+                else:
+                    pending.append(nxt)
+            self._serve(batch)
+
+    def _serve(self, batch: list[GenRequest]) -> None:
+        try:
+            results = self._generate(batch)
+        except Exception as exc:  # noqa: BLE001 - every waiting request learns why
+            for r in batch:
+                if r.pieces is not None:
+                    r.pieces.put(None)
+                if not r.future.done():
+                    r.future.set_exception(exc)
+            return
+        for r, res in zip(batch, results):
+            r.future.set_result(res)
+
+    def _base(self, name: str):
+        if name not in self._bases:
+            self._bases[name] = models.load(name, self.device)
+        return self._bases[name]
+
+    def _with_adapter(self, base: str, adapter: str | None):
+        """The model to run: the base model, or the base with this adapter active."""
+        from peft import PeftModel
+
+        model, tok = self._base(base)
+        if adapter is None:
+            return model, tok, (model.disable_adapter() if isinstance(model, PeftModel) else None)
+        cache = self._adapters.setdefault(base, OrderedDict())
+        if adapter not in cache:
+            name = f"a{len(cache)}_{abs(hash(adapter)) % 10**8}"
+            if isinstance(model, PeftModel):
+                model.load_adapter(adapter, adapter_name=name)
+            else:
+                model = PeftModel.from_pretrained(model, adapter, adapter_name=name)
+                model.eval()
+                self._bases[base] = (model, tok)
+            cache[adapter] = name
+            if len(cache) > self.max_adapters:
+                _, old = cache.popitem(last=False)
+                model.delete_adapter(old)
+        cache.move_to_end(adapter)
+        model.set_adapter(cache[adapter])
+        return model, tok, None
+
+    def _generate(self, batch: list[GenRequest]) -> list[GenResult]:
+        import contextlib
+
+        import torch
+
+        first = batch[0]
+        model, tok, ctx = self._with_adapter(first.base, first.adapter)
+        prompts = [prompt_ids(tok, r.messages) for r in batch]
+        width = max(len(p) for p in prompts)
+        pad = tok.pad_token_id
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for k, p in enumerate(prompts):  # left padding, so every row ends where generation starts
+            ids[k, width - len(p):] = torch.tensor(p)
+            mask[k, width - len(p):] = 1
+        ids, mask = ids.to(self.device.name), mask.to(self.device.name)
+        eos = [t for t in {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")} if isinstance(t, int) and t >= 0]
+        greedy = first.temperature == 0
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=max(r.max_new_tokens for r in batch), pad_token_id=pad, eos_token_id=eos, do_sample=not greedy,
+        )
+        if not greedy:
+            kwargs.update(temperature=first.temperature, top_p=first.top_p)
+        if first.stop:
+            kwargs.update(stop_strings=first.stop, tokenizer=tok)
+        streamer = None
+        if first.stream:
+            from transformers import TextIteratorStreamer
+
+            streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+            kwargs["streamer"] = streamer
+        if first.seed is not None:
+            torch.manual_seed(first.seed)
+        self.batches += 1
+        with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
+            if streamer is not None:
+                out_box: dict[str, Any] = {}
+
+                def run() -> None:
+                    try:
+                        out_box["out"] = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+                    except Exception as exc:  # noqa: BLE001
+                        out_box["error"] = exc
+                        streamer.end()
+
+                t = threading.Thread(target=run)
+                t.start()
+                for piece in streamer:
+                    if piece:
+                        first.pieces.put(piece)
+                t.join()
+                first.pieces.put(None)
+                if "error" in out_box:
+                    raise out_box["error"]
+                out = out_box["out"]
+            else:
+                out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        results = []
+        for k, r in enumerate(batch):
+            gen = out[k, width:].tolist()
+            n = len(gen)
+            ended = False
+            for j, t in enumerate(gen):
+                if t in eos:
+                    n, ended = j, True
+                    break
+            n = min(n, r.max_new_tokens)
+            text = tok.decode(gen[:n], skip_special_tokens=True)
+            hit_stop = False
+            for s in r.stop:
+                cut = text.find(s)
+                if cut >= 0:
+                    text, hit_stop = text[:cut], True
+            finish = "stop" if ended or hit_stop else "length"
+            results.append(GenResult(text, finish, len(prompts[k]), n + (1 if ended else 0)))
+        return results
