@@ -130,7 +130,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_engine_serve(args: argparse.Namespace) -> int:
     from .engine.server import serve
 
-    return serve(host=args.host, port=args.port, data_dir=args.data_dir, api_key=args.api_key, threads=args.threads)
+    return serve(host=args.host, port=args.port, data_dir=args.data_dir, api_key=args.api_key, threads=args.threads,
+                 base_models=args.base_model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--data-dir", default=None, help="where files, jobs and models live (default ~/.cache/ftwidgets/engine)")
     es.add_argument("--api-key", default=None, help="bearer key clients must send (default: generated and printed)")
     es.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    es.add_argument("--base-model", action="append", help="also offer this local folder or Hugging Face id (repeatable)")
     es.set_defaults(func=cmd_engine_serve)
     return p
 

@@ -8,6 +8,7 @@ A bearer key is required on every route but ``/health``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -128,16 +129,23 @@ def _limit(limit: int | None, default: int = 20) -> int:
 
 
 def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None,
-               base_models: tuple[str, ...] = (models.DEFAULT_BASE_MODEL,), max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
     settings = settings or EngineSettings()
+    base_models = tuple(settings.base_models)
     store = Store(data_dir)
     runner = JobRunner(store, settings)
     device = models.pick_device(settings.threads)
     generator = Generator(device)
     started = now()
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        runner.stop()
+        generator.close()
+
     app = FastAPI(title="ftwidgets engine", version="1", description="OpenAI-compatible fine-tuning, offline.",
-                  docs_url=None, redoc_url=None)
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.store, app.state.runner, app.state.generator = store, runner, generator
 
     @app.exception_handler(APIError)
@@ -219,7 +227,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     # --- fine-tuning jobs --------------------------------------------------------------------
     @app.post("/v1/fine_tuning/jobs", dependencies=guarded)
     def create_job(body: JobCreate) -> dict:
-        if body.model not in base_models and not models.is_known_base(body.model):
+        if body.model not in base_models:
             raise APIError(400, f"Model {body.model!r} is not available for fine-tuning here; use one of {list(base_models)}",
                            code="model_not_available", param="model")
         if body.method is not None and body.method.type != "supervised":
@@ -395,10 +403,5 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
                       "total_tokens": res.prompt_tokens + res.completion_tokens},
             "system_fingerprint": "ftwidgets-engine",
         }
-
-    @app.on_event("shutdown")
-    def _shutdown() -> None:
-        runner.stop()
-        generator.close()
 
     return app

@@ -37,6 +37,9 @@ ALLOW_SMALL_KEY = "allow_small_dataset"  # metadata flag: the explicit override 
 
 @dataclass
 class EngineSettings:
+    # base models clients may fine-tune and chat with: the embedded one, plus local folders or
+    # Hugging Face ids the operator adds (clients can never name arbitrary paths)
+    base_models: tuple[str, ...] = (models.DEFAULT_BASE_MODEL,)
     threads: int | None = None
     max_seq_len: int = MAX_SEQ_LEN
     eval_every: int = 1
@@ -102,7 +105,7 @@ class JobRunner:
         for job in self.store.iter_active_jobs():
             if job["status"] == "running":
                 self._kill_orphan(job["id"])
-                self.store.update_job(job["id"], status="failed", finished_at=now(), error={
+                self.store.transition(job["id"], ("running",), status="failed", finished_at=now(), error={
                     "code": "engine_restarted",
                     "message": "The engine stopped while this job was running, so it did not finish. Create a new job to train again.",
                     "param": None,
@@ -133,7 +136,9 @@ class JobRunner:
                 return job
             if self._proc_job == job_id and self._proc is not None:
                 self._terminate(self._proc)
-            job = self.store.update_job(job_id, status="cancelled", finished_at=now())
+            job = self.store.transition(job_id, ACTIVE, status="cancelled", finished_at=now())
+            if job is None:
+                return self.store.get_job(job_id)
             self.store.event(job_id, "Fine-tuning job cancelled")
             return job
 
@@ -207,12 +212,13 @@ class JobRunner:
         if hp["n_epochs"] > 4:
             self.store.event(job_id, f"{hp['n_epochs']} epochs: more than 4 often memorises the data; 2-4 is the usual range.", level="warn")
         method = {"type": "supervised", "supervised": {"hyperparameters": hp}}
-        self.store.update_job(job_id, status="queued", hyperparameters=hp, method=method, _n_train_examples=n_train)
-        self.store.event(job_id, "Files validated, moving job to queued state")
+        if self.store.transition(job_id, ("validating_files",), status="queued", hyperparameters=hp, method=method,
+                                 _n_train_examples=n_train):
+            self.store.event(job_id, "Files validated, moving job to queued state")
 
     def _fail(self, job_id: str, error: dict) -> None:
-        self.store.update_job(job_id, status="failed", error=error, finished_at=now())
-        self.store.event(job_id, error["message"], level="error")
+        if self.store.transition(job_id, ACTIVE, status="failed", error=error, finished_at=now()):
+            self.store.event(job_id, error["message"], level="error")
 
     def _launch(self, job: dict) -> None:
         job_id = job["id"]
@@ -240,7 +246,9 @@ class JobRunner:
         log.close()
         self._proc_job = job_id
         (job_dir / "trainer.pid").write_text(str(self._proc.pid))
-        self.store.update_job(job_id, status="running", estimated_finish=None)
+        if self.store.transition(job_id, ("queued",), status="running", estimated_finish=None) is None:
+            self._terminate(self._proc)  # cancelled meanwhile
+            return
         self.store.event(job_id, "Fine-tuning job started")
 
     def _finish(self, job_id: str, returncode: int) -> None:
@@ -264,8 +272,8 @@ class JobRunner:
         for ckpt in outcome.get("checkpoints", []):
             self.store.add_model(ckpt["fine_tuned_model_checkpoint"], Path(ckpt["adapter"]), job["model"], job_id)
         result = self.store.add_file_bytes((job_dir / "metrics.csv").read_bytes(), "step_metrics.csv", "fine-tune-results")
-        self.store.update_job(
-            job_id, status="succeeded", fine_tuned_model=name, finished_at=now(), trained_tokens=outcome["trained_tokens"],
+        self.store.transition(
+            job_id, ("running",), status="succeeded", fine_tuned_model=name, finished_at=now(), trained_tokens=outcome["trained_tokens"],
             result_files=[result["id"]], _tokens_per_second=outcome.get("tokens_per_second"),
         )
         self.store.event(job_id, f"New fine-tuned model created: {name}")

@@ -108,10 +108,6 @@ def resolve(name: str) -> Path | str:
     return name  # a Hugging Face id: works where it is cached or a network is available
 
 
-def is_known_base(name: str) -> bool:
-    return name == DEFAULT_BASE_MODEL or Path(name).expanduser().is_dir() or "/" in name
-
-
 def load(name: str, device: Device):
     """(model, tokenizer) for a base model, on the device, in eval mode, with a pad token."""
     import torch

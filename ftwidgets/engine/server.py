@@ -112,7 +112,7 @@ def stop_all() -> None:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | None = None,
-          api_key: str | None = None, threads: int | None = None) -> int:
+          api_key: str | None = None, threads: int | None = None, base_models: list[str] | None = None) -> int:
     """Run the engine in the foreground (``ftw engine serve``) until interrupted."""
     import uvicorn
 
@@ -127,6 +127,9 @@ def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | 
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {host}, reachable from other machines; keep the key secret", flush=True)
     print(f"ftw engine: http://{host}:{port}/v1 (data in {data})", flush=True)
-    app = create_app(data, api_key=key, settings=EngineSettings(threads=threads))
+    settings = EngineSettings(threads=threads)
+    if base_models:
+        settings.base_models = (*settings.base_models, *base_models)
+    app = create_app(data, api_key=key, settings=settings)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

@@ -151,9 +151,12 @@ class Store:
         except FileNotFoundError:
             raise NotFound(job_id) from None
 
-    def update_job(self, job_id: str, **changes: Any) -> dict:
+    def transition(self, job_id: str, expected: tuple[str, ...], **changes: Any) -> dict | None:
+        """Apply ``changes`` only while the job's status is one of ``expected`` (no lost cancels)."""
         with self.lock:
             job = self.get_job(job_id)
+            if job["status"] not in expected:
+                return None
             job.update(changes)
             self.save_job(job)
             return job

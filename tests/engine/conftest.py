@@ -1,0 +1,45 @@
+"""An engine per test module, driven only through the official `openai` client (strict parsing)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from openai import OpenAI
+
+from ftwidgets.engine import start
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    handle = start(tmp_path_factory.mktemp("engine"), threads=1, api_key="test-key-123")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def client(engine) -> OpenAI:
+    return OpenAI(base_url=engine.base_url, api_key=engine.api_key, max_retries=0, _strict_response_validation=True)
+
+
+def upload(client: OpenAI, examples_or_bytes, name: str = "train.jsonl"):
+    if isinstance(examples_or_bytes, bytes):
+        data = examples_or_bytes
+    else:
+        data = "".join(json.dumps(e) + "\n" for e in examples_or_bytes).encode()
+    buf = io.BytesIO(data)
+    buf.name = name
+    return client.files.create(file=buf, purpose="fine-tune")
+
+
+def wait_for(client: OpenAI, job_id: str, statuses=("succeeded", "failed", "cancelled"), timeout: float = 900):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.fine_tuning.jobs.retrieve(job_id)
+        if job.status in statuses:
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
