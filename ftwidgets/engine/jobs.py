@@ -189,6 +189,7 @@ class JobRunner:
         allow_small = str((job.get("metadata") or {}).get(ALLOW_SMALL_KEY, "")).lower() in ("1", "true", "yes")
         rules = Rules(allow_small=allow_small, near_duplicates=True)
         n_train = 0
+        notes: list[str] = []  # warnings, reported only if the job is still alive when validation ends
         for param in ("training_file", "validation_file"):
             file_id = job.get(param)
             if not file_id:
@@ -204,16 +205,17 @@ class JobRunner:
             if not report.valid:
                 self._fail(job_id, _validation_error(report, param, file_id))
                 return
-            for row in report.summary():
-                self.store.event(job_id, f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}", level="warn")
+            notes += [f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}" for row in report.summary()]
             if param == "training_file":
                 n_train = report.examples
         hp = resolve_hyperparameters(job.get("_requested_hyperparameters") or {}, n_train)
         if hp["n_epochs"] > 4:
-            self.store.event(job_id, f"{hp['n_epochs']} epochs: more than 4 often memorises the data; 2-4 is the usual range.", level="warn")
+            notes.append(f"{hp['n_epochs']} epochs: more than 4 often memorises the data; 2-4 is the usual range.")
         method = {"type": "supervised", "supervised": {"hyperparameters": hp}}
         if self.store.transition(job_id, ("validating_files",), status="queued", hyperparameters=hp, method=method,
                                  _n_train_examples=n_train):
+            for note in notes:
+                self.store.event(job_id, note, level="warn")
             self.store.event(job_id, "Files validated, moving job to queued state")
 
     def _fail(self, job_id: str, error: dict) -> None:
