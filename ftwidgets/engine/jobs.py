@@ -28,9 +28,12 @@ from . import models
 from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
 
 ORG = "ftwidgets"
-BASE_LEARNING_RATE = 1e-3  # LoRA learning rate at learning_rate_multiplier = 1
+BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 (measured: learns the
+# math-tutor format in one epoch of 64 examples; 2e-4 learned nothing in two)
 DEFAULT_LR_MULTIPLIER = 1.0
 MAX_SEQ_LEN = 1024
+# attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
+# as well as all seven projections, and about 8% faster (README, "Performance")
 LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
 ALLOW_SMALL_KEY = "allow_small_dataset"  # metadata flag: the explicit override for 10-99 examples
 

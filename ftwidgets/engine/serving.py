@@ -53,7 +53,7 @@ class GenResult:
 class Generator:
     """Owns the models; batches requests on one worker thread."""
 
-    def __init__(self, device: models.Device, *, max_batch: int = 16, max_wait: float = 0.02, max_adapters: int = 8):
+    def __init__(self, device: models.Device, *, max_batch: int = 32, max_wait: float = 0.02, max_adapters: int = 8):
         self.device = device
         self.max_batch = max_batch
         self.max_wait = max_wait

@@ -145,7 +145,7 @@ def train(job_dir: Path) -> dict[str, Any]:
             opt.zero_grad(set_to_none=True)
             step += 1
             trained_tokens += n_tokens
-            data: dict[str, Any] = {"step": step, "total_steps": total_steps, "train_loss": round(float(loss), 6),
+            data: dict[str, Any] = {"step": step, "total_steps": total_steps, "train_loss": round(loss.item(), 6),
                                     "train_mean_token_accuracy": round(acc, 6)}
             if valid_data and (step % eval_every == 0 or step == total_steps):
                 model.eval()

@@ -1,0 +1,114 @@
+"""Real fine-tuning through the official client: the tuned model must beat the base model.
+
+CI-sized: 64 training examples, one epoch, batch 4 (16 steps) on the CPU.
+"""
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from ftwidgets.dataset import load_jsonl
+from ftwidgets.engine import start
+
+from ..conftest import SAMPLES
+from .conftest import upload, wait_for
+
+pytestmark = pytest.mark.slow
+
+MATH = load_jsonl(SAMPLES / "math_tutor.jsonl")
+FORMAT = re.compile(r"Step 1:.*Answer: -?\d+\s*$", re.S)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    handle = start(tmp_path_factory.mktemp("engine-train"), api_key="train-key")
+    yield handle
+    handle.stop()
+
+
+def _answers(client: OpenAI, model: str, prompts: list[list[dict]]) -> list[str]:
+    def ask(messages):
+        r = client.chat.completions.create(model=model, messages=messages, temperature=0, max_tokens=160)
+        return r.choices[0].message.content
+
+    with ThreadPoolExecutor(len(prompts)) as pool:  # concurrent requests: the engine batches them
+        return list(pool.map(ask, prompts))
+
+
+def test_fine_tune_end_to_end_beats_the_base_model(client, engine):
+    train = upload(client, MATH[:64], "train.jsonl")
+    valid = upload(client, MATH[1000:1016], "validation.jsonl")
+    job = client.fine_tuning.jobs.create(
+        model="smollm2-135m-instruct", training_file=train.id, validation_file=valid.id, suffix="math", seed=7,
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
+        metadata={"allow_small_dataset": "true", "purpose": "ci"},
+    )
+    job = wait_for(client, job.id)
+    assert job.status == "succeeded", job.error
+    assert job.fine_tuned_model.startswith("ft:smollm2-135m-instruct:ftwidgets:math:")
+    assert job.trained_tokens > 5000 and job.hyperparameters.n_epochs == 1 and job.hyperparameters.batch_size == 4
+
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+    metrics = sorted((e.data for e in events if e.type == "metrics"), key=lambda d: d["step"])
+    assert [m["step"] for m in metrics] == list(range(1, 17)) and all(m["total_steps"] == 16 for m in metrics)
+    assert {"train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy"} <= set(metrics[0])
+    assert "full_valid_loss" in metrics[-1]
+    assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]  # it learned something
+    assert any(e.message == "The job has successfully completed" for e in events)
+
+    csv = client.files.content(job.result_files[0]).text.strip().splitlines()
+    assert csv[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy" and len(csv) == 17
+
+    ckpts = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in ckpts] == [16] and ckpts[0].metrics.full_valid_loss is not None
+    assert ckpts[0].fine_tuned_model_checkpoint in [m.id for m in client.models.list()]
+
+    held_out = MATH[1100:1120]
+    prompts = [ex["messages"][:-1] for ex in held_out]
+    t0 = time.perf_counter()
+    tuned = _answers(client, job.fine_tuned_model, prompts)
+    base = _answers(client, "smollm2-135m-instruct", prompts)
+    tuned_rate = sum(bool(FORMAT.search(a)) for a in tuned) / len(tuned)
+    base_rate = sum(bool(FORMAT.search(a)) for a in base) / len(base)
+    print(f"format compliance: base {base_rate:.0%}, fine-tuned {tuned_rate:.0%} ({time.perf_counter() - t0:.0f} s for 40 answers)")
+    assert tuned_rate >= 0.75 and tuned_rate >= base_rate + 0.5, (base_rate, tuned_rate, tuned[:2], base[:2])
+    assert engine._server is not None and engine_batches(engine) < 20  # 40 answers in a handful of batched calls
+
+    stream = client.chat.completions.create(model=job.fine_tuned_model, messages=prompts[0], temperature=0, max_tokens=60, stream=True)
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.startswith("Step 1") and chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+    deleted = client.models.delete(job.fine_tuned_model)
+    assert deleted.deleted and job.fine_tuned_model not in [m.id for m in client.models.list()]
+
+
+def engine_batches(engine) -> int:
+    return engine._server.config.app.state.generator.batches
+
+
+def test_cancel_stops_the_trainer_within_seconds(client, engine):
+    f = upload(client, MATH[:200])
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 3})
+    job = wait_for(client, job.id, statuses=("running",), timeout=120)
+    pid = int((Path(engine.data_dir) / "jobs" / job.id / "trainer.pid").read_text())
+    time.sleep(1)
+    t0 = time.monotonic()
+    assert client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+    while Path(f"/proc/{pid}").exists() and _state(pid) != "Z" and time.monotonic() - t0 < 15:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z", "trainer still running 15 s after cancel"
+    time.sleep(1.5)
+    job = client.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "cancelled" and job.fine_tuned_model is None
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "gone"
