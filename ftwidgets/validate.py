@@ -48,8 +48,8 @@ class Rules:
     near_duplicates: bool = True
     personal_data: bool = True
     fact_check: bool = True
-    sample_head: int = 1000  # diversity and fact scores: every example up to here ...
-    sample_every: int = 50  # ... then every n-th one
+    sample_head: int = 500  # diversity and fact scores: every example up to here ...
+    sample_every: int = 100  # ... then every n-th one (1,500 examples of 100k estimate a share to +-2.5%)
 
     @property
     def limit(self) -> int:
@@ -419,10 +419,7 @@ def validate_file(
     workers = default_workers(path) if workers is None else workers
     report = Report(path=str(path), model=rules.model, max_per_code=max_per_code)
 
-    seen: dict[int, int] = {}
-    per_lines, per_idx, per_tokens, per_turns, per_usable = [], [], [], [], []
-    dup_flags: list[np.ndarray] = []
-    sigs: list[np.ndarray] = []
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lines", "indices", "tokens", "turns", "usable", "exact", "sig")}
     systems: set = set()
     bigrams: set = set()
     bigram_total = 0
@@ -431,37 +428,29 @@ def validate_file(
         report.extend(chunk.findings)
         report.examples += chunk.examples
         report.usable_examples += chunk.usable_count
-        # duplicates are judged among usable examples only: a broken line is reported for its error
-        flags = ~np.asarray(chunk.usable, dtype=bool)
-        for k, (h, line, idx, ok) in enumerate(zip(chunk.exact, chunk.lines, chunk.indices, chunk.usable)):
-            if not ok:
-                continue
-            first = seen.setdefault(h, line)
-            if first != line:
-                flags[k] = True
-                report.add(Finding("exact_duplicate", f"same as line {first}", line, idx))
-        dup_flags.append(flags)
-        per_lines += chunk.lines
-        per_idx += chunk.indices
-        per_tokens += chunk.tokens
-        per_turns += chunk.turns
-        per_usable += chunk.usable
+        for key, dtype in (("lines", np.int64), ("indices", np.int64), ("tokens", np.int64), ("turns", np.int32),
+                           ("usable", bool), ("exact", np.uint64)):
+            parts[key].append(np.asarray(getattr(chunk, key), dtype=dtype))
         if chunk.sig is not None:
-            sigs.append(chunk.sig)
+            parts["sig"].append(chunk.sig)
         systems |= chunk.systems
         bigrams |= chunk.bigrams
         bigram_total += chunk.bigram_total
         fact.update(chunk.fact)
+    cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items() if k != "sig"}
+    lines_arr, idx_arr, tok_arr, usable = cat["lines"], cat["indices"], cat["tokens"], cat["usable"].astype(bool)
 
-    lines_arr = np.asarray(per_lines, dtype=np.int64)
-    idx_arr = np.asarray(per_idx, dtype=np.int64)
-    tok_arr = np.asarray(per_tokens, dtype=np.int64)
+    # duplicates are judged among usable examples only: a broken line is reported for its error
+    keep = np.flatnonzero(usable)
+    first, later = quality.repeats(cat["exact"][keep])
+    duplicate = np.zeros(len(keep), dtype=bool)
+    duplicate[later] = True
+    for f_, l_ in sorted(zip(first.tolist(), later.tolist()), key=lambda p: p[1]):
+        report.add(Finding("exact_duplicate", f"same as line {lines_arr[keep[f_]]}", int(lines_arr[keep[l_]]), int(idx_arr[keep[l_]])))
     near = []
-    if rules.near_duplicates and sigs:
-        sig = np.concatenate(sigs)
-        skip = np.concatenate(dup_flags)
-        keep = np.flatnonzero(np.asarray(per_usable, dtype=bool))
-        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig[keep], skip=skip[keep])]
+    if rules.near_duplicates and parts["sig"]:
+        sig = np.concatenate(parts["sig"])[keep]
+        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig, skip=duplicate)]
         for i, j, s in near:
             report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
 
@@ -475,7 +464,7 @@ def validate_file(
         "distinct_system_prompts": len(systems),
         "user_distinct_2": round(quality.distinct_ratio(len(bigrams), bigram_total), 3) if bigram_total else None,
         "sampled_examples": len(fact) if fact else None,
-        "turns": _distribution(np.asarray(per_turns)),
+        "turns": _distribution(cat["turns"]),
     }
     if verdict is not None:
         report.quality["fact_verdict"] = {
@@ -491,8 +480,8 @@ def validate_file(
     report.per_example = {
         "line": lines_arr,
         "tokens": tok_arr,
-        "turns": np.asarray(per_turns, dtype=np.int64),
-        "usable": np.asarray(per_usable, dtype=bool),
+        "turns": cat["turns"],
+        "usable": usable,
     }
     return report
 
