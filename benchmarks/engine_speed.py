@@ -11,7 +11,6 @@
 """
 
 import argparse
-import io
 import json
 import statistics
 import subprocess

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import numpy as np
-import orjson
 
 from . import quality, tokens
 from .dataset import RawLine, dump_json, iter_raw_lines, parse_json

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# nothing in the tests may reach a model hub: everything is on disk
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 SHARED = ROOT.parent / "shared" / "datasets"

@@ -6,7 +6,6 @@ import pytest
 import tiktoken
 
 from ftwidgets.findings import CODES, ERROR
-from ftwidgets.tokens import get_encoding
 from ftwidgets.validate import Rules, validate_examples, validate_file
 
 from .conftest import SAMPLES, SHARED, chat, write_lines

@@ -30,6 +30,15 @@ def normalize(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def end_token_ids(tok) -> set[int]:
+    """Tokens that end a reply: the tokenizer's EOS and, where the vocabulary has it, ChatML's <|im_end|>."""
+    ids = {tok.eos_token_id} if tok.eos_token_id is not None else set()
+    im_end = tok.get_vocab().get("<|im_end|>")
+    if im_end is not None:
+        ids.add(im_end)
+    return ids
+
+
 def render_ids(tok, messages: Sequence[Mapping[str, Any]], *, generation_prompt: bool = False) -> list[int]:
     msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
     out = tok.apply_chat_template(msgs, tokenize=True, add_generation_prompt=generation_prompt, return_dict=True)
@@ -46,7 +55,7 @@ def encode_example(tok, messages: Sequence[Mapping[str, Any]], max_len: int) -> 
     msgs = normalize(messages)
     ids: list[int] = []
     labels: list[int] = []
-    end_ids = set(tok.convert_tokens_to_ids([t for t in (tok.eos_token, "<|im_end|>") if t]))
+    end_ids = end_token_ids(tok)
     for i, m in enumerate(msgs):
         upto = render_ids(tok, msgs[: i + 1])
         if upto[: len(ids)] != ids:  # template is not prefix-stable: fall back to the last reply only

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from . import models
-from .chat import prompt_ids
+from .chat import end_token_ids, prompt_ids
 
 
 @dataclass
@@ -170,7 +170,7 @@ class Generator:
             ids[k, width - len(p):] = torch.tensor(p)
             mask[k, width - len(p):] = 1
         ids, mask = ids.to(self.device.name), mask.to(self.device.name)
-        eos = [t for t in {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")} if isinstance(t, int) and t >= 0]
+        eos = sorted(end_token_ids(tok))
         greedy = first.temperature == 0
         kwargs: dict[str, Any] = dict(
             max_new_tokens=max(r.max_new_tokens for r in batch), pad_token_id=pad, eos_token_id=eos, do_sample=not greedy,
