@@ -26,7 +26,6 @@ from .jobs import ORG, EngineSettings, JobRunner
 from .serving import Generator, GenRequest
 from .store import ACTIVE, NotFound, Store, new_id, now
 
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_LIST_LIMIT = 100
 
 
@@ -128,9 +127,9 @@ def _limit(limit: int | None, default: int = 20) -> int:
 # --- the application -------------------------------------------------------------------------
 
 
-def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None,
-               max_upload_bytes: int = MAX_UPLOAD_BYTES) -> FastAPI:
+def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None) -> FastAPI:
     settings = settings or EngineSettings()
+    max_upload_bytes = settings.max_upload_bytes
     base_models = tuple(settings.base_models)
     store = Store(data_dir)
     runner = JobRunner(store, settings)
@@ -168,6 +167,15 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound):
         return JSONResponse(error_body(f"No such object: {exc.args[0]!r}", code="not_found"), status_code=404)
+
+    @app.middleware("http")
+    async def _refuse_oversized_uploads(request: Request, call_next):
+        """Say no before reading the body when the declared size is already over the limit."""
+        declared = request.headers.get("content-length", "")
+        if request.url.path == "/v1/files" and declared.isdigit() and int(declared) > max_upload_bytes + 65536:
+            return JSONResponse(error_body(f"File is larger than the {max_upload_bytes:,}-byte limit", code="file_too_large",
+                                           param="file"), status_code=413)
+        return await call_next(request)
 
     def auth(request: Request) -> None:
         header = request.headers.get("authorization", "")

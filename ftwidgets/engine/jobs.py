@@ -45,6 +45,7 @@ class EngineSettings:
     base_models: tuple[str, ...] = (models.DEFAULT_BASE_MODEL,)
     threads: int | None = None
     max_seq_len: int = MAX_SEQ_LEN
+    max_upload_bytes: int = 512 * 1024 * 1024
     eval_every: int = 1
     trainer_command: str | None = None  # e.g. "accelerate launch -m ftwidgets.engine.trainer"
 

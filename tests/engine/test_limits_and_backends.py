@@ -1,0 +1,50 @@
+"""Upload limit, and `ftwidgets.client()` choosing a backend."""
+
+import io
+
+import openai
+import pytest
+
+import ftwidgets
+from ftwidgets.engine import start
+
+
+def test_upload_over_the_limit_is_413_and_leaves_nothing(tmp_path):
+    handle = start(tmp_path / "small", api_key="k", max_upload_bytes=1000)
+    try:
+        client = handle.client(max_retries=0)
+        buf = io.BytesIO(b"x" * 5000)
+        buf.name = "big.jsonl"
+        with pytest.raises(openai.APIStatusError) as e:
+            client.files.create(file=buf, purpose="fine-tune")
+        assert e.value.status_code == 413 and e.value.code == "file_too_large"
+        huge = io.BytesIO(b"x" * 200_000)  # refused from its Content-Length, before the body is read
+        huge.name = "huge.jsonl"
+        with pytest.raises(openai.APIStatusError) as e:
+            client.files.create(file=huge, purpose="fine-tune")
+        assert e.value.status_code == 413
+        assert client.files.list().data == []
+        assert not [p for p in (tmp_path / "small" / "files").iterdir()]
+    finally:
+        handle.stop()
+
+
+def test_client_backends(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTW_ENGINE_DIR", str(tmp_path / "default-engine"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    engine_client = ftwidgets.client()
+    assert "smollm2-135m-instruct" in [m.id for m in engine_client.models.list()]
+    assert ftwidgets.client().base_url == engine_client.base_url  # one engine per data folder
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        ftwidgets.client("openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert str(ftwidgets.client("openai").base_url).startswith("https://api.openai.com")
+    with pytest.raises(ValueError, match="base_url"):
+        ftwidgets.client("compatible")
+    other = ftwidgets.client("compatible", base_url="http://127.0.0.1:9/v1")
+    assert str(other.base_url) == "http://127.0.0.1:9/v1/"
+    with pytest.raises(ValueError, match="unknown backend"):
+        ftwidgets.client("nope")
+    from ftwidgets.engine import stop_all
+
+    stop_all()
