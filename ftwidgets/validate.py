@@ -31,6 +31,7 @@ RESERVED_TOKENS = (
     "<|im_start|>", "<|im_end|>", "<|im_sep|>",
 )
 OPENAI_MIN_EXAMPLES = 10
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})  # roles the fast path may take
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class _ExampleChecker:
         role_len = self._role_len
         for mi, m in enumerate(messages):
             # fast path: a plain {"role", "content"} text message, by far the most common shape
-            if type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in role_len:
+            if type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in _PLAIN_ROLES:
                 role = m["role"]
                 content = m["content"]
                 toks = enc(content)

@@ -46,6 +46,7 @@ RULES += [
     ("invalid_tool_call", {"messages": [USER, {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}, ASSIST]}, TOOL_OK),
     ("invalid_tool_call", {"messages": [USER, {"role": "tool", "tool_call_id": "call_1", "content": "5"}, ASSIST]}, TOOL_OK),
     ("invalid_tool_call", dict(TOOL_OK, tools=[{"type": "function"}]), TOOL_OK),
+    ("invalid_tool_call", {"messages": [USER, {"role": "tool", "content": "5"}, ASSIST]}, TOOL_OK),
 ]
 
 

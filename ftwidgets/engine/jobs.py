@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import tokens
+from ..findings import CODES, ERROR
 from ..validate import Rules, validate_file
 from . import models
 from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
@@ -74,19 +75,13 @@ def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
 def _validation_error(report, param: str, file_id: str) -> dict[str, Any]:
     first = report.first_error()
     where = f" on line {first.line}" if first and first.line else ""
-    summary = ", ".join(f"{c} x{n}" for c, n in report.counts.items() if c and report.counts[c] and _is_error(c))
+    summary = ", ".join(f"{c} x{n}" for c, n in report.counts.items() if CODES[c].severity == ERROR)
     return {
         "code": "invalid_" + param,
         "param": param,
         "message": f"{param} {file_id} has {report.error_count} error(s) ({summary}); first: {first.code}{where}: {first.message}"
         if first else f"{param} {file_id} is invalid",
     }
-
-
-def _is_error(code: str) -> bool:
-    from ..findings import CODES, ERROR
-
-    return CODES[code].severity == ERROR
 
 
 class JobRunner:
