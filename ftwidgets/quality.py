@@ -110,27 +110,36 @@ def repeats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def near_duplicate_pairs(
-    sig: np.ndarray, threshold: float = NEAR_DUP_THRESHOLD, skip: np.ndarray | None = None
+    sig: np.ndarray,
+    threshold: float = NEAR_DUP_THRESHOLD,
+    skip: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    block: int = 8192,
 ) -> list[tuple[int, int, float]]:
     """Pairs (earlier, later, similarity) whose estimated Jaccard is at least ``threshold``.
 
+    ``rows`` picks the signature rows to compare (default: all); returned positions
+    index into ``rows``. ``sig`` may be a memory-mapped file: it is read one block of
+    rows at a time, one band at a time, so only one key per row is ever in memory.
     Each later example is paired with the earliest example it collides with, so the
     cost stays linear even when many examples share a template. Rows flagged in
     ``skip`` (exact duplicates) are never reported as the later one.
     """
-    n = len(sig)
+    rows = np.arange(len(sig)) if rows is None else np.asarray(rows)
+    n = len(rows)
     if n < 2:
         return []
     best: dict[int, tuple[int, float]] = {}
     for b in range(BANDS):
-        earlier, later = repeats(band_key(sig, b))
-        if not len(later):
-            continue
-        sims = signature_similarity(sig[later], sig[earlier])
-        for i, j, s in zip(earlier.tolist(), later.tolist(), sims.tolist()):
-            if s >= threshold and (skip is None or not skip[j]):
-                if j not in best or i < best[j][0]:
-                    best[j] = (i, s)
+        keys = np.concatenate([band_key(np.asarray(sig[rows[s : s + block]]), b) for s in range(0, n, block)])
+        earlier, later = repeats(keys)
+        for s in range(0, len(later), block):  # templated data collide a lot: compare in blocks
+            e, l_ = earlier[s : s + block], later[s : s + block]
+            sims = signature_similarity(np.asarray(sig[rows[l_]]), np.asarray(sig[rows[e]]))
+            for i, j, sim in zip(e.tolist(), l_.tolist(), sims.tolist()):
+                if sim >= threshold and (skip is None or not skip[j]):
+                    if j not in best or i < best[j][0]:
+                        best[j] = (i, sim)
     return sorted((i, j, s) for j, (i, s) in best.items())
 
 

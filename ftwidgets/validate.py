@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -419,7 +420,11 @@ def validate_file(
     workers = default_workers(path) if workers is None else workers
     report = Report(path=str(path), model=rules.model, max_per_code=max_per_code)
 
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lines", "indices", "tokens", "turns", "usable", "exact", "sig")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lines", "indices", "tokens", "turns", "usable", "exact")}
+    # MinHash signatures go to a temporary file, not memory: a 100k-example file needs
+    # 13 MB of them, and the near-duplicate pass reads them back block by block
+    sig_file = tempfile.TemporaryFile(prefix="ftw-minhash-")
+    sig_rows = 0
     systems: set = set()
     bigrams: set = set()
     bigram_total = 0
@@ -432,12 +437,13 @@ def validate_file(
                            ("usable", bool), ("exact", np.uint64)):
             parts[key].append(np.asarray(getattr(chunk, key), dtype=dtype))
         if chunk.sig is not None:
-            parts["sig"].append(chunk.sig)
+            chunk.sig.tofile(sig_file)
+            sig_rows += len(chunk.sig)
         systems |= chunk.systems
         bigrams |= chunk.bigrams
         bigram_total += chunk.bigram_total
         fact.update(chunk.fact)
-    cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items() if k != "sig"}
+    cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items()}
     lines_arr, idx_arr, tok_arr, usable = cat["lines"], cat["indices"], cat["tokens"], cat["usable"].astype(bool)
 
     # duplicates are judged among usable examples only: a broken line is reported for its error
@@ -448,11 +454,14 @@ def validate_file(
     for f_, l_ in sorted(zip(first.tolist(), later.tolist()), key=lambda p: p[1]):
         report.add(Finding("exact_duplicate", f"same as line {lines_arr[keep[f_]]}", int(lines_arr[keep[l_]]), int(idx_arr[keep[l_]])))
     near = []
-    if rules.near_duplicates and parts["sig"]:
-        sig = np.concatenate(parts["sig"])[keep]
-        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig, skip=duplicate)]
+    if rules.near_duplicates and sig_rows:
+        sig_file.flush()
+        sig = np.memmap(sig_file, dtype=np.uint16, mode="r", shape=(sig_rows, quality.NUM_PERM))
+        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig, skip=duplicate, rows=keep)]
+        del sig
         for i, j, s in near:
             report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
+    sig_file.close()
 
     _size_policy(report, rules)
     report.tokens = _token_summary(tok_arr, rules)
@@ -534,7 +543,6 @@ def _token_summary(tok: np.ndarray, rules: Rules) -> dict[str, Any]:
 
 def validate_examples(examples: Iterable[Mapping[str, Any]], **kwargs: Any) -> Report:
     """Validate in-memory examples (for notebooks and the engine) by the same rules."""
-    import tempfile
 
     from .dataset import write_jsonl
 
