@@ -23,6 +23,7 @@ import numpy as np
 from . import quality, tokens
 from .dataset import RawLine, dump_json, iter_raw_lines, parse_json
 from .findings import Finding, Report
+from .hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES
 
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
@@ -31,7 +32,6 @@ RESERVED_TOKENS = (
     "<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
     "<|im_start|>", "<|im_end|>", "<|im_sep|>",
 )
-OPENAI_MIN_EXAMPLES = 10
 _PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})  # roles the fast path may take
 
 
@@ -43,8 +43,8 @@ class Rules:
     token_limit: int | None = None  # default: the model's limit
     long_example_tokens: int = 4096
     hard_min_examples: int = OPENAI_MIN_EXAMPLES  # fewer is always an error (OpenAI's minimum)
-    min_examples: int = 100  # fewer is an error unless allow_small
-    recommended_examples: int = 500  # fewer is a warning
+    min_examples: int = MIN_EXAMPLES  # fewer is an error unless allow_small
+    recommended_examples: int = RECOMMENDED_EXAMPLES  # fewer is a warning
     allow_small: bool = False  # the explicit override for datasets of 10-99 examples
     near_duplicates: bool = True
     personal_data: bool = True

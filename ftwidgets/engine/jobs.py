@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import tokens
 from ..findings import CODES, ERROR
+from ..hyperparams import check_plan
 from ..validate import Rules, validate_file
 from . import models
 from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
@@ -208,8 +209,9 @@ class JobRunner:
             if param == "training_file":
                 n_train = report.examples
         hp = resolve_hyperparameters(job.get("_requested_hyperparameters") or {}, n_train)
-        if hp["n_epochs"] > 4:
-            notes.append(f"{hp['n_epochs']} epochs: more than 4 often memorises the data; 2-4 is the usual range.")
+        plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
+                          allow_small=True, allow_many_epochs=True)  # the size rule was applied by the validator
+        notes += [g.message for g in plan.warnings if g.field != "examples"]
         method = {"type": "supervised", "supervised": {"hyperparameters": hp}}
         if self.store.transition(job_id, ("validating_files",), status="queued", hyperparameters=hp, method=method,
                                  _n_train_examples=n_train):
