@@ -1,0 +1,14 @@
+"""Thin ipywidgets views over the pure core: every decision lives in `ftwidgets`, not here.
+
+Each widget has defaults that work with no clicks (headless runs under nbval or
+papermill pass), and its behaviour is reachable from Python (`button.click()`,
+setting `.value`), which is how the tests drive them.
+"""
+
+from .dataset_report import DatasetReport
+from .hyperparameter_panel import HyperparameterPanel
+from .job_monitor import JobMonitor
+from .split_view import SplitView
+from .validation_table import ValidationTable
+
+__all__ = ["DatasetReport", "HyperparameterPanel", "JobMonitor", "SplitView", "ValidationTable"]

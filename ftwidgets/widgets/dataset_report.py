@@ -1,0 +1,45 @@
+"""DatasetReport: token lengths, turns, duplicates, diversity and the fact-versus-style verdict of a report.
+
+    DatasetReport(validate_file("data/samples/math_tutor.jsonl"))
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..findings import Report
+from ._html import badge, table
+
+
+class DatasetReport(w.VBox):
+    def __init__(self, report: Report):
+        import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
+
+        self.report = report
+        pe, t, q = report.per_example, report.tokens, report.quality
+        fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens per example", "messages per example"))
+        fig.add_histogram(x=pe.get("tokens", []), nbinsx=40, name="tokens", row=1, col=1)
+        fig.add_histogram(x=pe.get("turns", []), name="messages", row=1, col=2)
+        fig.update_layout(height=300, showlegend=False, margin=dict(l=40, r=10, t=40, b=30))
+        self.figure = fig
+        self.plot = w.Output()
+        with self.plot:
+            fig.show()
+        dist = t.get("per_example", {})
+        self.numbers = w.HTML(table(["measure", "value"], [
+            ("examples", f"{report.examples:,}"),
+            ("tokens in all", f"{t.get('total', 0):,} ({t.get('encoding')})"),
+            ("tokens per example (mean / p95 / max)", f"{dist.get('mean')} / {dist.get('p95')} / {dist.get('max')}"),
+            ("exact duplicates", q.get("exact_duplicates")),
+            ("near duplicates", q.get("near_duplicates")),
+            ("distinct system prompts", q.get("distinct_system_prompts")),
+            ("distinct user bigrams (distinct-2)", q.get("user_distinct_2")),
+            ('"auto" epochs / billable tokens', f"{t.get('auto_epochs')} / {t.get('billable_tokens', 0):,}"),
+        ]))
+        fv = q.get("fact_verdict") or {}
+        level = "warning" if fv.get("looks_like_facts") else "ok"
+        evidence = ", ".join(str(x) for x in fv.get("evidence_lines", [])) or "none"
+        self.verdict = w.HTML(badge(level, fv.get("sentence", "No verdict (no usable examples).")) +
+                              f"<div>Examples that drove it (lines): {evidence}</div>")
+        super().__init__([self.plot, self.numbers, self.verdict])

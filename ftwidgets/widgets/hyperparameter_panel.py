@@ -1,0 +1,102 @@
+"""HyperparameterPanel: choose epochs, learning rate, batch size and base model, guarded by the rules.
+
+The guard messages come from `ftwidgets.hyperparams.check_plan`; Launch stays disabled
+while the plan is blocked (a tiny dataset, 50 epochs without the explicit override).
+
+    panel = HyperparameterPanel(n_examples=960, example_tokens=[...])
+    panel.on_launch(lambda settings: client.fine_tuning.jobs.create(**settings))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import ipywidgets as w
+
+from ..hyperparams import check_plan
+from ..tokens import estimate_cost
+from ._html import badge
+
+
+class HyperparameterPanel(w.VBox):
+    def __init__(
+        self,
+        n_examples: int,
+        *,
+        example_tokens: Sequence[int] = (),
+        base_models: Sequence[str] = ("smollm2-135m-instruct",),
+        price_model: str = "gpt-4o-mini-2024-07-18",
+        tokens_per_second: float | None = 130.0,
+    ):
+        self.n_examples = n_examples
+        self.example_tokens = list(example_tokens)
+        self.price_model = price_model
+        self.tokens_per_second = tokens_per_second
+        self._callbacks: list[Callable[[dict[str, Any]], Any]] = []
+        self.auto_epochs = w.Checkbox(value=True, description='epochs "auto"')
+        self.epochs = w.IntSlider(value=3, min=1, max=50, description="Epochs", disabled=True)
+        self.lr = w.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="LR multiplier")
+        self.batch_size = w.Dropdown(options=["auto", 1, 2, 4, 8, 16, 32], value="auto", description="Batch size")
+        self.seed = w.IntText(value=42, description="Seed")
+        self.suffix = w.Text(value="workbook", description="Suffix")
+        self.base_model = w.Dropdown(options=list(base_models), value=base_models[0], description="Base model")
+        self.allow_small = w.Checkbox(value=False, description="Override: allow 10-99 examples")
+        self.allow_many_epochs = w.Checkbox(value=False, description="Override: allow more than 25 epochs")
+        self.guards = w.HTML()
+        self.estimate = w.HTML()
+        self.launch = w.Button(description="Launch", button_style="primary", icon="play")
+        for c in (self.auto_epochs, self.epochs, self.lr, self.batch_size, self.allow_small, self.allow_many_epochs):
+            c.observe(lambda _: self._update(), names="value")
+        self.launch.on_click(lambda _: self._launch())
+        super().__init__([
+            w.HBox([self.auto_epochs, self.epochs]), self.lr, self.batch_size, w.HBox([self.seed, self.suffix]), self.base_model,
+            w.HBox([self.allow_small, self.allow_many_epochs]), self.guards, self.estimate, self.launch,
+        ])
+        self._update()
+
+    @property
+    def plan(self):
+        return check_plan(
+            self.n_examples,
+            n_epochs="auto" if self.auto_epochs.value else self.epochs.value,
+            learning_rate_multiplier=round(self.lr.value, 4),
+            batch_size=self.batch_size.value,
+            allow_small=self.allow_small.value,
+            allow_many_epochs=self.allow_many_epochs.value,
+        )
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Keyword arguments for `client.fine_tuning.jobs.create` (files added by the caller)."""
+        hp = {"n_epochs": "auto" if self.auto_epochs.value else self.epochs.value,
+              "batch_size": self.batch_size.value, "learning_rate_multiplier": round(self.lr.value, 4)}
+        out: dict[str, Any] = {"model": self.base_model.value, "seed": self.seed.value, "suffix": self.suffix.value or None,
+                               "method": {"type": "supervised", "supervised": {"hyperparameters": hp}}}
+        if self.allow_small.value:
+            out["metadata"] = {"allow_small_dataset": "true"}
+        return out
+
+    def on_launch(self, callback: Callable[[dict[str, Any]], Any]) -> None:
+        self._callbacks.append(callback)
+
+    def _update(self) -> None:
+        self.epochs.disabled = self.auto_epochs.value
+        plan = self.plan
+        if self.auto_epochs.value:
+            self.epochs.value = min(plan.epochs, self.epochs.max)
+        self.guards.value = "".join(badge(g.level, g.message) for g in plan.guards)
+        lines = [f'"auto" would pick {check_plan(self.n_examples).epochs} epochs for {self.n_examples:,} examples.']
+        if self.example_tokens:
+            cost = estimate_cost(self.example_tokens, model=self.price_model, epochs=plan.epochs)
+            lines.append(f"On OpenAI: {cost}.")
+            if self.tokens_per_second:
+                minutes = cost.billable_tokens / self.tokens_per_second / 60
+                lines.append(f"On the embedded engine (CPU): about {minutes:,.0f} min at {self.tokens_per_second:.0f} tokens/s.")
+        self.estimate.value = "<br>".join(lines)
+        self.launch.disabled = plan.blocked
+
+    def _launch(self) -> None:
+        if self.plan.blocked:  # a click on a disabled button from code still must not launch
+            return
+        for cb in self._callbacks:
+            cb(self.settings)

@@ -1,0 +1,122 @@
+"""JobMonitor: a fine-tuning job's status, progress, live loss curves, overfitting verdict and checkpoints.
+
+Works with any backend through the `openai` client. `refresh()` pulls the job once;
+`watch()` refreshes in a background thread until the job ends; `show(job, events,
+checkpoints)` is the pure view the others feed, so it is testable without a server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Iterable, Mapping
+
+import ipywidgets as w
+
+from ..curves import overfitting, pick_checkpoint
+from ._html import badge, esc, table
+
+FINAL = ("succeeded", "failed", "cancelled")
+
+
+def _as_dict(obj: Any) -> dict:
+    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+
+
+class JobMonitor(w.VBox):
+    def __init__(self, client=None, job_id: str | None = None):
+        self.client, self.job_id = client, job_id
+        self.status = w.HTML()
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="Steps")
+        self.plot = w.Output()
+        self.verdict = w.HTML()
+        self.checkpoints = w.HTML()
+        self.cancel = w.Button(description="Cancel", button_style="danger", icon="stop")
+        self.cancel.on_click(lambda _: self._cancel())
+        self.figure = None
+        self.history: dict[str, list] = {"step": [], "train_loss": [], "valid_loss": []}
+        self._thread: threading.Thread | None = None
+        super().__init__([self.status, self.progress, self.plot, self.verdict, self.checkpoints, self.cancel])
+
+    # --- the view ---------------------------------------------------------------------
+    def show(self, job: Mapping, events: Iterable[Mapping], checkpoints: Iterable[Mapping] = ()) -> None:
+        job = _as_dict(job)
+        rows = sorted((_as_dict(e)["data"] for e in events if _as_dict(e).get("type") == "metrics" and _as_dict(e).get("data")),
+                      key=lambda d: d["step"])
+        self.history = {
+            "step": [d["step"] for d in rows],
+            "train_loss": [d["train_loss"] for d in rows],
+            "valid_loss": [d.get("full_valid_loss", d.get("valid_loss")) for d in rows],
+        }
+        state = job.get("status", "?")
+        err = job.get("error") or {}
+        text = f"<b>{esc(job.get('id'))}</b>: {esc(state)}"
+        if job.get("fine_tuned_model"):
+            text += f" &rarr; <code>{esc(job['fine_tuned_model'])}</code>"
+        if err:
+            text += badge("error", f"{err.get('code')}: {err.get('message')}")
+        self.status.value = text
+        if rows:
+            self.progress.max = max(1, int(rows[-1].get("total_steps", rows[-1]["step"])))
+            self.progress.value = int(rows[-1]["step"])
+        if state == "succeeded":
+            self.progress.value = self.progress.max
+        self.cancel.disabled = state in FINAL
+        self._draw()
+        v = overfitting(self.history["step"], self.history["train_loss"], self.history["valid_loss"])
+        self.verdict.value = badge("warning" if v.overfitting else "ok", v.message)
+        ckpts = [_as_dict(c) for c in checkpoints]
+        if ckpts:
+            best = pick_checkpoint(ckpts, v)
+            self.checkpoints.value = table(
+                ["checkpoint model", "step", "train loss", "full valid loss", ""],
+                [(c["fine_tuned_model_checkpoint"], c["step_number"], (c.get("metrics") or {}).get("train_loss"),
+                  (c.get("metrics") or {}).get("full_valid_loss"), "<- keep" if c is best else "") for c in ckpts],
+            )
+
+    def _draw(self) -> None:
+        import plotly.graph_objects as go
+
+        h = self.history
+        fig = go.Figure()
+        fig.add_scatter(x=h["step"], y=h["train_loss"], mode="lines+markers", name="training loss")
+        if any(v is not None for v in h["valid_loss"]):
+            fig.add_scatter(x=h["step"], y=h["valid_loss"], mode="lines+markers", name="validation loss")
+        fig.update_layout(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step", yaxis_title="loss")
+        self.figure = fig
+        self.plot.clear_output(wait=True)
+        with self.plot:
+            fig.show()
+
+    # --- talking to the backend --------------------------------------------------------------
+    def refresh(self) -> str:
+        """Fetch the job, its events and checkpoints once; returns the status."""
+        job = self.client.fine_tuning.jobs.retrieve(self.job_id)
+        events = list(self.client.fine_tuning.jobs.list_events(self.job_id, limit=100))
+        ckpts = self.client.fine_tuning.jobs.checkpoints.list(self.job_id).data if job.status == "succeeded" else []
+        self.show(job, events, ckpts)
+        return job.status
+
+    def watch(self, every: float = 2.0, timeout: float | None = None) -> None:
+        """Refresh in the background until the job ends (returns at once)."""
+        def loop() -> None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self.refresh() not in FINAL and (deadline is None or time.monotonic() < deadline):
+                time.sleep(every)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def wait(self, every: float = 2.0, timeout: float = 3600) -> str:
+        """Refresh in the foreground until the job ends (for headless runs); returns the final status."""
+        deadline = time.monotonic() + timeout
+        status = self.refresh()
+        while status not in FINAL and time.monotonic() < deadline:
+            time.sleep(every)
+            status = self.refresh()
+        return status
+
+    def _cancel(self) -> None:
+        if self.client is not None and self.job_id:
+            self.client.fine_tuning.jobs.cancel(self.job_id)
+            self.refresh()

@@ -1,0 +1,89 @@
+"""ValidationTable: a report's findings by line, filtered by severity and code, a page at a time.
+
+    from ftwidgets.validate import validate_file
+    from ftwidgets.widgets import ValidationTable
+    ValidationTable(validate_file("data/samples/broken.jsonl"))
+"""
+
+from __future__ import annotations
+
+import json
+
+import ipywidgets as w
+
+from ..dataset import iter_raw_lines
+from ..findings import Finding, Report
+from ._html import esc, table
+
+ALL = "all"
+
+
+class ValidationTable(w.VBox):
+    """Findings per line with their fix hints; a 100k-example report renders one page at a time."""
+
+    def __init__(self, report: Report, *, page_size: int = 20):
+        self.report = report
+        self.page_size = page_size
+        self._findings = report.sorted_findings()
+        counts = report.summary()
+        self.summary = w.HTML(
+            f"<b>{'VALID' if report.valid else 'INVALID'}</b>: {report.examples:,} examples, "
+            f"{report.error_count:,} errors, {report.warning_count:,} warnings"
+            + table(["severity", "code", "count", "what to do"], [(r["severity"], r["code"], r["count"], r["hint"]) for r in counts])
+        )
+        self.severity = w.ToggleButtons(options=[ALL, "error", "warning"], value=ALL, description="Show")
+        self.code = w.Dropdown(options=[ALL] + sorted(report.counts), value=ALL, description="Code")
+        self.page = w.BoundedIntText(value=1, min=1, max=1, description="Page")
+        self.page_info = w.Label()
+        self.table = w.HTML()
+        self.line = w.BoundedIntText(value=0, min=0, max=10**9, description="Line")
+        self.example = w.HTML()
+        for control in (self.severity, self.code):
+            control.observe(self._reset_page, names="value")
+        self.page.observe(lambda _: self._render(), names="value")
+        self.line.observe(lambda change: self.show_line(change["new"]), names="value")
+        super().__init__([self.summary, w.HBox([self.severity, self.code]), w.HBox([self.page, self.page_info]),
+                          self.table, w.HTML("<b>Jump to the example</b> on line:"), self.line, self.example])
+        self._render()
+
+    @property
+    def rows(self) -> list[Finding]:
+        """The findings that pass the current filters (all pages)."""
+        return [f for f in self._findings
+                if (self.severity.value == ALL or f.severity == self.severity.value)
+                and (self.code.value == ALL or f.code == self.code.value)]
+
+    def _reset_page(self, _=None) -> None:
+        if self.page.value != 1:
+            self.page.value = 1  # triggers _render
+        else:
+            self._render()
+
+    def _render(self) -> None:
+        rows = self.rows
+        pages = max(1, -(-len(rows) // self.page_size))
+        self.page.max = pages
+        start = (min(self.page.value, pages) - 1) * self.page_size
+        shown = rows[start:start + self.page_size]
+        self.page_info.value = f"of {pages} ({len(rows):,} findings)"
+        self.table.value = table(["line", "message", "severity", "code", "problem", "fix"],
+                                 [(f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)
+                                  for f in shown])
+
+    def show_line(self, line: int) -> None:
+        """Show the example on a physical line of the validated file, pretty-printed."""
+        if not line:
+            self.example.value = ""
+            return
+        for raw in iter_raw_lines(self.report.path):
+            if raw.line == line:
+                text = raw.data.decode("utf-8", errors="replace")
+                try:
+                    text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+                except ValueError:
+                    pass
+                self.example.value = f"<pre>{esc(text[:5000])}</pre>"
+                return
+            if raw.line > line:
+                break
+        self.example.value = f"<i>line {line} is blank or past the end of the file</i>"

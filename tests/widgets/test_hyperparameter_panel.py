@@ -1,0 +1,40 @@
+from ftwidgets.widgets import HyperparameterPanel
+
+
+def test_defaults_launch_with_auto_settings():
+    panel = HyperparameterPanel(960, example_tokens=[120] * 960)
+    launched = []
+    panel.on_launch(launched.append)
+    assert not panel.launch.disabled and panel.epochs.value == 3
+    assert "auto" in panel.estimate.value and "$" in panel.estimate.value and "min" in panel.estimate.value
+    panel.launch.click()
+    assert launched[0]["method"]["supervised"]["hyperparameters"]["n_epochs"] == "auto"
+    assert launched[0]["model"] == "smollm2-135m-instruct" and "metadata" not in launched[0]
+
+
+def test_fifty_epochs_refused_without_override():
+    panel = HyperparameterPanel(960)
+    launched = []
+    panel.on_launch(launched.append)
+    panel.auto_epochs.value = False
+    panel.epochs.value = 6
+    assert "WARNING" in panel.guards.value and not panel.launch.disabled
+    panel.epochs.value = 50
+    assert "BLOCKED" in panel.guards.value and panel.launch.disabled
+    panel.launch.click()
+    panel._launch()
+    assert launched == []
+    panel.allow_many_epochs.value = True
+    assert not panel.launch.disabled
+    panel.launch.click()
+    assert launched[0]["method"]["supervised"]["hyperparameters"]["n_epochs"] == 50
+
+
+def test_tiny_dataset_blocks_until_the_explicit_override():
+    panel = HyperparameterPanel(30)
+    assert panel.launch.disabled and "under 100" in panel.guards.value
+    panel.allow_small.value = True
+    assert not panel.launch.disabled
+    assert panel.settings["metadata"] == {"allow_small_dataset": "true"}
+    panel.lr.value = 5.0
+    assert "high" in panel.guards.value

@@ -1,0 +1,41 @@
+from ftwidgets.widgets import JobMonitor
+
+from ..conftest import SAMPLES
+
+
+def _events(train, valid):
+    return [{"type": "metrics", "data": {"step": i + 1, "total_steps": len(train), "train_loss": t, "valid_loss": v}}
+            for i, (t, v) in enumerate(zip(train, valid))] + [{"type": "message", "data": None}]
+
+
+def test_overfitting_verdict_on_a_synthetic_history():
+    m = JobMonitor()
+    train = [2.0, 1.5, 1.1, 0.8, 0.5, 0.3, 0.2]
+    valid = [2.0, 1.6, 1.3, 1.25, 1.4, 1.6, 1.8]
+    ckpts = [{"fine_tuned_model_checkpoint": f"ft:x:ckpt-step-{s}", "step_number": s, "metrics": {"train_loss": 0.1}} for s in (7, 4, 2)]
+    m.show({"id": "ftjob-1", "status": "succeeded", "fine_tuned_model": "ft:x"}, _events(train, valid), ckpts)
+    assert "Overfitting" in m.verdict.value and "step 4" in m.verdict.value
+    assert m.progress.value == m.progress.max == 7
+    assert m.cancel.disabled
+    assert "ckpt-step-4" in m.checkpoints.value and "keep" in m.checkpoints.value
+    assert [t.name for t in m.figure.data] == ["training loss", "validation loss"]
+    assert list(m.figure.data[1].y) == valid
+
+
+def test_healthy_run_in_progress():
+    m = JobMonitor()
+    m.show({"id": "ftjob-2", "status": "running"}, _events([2.0, 1.5, 1.2], [2.0, 1.6, 1.4])[:3], [])
+    assert "No sign" in m.verdict.value and m.progress.value == 3 and not m.cancel.disabled
+
+
+def test_refresh_against_the_engine_shows_a_failed_job(client):
+    import io
+
+    buf = io.BytesIO((SAMPLES / "broken.jsonl").read_bytes())
+    buf.name = "broken.jsonl"
+    f = client.files.create(file=buf, purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id)
+    m = JobMonitor(client, job.id)
+    assert m.wait(every=0.3, timeout=60) == "failed"
+    assert "invalid_training_file" in m.status.value and "line 1" in m.status.value
+    assert m.cancel.disabled
