@@ -13,7 +13,6 @@ from ._html import badge, table
 
 class DatasetReport(w.VBox):
     def __init__(self, report: Report):
-        import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
         self.report = report
