@@ -1,0 +1,97 @@
+"""Launching fine-tuning jobs from a notebook without ever launching one twice, and small grid searches.
+
+Works through any `openai.OpenAI` client. A job's id is saved beside the step's work,
+and every job carries metadata naming the data and settings, so a restarted kernel
+re-attaches to its running (or finished) job instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+ACTIVE_OR_DONE = ("validating_files", "queued", "running", "succeeded")
+
+
+def _fingerprint(*paths: Path | None, settings: dict[str, Any]) -> str:
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for p in paths:
+        if p is not None:
+            h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _upload(client, path: Path) -> str:
+    with open(path, "rb") as fh:
+        return client.files.create(file=fh, purpose="fine-tune").id
+
+
+def launch_or_attach(client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path) -> str:
+    """The id of the job for these files and settings: the saved one if it is alive or done, else a new one."""
+    fp = _fingerprint(train, validation, settings=settings)
+    if state_file.exists():
+        saved = json.loads(state_file.read_text())
+        if saved.get("fingerprint") == fp:
+            job = client.fine_tuning.jobs.retrieve(saved["job_id"])
+            if job.status in ACTIVE_OR_DONE:
+                return job.id
+    metadata = {**(settings.get("metadata") or {}), "workbook": "04_train", "fingerprint": fp}
+    job = client.fine_tuning.jobs.create(
+        training_file=_upload(client, train),
+        validation_file=_upload(client, validation) if validation else None,
+        **{**settings, "metadata": metadata},
+    )
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"job_id": job.id, "fingerprint": fp, "model": settings.get("model")}, indent=2) + "\n")
+    return job.id
+
+
+def wait(client, job_id: str, *, every: float = 2.0, timeout: float = 3600):
+    deadline = time.monotonic() + timeout
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    while job.status not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
+        time.sleep(every)
+        job = client.fine_tuning.jobs.retrieve(job_id)
+    return job
+
+
+@dataclass
+class GridResult:
+    settings: dict[str, Any]
+    job_id: str
+    status: str
+    fine_tuned_model: str | None
+    steps: list[int] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+
+    @property
+    def final_valid_loss(self) -> float:
+        return self.valid_loss[-1] if self.valid_loss else float("inf")
+
+
+def grid_search(client, train: Path, validation: Path, grid: Sequence[dict[str, Any]], *, base: dict[str, Any],
+                state_dir: Path, timeout: float = 3600) -> list[GridResult]:
+    """Train one job per setting (re-attaching to finished ones) and collect their validation curves."""
+    results = []
+    for i, hp in enumerate(grid):
+        settings = {**base, "method": {"type": "supervised", "supervised": {"hyperparameters": hp}}, "suffix": f"grid{i}"}
+        job_id = launch_or_attach(client, train, validation, settings, state_dir / f"grid-{i}.json")
+        job = wait(client, job_id, timeout=timeout)
+        events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))
+        rows = sorted((e.data for e in events if e.type == "metrics" and e.data), key=lambda d: d["step"])
+        results.append(GridResult(hp, job_id, job.status, job.fine_tuned_model, [d["step"] for d in rows],
+                                  [d.get("full_valid_loss", d.get("valid_loss")) for d in rows]))
+    return results
+
+
+def best_by_validation(results: Sequence[GridResult]) -> GridResult:
+    """The setting with the lowest final validation loss (never chosen on test data)."""
+    done = [r for r in results if r.status == "succeeded" and r.valid_loss]
+    if not done:
+        raise ValueError("no grid run succeeded with a validation loss")
+    return min(done, key=lambda r: r.final_valid_loss)
+

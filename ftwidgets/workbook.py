@@ -1,0 +1,69 @@
+"""Where the notebooks keep their work: one folder per step, each falling back to the committed samples.
+
+Every notebook reads the previous step's artifact from ``data/work/`` and, when that
+step has not been run, falls back to ``data/samples/``, so each notebook runs on its
+own. ``FTW_WORK_DIR`` moves the work folder; ``FTW_QUICK=1`` asks for the short run
+that CI uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data" / "samples"
+STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
+
+
+def quick() -> bool:
+    """True for the short CI run (small subsets, one epoch)."""
+    return os.environ.get("FTW_QUICK", "0") == "1"
+
+
+def work_dir(step: str | None = None) -> Path:
+    base = Path(os.environ.get("FTW_WORK_DIR", ROOT / "data" / "work"))
+    path = base / step if step else base
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def prepared_dataset() -> Path:
+    """Step 1's dataset, or the committed math-tutor sample."""
+    p = work_dir("01_prepare") / "dataset.jsonl"
+    return p if p.exists() else SAMPLES / "math_tutor.jsonl"
+
+
+def split_folder() -> Path | None:
+    """Step 3's split, if it has been made."""
+    p = work_dir("03_split")
+    return p if (p / "manifest.json").exists() else None
+
+
+def write_manifest(step: str, **info: Any) -> Path:
+    """A small record of what a step produced, beside its artifacts."""
+    path = work_dir(step) / "manifest.json"
+    record = {"step": step, "package_version": __version__, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(step: str) -> dict[str, Any] | None:
+    path = work_dir(step) / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def navigation(step: str) -> str:
+    """A markdown line showing where a step sits among the six."""
+    parts = []
+    for s in STEPS:
+        label = s.replace("_", " ")
+        parts.append(f"**{label}**" if s == step else f"[{label}]({s}.ipynb)")
+    return " -> ".join(parts)

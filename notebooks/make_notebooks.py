@@ -1,0 +1,219 @@
+"""Write notebooks 01-04 from this one source (outputs stripped). Run: python notebooks/make_notebooks.py"""
+
+import textwrap
+from pathlib import Path
+
+import nbformat as nbf
+
+from ftwidgets.workbook import navigation
+
+HERE = Path(__file__).resolve().parent
+
+
+def md(text):
+    return nbf.v4.new_markdown_cell(textwrap.dedent(text).strip())
+
+
+def code(text, tags=()):
+    cell = nbf.v4.new_code_cell(textwrap.dedent(text).strip())
+    if tags:
+        cell.metadata["tags"] = list(tags)
+    return cell
+
+
+PARAMS = code('''
+import os
+QUICK = os.environ.get("FTW_QUICK", "0") == "1"  # papermill: -p QUICK True for the short CI run
+''', tags=["parameters"])
+
+
+def notebook(step, title, goal, cells, recap, next_step, out_dir=HERE):
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nav = navigation(step)
+    nb.cells = [md(f"# {title}\n\n{goal}\n\n{nav}"), PARAMS, *cells,
+                md(f"## Recap\n\n{recap}\n\nNext: [{next_step}]({next_step}.ipynb)" if next_step else f"## Recap\n\n{recap}")]
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"{step}-{i:02d}"  # stable ids: regenerating changes nothing
+    nbf.write(nb, Path(out_dir) / f"{step}.ipynb")
+
+
+def main(out_dir=HERE):
+    notebook("01_prepare", "Step 1: prepare your examples",
+             "At the end you will have a chat-format dataset (`data/work/01_prepare/dataset.jsonl`).", [
+        md("Fine-tuning learns from examples of the conversations you want: a system prompt, a user turn, "
+           "and the assistant answer to imitate. Start from a spreadsheet (CSV) or from JSONL."),
+        code('''
+    from ftwidgets import workbook
+    from ftwidgets.dataset import DataError, from_csv, load_jsonl, to_dataframe, write_jsonl
+    '''),
+        md("Converting a CSV: columns `system`/`user`/`assistant` (or `prompt`/`completion`) become messages."),
+        code('''
+    from_csv_examples = from_csv(workbook.SAMPLES / "math_tutor.csv")
+    to_dataframe(from_csv_examples).head()
+    '''),
+        md("A CSV with other column names gets a clear message, and nothing is written:"),
+        code('''
+    import tempfile
+    from pathlib import Path
+    import pandas as pd
+    bad_csv = Path(tempfile.mkdtemp()) / "mine.csv"
+    pd.DataFrame({"question": ["2+2?"], "reply": ["4"]}).to_csv(bad_csv, index=False)
+    try:
+        from_csv(bad_csv)
+    except DataError as err:
+        print("Clear message:", err)
+    '''),
+        md("The workbook's dataset: 1,200 step-by-step arithmetic explanations (a *style and format* task, "
+           "which suits fine-tuning; teaching facts does not)."),
+        code('''
+    examples = load_jsonl(workbook.SAMPLES / "math_tutor.jsonl")
+    print(len(examples), "examples"); print(examples[0]["messages"][2]["content"])
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert len(examples) >= 100, "Fewer than 100 examples: collect more before fine-tuning."
+    '''),
+        code('''
+    out = workbook.work_dir("01_prepare") / "dataset.jsonl"
+    write_jsonl(out, examples, overwrite=True, protect=[workbook.SAMPLES / "math_tutor.jsonl"])
+    workbook.write_manifest("01_prepare", dataset=out.name, examples=len(examples))
+    '''),
+    ], "You turned raw examples into OpenAI chat JSONL and saw how a wrong column is reported.", "02_validate", out_dir)
+
+    notebook("02_validate", "Step 2: validate before you train",
+             "At the end you will know your file is correct OpenAI chat JSONL, what it costs, and whether it teaches style or facts.", [
+        code('''
+    from ftwidgets import workbook
+    from ftwidgets.validate import validate_file
+    from ftwidgets.widgets import DatasetReport, ValidationTable
+    dataset = workbook.prepared_dataset()
+    dataset
+    '''),
+        md("First, a deliberately broken file: every error has a code, a line and a fix. Filter by severity or code, "
+           "and type a line number to see the example."),
+        code('''
+    ValidationTable(validate_file(workbook.SAMPLES / "broken.jsonl"))
+    '''),
+        md("Now your dataset: errors block training, warnings are worth reading."),
+        code('''
+    report = validate_file(dataset)
+    ValidationTable(report)
+    '''),
+        md("Tokens, cost, lengths, duplicates, diversity and the fact-versus-style verdict:"),
+        code('''
+    DatasetReport(report)
+    '''),
+        md("The same check on a dataset of capital cities says: use retrieval, not fine-tuning."),
+        code('''
+    print(validate_file(workbook.SAMPLES / "facts.jsonl").quality["fact_verdict"]["sentence"])
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert report.valid, f"Fix the {report.error_count} error(s) listed above before training."
+    assert not report.quality["fact_verdict"]["looks_like_facts"], "This data teaches facts: use retrieval (RAG) instead."
+    workbook.write_manifest("02_validate", dataset=str(dataset), valid=report.valid, counts=dict(report.counts), tokens=report.tokens)
+    '''),
+    ], "Your file passed every rule; you saw its token count, cost and quality.", "03_split", out_dir)
+
+    notebook("03_split", "Step 3: split 80/10/10",
+             "At the end you will have train, validation and test files with no example leaking between them.", [
+        code('''
+    from ftwidgets import workbook
+    from ftwidgets.dataset import load_jsonl
+    from ftwidgets.split import split_examples, write_split
+    from ftwidgets.widgets import SplitView
+    examples = load_jsonl(workbook.prepared_dataset())
+    '''),
+        md("Train on 80%, watch validation loss on 10%, and keep 10% as a **test set you never train or tune on**. "
+           "Copies and near copies stay together, so the test set is honest."),
+        code('''
+    result = split_examples(examples, seed=42, stratify="system")
+    SplitView(result)
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert not result.leaks, "Some test or validation examples copy training ones: click the fix button above."
+    assert abs(len(result.test) / len(examples) - 0.1) < 0.02, "The test split should hold about 10% of the data."
+    manifest = write_split(result, workbook.work_dir("03_split"), source=workbook.prepared_dataset(), overwrite=True)
+    manifest["counts"]
+    '''),
+    ], "You have an 80/10/10 split with a manifest of counts and checksums.", "04_train", out_dir)
+
+    notebook("04_train", "Step 4: fine-tune with conservative settings",
+             "At the end you will have a fine-tuned model on the embedded engine (no key, no network), with its loss curves.", [
+        md("**Backends.** The embedded engine (default) really fine-tunes SmolLM2-135M-Instruct on your CPU. "
+           "Set `FTW_BACKEND=openai` (with `OPENAI_API_KEY` in the environment, never in the notebook) to use OpenAI, "
+           "which stops new self-serve fine-tuning jobs on **2027-01-06**."),
+        code('''
+    import json, os
+    import ftwidgets
+    from ftwidgets import workbook
+    from ftwidgets.dataset import load_jsonl, write_jsonl
+    from ftwidgets.split import split_examples, write_split
+    from ftwidgets.training import launch_or_attach
+    from ftwidgets.widgets import HyperparameterPanel, JobMonitor
+    client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+    '''),
+        md("Inputs: step 3's split, or a split of the sample made here."),
+        code('''
+    split = workbook.split_folder()
+    if split is None:
+        split = workbook.work_dir("04_train") / "fallback_split"
+        write_split(split_examples(load_jsonl(workbook.prepared_dataset()), seed=42), split, overwrite=True)
+    train, valid = load_jsonl(split / "train.jsonl"), load_jsonl(split / "validation.jsonl")
+    if QUICK:  # CI: a small subset, one epoch
+        train, valid = train[:64], valid[:16]
+    len(train), len(valid)
+    '''),
+        code('''
+    train_file, valid_file = workbook.work_dir("04_train") / "train.jsonl", workbook.work_dir("04_train") / "validation.jsonl"
+    write_jsonl(train_file, train, overwrite=True); write_jsonl(valid_file, valid, overwrite=True)
+    '''),
+        md("Choose the settings: 2-4 epochs and a low learning rate. Try 50 epochs: the panel refuses."),
+        code('''
+    panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train))
+    if QUICK:
+        panel.auto_epochs.value = False; panel.epochs.value = 1; panel.allow_small.value = True
+    panel
+    '''),
+        md("Launch (headless runs launch with the defaults). A restarted kernel re-attaches to the same job."),
+        code('''
+    state = workbook.work_dir("04_train") / "job.json"
+    job_id = launch_or_attach(client, train_file, valid_file, panel.settings, state)
+    monitor = JobMonitor(client, job_id)
+    monitor
+    '''),
+        code('''
+    status = monitor.wait(every=2)
+    status
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert status == "succeeded", f"The job ended {status}: read the error above."
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    workbook.write_manifest("04_train", job_id=job_id, fine_tuned_model=job.fine_tuned_model, base_model=job.model,
+                            hyperparameters=job.hyperparameters.model_dump())
+    job.fine_tuned_model
+    '''),
+        md("## Small hyperparameter search\n\nA few settings on a subset, compared by **validation** loss (never test data)."),
+        code('''
+    from ftwidgets.training import best_by_validation, grid_search
+    import plotly.graph_objects as go
+    grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in ((0.5, 1.0) if QUICK else (0.5, 1.0, 2.0))]
+    sub_train, sub_valid = workbook.work_dir("04_train") / "grid_train.jsonl", workbook.work_dir("04_train") / "grid_valid.jsonl"
+    write_jsonl(sub_train, train[:32], overwrite=True); write_jsonl(sub_valid, valid[:8], overwrite=True)
+    base = {"model": job.model, "seed": 42, "metadata": {"allow_small_dataset": "true"}}
+    results = grid_search(client, sub_train, sub_valid, grid, base=base, state_dir=workbook.work_dir("04_train"))
+    '''),
+        code('''
+    fig = go.Figure([go.Scatter(x=r.steps, y=r.valid_loss, name=f"lr x{r.settings['learning_rate_multiplier']}") for r in results])
+    fig.update_layout(title="validation loss per setting", xaxis_title="step", yaxis_title="loss", height=300); fig.show()
+    best = best_by_validation(results)
+    print("best by validation loss:", best.settings, round(best.final_valid_loss, 3))
+    '''),
+    ], "You fine-tuned a real model with guarded settings, watched its loss curves and compared settings by validation loss.", None, out_dir)
+
+
+if __name__ == "__main__":
+    main()
