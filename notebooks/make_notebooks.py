@@ -146,7 +146,7 @@ def main(out_dir=HERE):
            "Set `FTW_BACKEND=openai` (with `OPENAI_API_KEY` in the environment, never in the notebook) to use OpenAI, "
            "which stops new self-serve fine-tuning jobs on **2027-01-06**."),
         code('''
-    import json, os
+    import os
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.dataset import load_jsonl, write_jsonl
