@@ -48,7 +48,7 @@ def test_personal_data_kinds():
     kinds = lambda t: {k for k, _ in quality.find_personal_data(t)}  # noqa: E731
     assert kinds("write to ann@example.org") == {"email"}
     assert kinds("call (415) 555-0100 today") == {"phone"}
-    assert kinds("AKIAABCDEFGHIJKLMNOP") == {"api_key"}
+    assert kinds("AKIA" + "ABCDEFGHIJKLMNOP") == {"api_key"}
     assert kinds("token ghp_" + "a" * 36) == {"api_key"}
     assert kinds("Solve 345 + 678: Ones: 5+8=13 (write 3, carry 1); Answer: 1023") == set()
     assert kinds("In 1969, 3 astronauts flew 384 400 km.") == set()

@@ -112,7 +112,7 @@ def test_warnings_system_user_duplicates_personal_data():
     exs.append(chat(system=None))
     exs.append({"messages": [SYS, ASSIST]})
     exs.append(chat(user="Email me at jane.doe@example.com or call +1 415-555-0100"))
-    exs.append(chat(answer="Use key sk-proj-abcdefghijklmnopqrstuvwx123"))
+    exs.append(chat(answer="Use key " + "sk-" + "proj-" + "Ab3" * 8))  # built at run time: no key-like literal in the tree
     r = validate_examples(exs, rules=Rules(**_small()))
     by_code = {}
     for f in r.findings:
