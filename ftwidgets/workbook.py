@@ -2,8 +2,8 @@
 
 Every notebook reads the previous step's artifact from ``data/work/`` and, when that
 step has not been run, falls back to ``data/samples/``, so each notebook runs on its
-own. ``FTW_WORK_DIR`` moves the work folder; ``FTW_QUICK=1`` asks for the short run
-that CI uses.
+own. ``FTW_WORK_DIR`` moves the work folder. (``FTW_QUICK=1``, read by each notebook's
+parameters cell, asks for the short run that CI uses.)
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ from . import __version__
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
-
-
-def quick() -> bool:
-    """True for the short CI run (small subsets, one epoch)."""
-    return os.environ.get("FTW_QUICK", "0") == "1"
 
 
 def work_dir(step: str | None = None) -> Path:
@@ -55,15 +50,15 @@ def write_manifest(step: str, **info: Any) -> Path:
     return path
 
 
-def read_manifest(step: str) -> dict[str, Any] | None:
-    path = work_dir(step) / "manifest.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def navigation(step: str) -> str:
     """A markdown line showing where a step sits among the six."""
     parts = []
     for s in STEPS:
         label = s.replace("_", " ")
-        parts.append(f"**{label}**" if s == step else f"[{label}]({s}.ipynb)")
+        if s == step:
+            parts.append(f"**{label}**")
+        elif (ROOT / "notebooks" / f"{s}.ipynb").exists():
+            parts.append(f"[{label}]({s}.ipynb)")
+        else:
+            parts.append(f"{label} (coming)")
     return " -> ".join(parts)
