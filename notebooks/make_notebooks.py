@@ -153,7 +153,13 @@ def main(out_dir=HERE):
     from ftwidgets.split import split_examples, write_split
     from ftwidgets.training import launch_or_attach
     from ftwidgets.widgets import HyperparameterPanel, JobMonitor
-    client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+    from ipywidgets import Password
+    BACKEND = os.environ.get("FTW_BACKEND", "engine")
+    key_box = Password(description="OpenAI key")  # for FTW_BACKEND=openai without OPENAI_API_KEY; kept in memory only
+    key_box if BACKEND == "openai" and not os.environ.get("OPENAI_API_KEY") else None
+    '''),
+        code('''
+    client = ftwidgets.client(BACKEND, **({"api_key": key_box.value} if BACKEND == "openai" and key_box.value else {}))
     '''),
         md("Inputs: step 3's split, or a split of the sample made here."),
         code('''
@@ -176,6 +182,13 @@ def main(out_dir=HERE):
     if QUICK:
         panel.auto_epochs.value = False; panel.epochs.value = 1; panel.allow_small.value = True
     panel
+    '''),
+        md("The mistakes the panel stops: 30 examples, or 50 epochs, leave Launch disabled and say why."),
+        code('''
+    too_few = HyperparameterPanel(30)
+    too_many = HyperparameterPanel(1000); too_many.auto_epochs.value = False; too_many.epochs.value = 50
+    for mistake in (too_few, too_many):
+        print("Launch disabled:", mistake.launch.disabled, "-", " ".join(g.message for g in mistake.plan.guards))
     '''),
         md("Launch (headless runs launch with the defaults). A restarted kernel re-attaches to the same job."),
         code('''
@@ -200,7 +213,9 @@ def main(out_dir=HERE):
         code('''
     from ftwidgets.training import best_by_validation, grid_search
     import plotly.graph_objects as go
-    grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in ((0.5, 1.0) if QUICK else (0.5, 1.0, 2.0))]
+    import torch
+    multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if torch.cuda.is_available() else (0.5, 1.0, 2.0)
+    grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]
     sub_train, sub_valid = workbook.work_dir("04_train") / "grid_train.jsonl", workbook.work_dir("04_train") / "grid_valid.jsonl"
     write_jsonl(sub_train, train[:32], overwrite=True); write_jsonl(sub_valid, valid[:8], overwrite=True)
     base = {"model": job.model, "seed": 42, "metadata": {"allow_small_dataset": "true"}}
