@@ -23,6 +23,8 @@ HIGH_LR_MULTIPLIER = 2.0
 OPENAI_MIN_EXAMPLES = 10
 MIN_EXAMPLES = 100
 RECOMMENDED_EXAMPLES = 500
+# job metadata flag carrying the explicit override for 10-99 examples to a backend (the engine honours it)
+ALLOW_SMALL_METADATA = {"allow_small_dataset": "true"}
 
 
 @dataclass(frozen=True)

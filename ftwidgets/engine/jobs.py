@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import tokens
 from ..findings import CODES, ERROR
-from ..hyperparams import check_plan
+from ..hyperparams import ALLOW_SMALL_METADATA, check_plan
 from ..validate import Rules, validate_file
 from . import models
 from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
@@ -37,7 +37,7 @@ MAX_SEQ_LEN = 1024
 # attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
 # as well as all seven projections, and about 8% faster (README, "Performance")
 LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-ALLOW_SMALL_KEY = "allow_small_dataset"  # metadata flag: the explicit override for 10-99 examples
+ALLOW_SMALL_KEY = next(iter(ALLOW_SMALL_METADATA))  # the explicit override for 10-99 examples
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as w
 
-from ..hyperparams import check_plan
+from ..hyperparams import ALLOW_SMALL_METADATA, check_plan
 from ..tokens import estimate_cost
 from ._html import badge
 
@@ -73,7 +73,7 @@ class HyperparameterPanel(w.VBox):
         out: dict[str, Any] = {"model": self.base_model.value, "seed": self.seed.value, "suffix": self.suffix.value or None,
                                "method": {"type": "supervised", "supervised": {"hyperparameters": hp}}}
         if self.allow_small.value:
-            out["metadata"] = {"allow_small_dataset": "true"}
+            out["metadata"] = dict(ALLOW_SMALL_METADATA)
         return out
 
     def on_launch(self, callback: Callable[[dict[str, Any]], Any]) -> None:

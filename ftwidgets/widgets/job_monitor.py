@@ -41,8 +41,8 @@ class JobMonitor(w.VBox):
     # --- the view ---------------------------------------------------------------------
     def show(self, job: Mapping, events: Iterable[Mapping], checkpoints: Iterable[Mapping] = ()) -> None:
         job = _as_dict(job)
-        rows = sorted((_as_dict(e)["data"] for e in events if _as_dict(e).get("type") == "metrics" and _as_dict(e).get("data")),
-                      key=lambda d: d["step"])
+        events = [_as_dict(e) for e in events]
+        rows = sorted((e["data"] for e in events if e.get("type") == "metrics" and e.get("data")), key=lambda d: d["step"])
         self.history = {
             "step": [d["step"] for d in rows],
             "train_loss": [d["train_loss"] for d in rows],
