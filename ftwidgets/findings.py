@@ -41,6 +41,7 @@ CODES: dict[str, Code] = {
     "too_many_tokens": Code(ERROR, "Example over the token limit", "Shorten the example or split the conversation; tokens past the limit are cut off."),
     "empty_file": Code(ERROR, "No usable example", "The file holds no example that can be trained on: every line is blank or has an error."),
     "too_few_examples": Code(ERROR, "Too few examples", "Collect more examples: 10 is OpenAI's minimum and under 100 rarely teaches anything; aim for 500-1,000."),
+    "invalid_preference": Code(ERROR, "Malformed preference record", 'A DPO line needs "input" {"messages" ending with a user turn} and one assistant message each in "preferred_output" and "non_preferred_output", with different texts.'),
     # warnings: it trains, but probably not well
     "unrecognized_example_key": Code(WARNING, "Unknown top-level key", "Only messages, tools, parallel_tool_calls and functions are used; other keys are ignored."),
     "no_system_message": Code(WARNING, "No system message", "A consistent system prompt in every example makes the behaviour easier to trigger."),

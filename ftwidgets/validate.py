@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from . import quality, tokens
-from .dataset import RawLine, dump_json, iter_raw_lines, parse_json
+from .dataset import RawLine, check_preference, dump_json, iter_raw_lines, parse_json
 from .findings import Finding, Report
 from .hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES
 
@@ -552,3 +552,23 @@ def validate_examples(examples: Iterable[Mapping[str, Any]], **kwargs: Any) -> R
         report = validate_file(p, workers=1, **kwargs)
         report.path = "<memory>"
         return report
+
+
+def validate_preference_file(path: str | os.PathLike, *, max_per_code: int | None = 10_000) -> Report:
+    """Validate an OpenAI preference (DPO) JSONL file: every malformed line, with its line number."""
+    report = Report(path=str(path), max_per_code=max_per_code)
+    for raw in iter_raw_lines(path):
+        report.examples += 1
+        try:
+            record = parse_json(raw.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            report.add(Finding("invalid_json", f"not valid JSON: {exc}", raw.line, report.examples - 1))
+            continue
+        problems = check_preference(record)
+        if problems:
+            report.add(Finding("invalid_preference", "; ".join(problems), raw.line, report.examples - 1))
+        else:
+            report.usable_examples += 1
+    if report.usable_examples == 0:
+        report.add(Finding("empty_file", "no usable preference record"))
+    return report

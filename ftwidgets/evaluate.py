@@ -1,0 +1,345 @@
+"""Base model against fine-tuned model on the held-out test set: generate, score, compare.
+
+Generation goes through any `openai.OpenAI` client with bounded concurrency (which the
+embedded engine turns into batched calls), retries transient errors, and appends every
+answer to a cache file the moment it arrives, so a crashed or restarted run resumes
+where it stopped. Only the test split is evaluated: `held_out_test_items` refuses a
+test set that shares prompts with the training or validation data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .dataset import DataError, Example, dump_json, iter_raw_lines, load_jsonl, parse_json
+from .metrics import Metric
+from .stats import mcnemar_exact, paired_bootstrap, verdict_sentence
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One test example: the prompt (every message before the last assistant turn) and the reference answer."""
+
+    id: str
+    messages: list[dict[str, Any]]
+    reference: str
+    example: dict[str, Any] = field(repr=False)
+
+
+def _prompt_key(messages: Sequence[Mapping[str, Any]]) -> str:
+    return hashlib.sha256(dump_json([[m.get("role"), m.get("content")] for m in messages], sort_keys=True)).hexdigest()[:16]
+
+
+def to_eval_items(examples: Iterable[Example]) -> list[EvalItem]:
+    """Turn chat examples into prompts plus reference answers."""
+    items = []
+    for n, ex in enumerate(examples, 1):
+        msgs = ex.get("messages") or []
+        last = max((i for i, m in enumerate(msgs) if m.get("role") == "assistant"), default=None)
+        if last is None or not isinstance(msgs[last].get("content"), str):
+            raise DataError(f"test example {n} has no assistant answer to compare against")
+        # only what a chat request accepts: training-only keys such as "weight" are dropped
+        prompt = [{k: m[k] for k in ("role", "content", "name") if k in m} for m in msgs[:last]]
+        items.append(EvalItem(_prompt_key(prompt), prompt, msgs[last]["content"], dict(ex)))
+    return items
+
+
+class HeldOutError(ValueError):
+    """The test set shares prompts with the data the model was trained or tuned on."""
+
+
+def check_held_out(items: Sequence[EvalItem], *seen: Iterable[Example]) -> None:
+    """Refuse to evaluate on prompts the model has seen in training or validation."""
+    seen_keys = {item.id for data in seen for item in to_eval_items(data)}
+    leaked = [i for i, item in enumerate(items, 1) if item.id in seen_keys]
+    if leaked:
+        raise HeldOutError(
+            f"{len(leaked)} test prompt(s) also appear in training or validation data (test items {leaked[:5]}"
+            f"{'...' if len(leaked) > 5 else ''}): evaluate only on the held-out test split (step 3 makes one)"
+        )
+
+
+def held_out_test_items(folder: str | os.PathLike) -> list[EvalItem]:
+    """The held-out test split of a step-3 folder, checked against its train and validation files."""
+    folder = Path(folder)
+    items = to_eval_items(load_jsonl(folder / "test.jsonl"))
+    others = [load_jsonl(folder / name) for name in ("train.jsonl", "validation.jsonl") if (folder / name).exists()]
+    check_held_out(items, *others)
+    return items
+
+
+class OutputCache:
+    """Generated answers on disk, one JSONL line each, appended and flushed as they arrive.
+
+    A run that crashes (or a kernel that is restarted) loses at most the answers in
+    flight; the next run reads the file and only asks for what is missing.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._answers: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        if self.path.exists():
+            for raw in iter_raw_lines(self.path):
+                try:
+                    record = parse_json(raw.data)
+                    self._answers[record["key"]] = record
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                    continue  # a line cut short by a crash: that answer is simply asked for again
+
+    @staticmethod
+    def key(model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
+        return hashlib.sha256(dump_json({"model": model, "messages": list(messages), "params": dict(params)},
+                                        sort_keys=True)).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._answers.get(key)
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        record = {"key": key, **record}
+        line = dump_json(record) + b"\n"
+        with self._lock:
+            with open(self.path, "ab") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._answers[key] = record
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    error: str | None = None
+    cached: bool = False
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    import openai
+
+    return (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
+
+
+def generate(client: Any, model: str, items: Sequence[EvalItem], *, cache: OutputCache, concurrency: int = 8,
+             max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0, retries: int = 3,
+             backoff: float = 1.0, on_progress: Callable[[int, int], None] | None = None) -> list[Generation]:
+    """Answers of one model to every test prompt, ``concurrency`` requests at a time, cached on disk.
+
+    Transient errors (connection, timeout, rate limit, 5xx) are retried with exponential
+    backoff; a request the server refuses (4xx) is recorded as an error for that item
+    and asked again on the next run. Nothing is raised for one bad item.
+    """
+    import openai
+
+    transient = _transient_errors()
+    params = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
+    results: list[Generation | None] = [None] * len(items)
+    done = [0]
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        item = items[i]
+        key = OutputCache.key(model, item.messages, params)
+        hit = cache.get(key)
+        if hit is not None:
+            results[i] = Generation(hit["text"], cached=True)
+        else:
+            for attempt in range(retries + 1):
+                try:
+                    reply = client.chat.completions.create(model=model, messages=item.messages, **params)
+                    text = reply.choices[0].message.content or ""
+                    cache.put(key, {"model": model, "item": item.id, "text": text, "finish_reason": reply.choices[0].finish_reason})
+                    results[i] = Generation(text)
+                    break
+                except transient as exc:
+                    if attempt == retries:
+                        results[i] = Generation("", error=f"{type(exc).__name__}: {exc}")
+                    else:
+                        time.sleep(backoff * 2 ** attempt)
+                except openai.APIStatusError as exc:
+                    results[i] = Generation("", error=f"{exc.status_code}: {exc.message}")
+                    break
+        with lock:
+            done[0] += 1
+            if on_progress:
+                on_progress(done[0], len(items))
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        list(pool.map(one, range(len(items))))
+    return [r if r is not None else Generation("", error="not generated") for r in results]
+
+
+@dataclass
+class Evaluation:
+    """Every model's answer to every test item (labels such as ``"base"`` and ``"fine_tuned"``)."""
+
+    items: list[EvalItem]
+    models: dict[str, str]
+    outputs: dict[str, list[Generation]]
+
+    def answers(self, label: str) -> list[str]:
+        return [g.text for g in self.outputs[label]]
+
+    def errors(self) -> dict[str, int]:
+        return {label: sum(g.error is not None for g in gens) for label, gens in self.outputs.items()}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """One line per test item with the prompt, the reference and each model's answer (what review reads)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(dump_json({"models": self.models}) + b"\n")
+            for i, item in enumerate(self.items):
+                fh.write(dump_json({"id": item.id, "messages": item.messages, "reference": item.reference,
+                                    "answers": {label: self.outputs[label][i].text for label in self.outputs},
+                                    "errors": {label: self.outputs[label][i].error for label in self.outputs
+                                               if self.outputs[label][i].error}}) + b"\n")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Evaluation":
+        lines = [parse_json(raw.data) for raw in iter_raw_lines(path)]
+        if not lines or "models" not in lines[0]:
+            raise DataError(f"{path} is not an evaluation file written by Evaluation.save")
+        models = lines[0]["models"]
+        items, outputs = [], {label: [] for label in models}
+        for rec in lines[1:]:
+            items.append(EvalItem(rec["id"], rec["messages"], rec["reference"],
+                                  {"messages": rec["messages"] + [{"role": "assistant", "content": rec["reference"]}]}))
+            for label in models:
+                outputs[label].append(Generation(rec["answers"][label], rec.get("errors", {}).get(label), cached=True))
+        return cls(items, models, outputs)
+
+
+def evaluate(client: Any, items: Sequence[EvalItem], models: Mapping[str, str], *, cache_dir: str | os.PathLike,
+             on_progress: Callable[[str, int, int], None] | None = None, **generate_kw: Any) -> Evaluation:
+    """Answers from each model (e.g. ``{"base": ..., "fine_tuned": ...}``) to the same test prompts."""
+    cache = OutputCache(Path(cache_dir) / "answers.jsonl")
+    outputs = {}
+    for label, model in models.items():
+        progress = (lambda d, n, label=label: on_progress(label, d, n)) if on_progress else None
+        outputs[label] = generate(client, model, items, cache=cache, on_progress=progress, **generate_kw)
+    return Evaluation(list(items), dict(models), outputs)
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One metric, baseline against candidate, on the same items."""
+
+    metric: str
+    kind: str
+    baseline: float
+    candidate: float
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    test: str
+    wins: int
+    losses: int
+    ties: int
+    sentence: str
+
+
+@dataclass
+class Comparison:
+    """Every metric's comparison, the per-item scores, and a plain verdict."""
+
+    baseline: str
+    candidate: str
+    results: list[MetricComparison]
+    scores: dict[str, dict[str, np.ndarray]]  # metric -> label -> per-item scores
+    evaluation: Evaluation
+
+    def verdict(self) -> str:
+        lines = [r.sentence for r in self.results]
+        errors = {k: v for k, v in self.evaluation.errors().items() if v}
+        if errors:
+            lines.append("answers that failed to generate count as wrong: "
+                         + ", ".join(f"{k} {v}" for k, v in errors.items()))
+        n = len(self.evaluation.items)
+        return f"On {n} held-out test items:\n- " + "\n- ".join(lines)
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(r) for r in self.results])
+
+    def per_example(self):
+        """One row per test item, the items where the models disagree most first."""
+        import pandas as pd
+
+        ev = self.evaluation
+        rows = []
+        for i, item in enumerate(ev.items):
+            user = [m["content"] for m in item.messages if m.get("role") == "user"]
+            row = {"item": i, "prompt": user[-1] if user else "", "reference": item.reference,
+                   self.baseline: ev.outputs[self.baseline][i].text, self.candidate: ev.outputs[self.candidate][i].text}
+            gap = 0.0
+            for metric, by_label in self.scores.items():
+                b, c = by_label[self.baseline][i], by_label[self.candidate][i]
+                row[f"{metric} ({self.baseline})"], row[f"{metric} ({self.candidate})"] = b, c
+                gap += abs(c - b)
+            row["disagreement"] = gap
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        return df.sort_values(["disagreement", "item"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "candidate": self.candidate, "models": self.evaluation.models,
+                "items": len(self.evaluation.items), "errors": self.evaluation.errors(),
+                "results": [asdict(r) for r in self.results], "verdict": self.verdict()}
+
+    def save(self, folder: str | os.PathLike) -> dict[str, Path]:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {"comparison": folder / "comparison.json", "per_example": folder / "per_example.csv"}
+        paths["comparison"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        self.per_example().to_csv(paths["per_example"], index=False)
+        return paths
+
+
+def compare(evaluation: Evaluation, metrics: Sequence[Metric], *, baseline: str = "base", candidate: str = "fine_tuned",
+            resamples: int = 10_000, seed: int = 0) -> Comparison:
+    """Score both models with every metric and test each difference on the paired items.
+
+    Pass/fail metrics: McNemar's exact test for the p-value; every metric: a paired
+    bootstrap interval of the difference (candidate minus baseline).
+    """
+    for label in (baseline, candidate):
+        if label not in evaluation.outputs:
+            raise KeyError(f"no answers labelled {label!r}; have {sorted(evaluation.outputs)}")
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    results = []
+    for metric in metrics:
+        per = {label: np.array([metric.score(g.text, item.reference, item.example)
+                                for g, item in zip(evaluation.outputs[label], evaluation.items)])
+               for label in (baseline, candidate)}
+        scores[metric.name] = per
+        a, b = per[baseline], per[candidate]
+        boot = paired_bootstrap(a, b, resamples=resamples, seed=seed)
+        if metric.kind == "pass":
+            p, test = mcnemar_exact(a, b).p_value, "McNemar exact"
+        else:
+            p, test = boot.p_value, "paired bootstrap"
+        results.append(MetricComparison(
+            metric.name, metric.kind, float(a.mean()), float(b.mean()), boot.delta, boot.low, boot.high, p, test,
+            int((b > a).sum()), int((b < a).sum()), int((b == a).sum()),
+            verdict_sentence(metric.name, boot.delta, boot.low, boot.high, p, candidate=candidate.replace("_", "-")),
+        ))
+    return Comparison(baseline, candidate, results, scores, evaluation)
