@@ -168,8 +168,10 @@ class ReviewSummary:
         return text
 
 
-def summarize(store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned")) -> ReviewSummary:
-    notes = store.annotations()
+def summarize(store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned"), *,
+              reviewers: Sequence[str] | None = None) -> ReviewSummary:
+    """Win rates over the chosen reviewers' decisions (all by default); agreement always uses everyone."""
+    notes = [n for n in store.annotations() if reviewers is None or n["reviewer"] in reviewers]
     counts = Counter(outcome(n) for n in notes)
     total = len(notes)
     win_rates = {lab: wilson_interval(counts[lab], total) for lab in labels}
@@ -201,6 +203,33 @@ def agreement(store: ReviewStore) -> dict[str, Any]:
             pairs[f"{a} / {b}"] = {"items": len(both), "cohen_kappa": cohen_kappa([x for x, _ in both], [y for _, y in both])}
     alpha = krippendorff_alpha([[labels.get(r) for r in reviewers] for labels in shared.values()])
     return {"items": len(shared), "reviewers": reviewers, "pairs": pairs, "krippendorff_alpha": alpha}
+
+
+RULE_PREFIX = "rule:"
+
+
+def rule_review(store: ReviewStore, items: Sequence[ReviewItem], metrics: Sequence[Any], *,
+                labels: tuple[str, str] = ("base", "fine_tuned"), name: str = "rule:metrics") -> int:
+    """An automatic second reviewer that prefers the answer passing more of ``metrics``.
+
+    Named with the ``rule:`` prefix so it is never mistaken for a person; useful as a
+    baseline to measure human agreement against. Returns how many items it decided.
+    """
+    done = store.handled(name)
+    decided = 0
+    for it in items:
+        if it.id in done:
+            continue
+        left, right = blind_order(it.id, name, labels)
+        points = {lab: sum(m.score(it.answers[lab], it.reference, {"messages": it.messages}) for m in metrics)
+                  for lab in labels}
+        if points[left] == points[right]:
+            choice = "tie" if points[left] > 0 else "both_bad"
+        else:
+            choice = "A" if points[left] > points[right] else "B"
+        store.submit(name, it.id, left, right, choice, comment="automatic: " + ", ".join(m.name for m in metrics))
+        decided += 1
+    return decided
 
 
 def export_csv(store: ReviewStore, items: Sequence[ReviewItem], path: str | os.PathLike) -> Path:

@@ -95,3 +95,22 @@ def best_by_validation(results: Sequence[GridResult]) -> GridResult:
         raise ValueError("no grid run succeeded with a validation loss")
     return min(done, key=lambda r: r.final_valid_loss)
 
+
+
+def train_small(client, split: Path, state_dir: Path, *, model: str = "smollm2-135m-instruct", n_train: int = 64,
+                n_valid: int = 16, seed: int = 42) -> str:
+    """A small one-epoch fine-tune on the first examples of a split (a later notebook's fallback when
+    step 4 has not been run); re-running attaches to the same job. Returns the fine-tuned model."""
+    from .dataset import load_jsonl, write_jsonl
+    from .hyperparams import ALLOW_SMALL_METADATA
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    train, valid = state_dir / "small_train.jsonl", state_dir / "small_valid.jsonl"
+    write_jsonl(train, load_jsonl(split / "train.jsonl")[:n_train], overwrite=True)
+    write_jsonl(valid, load_jsonl(split / "validation.jsonl")[:n_valid], overwrite=True)
+    settings = {"model": model, "seed": seed, "suffix": "small", "metadata": dict(ALLOW_SMALL_METADATA),
+                "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}}}
+    job = wait(client, launch_or_attach(client, train, valid, settings, state_dir / "small_job.json"))
+    if job.status != "succeeded":
+        raise RuntimeError(f"the small fine-tuning job {job.id} ended {job.status}: {job.error}")
+    return job.fine_tuned_model

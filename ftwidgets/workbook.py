@@ -40,6 +40,32 @@ def split_folder() -> Path | None:
     return p if (p / "manifest.json").exists() else None
 
 
+def split_or_fallback(step: str) -> Path:
+    """Step 3's split folder, or a split of the prepared dataset made inside ``step``'s folder."""
+    from .dataset import load_jsonl
+    from .split import split_examples, write_split
+
+    made = split_folder()
+    if made is not None:
+        return made
+    folder = work_dir(step) / "fallback_split"
+    if not (folder / "manifest.json").exists():
+        write_split(split_examples(load_jsonl(prepared_dataset()), seed=42), folder, overwrite=True)
+    return folder
+
+
+def manifest(step: str) -> dict[str, Any] | None:
+    """What a step recorded, if it has run."""
+    path = work_dir(step) / "manifest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def evaluation_file() -> Path | None:
+    """Step 5's answers of both models to the test split, if it has run."""
+    path = work_dir("05_evaluate") / "outputs.jsonl"
+    return path if path.exists() else None
+
+
 def write_manifest(step: str, **info: Any) -> Path:
     """A small record of what a step produced, beside its artifacts."""
     path = work_dir(step) / "manifest.json"

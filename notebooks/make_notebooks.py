@@ -1,4 +1,4 @@
-"""Write notebooks 01-04 from this one source (outputs stripped). Run: python notebooks/make_notebooks.py"""
+"""Write notebooks 01-06 from this one source (outputs stripped). Run: python notebooks/make_notebooks.py"""
 
 import textwrap
 from pathlib import Path
@@ -150,7 +150,7 @@ def main(out_dir=HERE):
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.dataset import load_jsonl, write_jsonl
-    from ftwidgets.split import split_examples, write_split
+    from ftwidgets.hyperparams import ALLOW_SMALL_METADATA
     from ftwidgets.training import launch_or_attach
     from ftwidgets.widgets import HyperparameterPanel, JobMonitor
     from ipywidgets import Password
@@ -163,10 +163,7 @@ def main(out_dir=HERE):
     '''),
         md("Inputs: step 3's split, or a split of the sample made here."),
         code('''
-    split = workbook.split_folder()
-    if split is None:
-        split = workbook.work_dir("04_train") / "fallback_split"
-        write_split(split_examples(load_jsonl(workbook.prepared_dataset()), seed=42), split, overwrite=True)
+    split = workbook.split_or_fallback("04_train")
     train, valid = load_jsonl(split / "train.jsonl"), load_jsonl(split / "validation.jsonl")
     if QUICK:  # CI: a small subset, one epoch
         train, valid = train[:64], valid[:16]
@@ -218,7 +215,7 @@ def main(out_dir=HERE):
     grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]
     sub_train, sub_valid = workbook.work_dir("04_train") / "grid_train.jsonl", workbook.work_dir("04_train") / "grid_valid.jsonl"
     write_jsonl(sub_train, train[:32], overwrite=True); write_jsonl(sub_valid, valid[:8], overwrite=True)
-    base = {"model": job.model, "seed": 42, "metadata": {"allow_small_dataset": "true"}}
+    base = {"model": job.model, "seed": 42, "metadata": ALLOW_SMALL_METADATA}
     results = grid_search(client, sub_train, sub_valid, grid, base=base, state_dir=workbook.work_dir("04_train"))
     '''),
         code('''
@@ -227,7 +224,126 @@ def main(out_dir=HERE):
     best = best_by_validation(results)
     print("best by validation loss:", best.settings, round(best.final_valid_loss, 3))
     '''),
-    ], "You fine-tuned a real model with guarded settings, watched its loss curves and compared settings by validation loss.", None, out_dir)
+    ], "You fine-tuned a real model with guarded settings, watched its loss curves and compared settings by validation loss.", "05_evaluate", out_dir)
+
+    notebook("05_evaluate", "Step 5: compare with the base model on the test set",
+             "At the end you will know, with confidence intervals, whether fine-tuning helped "
+             "(`data/work/05_evaluate/comparison.json`).", [
+        md("A fine-tuned model means nothing until it beats the model you started from, on examples it never saw. "
+           "Both models answer the **held-out test split** (never training or validation data)."),
+        code('''
+    import os
+    import ftwidgets
+    from ftwidgets import workbook
+    from ftwidgets.evaluate import compare, evaluate, held_out_test_items
+    from ftwidgets.metrics import default_metrics, llm_judge
+    from ftwidgets.training import train_small
+    from ftwidgets.widgets import ComparisonView
+    client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+    '''),
+        md("Inputs: step 3's test split and step 4's model (or, if those steps were not run, a sample split and a "
+           "small model trained here in a minute or two). The split's train and validation files are checked: "
+           "a test prompt seen in training stops the evaluation."),
+        code('''
+    split = workbook.split_or_fallback("05_evaluate")
+    items = held_out_test_items(split)[: 24 if QUICK else None]
+    trained = workbook.manifest("04_train") or {}
+    tuned = trained.get("fine_tuned_model") or train_small(client, split, workbook.work_dir("05_evaluate"))
+    models = {"base": trained.get("base_model", "smollm2-135m-instruct"), "fine_tuned": tuned}
+    len(items), models
+    '''),
+        md("**Metrics.** Format compliance (does the answer follow the taught `Step 1: ... Answer: N` shape?), "
+           "answer accuracy (the final number), and two overlap scores. Set `FTW_JUDGE_MODEL` to add an LLM judge "
+           "with a rubric, through any OpenAI-compatible model."),
+        code('''
+    metrics = default_metrics(format_check=r"Step 1:.*Answer: -?[\\d,.]+\\s*$")
+    if os.environ.get("FTW_JUDGE_MODEL"):
+        metrics.append(llm_judge(client, os.environ["FTW_JUDGE_MODEL"]))
+    [m.name for m in metrics]
+    '''),
+        md("Both models answer every test prompt, 16 requests at a time (the embedded engine batches them). "
+           "Answers are saved as they arrive: re-running this cell after a crash only asks for the missing ones."),
+        code('''
+    evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=16, max_tokens=160)
+    evaluation.errors()
+    '''),
+        md("**Honest statistics.** A test split of a few dozen items is small: each difference comes with a "
+           "paired bootstrap 95% interval, and pass/fail metrics with McNemar's exact test. Disagreements are listed first."),
+        code('''
+    comparison = compare(evaluation, metrics)
+    ComparisonView(comparison)
+    '''),
+        code('''
+    print(comparison.verdict())
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert not any(evaluation.errors().values()), "Some answers failed to generate: read the errors above and re-run."
+    assert {r.metric for r in comparison.results} >= {"format compliance", "answer accuracy"}, "Compare on the task's own metrics."
+    evaluation.save(workbook.work_dir("05_evaluate") / "outputs.jsonl")
+    comparison.save(workbook.work_dir("05_evaluate"))
+    workbook.write_manifest("05_evaluate", models=models, items=len(items), verdict=comparison.verdict())
+    '''),
+    ], "You compared the fine-tuned model with its base on held-out data, with intervals and p-values instead of a bare number.",
+        "06_review", out_dir)
+
+    notebook("06_review", "Step 6: review the answers yourself, blind",
+             "At the end you will have your own judgement of the two models (`data/work/06_review/`), "
+             "and preference data to start a DPO round.", [
+        md("Metrics miss things only a person sees. Here each test prompt shows the two models' answers as **A** and "
+           "**B**, in random order and without names, so you judge the answers, not the labels."),
+        code('''
+    import os
+    import ftwidgets
+    from ftwidgets import workbook
+    from ftwidgets.evaluate import Evaluation, evaluate, held_out_test_items
+    from ftwidgets.metrics import exact_match, format_compliance
+    from ftwidgets.review import ReviewStore, export_csv, export_preferences, review_items, rule_review, summarize
+    from ftwidgets.training import train_small
+    from ftwidgets.widgets import ABReview, ReviewSummaryView
+    '''),
+        md("Inputs: step 5's answers, or (if step 5 was not run) a short evaluation made here."),
+        code('''
+    source = workbook.evaluation_file()
+    if source is None:
+        client, split = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine")), workbook.split_or_fallback("06_review")
+        models = {"base": "smollm2-135m-instruct", "fine_tuned": train_small(client, split, workbook.work_dir("06_review"))}
+        source = evaluate(client, held_out_test_items(split)[:24], models, cache_dir=workbook.work_dir("06_review"),
+                          concurrency=16, max_tokens=160).save(workbook.work_dir("06_review") / "outputs.jsonl")
+    items = review_items(Evaluation.load(source))
+    len(items)
+    '''),
+        md("Type your name, then judge: **A is better**, **B is better**, **tie** or **both bad**; optionally score "
+           "each answer 1-5, tag it and comment. Click the keyboard strip to use keys 1-4, s (skip) and u (undo). "
+           "Every click is saved to disk at once: close the notebook any time and come back to where you stopped."),
+        code('''
+    store = ReviewStore(workbook.work_dir("06_review") / "reviews.jsonl")
+    ABReview(items, store, reviewer=os.environ.get("FTW_REVIEWER", ""))
+    '''),
+        md("A second opinion: an automatic reviewer (named `rule:metrics`, never mistaken for a person) prefers the "
+           "answer with the right format and final number. How often you agree with it is measured below."),
+        code('''
+    rule_review(store, items, [format_compliance(r"Step 1:.*Answer: -?[\\d,.]+\\s*$"), exact_match()])
+    people = [r for r in store.reviewers() if not r.startswith("rule:")]
+    summary = summarize(store, reviewers=people or None)
+    print("win rates from:", people or "the automatic reviewer (no person has reviewed yet)")
+    ReviewSummaryView(summary)
+    '''),
+        md("**Export.** Every decision to CSV; decisions with a winner (where reviewers agree) to OpenAI's preference "
+           "(DPO) format, checked by the same validator as training data: the start of a preference-tuning round."),
+        code('''
+    out = workbook.work_dir("06_review")
+    export_csv(store, items, out / "reviews.csv")
+    preferences = export_preferences(store, items, out / "preferences.jsonl", overwrite=True)
+    print(preferences.usable_examples, "preference pairs; valid:", preferences.valid)
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert preferences.valid or preferences.usable_examples == 0, "The preference file has errors: see the report above."
+    workbook.write_manifest("06_review", reviewers=store.reviewers(), decisions=summary.decisions,
+                            summary=summary.sentence(), preference_pairs=preferences.usable_examples)
+    '''),
+    ], "You reviewed the answers blind, measured agreement, and exported preferences for a DPO round.", None, out_dir)
 
 
 if __name__ == "__main__":

@@ -26,3 +26,9 @@ def test_notebooks_match_their_source(tmp_path):
     mod.main(tmp_path)
     for path in ALL:
         assert json.loads((tmp_path / path.name).read_text())["cells"] == json.loads(path.read_text())["cells"], path.name
+
+
+def test_all_six_steps_exist_in_order():
+    from ftwidgets.workbook import STEPS
+
+    assert [p.stem for p in ALL] == STEPS

@@ -5,10 +5,15 @@ papermill pass), and its behaviour is reachable from Python (`button.click()`,
 setting `.value`), which is how the tests drive them.
 """
 
+from .ab_review import ABReview
+from .comparison_view import ComparisonView
 from .dataset_report import DatasetReport
 from .hyperparameter_panel import HyperparameterPanel
+from .keyboard import KeyboardShortcuts
 from .job_monitor import JobMonitor
+from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .validation_table import ValidationTable
 
-__all__ = ["DatasetReport", "HyperparameterPanel", "JobMonitor", "SplitView", "ValidationTable"]
+__all__ = ["ABReview", "ComparisonView", "DatasetReport", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
+           "ReviewSummaryView", "SplitView", "ValidationTable"]

@@ -5,14 +5,14 @@ CI-sized: 64 training examples, one epoch, batch 4 (16 steps) on the CPU.
 
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from openai import OpenAI
 
 from ftwidgets.dataset import load_jsonl
 from ftwidgets.engine import start
+from ftwidgets.evaluate import compare, evaluate, to_eval_items
+from ftwidgets.metrics import exact_match, format_compliance
 
 from ..conftest import SAMPLES
 from .conftest import upload, wait_for
@@ -30,16 +30,7 @@ def engine(tmp_path_factory):
     handle.stop()
 
 
-def _answers(client: OpenAI, model: str, prompts: list[list[dict]]) -> list[str]:
-    def ask(messages):
-        r = client.chat.completions.create(model=model, messages=messages, temperature=0, max_tokens=160)
-        return r.choices[0].message.content
-
-    with ThreadPoolExecutor(len(prompts)) as pool:  # concurrent requests: the engine batches them
-        return list(pool.map(ask, prompts))
-
-
-def test_fine_tune_end_to_end_beats_the_base_model(client, engine):
+def test_fine_tune_end_to_end_beats_the_base_model(client, engine, tmp_path):
     train = upload(client, MATH[:64], "train.jsonl")
     valid = upload(client, MATH[1000:1016], "validation.jsonl")
     job = client.fine_tuning.jobs.create(
@@ -67,16 +58,22 @@ def test_fine_tune_end_to_end_beats_the_base_model(client, engine):
     assert [c.step_number for c in ckpts] == [16] and ckpts[0].metrics.full_valid_loss is not None
     assert ckpts[0].fine_tuned_model_checkpoint in [m.id for m in client.models.list()]
 
-    held_out = MATH[1100:1120]
-    prompts = [ex["messages"][:-1] for ex in held_out]
+    # the workbook's own evaluation path: both models on held-out prompts, concurrently (so batched), cached
+    items = to_eval_items(MATH[1100:1120])
     t0 = time.perf_counter()
-    tuned = _answers(client, job.fine_tuned_model, prompts)
-    base = _answers(client, "smollm2-135m-instruct", prompts)
-    tuned_rate = sum(bool(FORMAT.search(a)) for a in tuned) / len(tuned)
-    base_rate = sum(bool(FORMAT.search(a)) for a in base) / len(base)
-    print(f"format compliance: base {base_rate:.0%}, fine-tuned {tuned_rate:.0%} ({time.perf_counter() - t0:.0f} s for 40 answers)")
-    assert tuned_rate >= 0.75 and tuned_rate >= base_rate + 0.5, (base_rate, tuned_rate, tuned[:2], base[:2])
+    ev = evaluate(client, items, {"base": "smollm2-135m-instruct", "fine_tuned": job.fine_tuned_model},
+                  cache_dir=tmp_path, concurrency=20, max_tokens=160)
+    print(f"evaluation: {time.perf_counter() - t0:.0f} s for 40 answers in {engine_batches(engine)} batched calls")
+    comp = compare(ev, [format_compliance(FORMAT), exact_match()], resamples=2000)
+    fmt = comp.results[0]
+    print(comp.verdict())
+    assert fmt.candidate >= 0.75 and fmt.candidate >= fmt.baseline + 0.5, (fmt, ev.answers("fine_tuned")[:2], ev.answers("base")[:2])
+    assert fmt.p_value < 0.01 and fmt.sentence.startswith("fine-tuned is better on format compliance")
     assert engine._server is not None and engine_batches(engine) < 20  # 40 answers in a handful of batched calls
+    batches = engine_batches(engine)
+    again = evaluate(client, items, ev.models, cache_dir=tmp_path, concurrency=20, max_tokens=160)
+    assert engine_batches(engine) == batches and again.answers("fine_tuned") == ev.answers("fine_tuned")  # resumed from disk
+    prompts = [it.messages for it in items]
 
     stream = client.chat.completions.create(model=job.fine_tuned_model, messages=prompts[0], temperature=0, max_tokens=60, stream=True)
     chunks = list(stream)

@@ -1,0 +1,80 @@
+"""ComparisonView: base against fine-tuned on the test set, each metric with its interval, wins and
+losses per item, and the answers side by side with the disagreements first.
+
+    from ftwidgets.evaluate import compare
+    ComparisonView(compare(evaluation, metrics))
+"""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..evaluate import Comparison
+from ._html import esc, table
+
+ALL, DISAGREE = "all items", "disagreements only"
+
+
+class ComparisonView(w.VBox):
+    def __init__(self, comparison: Comparison, *, page_size: int = 10):
+        from plotly.subplots import make_subplots
+
+        self.comparison = comparison
+        self.page_size = page_size
+        base, cand = comparison.baseline, comparison.candidate
+        res = comparison.results
+        self.verdict = w.HTML("<b>Verdict</b><ul>" + "".join(f"<li>{esc(line)}</li>" for line in comparison.verdict().split("\n- ")[1:])
+                              + "</ul>")
+        fig = make_subplots(rows=1, cols=2, subplot_titles=(f"{cand} minus {base} (95% CI)", "per-item wins and losses"))
+        names = [r.metric for r in res]
+        fig.add_scatter(x=[r.delta for r in res], y=names, mode="markers", name="difference", row=1, col=1,
+                        error_x=dict(type="data", symmetric=False, array=[r.high - r.delta for r in res],
+                                     arrayminus=[r.delta - r.low for r in res]))
+        fig.add_vline(x=0, line_dash="dot", row=1, col=1)
+        for label, values, colour in (("wins", [r.wins for r in res], "#1b5e20"), ("ties", [r.ties for r in res], "#9e9e9e"),
+                                      ("losses", [r.losses for r in res], "#b00020")):
+            fig.add_bar(x=values, y=names, orientation="h", name=label, marker_color=colour, row=1, col=2)
+        fig.update_layout(barmode="stack", height=120 + 40 * len(res), margin=dict(l=10, r=10, t=40, b=30))
+        self.figure = fig
+        self.plot = w.Output()
+        with self.plot:
+            fig.show()
+        self.summary = w.HTML(table(
+            ["metric", base, cand, "difference", "95% CI", "p", "test"],
+            [(r.metric, f"{r.baseline:.3f}", f"{r.candidate:.3f}", f"{r.delta:+.3f}", f"[{r.low:+.3f}, {r.high:+.3f}]",
+              f"{r.p_value:.3g}", r.test) for r in res]))
+        self._rows = comparison.per_example()
+        self.show = w.ToggleButtons(options=[DISAGREE, ALL], value=DISAGREE, description="Show")
+        self.page = w.BoundedIntText(value=1, min=1, max=1, description="Page")
+        self.page_info = w.Label()
+        self.table = w.HTML()
+        self.show.observe(lambda _: self._go_first(), names="value")
+        self.page.observe(lambda _: self._render(), names="value")
+        super().__init__([self.verdict, self.plot, self.summary, w.HBox([self.show, self.page, self.page_info]), self.table])
+        self._render()
+
+    @property
+    def rows(self):
+        """The per-item table under the current filter (disagreements first)."""
+        df = self._rows
+        return df[df["disagreement"] > 0] if self.show.value == DISAGREE else df
+
+    def _go_first(self) -> None:
+        if self.page.value != 1:
+            self.page.value = 1
+        else:
+            self._render()
+
+    def _render(self) -> None:
+        rows = self.rows
+        pages = max(1, -(-len(rows) // self.page_size))
+        self.page.max = pages
+        start = (min(self.page.value, pages) - 1) * self.page_size
+        shown = rows.iloc[start:start + self.page_size]
+        base, cand = self.comparison.baseline, self.comparison.candidate
+        self.page_info.value = f"of {pages} ({len(rows)} items)"
+        metrics = list(self.comparison.scores)
+        self.table.value = table(
+            ["item", "prompt", base, cand, *[f"{m}: {base} / {cand}" for m in metrics]],
+            [(r["item"], r["prompt"], r[base], r[cand], *[f"{r[f'{m} ({base})']:.2f} / {r[f'{m} ({cand})']:.2f}" for m in metrics])
+             for _, r in shown.iterrows()])
