@@ -1,0 +1,160 @@
+"""The workbook where people use it: JupyterLab in a real Chromium, driven by Playwright.
+
+Opt in with ``pytest -m browser`` (the test command does, after the notebooks have run).
+Needs Debian's ``chromium`` on PATH (``apt-get install chromium``); nothing here
+downloads a browser. Screenshots go to ``$FTW_SCREENSHOTS`` (default ``screenshots/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("FTW_SCREENSHOTS", ROOT / "screenshots"))
+ALL_CELLS_RAN = """() => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+  return prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory) -> Path:
+    """The notebooks' work folder: the one the notebook run used (FTW_WORK_DIR), or a fresh one."""
+    return Path(os.environ.get("FTW_WORK_DIR") or tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, work_dir):
+    """JupyterLab on loopback with a token, notebooks rendered in full (no cell virtualisation)."""
+    settings = tmp_path_factory.mktemp("lab-settings")
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text(json.dumps({"windowingMode": "none"}))
+    port, token = _free_port(), "browser-test-token"
+    env = {**os.environ, "FTW_WORK_DIR": str(work_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "FTW_ENGINE_DIR": os.environ.get("FTW_ENGINE_DIR") or str(tmp_path_factory.mktemp("engine"))}
+    log = open(tmp_path_factory.mktemp("lab-log") / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT}", "--LabApp.news_url=",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/api/status", params={"token": token}, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"JupyterLab did not start; see {log.name}")
+        time.sleep(0.5)
+    yield url, token
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: apt-get install -y chromium (nothing here downloads a browser)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=executable, headless=True,
+                               args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+def _run_all(page, lab, notebook: str, timeout_s: float):
+    url, token = lab
+    page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_function(ALL_CELLS_RAN, timeout=timeout_s * 1000, polling=1000)
+    tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
+    assert not tracebacks, tracebacks[:1]
+
+
+def test_validation_table_renders_and_filters(browser, lab):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "02_validate.ipynb", timeout_s=300)
+    table = page.locator(".widget-vbox").filter(has=page.locator(".widget-toggle-buttons")).first
+    table.scroll_into_view_if_needed()
+    rows = table.locator(".widget-html table tbody tr")
+    before = table.locator(".widget-label").filter(has_text="findings").first.inner_text()
+    first_rows = rows.all_inner_texts()
+    assert len(first_rows) > 5, first_rows  # the broken sample's findings, rendered as table rows
+    assert any("invalid_json" in r for r in first_rows)
+    page.screenshot(path=str(SHOTS / "02_validate_table.png"), full_page=False)
+    table.locator(".widget-toggle-button", has_text="warning").first.click()
+    page.wait_for_function("(b) => ![...document.querySelectorAll('.widget-label')].some(e => e.textContent === b)", arg=before)
+    after_rows = rows.all_inner_texts()
+    after = table.locator(".widget-label").filter(has_text="findings").first.inner_text()
+    assert after != before and after_rows != first_rows
+    assert after_rows and all("warning" in r for r in after_rows if r.strip())
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "02_validate_filtered.png"))
+    page.close()
+
+
+def test_review_click_appends_an_annotation(browser, lab, work_dir):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "06_review.ipynb", timeout_s=900)
+    reviews = work_dir / "06_review" / "reviews.jsonl"
+    lines = reviews.read_text().splitlines() if reviews.exists() else []
+    name = page.locator(".widget-text input[placeholder='your name']").first
+    name.scroll_into_view_if_needed()
+    name.fill("browser-reviewer")
+    name.press("Enter")
+    button = page.locator(".widget-button", has_text="A is better").first
+    page.wait_for_function("() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('A is better') && !b.disabled)")
+    page.screenshot(path=str(SHOTS / "06_review_before.png"))
+    button.click()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(reviews.read_text().splitlines()) <= len(lines):
+        time.sleep(0.2)
+    new = reviews.read_text().splitlines()[len(lines):]
+    assert len(new) == 1, new
+    record = json.loads(new[0])
+    assert record["reviewer"] == "browser-reviewer" and record["choice"] == "A" and record["action"] == "annotate"
+    # the keyboard strip: focus it and press 2 (B is better); JupyterLab's own shortcuts stay quiet
+    page.locator(".ftw-keys").first.click()
+    page.keyboard.press("2")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(reviews.read_text().splitlines()) <= len(lines) + 1:
+        time.sleep(0.2)
+    newer = [json.loads(x) for x in reviews.read_text().splitlines()[len(lines) + 1:]]
+    assert [(r["reviewer"], r["choice"]) for r in newer] == [("browser-reviewer", "B")]
+    page.screenshot(path=str(SHOTS / "06_review_after.png"))
+    page.close()
