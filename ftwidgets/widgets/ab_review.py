@@ -65,7 +65,7 @@ class ABReview(w.VBox):
         self.reviewer.observe(lambda _: self._advance(), names="value")
         super().__init__([
             w.HBox([self.reviewer, self.progress, self.progress_text]), self.prompt, w.HBox([self.left, self.right]),
-            w.HBox([self.score_a, self.score_b]), self.tags, self.comment,
+            w.HBox([self.score_a, self.score_b, w.Label("Tags"), self.tags]), self.comment,
             w.HBox(list(self.buttons.values()) + [self.skip_button, self.undo_button]), self.keyboard, self.message, self.summary,
         ])
         self._advance()

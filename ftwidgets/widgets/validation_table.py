@@ -66,7 +66,7 @@ class ValidationTable(w.VBox):
         start = (min(self.page.value, pages) - 1) * self.page_size
         shown = rows[start:start + self.page_size]
         self.page_info.value = f"of {pages} ({len(rows):,} findings)"
-        self.table.value = table(["line", "message", "severity", "code", "problem", "fix"],
+        self.table.value = table(["line", "message #", "severity", "code", "problem", "fix"],
                                  [(f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)
                                   for f in shown])
 
