@@ -19,7 +19,11 @@ def client(backend: Backend = "engine", *, base_url: str | None = None, api_key:
 
     - ``"engine"`` (default): the embedded engine, started in the background if needed.
     - ``"openai"``: OpenAI itself; the key comes from ``api_key`` or ``OPENAI_API_KEY``.
-    - ``"compatible"``: any OpenAI-compatible server at ``base_url``.
+    - ``"compatible"``: any OpenAI-compatible server at ``base_url`` (or ``FTW_BASE_URL``), key from
+      ``api_key``, ``FTW_API_KEY`` or ``OPENAI_API_KEY``.
+
+    The notebooks call ``client(os.environ.get("FTW_BACKEND", "engine"))``, so the
+    environment alone switches a whole workbook run to another backend.
     """
     from openai import OpenAI
 
@@ -34,7 +38,9 @@ def client(backend: Backend = "engine", *, base_url: str | None = None, api_key:
             raise ValueError("no OpenAI key: set OPENAI_API_KEY or pass api_key=...; the embedded engine needs none")
         return OpenAI(api_key=key, **kwargs)
     if backend == "compatible":
+        base_url = base_url or os.environ.get("FTW_BASE_URL")
         if not base_url:
-            raise ValueError("an OpenAI-compatible backend needs base_url='http://host:port/v1'")
-        return OpenAI(base_url=base_url, api_key=api_key or os.environ.get("OPENAI_API_KEY") or "none", **kwargs)
+            raise ValueError("an OpenAI-compatible backend needs base_url='http://host:port/v1' (or FTW_BASE_URL)")
+        key = api_key or os.environ.get("FTW_API_KEY") or os.environ.get("OPENAI_API_KEY") or "none"
+        return OpenAI(base_url=base_url, api_key=key, **kwargs)
     raise ValueError(f"unknown backend {backend!r}: use 'engine', 'openai' or 'compatible'")

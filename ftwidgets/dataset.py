@@ -95,6 +95,19 @@ def dump_json(obj: Any, *, sort_keys: bool = False) -> bytes:
         return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+def append_durably(path: str | os.PathLike, record: Any) -> None:
+    """Append one JSON line and force it to disk before returning.
+
+    For logs that must survive a killed process (evaluation answers, review clicks):
+    the line is one ``write`` to a file opened for appending, then flushed and fsynced,
+    so a crash can at worst cut the line being written, which readers skip.
+    """
+    with open(path, "ab") as fh:
+        fh.write(dump_json(record) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def read_jsonl(path: str | os.PathLike) -> Iterator[Example]:
     """Stream the examples of a valid JSONL file; a bad line raises `DataError` naming it."""
     for raw in iter_raw_lines(path):

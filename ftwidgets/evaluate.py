@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dataset import DataError, Example, dump_json, iter_raw_lines, load_jsonl, parse_json
+from .dataset import DataError, Example, append_durably, dump_json, iter_raw_lines, load_jsonl, parse_json
 from .metrics import Metric
 from .stats import mcnemar_exact, paired_bootstrap, verdict_sentence
 
@@ -108,12 +108,8 @@ class OutputCache:
 
     def put(self, key: str, record: dict[str, Any]) -> None:
         record = {"key": key, **record}
-        line = dump_json(record) + b"\n"
         with self._lock:
-            with open(self.path, "ab") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+            append_durably(self.path, record)
             self._answers[key] = record
 
     def __len__(self) -> int:

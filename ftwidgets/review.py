@@ -21,7 +21,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .dataset import dump_json, iter_raw_lines, make_preference, parse_json, write_preferences
+from .dataset import append_durably, iter_raw_lines, make_preference, parse_json, write_preferences
 from .evaluate import Evaluation
 from .stats import Interval, cohen_kappa, krippendorff_alpha, wilson_interval
 
@@ -73,12 +73,8 @@ class ReviewStore:
 
     def _append(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {"id": uuid.uuid4().hex[:12], "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
-        line = dump_json(record) + b"\n"
         with self._lock:
-            with open(self.path, "ab") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+            append_durably(self.path, record)
             self.records.append(record)
         return record
 

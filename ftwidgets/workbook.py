@@ -16,7 +16,23 @@ from typing import Any
 
 from . import __version__
 
-ROOT = Path(__file__).resolve().parents[1]
+def find_root() -> Path:
+    """The workbook folder (the one holding ``data/samples/`` and ``notebooks/``).
+
+    ``FTW_ROOT`` if set; else the checkout this package sits in (an editable install);
+    else the nearest folder at or above the working directory that holds the samples
+    (a regular install, e.g. on Binder, run from the repository's notebooks).
+    """
+    if os.environ.get("FTW_ROOT"):
+        return Path(os.environ["FTW_ROOT"]).expanduser().resolve()
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here, *[Path.cwd(), *Path.cwd().parents]):
+        if (candidate / "data" / "samples" / "math_tutor.jsonl").exists():
+            return candidate
+    return here
+
+
+ROOT = find_root()
 SAMPLES = ROOT / "data" / "samples"
 STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
 

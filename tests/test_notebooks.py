@@ -32,3 +32,12 @@ def test_all_six_steps_exist_in_order():
     from ftwidgets.workbook import STEPS
 
     assert [p.stem for p in ALL] == STEPS
+
+
+def test_workbook_root_can_be_named(monkeypatch, tmp_path):
+    from ftwidgets.workbook import find_root
+
+    monkeypatch.setenv("FTW_ROOT", str(tmp_path))
+    assert find_root() == tmp_path.resolve()
+    monkeypatch.delenv("FTW_ROOT")
+    assert (find_root() / "data" / "samples" / "math_tutor.jsonl").exists()

@@ -21,3 +21,11 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 def badge(level: str, text: str) -> str:
     colour = LEVEL_COLOURS.get(level, "#333")
     return f"<div style='color:{colour}'><b>{esc(level.upper())}</b> {esc(text)}</div>"
+
+
+def page_of(rows: Sequence[Any], page: Any, size: int) -> tuple[Sequence[Any], int]:
+    """The rows on the page a ``BoundedIntText`` points at (its maximum set to the page count), and that count."""
+    pages = max(1, -(-len(rows) // size))
+    page.max = pages
+    start = (min(page.value, pages) - 1) * size
+    return rows[start:start + size], pages

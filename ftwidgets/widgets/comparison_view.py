@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..evaluate import Comparison
-from ._html import esc, table
+from ._html import esc, page_of, table
 
 ALL, DISAGREE = "all items", "disagreements only"
 
@@ -67,10 +67,7 @@ class ComparisonView(w.VBox):
 
     def _render(self) -> None:
         rows = self.rows
-        pages = max(1, -(-len(rows) // self.page_size))
-        self.page.max = pages
-        start = (min(self.page.value, pages) - 1) * self.page_size
-        shown = rows.iloc[start:start + self.page_size]
+        shown, pages = page_of(rows, self.page, self.page_size)  # a DataFrame slices rows by position
         base, cand = self.comparison.baseline, self.comparison.candidate
         self.page_info.value = f"of {pages} ({len(rows)} items)"
         metrics = list(self.comparison.scores)

@@ -13,7 +13,7 @@ import ipywidgets as w
 
 from ..dataset import iter_raw_lines
 from ..findings import Finding, Report
-from ._html import esc, table
+from ._html import esc, page_of, table
 
 ALL = "all"
 
@@ -61,10 +61,7 @@ class ValidationTable(w.VBox):
 
     def _render(self) -> None:
         rows = self.rows
-        pages = max(1, -(-len(rows) // self.page_size))
-        self.page.max = pages
-        start = (min(self.page.value, pages) - 1) * self.page_size
-        shown = rows[start:start + self.page_size]
+        shown, pages = page_of(rows, self.page, self.page_size)
         self.page_info.value = f"of {pages} ({len(rows):,} findings)"
         self.table.value = table(["line", "message #", "severity", "code", "problem", "fix"],
                                  [(f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)

@@ -39,8 +39,13 @@ def test_client_backends(tmp_path, monkeypatch):
         ftwidgets.client("openai")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     assert str(ftwidgets.client("openai").base_url).startswith("https://api.openai.com")
+    monkeypatch.delenv("FTW_BASE_URL", raising=False)
     with pytest.raises(ValueError, match="base_url"):
         ftwidgets.client("compatible")
+    monkeypatch.setenv("FTW_BASE_URL", engine_client.base_url.__str__())
+    monkeypatch.setenv("FTW_API_KEY", engine_client.api_key)
+    via_env = ftwidgets.client("compatible")  # the engine, reached as any compatible server would be
+    assert "smollm2-135m-instruct" in [m.id for m in via_env.models.list()]
     other = ftwidgets.client("compatible", base_url="http://127.0.0.1:9/v1")
     assert str(other.base_url) == "http://127.0.0.1:9/v1/"
     with pytest.raises(ValueError, match="unknown backend"):
