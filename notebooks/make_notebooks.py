@@ -23,7 +23,7 @@ def code(text, tags=()):
 
 PARAMS = code('''
 import os
-QUICK = os.environ.get("FTW_QUICK", "0") == "1"  # papermill: -p QUICK True for the short CI run
+QUICK = os.environ.get("FTW_QUICK", "0") in ("1", "true")  # papermill: -p QUICK True for the short CI run
 ''', tags=["parameters"])
 
 
