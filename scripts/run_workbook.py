@@ -3,7 +3,7 @@
 Writes the executed notebooks, the per-step work folders and ``summary.md`` (timings,
 the evaluation verdict, the review summary, peak memory) to the output folder. Peak
 memory is the largest total resident memory of this process and everything it starts
-(kernels, the engine, trainer processes), sampled four times a second: an upper
+(kernels, the engine, trainer processes), sampled twice a second: an upper
 bound on what a Binder session needs.
 
     python scripts/run_workbook.py --out results            # QUICK: small subsets, about 10 minutes on 2 CPU cores
@@ -25,28 +25,38 @@ STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06
 
 
 class PeakMemory:
-    """Largest summed RSS of this process tree, sampled in a background thread."""
+    """Largest total memory of this process tree, sampled in a background thread.
 
-    def __init__(self, every: float = 0.25):
+    Counts each process's proportional set size (PSS: private pages plus its share of
+    pages shared with the others, such as torch's libraries loaded by a kernel and a
+    trainer), which adds up to what the tree really occupies, as a container's memory
+    limit sees it; summing RSS would count every shared library once per process.
+    The processes at the peak are kept in ``at_peak``.
+    """
+
+    def __init__(self, every: float = 0.5):
         import psutil
 
         self.me, self.every, self.peak, self._stop = psutil.Process(), every, 0, threading.Event()
+        self.at_peak: list[tuple[str, int]] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _sample(self) -> int:
+    def _sample(self) -> tuple[int, list[tuple[str, int]]]:
         import psutil
 
-        total = 0
+        rows = []
         for p in [self.me, *self.me.children(recursive=True)]:
             try:
-                total += p.memory_info().rss
+                rows.append((" ".join(p.cmdline()[:3])[-60:], p.memory_full_info().pss))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 pass
-        return total
+        return sum(r[1] for r in rows), rows
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._sample())
+            total, rows = self._sample()
+            if total > self.peak:
+                self.peak, self.at_peak = total, rows
             self._stop.wait(self.every)
 
     def __enter__(self):
@@ -77,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     os.environ.update({"FTW_WORK_DIR": str(out / "work"), "FTW_ENGINE_DIR": str(out / "engine"),
                        "FTW_QUICK": "0" if args.full else "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    if args.max_memory_gb is not None and args.max_memory_gb < 4:
+        # what the engine picks by itself inside a container with such a limit (e.g. Binder's 2 GB)
+        os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "256")
     timings, failed = {}, None
     with PeakMemory() as memory:
         for step in args.steps:
@@ -98,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
              f"- notebooks: {', '.join(timings)} (executed copies in `{out / 'notebooks'}`)",
              f"- total time: {sum(timings.values()) / 60:.1f} min; per notebook: "
              + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),
-             f"- peak memory of the whole run (all processes): {peak_gb:.2f} GB"]
+             f"- peak memory of the whole run (all processes, PSS): {peak_gb:.2f} GB; at the peak: "
+             + ", ".join(f"`{name}` {pss / 2**20:.0f} MB" for name, pss in sorted(memory.at_peak, key=lambda r: -r[1])[:4])]
     trained = _manifest(work, "04_train")
     if trained:
         lines.append(f"- fine-tuned model: `{trained.get('fine_tuned_model')}` from `{trained.get('base_model')}`")

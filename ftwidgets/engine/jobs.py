@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,20 @@ LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_pro
 ALLOW_SMALL_KEY = next(iter(ALLOW_SMALL_METADATA))  # the explicit override for 10-99 examples
 
 
+def default_max_batch_tokens() -> int | None:
+    """Tokens per training forward pass: unlimited unless memory is tight.
+
+    ``FTW_MAX_BATCH_TOKENS`` sets it (0 = unlimited). Otherwise a container memory limit
+    under 4 GiB (mybinder gives 2 GiB) selects 256, which holds a SmolLM2 trainer near
+    1.4 GB instead of 2.5 GB at batch 4, for about 17% fewer tokens per second.
+    """
+    env = os.environ.get("FTW_MAX_BATCH_TOKENS")
+    if env is not None and env.strip():
+        return int(env) or None
+    limit = models.memory_limit_bytes()
+    return 256 if limit is not None and limit < 4 * 2**30 else None
+
+
 @dataclass
 class EngineSettings:
     # base models clients may fine-tune and chat with: the embedded one, plus local folders or
@@ -49,6 +63,7 @@ class EngineSettings:
     max_seq_len: int = MAX_SEQ_LEN
     max_upload_bytes: int = 512 * 1024 * 1024
     eval_every: int = 1
+    max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
     trainer_command: str | None = None  # e.g. "accelerate launch -m ftwidgets.engine.trainer"
 
 
@@ -239,6 +254,7 @@ class JobRunner:
             "threads": self.settings.threads,
             "max_seq_len": self.settings.max_seq_len,
             "eval_every": self.settings.eval_every,
+            "max_batch_tokens": self.settings.max_batch_tokens,
             "lora": LORA,
             "fine_tuned_model": fine_tuned_name(job["model"], job.get("user_provided_suffix"), job_id),
         }

@@ -69,6 +69,45 @@ def _loss_and_accuracy(model, batch, pad_id: int, device: str):
     return out.loss, acc, n, int(mask.sum())
 
 
+def micro_batches(batch: list, max_tokens: int | None) -> list[list]:
+    """Split a batch so each part's padded size (examples x longest) stays within ``max_tokens``.
+
+    Gradients are accumulated over the parts, so the update equals the whole batch's;
+    only the memory held by activations at once shrinks. Each part has at least one example.
+    """
+    if not max_tokens:
+        return [batch]
+    parts, current, longest = [], [], 0
+    for item in batch:
+        n = len(item[0])
+        if current and max(longest, n) * (len(current) + 1) > max_tokens:
+            parts.append(current)
+            current, longest = [], 0
+        current.append(item)
+        longest = max(longest, n)
+    if current:
+        parts.append(current)
+    return parts
+
+
+def _labelled(batch: list) -> int:
+    return sum(sum(1 for lab in labels[1:] if lab != IGNORE) for _, labels in batch)
+
+
+def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None) -> tuple[float, float, int]:
+    """Backpropagate one batch (in memory-sized parts); returns its mean loss, accuracy and token count."""
+    total = _labelled(batch)
+    loss_sum = acc_sum = 0.0
+    n_tokens = 0
+    for part in micro_batches(batch, max_tokens):
+        loss, acc, n, nt = _loss_and_accuracy(model, part, pad_id, device)
+        (loss * (n / total)).backward()  # the whole batch's token-mean loss, accumulated part by part
+        loss_sum += loss.item() * n
+        acc_sum += acc * n
+        n_tokens += nt
+    return loss_sum / total, acc_sum / total, n_tokens
+
+
 def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str) -> tuple[float, float]:
     """Token-weighted loss and accuracy over a whole dataset."""
     import torch
@@ -137,15 +176,14 @@ def train(job_dir: Path) -> dict[str, Any]:
     for epoch in range(1, epochs + 1):
         model.train()
         for batch in _batches(train_data, bs, rng):
-            loss, acc, _, n_tokens = _loss_and_accuracy(model, batch, tok.pad_token_id, device.name)
-            loss.backward()
+            loss, acc, n_tokens = train_step(model, batch, tok.pad_token_id, device.name, spec.get("max_batch_tokens"))
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             step += 1
             trained_tokens += n_tokens
-            data: dict[str, Any] = {"step": step, "total_steps": total_steps, "train_loss": round(loss.item(), 6),
+            data: dict[str, Any] = {"step": step, "total_steps": total_steps, "train_loss": round(loss, 6),
                                     "train_mean_token_accuracy": round(acc, 6)}
             if valid_data and (step % eval_every == 0 or step == total_steps):
                 model.eval()

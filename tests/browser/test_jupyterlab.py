@@ -149,6 +149,23 @@ def test_validation_table_renders_and_filters(browser, lab):
     page.close()
 
 
+def test_training_curves_render(browser, lab):
+    """04_train in the browser: the job monitor's loss curves are drawn by plotly (after the notebook run,
+    the kernel re-attaches to the finished job instead of training again)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "04_train.ipynb", timeout_s=1200)
+    monitor = page.locator(".widget-vbox").filter(has=page.locator(".widget-button", has_text="Cancel")).first
+    monitor.scroll_into_view_if_needed()
+    assert "succeeded" in monitor.inner_text()
+    plot = monitor.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=30_000)
+    traces = plot.evaluate("el => el.data.map(t => [t.name, t.y.length])")
+    assert [name for name, _ in traces] == ["training loss", "validation loss"] and all(n > 0 for _, n in traces), traces
+    page.screenshot(path=str(SHOTS / "04_train_monitor.png"))
+    page.close()
+
+
 def test_review_click_appends_an_annotation(browser, lab, work_dir):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
