@@ -133,8 +133,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     base_models = tuple(settings.base_models)
     store = Store(data_dir)
     runner = JobRunner(store, settings)
-    device = models.pick_device(settings.threads)
-    generator = Generator(device)
+    generator = Generator(threads=settings.threads)  # torch is imported on the first chat request
     started = now()
 
     @contextlib.asynccontextmanager

@@ -53,8 +53,9 @@ class GenResult:
 class Generator:
     """Owns the models; batches requests on one worker thread."""
 
-    def __init__(self, device: models.Device, *, max_batch: int = 32, max_wait: float = 0.02, max_adapters: int = 8):
-        self.device = device
+    def __init__(self, device: models.Device | None = None, *, threads: int | None = None, max_batch: int = 32,
+                 max_wait: float = 0.02, max_adapters: int = 8):
+        self._device, self._threads = device, threads
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.max_adapters = max_adapters
@@ -64,6 +65,13 @@ class Generator:
         self.batches = 0  # generate calls made (for tests and benchmarks)
         self._thread = threading.Thread(target=self._run, name="ftw-generator", daemon=True)
         self._thread.start()
+
+    @property
+    def device(self) -> models.Device:
+        """Chosen on first use: an engine that only trains (a notebook's kernel) never imports torch."""
+        if self._device is None:
+            self._device = models.pick_device(self._threads)
+        return self._device
 
     # --- public -----------------------------------------------------------------------
     def submit(self, req: GenRequest) -> Future:

@@ -108,14 +108,15 @@ def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = 
     return loss_sum / total, acc_sum / total, n_tokens
 
 
-def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str) -> tuple[float, float]:
-    """Token-weighted loss and accuracy over a whole dataset."""
+def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str,
+              max_tokens: int | None = None) -> tuple[float, float]:
+    """Token-weighted loss and accuracy over a whole dataset (in memory-sized parts)."""
     import torch
 
     total_loss = total_acc = 0.0
     total_n = 0
     with torch.no_grad():
-        for batch in _batches(data, batch_size, None):
+        for batch in (part for b in _batches(data, batch_size, None) for part in micro_batches(b, max_tokens)):
             loss, acc, n, _ = _loss_and_accuracy(model, batch, pad_id, device)
             if n:
                 total_loss += float(loss) * n
@@ -187,16 +188,15 @@ def train(job_dir: Path) -> dict[str, Any]:
                                     "train_mean_token_accuracy": round(acc, 6)}
             if valid_data and (step % eval_every == 0 or step == total_steps):
                 model.eval()
-                with torch.no_grad():
-                    vbatch = valid_rng.sample(valid_data, min(bs, len(valid_data)))
-                    vloss, vacc, _, _ = _loss_and_accuracy(model, vbatch, tok.pad_token_id, device.name)
+                vbatch = valid_rng.sample(valid_data, min(bs, len(valid_data)))
+                vloss, vacc = _evaluate(model, vbatch, bs, tok.pad_token_id, device.name, spec.get("max_batch_tokens"))
                 model.train()
                 data["valid_loss"] = round(float(vloss), 6)
                 data["valid_mean_token_accuracy"] = round(vacc, 6)
             last_of_epoch = step == epoch * steps_per_epoch
             if last_of_epoch and valid_data:
                 model.eval()
-                full_loss, full_acc = _evaluate(model, valid_data, bs, tok.pad_token_id, device.name)
+                full_loss, full_acc = _evaluate(model, valid_data, bs, tok.pad_token_id, device.name, spec.get("max_batch_tokens"))
                 model.train()
                 data["full_valid_loss"] = round(full_loss, 6)
                 data["full_valid_mean_token_accuracy"] = round(full_acc, 6)
