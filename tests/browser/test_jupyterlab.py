@@ -57,6 +57,7 @@ def lab(tmp_path_factory, work_dir):
     shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
     port, token = _free_port(), "browser-test-token"
     env = {**os.environ, "FTW_WORK_DIR": str(work_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "FTW_QUICK": os.environ.get("FTW_QUICK", "1"),  # the short run, like the notebooks' CI run before it
            "FTW_ENGINE_DIR": os.environ.get("FTW_ENGINE_DIR") or str(tmp_path_factory.mktemp("engine"))}
     log = open(tmp_path_factory.mktemp("lab-log") / "lab.log", "w")
     proc = subprocess.Popen(
