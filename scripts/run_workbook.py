@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
+sys.path.insert(0, str(ROOT))
+
+from ftwidgets.workbook import STEPS  # noqa: E402  (the one list of the six steps)
 
 
 class PeakMemory:
