@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({"FTW_WORK_DIR": str(out / "work"), "FTW_ENGINE_DIR": str(out / "engine"),
                        "FTW_QUICK": "0" if args.full else "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     if args.max_memory_gb is not None and args.max_memory_gb < 4:
-        # what the engine picks by itself inside a container with such a limit (e.g. Binder's 2 GB)
-        os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "256")
+        # what the engine picks by itself inside a container with such a limit (e.g. Binder's 2 GB):
+        # ftwidgets.engine.jobs.TIGHT_MEMORY_BATCH_TOKENS, not imported so this process stays small
+        os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "128")
     timings, failed = {}, None
     with PeakMemory() as memory:
         for step in args.steps:

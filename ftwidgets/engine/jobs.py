@@ -40,18 +40,24 @@ LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_pro
 ALLOW_SMALL_KEY = next(iter(ALLOW_SMALL_METADATA))  # the explicit override for 10-99 examples
 
 
+# Tokens per forward pass when memory is tight (mybinder gives 2 GiB). Measured with
+# benchmarks/trainer_memory.py on SmolLM2 at batch 4 (medians): trainer peak 1.40 GB at 128,
+# 1.59 GB at 256, 2.35 GB unlimited; tokens/s alike within the machine's noise. binder/start and scripts/run_workbook.py
+# repeat the number (a test keeps them equal) so their processes need not import the engine.
+TIGHT_MEMORY_BATCH_TOKENS = 128
+
+
 def default_max_batch_tokens() -> int | None:
     """Tokens per training forward pass: unlimited unless memory is tight.
 
     ``FTW_MAX_BATCH_TOKENS`` sets it (0 = unlimited). Otherwise a container memory limit
-    under 4 GiB (mybinder gives 2 GiB) selects 256, which holds a SmolLM2 trainer near
-    1.4 GB instead of 2.5 GB at batch 4, for about 17% fewer tokens per second.
+    under 4 GiB selects ``TIGHT_MEMORY_BATCH_TOKENS``.
     """
     env = os.environ.get("FTW_MAX_BATCH_TOKENS")
     if env is not None and env.strip():
         return int(env) or None
     limit = models.memory_limit_bytes()
-    return 256 if limit is not None and limit < 4 * 2**30 else None
+    return TIGHT_MEMORY_BATCH_TOKENS if limit is not None and limit < 4 * 2**30 else None
 
 
 @dataclass

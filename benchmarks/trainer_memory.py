@@ -1,0 +1,83 @@
+"""Benchmark the trainer's memory budget: peak memory and speed per ``max_batch_tokens``, in one session.
+
+Runs the real trainer process (``python -m ftwidgets.engine.trainer``) on the workbook's
+QUICK job (64 math-tutor examples, 16 validation examples, batch 4, one epoch) once per
+budget, repeats interleaved so machine noise hits every budget alike, and samples the
+process's proportional set size every 50 ms. Ratios are against the unlimited budget
+(whole batches) run in the same session. This is the figure behind
+``jobs.TIGHT_MEMORY_BATCH_TOKENS``, the budget the engine picks under a container
+memory limit (Binder's 2 GB).
+
+    python benchmarks/trainer_memory.py [--budgets 0 128 256] [--repeats 2]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
+from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa: E402
+
+
+def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None) -> tuple[int, float]:
+    """One trainer process on the job; returns (peak PSS in bytes, trained tokens per second)."""
+    job_dir.mkdir(parents=True)
+    spec = {"job_id": "ftjob-bench", "base_model": "smollm2-135m-instruct", "training_path": str(train),
+            "validation_path": str(valid), "n_epochs": 1, "batch_size": 4, "learning_rate": BASE_LEARNING_RATE,
+            "seed": 42, "threads": None, "max_seq_len": MAX_SEQ_LEN, "eval_every": 1, "max_batch_tokens": budget,
+            "lora": LORA, "fine_tuned_model": "ft:bench"}
+    (job_dir / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ftwidgets.engine.trainer", str(job_dir)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watched, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, watched.memory_full_info().pss)
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    outcome = json.loads((job_dir / "outcome.json").read_text())
+    assert outcome["status"] == "succeeded", outcome
+    return peak, outcome["tokens_per_second"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budgets", type=int, nargs="+", default=[0, 128, 256], help="0 = unlimited (the baseline)")
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    budgets = [0] + [b for b in args.budgets if b]
+    tmp = Path(tempfile.mkdtemp())
+    math_tutor = load_jsonl(ROOT / "data" / "samples" / "math_tutor.jsonl")
+    train, valid = tmp / "train.jsonl", tmp / "valid.jsonl"
+    write_jsonl(train, math_tutor[:64])
+    write_jsonl(valid, math_tutor[1000:1016])
+    runs: dict[int, list[tuple[int, float]]] = {b: [] for b in budgets}
+    for r in range(args.repeats):
+        for b in budgets:
+            runs[b].append(run_trainer(tmp / f"job-{r}-{b}", train, valid, b or None))
+            print(f"repeat {r + 1}, budget {b or 'unlimited'}: peak {runs[b][-1][0] / 2**20:.0f} MB, "
+                  f"{runs[b][-1][1]} tokens/s", flush=True)
+    base_peak = statistics.median(p for p, _ in runs[0])
+    base_speed = statistics.median(s for _, s in runs[0])
+    print(f"\n| max_batch_tokens | peak PSS (median of {args.repeats}) | ratio to whole batches | tokens/s | ratio |")
+    print("|---|---|---|---|---|")
+    for b in budgets:
+        peak, speed = statistics.median(p for p, _ in runs[b]), statistics.median(s for _, s in runs[b])
+        print(f"| {b or 'unlimited (baseline)'} | {peak / 2**30:.2f} GB | {peak / base_peak:.2f} | {speed:.1f} | {speed / base_speed:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
