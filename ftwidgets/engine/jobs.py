@@ -42,8 +42,9 @@ ALLOW_SMALL_KEY = next(iter(ALLOW_SMALL_METADATA))  # the explicit override for 
 
 # Tokens per forward pass when memory is tight (mybinder gives 2 GiB). Measured with
 # benchmarks/trainer_memory.py on SmolLM2 at batch 4 (medians): trainer peak 1.40 GB at 128,
-# 1.59 GB at 256, 2.35 GB unlimited; tokens/s alike within the machine's noise. binder/start and scripts/run_workbook.py
-# repeat the number (a test keeps them equal) so their processes need not import the engine.
+# 1.59 GB at 256, 2.35 GB unlimited; tokens/s alike within the machine's noise.
+# binder/start and scripts/run_workbook.py repeat the number (a test keeps them equal) so
+# their processes need not import the engine.
 TIGHT_MEMORY_BATCH_TOKENS = 128
 
 
