@@ -111,8 +111,10 @@ def ensure_converted(name: str = DEFAULT_BASE_MODEL) -> Path:
         config = gguf_model.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(gguf_model.state_dict(), strict=True)
+        with torch.device("meta"):  # no second copy of the weights: the loaded tensors are assigned
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(gguf_model.state_dict(), strict=True, assign=True)
+        model.tie_weights()
         tmp = target.parent / f".{name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp)

@@ -67,3 +67,19 @@ def test_binder_and_the_workbook_runner_use_the_engines_tight_budget():
     runner = (ROOT / "scripts" / "run_workbook.py").read_text()
     assert re.findall(r'FTW_MAX_BATCH_TOKENS:-(\d+)', start) == [str(jobs.TIGHT_MEMORY_BATCH_TOKENS)]
     assert re.findall(r'"FTW_MAX_BATCH_TOKENS", "(\d+)"', runner) == [str(jobs.TIGHT_MEMORY_BATCH_TOKENS)]
+
+
+@pytest.mark.slow
+def test_conversion_keeps_every_gguf_weight(tmp_path, monkeypatch):
+    """The one-time GGUF -> safetensors conversion (which assigns the loaded tensors instead of copying
+    them, to hold one copy in memory) saves exactly the weights transformers reads from the GGUF file."""
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setenv("FTW_MODEL_CACHE", str(tmp_path))
+    saved = load_file(models.ensure_converted() / "model.safetensors")
+    src = models.gguf_path()
+    gguf = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32).state_dict()
+    assert sorted(saved) == sorted(k for k in gguf if k != "lm_head.weight")  # tied to the embeddings
+    for name, tensor in saved.items():
+        assert torch.equal(tensor, gguf[name]), name
