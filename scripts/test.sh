@@ -2,6 +2,8 @@
 # Set up (if needed) and run every test: the package's tests, then the six notebooks under
 # nbval (short QUICK run on the embedded engine, in a throw-away work folder), then the
 # browser test (JupyterLab in Debian's chromium) on the notebooks' results.
+# Every stage runs even when an earlier one fails, so one failure never hides another;
+# the summary at the end lists each stage's outcome and the exit code is 1 if any failed.
 # Usage: bash scripts/test.sh [pytest args for the package tests]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +11,31 @@ bash scripts/setup.sh
 bash scripts/browser_setup.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-python -m pytest -q "$@"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-export FTW_WORK_DIR="$scratch/work" FTW_ENGINE_DIR="$scratch/engine"
-FTW_QUICK=1 python -m pytest -q --nbval-lax notebooks/ --ignore=notebooks/make_notebooks.py -p no:warnings
-FTW_SCREENSHOTS="${FTW_SCREENSHOTS:-screenshots}" python -m pytest -q -m browser tests/browser -p no:cacheprovider
+outcomes=()
+failed=0
+passed=0
+stage() {  # stage NAME COMMAND...: run it, remember how it ended, carry on
+  local name=$1 started=$SECONDS rc=0
+  shift
+  echo "== $name"
+  "$@" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    outcomes+=("passed  $name ($((SECONDS - started)) s)")
+    passed=$((passed + 1))
+  else
+    outcomes+=("FAILED  $name (exit $rc, $((SECONDS - started)) s)")
+    failed=$((failed + 1))
+  fi
+}
+stage "package tests" python -m pytest -q "$@"
+FTW_WORK_DIR="$scratch/work" FTW_ENGINE_DIR="$scratch/engine" FTW_QUICK=1 \
+  stage "notebooks (nbval)" python -m pytest -q --nbval-lax notebooks/ --ignore=notebooks/make_notebooks.py -p no:warnings
+FTW_SCREENSHOTS="${FTW_SCREENSHOTS:-screenshots}" \
+  stage "browser (JupyterLab in chromium)" python -m pytest -q -m browser tests/browser -p no:cacheprovider
 echo "screenshots of the rendered widgets: ${FTW_SCREENSHOTS:-screenshots}/"
+echo "== summary"
+printf '%s\n' "${outcomes[@]}"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,9 +1,11 @@
-"""Shared fixtures: sample paths, the shared real-world datasets, an offline tiktoken cache."""
+"""Shared fixtures: sample paths, test data from elsewhere (tests/data), an offline tiktoken cache."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,41 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
-SHARED = ROOT.parent / "shared" / "datasets"
+TEST_DATA = ROOT / "tests" / "data"  # files someone else wrote, with their source and licence
+
+
+def _environment_dirs() -> tuple[Path, ...]:
+    """Where the interpreter, its packages, temporary files and named caches live: never the project's inputs."""
+    named = [os.environ.get(v) for v in ("FTW_MODEL_CACHE", "FTW_ENGINE_DIR", "FTW_WORK_DIR", "HF_HOME", "XDG_CACHE_HOME")]
+    dirs = [sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(), *filter(None, named)]
+    return tuple(Path(os.path.abspath(d)) for d in dirs)
+
+
+def outside_the_tree(path) -> bool:
+    """True for a path beside the repository (``../shared``): there in a developer's checkout, not in a clone.
+
+    Hidden folders beside it (``~/.cache`` when the repository sits in a home folder), the
+    interpreter and temporary files are the machine's, not the project's inputs, and pass.
+    """
+    if ROOT.parent == Path(ROOT.anchor):
+        return False  # a repository at the top of the file system has no folder of its own around it
+    try:
+        full = Path(os.path.abspath(os.fsdecode(path)))
+        rel = full.relative_to(ROOT.parent)
+    except (TypeError, ValueError):
+        return False  # a file descriptor, or a path elsewhere on the machine (site-packages, /etc)
+    if not rel.parts or rel.parts[0] == ROOT.name or rel.parts[0].startswith("."):
+        return False
+    return not any(full.is_relative_to(d) for d in _environment_dirs())
+
+
+def _refuse_reads_beside_the_repository(event: str, args: tuple) -> None:
+    """Audit hook: any read beside the repository fails the test that made it, with the path."""
+    if event in ("open", "os.listdir", "os.scandir") and args and outside_the_tree(args[0]):
+        raise PermissionError(f"the project must never read outside its own tree: {args[0]}")
+
+
+sys.addaudithook(_refuse_reads_beside_the_repository)
 
 
 @pytest.fixture(scope="session", autouse=True)

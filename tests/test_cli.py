@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .conftest import SAMPLES, SHARED
+from .conftest import SAMPLES, TEST_DATA
 
 
 def ftw(*args, cwd=None):
@@ -32,7 +32,7 @@ def test_validate_json_shape():
     assert out["valid"] is False and isinstance(out["examples"], int)
     assert all({"line", "code"} <= set(e) for e in out["errors"] + out["warnings"])
     assert isinstance(out["tokens"]["total"], int)
-    good = json.loads(ftw("validate", SHARED / "toy_chat_fine_tuning.jsonl", "--json", "--allow-small").stdout)
+    good = json.loads(ftw("validate", TEST_DATA / "toy_chat_fine_tuning.jsonl", "--json", "--allow-small").stdout)
     assert good["examples"] == 5 and good["tokens"]["total"] > 8000
 
 

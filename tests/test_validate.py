@@ -8,7 +8,7 @@ import tiktoken
 from ftwidgets.findings import CODES, ERROR
 from ftwidgets.validate import Rules, validate_examples, validate_file
 
-from .conftest import SAMPLES, SHARED, chat, write_lines
+from .conftest import SAMPLES, TEST_DATA, chat, write_lines
 
 SYS = {"role": "system", "content": "You are a math tutor."}
 USER = {"role": "user", "content": "Solve 2 + 3."}
@@ -160,7 +160,7 @@ def test_token_total_equals_tiktoken_o200k_count():
 def test_cookbook_toy_file_findings_match_a_careful_read():
     """OpenAI's own toy file: 5 examples, one without a system message, one without a user
     message, and one whose answer repeats "Eat a banana!" for 8,000 tokens."""
-    r = validate_file(SHARED / "toy_chat_fine_tuning.jsonl")
+    r = validate_file(TEST_DATA / "toy_chat_fine_tuning.jsonl")
     assert r.examples == 5
     got = sorted((f.code, f.line) for f in r.findings)
     assert got == [
