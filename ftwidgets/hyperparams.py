@@ -1,7 +1,9 @@
 """The workbook's training rules as checks a plan must pass: 2-4 epochs, a low learning rate, no tiny dataset.
 
 `check_plan` is pure, so the hyperparameter widget, the notebooks and the engine all
-apply the same rules and say the same words.
+apply the same rules and say the same words. `ensure_launchable` is the one gate every
+launch goes through (the panel's button, the notebook's launch cell, the grid search):
+a blocked plan raises `PlanBlocked` with the guards' words before anything is created.
 
 >>> plan = check_plan(1200, n_epochs=3)
 >>> plan.blocked, plan.epochs
@@ -13,6 +15,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from .tokens import auto_epochs
 
@@ -23,8 +26,20 @@ HIGH_LR_MULTIPLIER = 2.0
 OPENAI_MIN_EXAMPLES = 10
 MIN_EXAMPLES = 100
 RECOMMENDED_EXAMPLES = 500
-# job metadata flag carrying the explicit override for 10-99 examples to a backend (the engine honours it)
-ALLOW_SMALL_METADATA = {"allow_small_dataset": "true"}
+# job metadata flags carrying the explicit overrides to a backend (the engine honours both): metadata,
+# because the official client sends it unchanged to any backend
+ALLOW_SMALL_METADATA = {"allow_small_dataset": "true"}  # 10-99 examples
+ALLOW_MANY_EPOCHS_METADATA = {"allow_many_epochs": "true"}  # more than 25 epochs
+
+
+class PlanBlocked(ValueError):
+    """A training plan the rules refuse; the message is the guards' own words."""
+
+
+def metadata_flag(metadata: Mapping[str, str] | None, flag: Mapping[str, str]) -> bool:
+    """Whether a job's metadata carries an override flag (``"true"``, ``"1"`` or ``"yes"``)."""
+    key = next(iter(flag))
+    return str((metadata or {}).get(key, "")).lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -71,16 +86,8 @@ def check_plan(
                                        "or tick the explicit override if this is only a rehearsal."))
     elif n_examples < RECOMMENDED_EXAMPLES:
         add(Guard(WARNING, "examples", f"{n_examples} examples: it can work; 500-1,000 diverse examples usually work much better."))
-    lo, hi = RECOMMENDED_EPOCHS
-    if epochs < 1:
-        add(Guard(BLOCKED, "n_epochs", "at least one epoch is needed."))
-    elif epochs > MAX_EPOCHS_WITHOUT_OVERRIDE and not allow_many_epochs:
-        add(Guard(BLOCKED, "n_epochs", f"{epochs} epochs will memorise the data: use {lo}-{hi}. "
-                                       "An explicit override is needed above 25."))
-    elif epochs > hi:
-        add(Guard(WARNING, "n_epochs", f"{epochs} epochs: more than {hi} often memorises the data; {lo}-{hi} is the usual range."))
-    elif epochs < lo and n_epochs != "auto":
-        add(Guard(WARNING, "n_epochs", f"{epochs} epoch: a quick rehearsal; {lo}-{hi} epochs usually learn more."))
+    if guard := epochs_guard(epochs, allow_many_epochs=allow_many_epochs, chosen=n_epochs != "auto"):
+        add(guard)
     if learning_rate_multiplier != "auto":
         lr = float(learning_rate_multiplier)
         if lr <= 0:
@@ -92,4 +99,62 @@ def check_plan(
         add(Guard(BLOCKED, "batch_size", "the batch size must be at least 1."))
     if not plan.guards:
         add(Guard(OK, "plan", f"{n_examples} examples x {epochs} epochs: within the workbook's rules."))
+    return plan
+
+
+def epochs_guard(epochs: int, *, allow_many_epochs: bool = False, chosen: bool = True) -> Guard | None:
+    """The epochs rule alone (the engine applies it when a job is created, before its data is read).
+
+    >>> epochs_guard(50).level, epochs_guard(50, allow_many_epochs=True).level, epochs_guard(3)
+    ('blocked', 'warning', None)
+    """
+    lo, hi = RECOMMENDED_EPOCHS
+    if epochs < 1:
+        return Guard(BLOCKED, "n_epochs", "at least one epoch is needed.")
+    if epochs > MAX_EPOCHS_WITHOUT_OVERRIDE and not allow_many_epochs:
+        return Guard(BLOCKED, "n_epochs", f"{epochs} epochs will memorise the data: use {lo}-{hi}. An explicit override "
+                                          f"(metadata {ALLOW_MANY_EPOCHS_METADATA}) is needed above {MAX_EPOCHS_WITHOUT_OVERRIDE}.")
+    if epochs > hi:
+        return Guard(WARNING, "n_epochs", f"{epochs} epochs: more than {hi} often memorises the data; {lo}-{hi} is the usual range.")
+    if epochs < lo and chosen:
+        return Guard(WARNING, "n_epochs", f"{epochs} epoch: a quick rehearsal; {lo}-{hi} epochs usually learn more.")
+    return None
+
+
+def supervised_method(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``method`` argument of `client.fine_tuning.jobs.create` for supervised fine-tuning."""
+    return {"type": "supervised", "supervised": {"hyperparameters": dict(hyperparameters)}}
+
+
+def requested_hyperparameters(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyperparameters in `client.fine_tuning.jobs.create` keyword arguments (``method`` or the older field)."""
+    method = settings.get("method") or {}
+    hp = (method.get(method.get("type") or "supervised") or {}).get("hyperparameters")
+    return dict(hp if hp is not None else settings.get("hyperparameters") or {})
+
+
+def plan_for_job(n_examples: int, settings: Mapping[str, Any]) -> Plan:
+    """The plan that `client.fine_tuning.jobs.create(**settings)` on `n_examples` training examples would run."""
+    hp = requested_hyperparameters(settings)
+    metadata = settings.get("metadata")
+    return check_plan(n_examples, n_epochs=hp.get("n_epochs", "auto"),
+                      learning_rate_multiplier=hp.get("learning_rate_multiplier", "auto"),
+                      batch_size=hp.get("batch_size", "auto"),
+                      allow_small=metadata_flag(metadata, ALLOW_SMALL_METADATA),
+                      allow_many_epochs=metadata_flag(metadata, ALLOW_MANY_EPOCHS_METADATA))
+
+
+def ensure_launchable(n_examples: int, settings: Mapping[str, Any]) -> Plan:
+    """The one gate before a job is created: the plan, or `PlanBlocked` with every blocking guard's message.
+
+    >>> ensure_launchable(1000, {"method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}}).epochs
+    3
+    >>> ensure_launchable(1000, {"hyperparameters": {"n_epochs": 50}})
+    Traceback (most recent call last):
+    ...
+    ftwidgets.hyperparams.PlanBlocked: Not launched: 50 epochs will memorise the data: use 2-4. ...
+    """
+    plan = plan_for_job(n_examples, settings)
+    if plan.blocked:
+        raise PlanBlocked("Not launched: " + " ".join(g.message for g in plan.guards if g.level == BLOCKED))
     return plan

@@ -2,7 +2,8 @@
 
 Works through any `openai.OpenAI` client. A job's id is saved beside the step's work,
 and every job carries metadata naming the data and settings, so a restarted kernel
-re-attaches to its running (or finished) job instead of starting a second one.
+re-attaches to its running (or finished) job instead of starting a second one. Every
+launch passes `hyperparams.ensure_launchable` first: a plan the rules block creates nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-ACTIVE_OR_DONE = ("validating_files", "queued", "running", "succeeded")
+from .dataset import iter_raw_lines, load_jsonl, write_jsonl
+from .hyperparams import ALLOW_SMALL_METADATA, ensure_launchable, supervised_method
+
+ACTIVE = ("validating_files", "queued", "running")
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+ACTIVE_OR_DONE = (*ACTIVE, "succeeded")
+
+
+class JobStillActive(RuntimeError):
+    """This step's job is still running with other settings: launching now would run two jobs."""
 
 
 def _fingerprint(*paths: Path | None, settings: dict[str, Any]) -> str:
@@ -30,15 +40,32 @@ def _upload(client, path: Path) -> str:
         return client.files.create(file=fh, purpose="fine-tune").id
 
 
+def _retrieve_if_known(client, job_id: str):
+    """The job, or None when this backend does not know it (another backend's job, a wiped engine folder)."""
+    try:
+        return client.fine_tuning.jobs.retrieve(job_id)
+    except Exception as exc:  # the client's NotFoundError, without importing a backend here
+        if getattr(exc, "status_code", None) == 404:
+            return None
+        raise
+
+
 def launch_or_attach(client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path) -> str:
-    """The id of the job for these files and settings: the saved one if it is alive or done, else a new one."""
+    """The id of the job for these files and settings: the saved one if it is alive or done, else a new one.
+
+    Raises `hyperparams.PlanBlocked` for a plan the rules refuse and `JobStillActive` while the
+    saved job runs with other settings; neither creates anything.
+    """
+    ensure_launchable(sum(1 for _ in iter_raw_lines(train)), settings)
     fp = _fingerprint(train, validation, settings=settings)
     if state_file.exists():
         saved = json.loads(state_file.read_text())
-        if saved.get("fingerprint") == fp:
-            job = client.fine_tuning.jobs.retrieve(saved["job_id"])
-            if job.status in ACTIVE_OR_DONE:
-                return job.id
+        job = _retrieve_if_known(client, saved["job_id"])
+        if job is not None and saved.get("fingerprint") == fp and job.status in ACTIVE_OR_DONE:
+            return job.id
+        if job is not None and job.status in ACTIVE:
+            raise JobStillActive(f"Not launched: job {job.id} of this step is still {job.status} with other settings. "
+                                 "Cancel it (the monitor's Cancel button) or wait for it to end, then launch again.")
     metadata = {**(settings.get("metadata") or {}), "workbook": "04_train", "fingerprint": fp}
     job = client.fine_tuning.jobs.create(
         training_file=_upload(client, train),
@@ -53,7 +80,7 @@ def launch_or_attach(client, train: Path, validation: Path | None, settings: dic
 def wait(client, job_id: str, *, every: float = 2.0, timeout: float = 3600):
     deadline = time.monotonic() + timeout
     job = client.fine_tuning.jobs.retrieve(job_id)
-    while job.status not in ("succeeded", "failed", "cancelled") and time.monotonic() < deadline:
+    while job.status not in FINAL_STATES and time.monotonic() < deadline:
         time.sleep(every)
         job = client.fine_tuning.jobs.retrieve(job_id)
     return job
@@ -78,7 +105,7 @@ def grid_search(client, train: Path, validation: Path, grid: Sequence[dict[str, 
     """Train one job per setting (re-attaching to finished ones) and collect their validation curves."""
     results = []
     for i, hp in enumerate(grid):
-        settings = {**base, "method": {"type": "supervised", "supervised": {"hyperparameters": hp}}, "suffix": f"grid{i}"}
+        settings = {**base, "method": supervised_method(hp), "suffix": f"grid{i}"}
         job_id = launch_or_attach(client, train, validation, settings, state_dir / f"grid-{i}.json")
         job = wait(client, job_id, timeout=timeout)
         events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))
@@ -101,15 +128,12 @@ def train_small(client, split: Path, state_dir: Path, *, model: str = "smollm2-1
                 n_valid: int = 16, seed: int = 42) -> str:
     """A small one-epoch fine-tune on the first examples of a split (a later notebook's fallback when
     step 4 has not been run); re-running attaches to the same job. Returns the fine-tuned model."""
-    from .dataset import load_jsonl, write_jsonl
-    from .hyperparams import ALLOW_SMALL_METADATA
-
     state_dir.mkdir(parents=True, exist_ok=True)
     train, valid = state_dir / "small_train.jsonl", state_dir / "small_valid.jsonl"
     write_jsonl(train, load_jsonl(split / "train.jsonl")[:n_train], overwrite=True)
     write_jsonl(valid, load_jsonl(split / "validation.jsonl")[:n_valid], overwrite=True)
     settings = {"model": model, "seed": seed, "suffix": "small", "metadata": dict(ALLOW_SMALL_METADATA),
-                "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}}}
+                "method": supervised_method({"n_epochs": 1})}
     job = wait(client, launch_or_attach(client, train, valid, settings, state_dir / "small_job.json"))
     if job.status != "succeeded":
         raise RuntimeError(f"the small fine-tuning job {job.id} ended {job.status}: {job.error}")

@@ -150,7 +150,7 @@ def main(out_dir=HERE):
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.dataset import load_jsonl, write_jsonl
-    from ftwidgets.hyperparams import ALLOW_SMALL_METADATA
+    from ftwidgets.hyperparams import ALLOW_SMALL_METADATA, PlanBlocked, supervised_method
     from ftwidgets.training import launch_or_attach
     from ftwidgets.widgets import HyperparameterPanel, JobMonitor
     from ipywidgets import Password
@@ -173,25 +173,39 @@ def main(out_dir=HERE):
     train_file, valid_file = workbook.work_dir("04_train") / "train.jsonl", workbook.work_dir("04_train") / "validation.jsonl"
     write_jsonl(train_file, train, overwrite=True); write_jsonl(valid_file, valid, overwrite=True)
     '''),
-        md("Choose the settings: 2-4 epochs and a low learning rate. Try 50 epochs: the panel refuses."),
+        md("Choose the settings: 2-4 epochs and a low learning rate, then press **Launch**: the job's monitor "
+           "appears below the button. Try 50 epochs: the panel refuses, and so does every other way to launch."),
         code('''
+    state = workbook.work_dir("04_train") / "job.json"
+
+    def launch(settings):
+        """The Launch button and the launch cell below both come here: one job per setting, never a blocked plan."""
+        return JobMonitor(client, launch_or_attach(client, train_file, valid_file, settings, state))
+
     panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train))
+    panel.on_launch(launch)
     if QUICK:
         panel.auto_epochs.value = False; panel.epochs.value = 1; panel.allow_small.value = True
     panel
     '''),
-        md("The mistakes the panel stops: 30 examples, or 50 epochs, leave Launch disabled and say why."),
+        md("The mistakes the rules stop: 30 examples, or 50 epochs, leave Launch disabled and say why. "
+           "Going around the panel does not help: the launch function refuses the same plan, and creates nothing."),
         code('''
     too_few = HyperparameterPanel(30)
     too_many = HyperparameterPanel(1000); too_many.auto_epochs.value = False; too_many.epochs.value = 50
     for mistake in (too_few, too_many):
         print("Launch disabled:", mistake.launch.disabled, "-", " ".join(g.message for g in mistake.plan.guards))
+    try:
+        launch({**panel.settings, "method": supervised_method({"n_epochs": 50})})
+    except PlanBlocked as refusal:
+        print(refusal)
     '''),
-        md("Launch (headless runs launch with the defaults). A restarted kernel re-attaches to the same job."),
+        md("Launch: the same as pressing the button (headless runs launch with the panel's settings). If you already "
+           "pressed Launch, this attaches to that job; a restarted kernel re-attaches too. A blocked plan stops here "
+           "with the rule's words."),
         code('''
-    state = workbook.work_dir("04_train") / "job.json"
-    job_id = launch_or_attach(client, train_file, valid_file, panel.settings, state)
-    monitor = JobMonitor(client, job_id)
+    monitor = panel.launch_now()
+    job_id = monitor.job_id
     monitor
     '''),
         code('''

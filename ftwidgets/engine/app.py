@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..hyperparams import ALLOW_MANY_EPOCHS_METADATA, BLOCKED, epochs_guard, metadata_flag
 from . import models
 from .jobs import ORG, EngineSettings, JobRunner
 from .serving import Generator, GenRequest
@@ -263,6 +264,10 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
             if v != "auto" and not lo <= v <= hi:
                 raise APIError(400, f"{k} must be 'auto' or between {lo} and {hi}", code="invalid_hyperparameter",
                                param=f"hyperparameters.{k}")
+        if isinstance(requested.get("n_epochs"), int):  # the rule a notebook cell could otherwise go around
+            guard = epochs_guard(requested["n_epochs"], allow_many_epochs=metadata_flag(body.metadata, ALLOW_MANY_EPOCHS_METADATA))
+            if guard is not None and guard.level == BLOCKED:
+                raise APIError(400, guard.message, code="invalid_hyperparameter", param="hyperparameters.n_epochs")
         job_id = new_id("ftjob")
         job = {
             "id": job_id,

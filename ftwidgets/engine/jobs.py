@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import tokens
 from ..findings import CODES, ERROR
-from ..hyperparams import ALLOW_SMALL_METADATA, check_plan
+from ..hyperparams import ALLOW_SMALL_METADATA, check_plan, metadata_flag
 from ..validate import Rules, validate_file
 from . import models
 from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
@@ -37,7 +37,6 @@ MAX_SEQ_LEN = 1024
 # attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
 # as well as all seven projections, and about 8% faster (README, "Performance")
 LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
-ALLOW_SMALL_KEY = next(iter(ALLOW_SMALL_METADATA))  # the explicit override for 10-99 examples
 
 
 # Tokens per forward pass when memory is tight (mybinder gives 2 GiB). Measured with
@@ -208,7 +207,7 @@ class JobRunner:
 
     def _validate(self, job: dict) -> None:
         job_id = job["id"]
-        allow_small = str((job.get("metadata") or {}).get(ALLOW_SMALL_KEY, "")).lower() in ("1", "true", "yes")
+        allow_small = metadata_flag(job.get("metadata"), ALLOW_SMALL_METADATA)
         rules = Rules(allow_small=allow_small, near_duplicates=True)
         n_train = 0
         notes: list[str] = []  # warnings, reported only if the job is still alive when validation ends

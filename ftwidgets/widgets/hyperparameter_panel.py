@@ -1,10 +1,14 @@
 """HyperparameterPanel: choose epochs, learning rate, batch size and base model, guarded by the rules.
 
-The guard messages come from `ftwidgets.hyperparams.check_plan`; Launch stays disabled
-while the plan is blocked (a tiny dataset, 50 epochs without the explicit override).
+The guard messages come from `ftwidgets.hyperparams`; Launch stays disabled while the
+plan is blocked (a tiny dataset, 50 epochs without the explicit override), and
+`launch_now()`, the button's action, refuses a blocked plan through the same
+`ensure_launchable` gate that every launch passes. A launch callback may return a
+widget (the job's monitor): the panel shows it below the button.
 
     panel = HyperparameterPanel(n_examples=960, example_tokens=[...])
-    panel.on_launch(lambda settings: client.fine_tuning.jobs.create(**settings))
+    panel.on_launch(lambda settings: JobMonitor(client, launch_or_attach(client, train, valid, settings, state)))
+    monitor = panel.launch_now()  # what clicking Launch does; raises PlanBlocked for a blocked plan
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as w
 
-from ..hyperparams import ALLOW_SMALL_METADATA, check_plan
+from ..hyperparams import (ALLOW_MANY_EPOCHS_METADATA, ALLOW_SMALL_METADATA, check_plan, ensure_launchable, plan_for_job,
+                           supervised_method)
 from ..tokens import estimate_cost
 from ._html import badge
 
@@ -45,25 +50,22 @@ class HyperparameterPanel(w.VBox):
         self.guards = w.HTML()
         self.estimate = w.HTML()
         self.launch = w.Button(description="Launch", button_style="primary", icon="play")
+        self.launch_message = w.HTML()
+        self.launched = w.VBox()  # the launch callback's widget: the job's monitor
         for c in (self.auto_epochs, self.epochs, self.lr, self.batch_size, self.allow_small, self.allow_many_epochs):
             c.observe(lambda _: self._update(), names="value")
-        self.launch.on_click(lambda _: self._launch())
+        self.launch.on_click(lambda _: self._click())
         super().__init__([
             w.HBox([self.auto_epochs, self.epochs]), self.lr, self.batch_size, w.HBox([self.seed, self.suffix]), self.base_model,
             w.HBox([self.allow_small, self.allow_many_epochs]), self.guards, self.estimate, self.launch,
+            self.launch_message, self.launched,
         ])
         self._update()
 
     @property
     def plan(self):
-        return check_plan(
-            self.n_examples,
-            n_epochs="auto" if self.auto_epochs.value else self.epochs.value,
-            learning_rate_multiplier=round(self.lr.value, 4),
-            batch_size=self.batch_size.value,
-            allow_small=self.allow_small.value,
-            allow_many_epochs=self.allow_many_epochs.value,
-        )
+        """The plan these settings would run, judged exactly as the launch gate judges it."""
+        return plan_for_job(self.n_examples, self.settings)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -71,9 +73,11 @@ class HyperparameterPanel(w.VBox):
         hp = {"n_epochs": "auto" if self.auto_epochs.value else self.epochs.value,
               "batch_size": self.batch_size.value, "learning_rate_multiplier": round(self.lr.value, 4)}
         out: dict[str, Any] = {"model": self.base_model.value, "seed": self.seed.value, "suffix": self.suffix.value or None,
-                               "method": {"type": "supervised", "supervised": {"hyperparameters": hp}}}
-        if self.allow_small.value:
-            out["metadata"] = dict(ALLOW_SMALL_METADATA)
+                               "method": supervised_method(hp)}
+        overrides = {**(ALLOW_SMALL_METADATA if self.allow_small.value else {}),
+                     **(ALLOW_MANY_EPOCHS_METADATA if self.allow_many_epochs.value else {})}
+        if overrides:
+            out["metadata"] = overrides
         return out
 
     def on_launch(self, callback: Callable[[dict[str, Any]], Any]) -> None:
@@ -95,8 +99,24 @@ class HyperparameterPanel(w.VBox):
         self.estimate.value = "<br>".join(lines)
         self.launch.disabled = plan.blocked
 
-    def _launch(self) -> None:
-        if self.plan.blocked:  # a click on a disabled button from code still must not launch
-            return
+    def launch_now(self) -> Any:
+        """Launch with the current settings (what the button does); returns the last callback's result.
+
+        A blocked plan raises `PlanBlocked` with the guards' words and calls nothing.
+        """
+        settings = self.settings
+        ensure_launchable(self.n_examples, settings)
+        result = None
         for cb in self._callbacks:
-            cb(self.settings)
+            result = cb(settings)
+        if isinstance(result, w.DOMWidget):
+            self.launched.children = (result,)
+        self.launch_message.value = badge("ok", "Launched: the job's monitor is below.") if result is not None else ""
+        return result
+
+    def _click(self) -> None:
+        """The button: the refusal or the backend's error shown here, never a traceback in a log nobody reads."""
+        try:
+            self.launch_now()
+        except Exception as exc:  # noqa: BLE001 - anything a launch raises is shown to the person who clicked
+            self.launch_message.value = badge("blocked", str(exc))

@@ -14,9 +14,8 @@ from typing import Any, Iterable, Mapping
 import ipywidgets as w
 
 from ..curves import overfitting, pick_checkpoint
+from ..training import FINAL_STATES
 from ._html import badge, esc, table
-
-FINAL = ("succeeded", "failed", "cancelled")
 
 
 def _as_dict(obj: Any) -> dict:
@@ -61,18 +60,23 @@ class JobMonitor(w.VBox):
             self.progress.value = int(rows[-1]["step"])
         if state == "succeeded":
             self.progress.value = self.progress.max
-        self.cancel.disabled = state in FINAL
+        self.cancel.disabled = state in FINAL_STATES
         self._draw()
-        v = overfitting(self.history["step"], self.history["train_loss"], self.history["valid_loss"])
-        self.verdict.value = badge("warning" if v.overfitting else "ok", v.message)
         ckpts = [_as_dict(c) for c in checkpoints]
-        if ckpts:
-            best = pick_checkpoint(ckpts, v)
-            self.checkpoints.value = table(
-                ["checkpoint model", "step", "train loss", "full valid loss", ""],
-                [(c["fine_tuned_model_checkpoint"], c["step_number"], (c.get("metrics") or {}).get("train_loss"),
-                  (c.get("metrics") or {}).get("full_valid_loss"), "<- keep" if c is best else "") for c in ckpts],
-            )
+        best = None
+        if state in ("cancelled", "failed"):  # an unfinished run: say what happened, judge nothing
+            where = f" at step {self.progress.value} of {self.progress.max}" if rows else " before its first step"
+            kept = f"{len(ckpts)} checkpoint(s) exist" if ckpts else "no checkpoint exists"
+            self.verdict.value = badge("info", f"The job was {state}{where}: {kept}. An unfinished run gets no overfitting verdict.")
+        else:
+            v = overfitting(self.history["step"], self.history["train_loss"], self.history["valid_loss"])
+            self.verdict.value = badge("warning" if v.overfitting else "ok", v.message)
+            best = pick_checkpoint(ckpts, v) if ckpts else None
+        self.checkpoints.value = table(
+            ["checkpoint model", "step", "train loss", "full valid loss", ""],
+            [(c["fine_tuned_model_checkpoint"], c["step_number"], (c.get("metrics") or {}).get("train_loss"),
+              (c.get("metrics") or {}).get("full_valid_loss"), "<- keep" if c is best else "") for c in ckpts],
+        ) if ckpts else ""
 
     def _draw(self) -> None:
         import plotly.graph_objects as go
@@ -93,7 +97,7 @@ class JobMonitor(w.VBox):
         """Fetch the job, its events and checkpoints once; returns the status."""
         job = self.client.fine_tuning.jobs.retrieve(self.job_id)
         events = list(self.client.fine_tuning.jobs.list_events(self.job_id, limit=100))
-        ckpts = self.client.fine_tuning.jobs.checkpoints.list(self.job_id).data if job.status == "succeeded" else []
+        ckpts = self.client.fine_tuning.jobs.checkpoints.list(self.job_id).data if job.status in FINAL_STATES else []
         self.show(job, events, ckpts)
         return job.status
 
@@ -101,7 +105,7 @@ class JobMonitor(w.VBox):
         """Refresh in the background until the job ends (returns at once)."""
         def loop() -> None:
             deadline = None if timeout is None else time.monotonic() + timeout
-            while self.refresh() not in FINAL and (deadline is None or time.monotonic() < deadline):
+            while self.refresh() not in FINAL_STATES and (deadline is None or time.monotonic() < deadline):
                 time.sleep(every)
 
         self._thread = threading.Thread(target=loop, daemon=True)
@@ -111,7 +115,7 @@ class JobMonitor(w.VBox):
         """Refresh in the foreground until the job ends (for headless runs); returns the final status."""
         deadline = time.monotonic() + timeout
         status = self.refresh()
-        while status not in FINAL and time.monotonic() < deadline:
+        while status not in FINAL_STATES and time.monotonic() < deadline:
             time.sleep(every)
             status = self.refresh()
         return status

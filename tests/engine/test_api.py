@@ -61,6 +61,26 @@ def test_bad_job_requests_are_400_with_openai_errors(client):
         assert e.value.body["message"] and e.value.status_code == 400, kw
 
 
+def test_fifty_epochs_refused_unless_explicit(client):
+    """The seed's "never 50 epochs" holds on the engine too, whatever a notebook cell sends."""
+    f = upload(client, MATH[:120])
+    before = len(client.fine_tuning.jobs.list(limit=100).data)
+    for hp in ({"n_epochs": 50}, {"n_epochs": 26}):
+        with pytest.raises(openai.BadRequestError) as e:
+            client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id,
+                                           method={"type": "supervised", "supervised": {"hyperparameters": hp}})
+        assert e.value.status_code == 400 and e.value.code == "invalid_hyperparameter"
+        assert f"{hp['n_epochs']} epochs will memorise" in e.value.body["message"] and "allow_many_epochs" in e.value.body["message"]
+        assert e.value.body["param"] == "hyperparameters.n_epochs"
+    assert len(client.fine_tuning.jobs.list(limit=100).data) == before  # nothing created
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 50},
+                                         metadata={"allow_many_epochs": "true"})
+    assert job.status == "validating_files" and job.hyperparameters.n_epochs == 50
+    client.fine_tuning.jobs.cancel(job.id)
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 25})
+    client.fine_tuning.jobs.cancel(job.id)  # 25 is the most without the override
+
+
 def test_bad_training_file_fails_the_job_with_code_and_line(client):
     f = upload(client, (SAMPLES / "broken.jsonl").read_bytes())
     job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id)

@@ -1,3 +1,5 @@
+import pytest
+
 from ftwidgets.widgets import HyperparameterPanel
 
 
@@ -22,12 +24,26 @@ def test_fifty_epochs_refused_without_override():
     panel.epochs.value = 50
     assert "BLOCKED" in panel.guards.value and panel.launch.disabled
     panel.launch.click()
-    panel._launch()
+    panel._click()  # a click from code on the disabled button: refused, shown, nothing launched
     assert launched == []
     panel.allow_many_epochs.value = True
     assert not panel.launch.disabled
     panel.launch.click()
     assert launched[0]["method"]["supervised"]["hyperparameters"]["n_epochs"] == 50
+    assert launched[0]["metadata"] == {"allow_many_epochs": "true"}  # the override travels to the backend
+
+
+def test_blocked_click_says_why_and_launch_now_raises():
+    from ftwidgets.hyperparams import PlanBlocked
+
+    panel = HyperparameterPanel(30)
+    launched = []
+    panel.on_launch(launched.append)
+    panel.launch.click()
+    assert "BLOCKED" in panel.launch_message.value and "under 100" in panel.launch_message.value
+    with pytest.raises(PlanBlocked, match="under 100"):
+        panel.launch_now()
+    assert launched == []
 
 
 def test_tiny_dataset_blocks_until_the_explicit_override():

@@ -22,6 +22,17 @@ def test_overfitting_verdict_on_a_synthetic_history():
     assert list(m.figure.data[1].y) == valid
 
 
+def test_a_cancelled_job_gets_no_overfitting_verdict():
+    m = JobMonitor()
+    ckpts = [{"fine_tuned_model_checkpoint": "ft:x:ckpt-step-2", "step_number": 2, "metrics": {"full_valid_loss": 1.3}}]
+    m.show({"id": "ftjob-3", "status": "cancelled"}, _events([2.0, 1.5, 1.2, 1.0], [2.0, 1.6, 1.4, 1.3]), ckpts)
+    assert "No sign" not in m.verdict.value and "Overfitting" not in m.verdict.value
+    assert "cancelled at step 4" in m.verdict.value and "1 checkpoint(s) exist" in m.verdict.value
+    assert "ckpt-step-2" in m.checkpoints.value and "keep" not in m.checkpoints.value
+    m.show({"id": "ftjob-4", "status": "failed"}, [], [])
+    assert "failed before its first step" in m.verdict.value and "no checkpoint exists" in m.verdict.value
+
+
 def test_healthy_run_in_progress():
     m = JobMonitor()
     m.show({"id": "ftjob-2", "status": "running"}, _events([2.0, 1.5, 1.2], [2.0, 1.6, 1.4])[:3], [])
@@ -38,4 +49,4 @@ def test_refresh_against_the_engine_shows_a_failed_job(client):
     m = JobMonitor(client, job.id)
     assert m.wait(every=0.3, timeout=60) == "failed"
     assert "invalid_training_file" in m.status.value and "line 1" in m.status.value
-    assert m.cancel.disabled
+    assert m.cancel.disabled and "failed before its first step" in m.verdict.value
