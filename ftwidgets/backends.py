@@ -17,7 +17,8 @@ OPENAI_FINE_TUNING_END = "2027-01-06"  # OpenAI stops new self-serve fine-tuning
 def client(backend: Backend = "engine", *, base_url: str | None = None, api_key: str | None = None, **kwargs: Any):
     """An `openai.OpenAI` client for the chosen backend.
 
-    - ``"engine"`` (default): the embedded engine, started in the background if needed.
+    - ``"engine"`` (default): the embedded engine, in a process of its own shared by every notebook on the
+      same data folder (started if needed), so a notebook kernel never loads the model.
     - ``"openai"``: OpenAI itself; the key comes from ``api_key`` or ``OPENAI_API_KEY``.
     - ``"compatible"``: any OpenAI-compatible server at ``base_url`` (or ``FTW_BASE_URL``), key from
       ``api_key``, ``FTW_API_KEY`` or ``OPENAI_API_KEY``.
@@ -28,9 +29,9 @@ def client(backend: Backend = "engine", *, base_url: str | None = None, api_key:
     from openai import OpenAI
 
     if backend == "engine":
-        from .engine import start
+        from .engine import ensure_process
 
-        handle = start(**({"api_key": api_key} if api_key else {}))
+        handle = ensure_process(api_key=api_key)
         return handle.client(**kwargs)
     if backend == "openai":
         key = api_key or os.environ.get("OPENAI_API_KEY")

@@ -131,7 +131,15 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
     from .engine.server import serve
 
     return serve(host=args.host, port=args.port, data_dir=args.data_dir, api_key=args.api_key, threads=args.threads,
-                 base_models=args.base_model)
+                 base_models=args.base_model, exit_when_unused=args.exit_when_unused)
+
+
+def cmd_engine_stop(args: argparse.Namespace) -> int:
+    from .engine.server import default_data_dir, stop_process
+
+    data = args.data_dir or default_data_dir()
+    print(f"stopped the engine of {data}" if stop_process(args.data_dir) else f"no engine runs on {data}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,7 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--api-key", default=None, help="bearer key clients must send (default: generated and printed)")
     es.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     es.add_argument("--base-model", action="append", help="also offer this local folder or Hugging Face id (repeatable)")
+    es.add_argument("--exit-when-unused", action="store_true",
+                    help="exit once no notebook that attached lives and no job runs (how notebooks start it)")
     es.set_defaults(func=cmd_engine_serve)
+    est = esub.add_parser("stop", help="stop the engine that serves a data folder")
+    est.add_argument("--data-dir", default=None, help="its data folder (default ~/.cache/ftwidgets/engine)")
+    est.set_defaults(func=cmd_engine_stop)
     return p
 
 

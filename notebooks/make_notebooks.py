@@ -172,15 +172,16 @@ def main(out_dir=HERE):
         code('''
     train_file, valid_file = workbook.work_dir("04_train") / "train.jsonl", workbook.work_dir("04_train") / "validation.jsonl"
     write_jsonl(train_file, train, overwrite=True); write_jsonl(valid_file, valid, overwrite=True)
+    state = workbook.work_dir("04_train") / "job.json"  # this step's job id: a restarted kernel re-attaches
     '''),
         md("Choose the settings: 2-4 epochs and a low learning rate, then press **Launch**: the job's monitor "
            "appears below the button. Try 50 epochs: the panel refuses, and so does every other way to launch."),
         code('''
-    state = workbook.work_dir("04_train") / "job.json"
-
     def launch(settings):
         """The Launch button and the launch cell below both come here: one job per setting, never a blocked plan."""
-        return JobMonitor(client, launch_or_attach(client, train_file, valid_file, settings, state))
+        monitor = JobMonitor(client, launch_or_attach(client, train_file, valid_file, settings, state))
+        monitor.watch(every=2)  # live curves while the job trains
+        return monitor
 
     panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train))
     panel.on_launch(launch)
@@ -312,7 +313,8 @@ def main(out_dir=HERE):
     from ftwidgets import workbook
     from ftwidgets.evaluate import Evaluation, evaluate, held_out_test_items
     from ftwidgets.metrics import exact_match, format_compliance
-    from ftwidgets.review import ReviewStore, export_csv, export_preferences, review_items, rule_review, summarize
+    from ftwidgets.review import (ReviewStore, agreement, export_csv, export_preferences, people, review_items, rule_review,
+                                  summarize)
     from ftwidgets.training import train_small
     from ftwidgets.widgets import ABReview, ReviewSummaryView
     '''),
@@ -332,16 +334,28 @@ def main(out_dir=HERE):
            "Every click is saved to disk at once: close the notebook any time and come back to where you stopped."),
         code('''
     store = ReviewStore(workbook.work_dir("06_review") / "reviews.jsonl")
-    ABReview(items, store, reviewer=os.environ.get("FTW_REVIEWER", ""))
+    review = ABReview(items, store, reviewer=os.environ.get("FTW_REVIEWER", ""))
+    review
     '''),
         md("A second opinion: an automatic reviewer (named `rule:metrics`, never mistaken for a person) prefers the "
-           "answer with the right format and final number. How often you agree with it is measured below."),
+           "answer with the right format and final number. The summary below counts **people only** once someone has "
+           "reviewed (until then, the automatic reviewer, and it says so), and it refreshes after each of your decisions; "
+           "your agreement with the automatic reviewer is reported on its own line."),
         code('''
     rule_review(store, items, [format_compliance(r"Step 1:.*Answer: -?[\\d,.]+\\s*$"), exact_match()])
-    people = [r for r in store.reviewers() if not r.startswith("rule:")]
-    summary = summarize(store, reviewers=people or None)
-    print("win rates from:", people or "the automatic reviewer (no person has reviewed yet)")
-    ReviewSummaryView(summary)
+
+    def current_summary():
+        return summarize(store, reviewers=people(store) or None)
+
+    summary_view = ReviewSummaryView(current_summary())
+    review.on_decision(lambda: summary_view.update(current_summary()))
+    summary_view
+    '''),
+        code('''
+    with_rule = agreement(store, [*people(store), "rule:metrics"])
+    pairs = {k: round(v["cohen_kappa"], 2) for k, v in with_rule.get("pairs", {}).items() if "rule:" in k}
+    print("agreement with the automatic reviewer (Cohen's kappa):", pairs or "no person has reviewed yet")
+    summary = summary_view.summary
     '''),
         md("**Export.** Every decision to CSV; decisions with a winner (where reviewers agree) to OpenAI's preference "
            "(DPO) format, checked by the same validator as training data: the start of a preference-tuning round."),

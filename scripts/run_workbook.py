@@ -2,9 +2,9 @@
 
 Writes the executed notebooks, the per-step work folders and ``summary.md`` (timings,
 the evaluation verdict, the review summary, peak memory) to the output folder. Peak
-memory is the largest total resident memory of this process and everything it starts
-(kernels, the engine, trainer processes), sampled twice a second: an upper
-bound on what a Binder session needs.
+memory is the largest total PSS of this process, everything it starts (kernels) and the
+engine process with its trainers (`ftwidgets.memory.PeakMemory`), sampled twice a second.
+The engine is stopped at the end.
 
     python scripts/run_workbook.py --out results            # QUICK: small subsets, about 10 minutes on 2 CPU cores
     python scripts/run_workbook.py --out results --full     # the full-size workbook
@@ -16,58 +16,15 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ftwidgets.engine.server import engine_pid, stop_process  # noqa: E402  (light: no torch in this process)
+from ftwidgets.memory import PeakMemory  # noqa: E402
 from ftwidgets.workbook import STEPS  # noqa: E402  (the one list of the six steps)
-
-
-class PeakMemory:
-    """Largest total memory of this process tree, sampled in a background thread.
-
-    Counts each process's proportional set size (PSS: private pages plus its share of
-    pages shared with the others, such as torch's libraries loaded by a kernel and a
-    trainer), which adds up to what the tree really occupies, as a container's memory
-    limit sees it; summing RSS would count every shared library once per process.
-    The processes at the peak are kept in ``at_peak``.
-    """
-
-    def __init__(self, every: float = 0.5):
-        import psutil
-
-        self.me, self.every, self.peak, self._stop = psutil.Process(), every, 0, threading.Event()
-        self.at_peak: list[tuple[str, int]] = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> tuple[int, list[tuple[str, int]]]:
-        import psutil
-
-        rows = []
-        for p in [self.me, *self.me.children(recursive=True)]:
-            try:
-                rows.append((" ".join(p.cmdline()[:3])[-60:], p.memory_full_info().pss))
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                pass
-        return sum(r[1] for r in rows), rows
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            total, rows = self._sample()
-            if total > self.peak:
-                self.peak, self.at_peak = total, rows
-            self._stop.wait(self.every)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def _manifest(work: Path, step: str) -> dict:
@@ -94,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         # ftwidgets.engine.jobs.TIGHT_MEMORY_BATCH_TOKENS, not imported so this process stays small
         os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "128")
     timings, failed = {}, None
-    with PeakMemory() as memory:
+    with PeakMemory(lambda: [os.getpid(), engine_pid(out / "engine")]) as memory:
         for step in args.steps:
             t0 = time.perf_counter()
             print(f"running {step} ...", flush=True)
@@ -108,14 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {step}: {timings[step]:.0f} s{' FAILED' if failed else ''}", flush=True)
             if failed:
                 break
+        stop_process(out / "engine")  # the notebooks' engine would otherwise wait a little for another notebook
     peak_gb = memory.peak / 2**30
     work = out / "work"
     lines = [f"# Workbook run ({'full' if args.full else 'QUICK'})", "",
              f"- notebooks: {', '.join(timings)} (executed copies in `{out / 'notebooks'}`)",
              f"- total time: {sum(timings.values()) / 60:.1f} min; per notebook: "
              + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),
-             f"- peak memory of the whole run (all processes, PSS): {peak_gb:.2f} GB; at the peak: "
-             + ", ".join(f"`{name}` {pss / 2**20:.0f} MB" for name, pss in sorted(memory.at_peak, key=lambda r: -r[1])[:4])]
+             f"- peak memory of the whole run (all processes, PSS): {memory.describe()}"]
     trained = _manifest(work, "04_train")
     if trained:
         lines.append(f"- fine-tuned model: `{trained.get('fine_tuned_model')}` from `{trained.get('base_model')}`")

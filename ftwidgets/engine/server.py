@@ -1,8 +1,13 @@
-"""Starting the engine: ``ftw engine serve`` in a shell, `start()` in a notebook.
+"""Starting the engine: ``ftw engine serve`` in a shell, `ensure_process()` for notebooks, `start()` in-process.
 
-A Jupyter kernel's main thread already runs an event loop, where ``uvicorn.run``
-fails, so `start()` runs the server in a background thread and waits until it
-answers. It binds 127.0.0.1 by default and always requires a bearer key.
+Notebooks use `ensure_process()` (through ``ftwidgets.client("engine")``): the engine,
+its job runner and its chat model run in a process of their own, so every notebook
+kernel stays small (no torch) and six open kernels share one model. That process
+lives while a notebook that attached to it lives, or a job runs, and exits a little
+after the last one ends (``--exit-when-unused``). `start()` runs the server in a
+background thread of the calling process instead (tests, scripts); a Jupyter kernel's
+main thread already runs an event loop, where ``uvicorn.run`` fails. The engine binds
+127.0.0.1 by default and always requires a bearer key.
 
 One engine per data folder: the engine that owns a folder holds a lock on it and
 writes where it listens (``engine.json``, readable by its owner only). A second
@@ -15,7 +20,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +34,11 @@ import httpx
 
 OWNER_FILE = "engine.json"
 LOCK_FILE = "engine.lock"
+LOG_FILE = "engine.log"
+CLIENTS_DIR = "clients"  # one empty file per process (notebook kernel) that attached, named by its pid
+# an engine started for notebooks exits this long after its last notebook and job end (FTW_ENGINE_UNUSED_GRACE_S):
+# long enough for the next notebook of a headless run to attach
+UNUSED_GRACE_S = 20.0
 
 DEFAULT_PORT = 8765
 
@@ -173,14 +186,130 @@ def start(
     return handle
 
 
+def register_client(data: Path, pid: int | None = None) -> None:
+    """Mark a process (by default this one) as using the engine of `data`: it stays up while that process lives."""
+    folder = data / CLIENTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(pid or os.getpid())).touch()
+
+
+def live_clients(data: Path) -> list[int]:
+    """The pids of the processes using the engine of `data` that still run (the others are forgotten)."""
+    alive = []
+    for entry in (data / CLIENTS_DIR).glob("*"):
+        try:
+            os.kill(int(entry.name), 0)
+            alive.append(int(entry.name))
+        except ProcessLookupError:
+            entry.unlink(missing_ok=True)
+        except (ValueError, PermissionError):  # not a pid, or a live process of another user
+            pass
+    return alive
+
+
+def _exit_when_unused(server, data: Path, every: float = 2.0) -> None:
+    """Stop `server` once no client lives and no job is active for `UNUSED_GRACE_S` seconds."""
+    from .store import Store
+
+    store = Store(data)
+    grace = float(os.environ.get("FTW_ENGINE_UNUSED_GRACE_S", UNUSED_GRACE_S))
+    last_used = time.monotonic()
+    while not server.should_exit:
+        time.sleep(every)
+        try:
+            if live_clients(data) or any(True for _ in store.iter_active_jobs()):
+                last_used = time.monotonic()
+        except OSError:  # the data folder went away: nothing left to serve
+            server.should_exit = True
+        if time.monotonic() - last_used > grace:
+            print(f"no notebook uses this engine and no job runs: stopping ({data})", flush=True)
+            server.should_exit = True
+
+
+def _log_tail(data: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join((data / LOG_FILE).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def ensure_process(data_dir: str | os.PathLike | None = None, *, api_key: str | None = None,
+                   timeout: float = 120) -> EngineHandle:
+    """The engine of a data folder as a process of its own: the one running there, or one started now.
+
+    This process is registered as a client, so the engine lives while it does. Its output
+    goes to ``engine.log`` in the data folder.
+    """
+    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    register_client(data)
+    lock = claim(data)
+    if lock is None:  # an engine runs there already: use it
+        return _attach(data, timeout)
+    lock.close()  # free: the new process claims it (if a rival claims it first, we attach to the rival)
+    key = api_key or os.environ.get("FTW_ENGINE_KEY") or "ftw-" + secrets.token_urlsafe(24)
+    command = [sys.executable, "-m", "ftwidgets.cli", "engine", "serve", "--data-dir", str(data),
+               "--port", str(free_port()), "--exit-when-unused"]
+    with open(data / LOG_FILE, "ab") as log:
+        proc = subprocess.Popen(command, env={**os.environ, "FTW_ENGINE_KEY": key}, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:  # it stopped: a rival engine took the folder, or it failed
+            try:
+                return _attach(data, 5)
+            except RuntimeError:
+                raise RuntimeError(f"the engine did not start (exit {proc.returncode}); its log:\n{_log_tail(data)}") from None
+        try:
+            owner = json.loads((data / OWNER_FILE).read_text())
+            if owner.get("pid") == proc.pid:
+                _wait_ready(owner["base_url"].removesuffix("/v1"), max(1.0, deadline - time.monotonic()))
+                return EngineHandle(owner["base_url"], owner["api_key"], data)
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"the engine did not answer within {timeout:.0f} s; its log:\n{_log_tail(data)}")
+
+
+def engine_pid(data_dir: str | os.PathLike | None = None) -> int | None:
+    """The pid of the engine process that serves a data folder, if one published itself there."""
+    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    try:
+        return int(json.loads((data / OWNER_FILE).read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def stop_process(data_dir: str | os.PathLike | None = None, timeout: float = 30) -> bool:
+    """Stop the engine process of a data folder (``ftw engine stop``); True if one was running."""
+    pid = engine_pid(data_dir)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return True
+
+
 def stop_all() -> None:
     for handle in list(_running.values()):
         handle.stop()
 
 
 def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | None = None,
-          api_key: str | None = None, threads: int | None = None, base_models: list[str] | None = None) -> int:
-    """Run the engine in the foreground (``ftw engine serve``) until interrupted."""
+          api_key: str | None = None, threads: int | None = None, base_models: list[str] | None = None,
+          exit_when_unused: bool = False) -> int:
+    """Run the engine in the foreground (``ftw engine serve``) until interrupted, or, with
+    `exit_when_unused`, until no attached notebook lives and no job runs."""
     import uvicorn
 
     from .app import create_app
@@ -204,8 +333,11 @@ def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | 
     app = create_app(data, api_key=key, settings=settings)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     _publish(data, f"http://{local}:{port}/v1", key)  # a notebook's start() on this folder connects here
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    if exit_when_unused:
+        threading.Thread(target=_exit_when_unused, args=(server, data), name="ftw-lifetime", daemon=True).start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        server.run()
     finally:
         (data / OWNER_FILE).unlink(missing_ok=True)
         lock.close()

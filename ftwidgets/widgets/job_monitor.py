@@ -112,8 +112,13 @@ class JobMonitor(w.VBox):
         self._thread.start()
 
     def wait(self, every: float = 2.0, timeout: float = 3600) -> str:
-        """Refresh in the foreground until the job ends (for headless runs); returns the final status."""
+        """Refresh in the foreground until the job ends (for headless runs); returns the final status.
+
+        If `watch()` already refreshes in the background, wait for that instead of polling twice.
+        """
         deadline = time.monotonic() + timeout
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout)
         status = self.refresh()
         while status not in FINAL_STATES and time.monotonic() < deadline:
             time.sleep(every)

@@ -50,6 +50,6 @@ def test_client_backends(tmp_path, monkeypatch):
     assert str(other.base_url) == "http://127.0.0.1:9/v1/"
     with pytest.raises(ValueError, match="unknown backend"):
         ftwidgets.client("nope")
-    from ftwidgets.engine import stop_all
+    from ftwidgets.engine import stop_process
 
-    stop_all()
+    assert stop_process(tmp_path / "default-engine")
