@@ -151,22 +151,29 @@ class ReviewSummary:
     per_reviewer: dict[str, Counter] = field(default_factory=dict)
 
     def sentence(self) -> str:
+        """One line: whose decisions (an automatic reviewer named as such), win rates with intervals, agreement."""
         if not self.decisions:
             return "No reviews yet."
         a, b = self.labels
         wa, wb = self.win_rates[a], self.win_rates[b]
-        text = (f"{self.decisions} decisions: {b} preferred {wb.estimate:.0%} (95% CI {wb.low:.0%}-{wb.high:.0%}), "
+        who = sorted(self.per_reviewer)
+        by = ", ".join(f"{r} (automatic)" if is_automatic(r) else r for r in who)
+        text = (f"{self.decisions} decisions by {by}: {b} preferred {wb.estimate:.0%} (95% CI {wb.low:.0%}-{wb.high:.0%}), "
                 f"{a} {wa.estimate:.0%} (95% CI {wa.low:.0%}-{wa.high:.0%}), "
                 f"tie {self.counts['tie']}, both bad {self.counts['both_bad']}")
         if self.agreement.get("items"):
-            text += (f"; agreement on {self.agreement['items']} shared items: "
+            text += (f"; agreement between {', '.join(self.agreement['reviewers'])} on {self.agreement['items']} shared items: "
                      f"Krippendorff's alpha {self.agreement['krippendorff_alpha']:.2f}")
         return text
 
 
 def summarize(store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned"), *,
               reviewers: Sequence[str] | None = None) -> ReviewSummary:
-    """Win rates over the chosen reviewers' decisions (all by default); agreement always uses everyone."""
+    """Win rates and agreement over the chosen reviewers' decisions (everyone's by default).
+
+    Pass ``reviewers=people(store)`` for the persons alone: an automatic reviewer then never
+    enters the win rates or the agreement.
+    """
     notes = [n for n in store.annotations() if reviewers is None or n["reviewer"] in reviewers]
     counts = Counter(outcome(n) for n in notes)
     total = len(notes)
@@ -180,13 +187,16 @@ def summarize(store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned
     for n in notes:
         per_reviewer.setdefault(n["reviewer"], Counter())[outcome(n)] += 1
     return ReviewSummary(labels, total, counts, win_rates, Counter(t for n in notes for t in n.get("tags", [])),
-                         rubric, agreement(store), per_reviewer)
+                         rubric, agreement(store, reviewers), per_reviewer)
 
 
-def agreement(store: ReviewStore) -> dict[str, Any]:
-    """Cohen's kappa for each pair of reviewers and Krippendorff's alpha over all, on shared items."""
+def agreement(store: ReviewStore, reviewers: Sequence[str] | None = None) -> dict[str, Any]:
+    """Cohen's kappa for each pair of reviewers and Krippendorff's alpha over all, on shared items
+    (among `reviewers` only, when given)."""
     by_item: dict[str, dict[str, str]] = {}
     for n in store.annotations():
+        if reviewers is not None and n["reviewer"] not in reviewers:
+            continue
         by_item.setdefault(n["item"], {})[n["reviewer"]] = outcome(n)
     reviewers = sorted({r for labels in by_item.values() for r in labels})
     shared = {item: labels for item, labels in by_item.items() if len(labels) >= 2}
@@ -202,6 +212,16 @@ def agreement(store: ReviewStore) -> dict[str, Any]:
 
 
 RULE_PREFIX = "rule:"
+
+
+def is_automatic(reviewer: str) -> bool:
+    """An automatic reviewer (``rule:...``), never a person."""
+    return reviewer.startswith(RULE_PREFIX)
+
+
+def people(store: ReviewStore) -> list[str]:
+    """The persons who reviewed (automatic reviewers left out)."""
+    return [r for r in store.reviewers() if not is_automatic(r)]
 
 
 def rule_review(store: ReviewStore, items: Sequence[ReviewItem], metrics: Sequence[Any], *,

@@ -12,11 +12,11 @@ item shows, so a dead kernel loses nothing and reopening resumes.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import ipywidgets as w
 
-from ..review import ReviewItem, ReviewStore, blind_order, summarize
+from ..review import ReviewItem, ReviewStore, blind_order, people, summarize
 from ._html import badge, esc
 from .keyboard import KeyboardShortcuts
 
@@ -62,6 +62,7 @@ class ABReview(w.VBox):
         self.keyboard.on_key(self._key)
         self.message = w.HTML()
         self.summary = w.HTML()
+        self._listeners: list[Callable[[], Any]] = []
         self.reviewer.observe(lambda _: self._advance(), names="value")
         super().__init__([
             w.HBox([self.reviewer, self.progress, self.progress_text]), self.prompt, w.HBox([self.left, self.right]),
@@ -85,13 +86,23 @@ class ABReview(w.VBox):
             return None
         self.message.value = badge("ok", f"Saved ({choice}).")
         self._advance()
+        self._changed()
         return record
+
+    def on_decision(self, callback: Callable[[], Any]) -> None:
+        """Call `callback()` after every decision, skip and undo (a summary view refreshes itself with it)."""
+        self._listeners.append(callback)
+
+    def _changed(self) -> None:
+        for callback in self._listeners:
+            callback()
 
     def skip(self) -> None:
         if self.current is not None and self.reviewer.value.strip():
             self.store.skip(self.reviewer.value, self.current.id)
             self.message.value = badge("info", "Skipped.")
             self._advance()
+            self._changed()
         elif not self.reviewer.value.strip():
             self.message.value = badge("warning", "Enter a reviewer name first.")
 
@@ -100,6 +111,7 @@ class ABReview(w.VBox):
         self.message.value = badge("info", "Undone: that item is shown again." if undone else "Nothing to undo.")
         if undone:
             self._show(next(it for it in self.items if it.id == undone["item"]))
+            self._changed()
 
     def _key(self, key: str) -> None:
         if key in KEYS:
@@ -134,4 +146,5 @@ class ABReview(w.VBox):
             self.prompt.value = (f"<div><i>{esc(system[0])}</i></div>" if system else "") + f"<div><b>Prompt:</b> {esc(item.prompt)}</div>"
             self.left.value = _answer_box("A", item.answers[self.order[0]])
             self.right.value = _answer_box("B", item.answers[self.order[1]])
-        self.summary.value = f"<small>{esc(summarize(self.store, self.labels).sentence())}</small>"
+        mine = summarize(self.store, self.labels, reviewers=people(self.store))  # persons only, never the rule: reviewer
+        self.summary.value = f"<small>{esc(mine.sentence())}</small>"

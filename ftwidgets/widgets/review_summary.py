@@ -1,6 +1,7 @@
 """ReviewSummaryView: who won the blind review (with 95% intervals), tags, rubric scores, agreement.
 
-    ReviewSummaryView(summarize(store))
+    view = ReviewSummaryView(summarize(store, reviewers=people(store)))
+    review.on_decision(lambda: view.update(summarize(store, reviewers=people(store))))  # live
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from ._html import esc, table
 
 class ReviewSummaryView(w.VBox):
     def __init__(self, summary: ReviewSummary):
+        self.sentence, self.plot, self.details = w.HTML(), w.Output(), w.HTML()
+        self.figure = None
+        super().__init__([self.sentence, self.plot, self.details])
+        self.update(summary)
+
+    def update(self, summary: ReviewSummary) -> None:
+        """Show another summary (after each decision, so the view never goes stale)."""
         import plotly.graph_objects as go
 
         self.summary = summary
-        self.sentence = w.HTML(f"<b>{esc(summary.sentence())}</b>")
+        self.sentence.value = f"<b>{esc(summary.sentence())}</b>"
         labels = list(summary.labels)
         rates = [summary.win_rates[lab] for lab in labels]
         fig = go.Figure(go.Bar(
@@ -26,17 +34,16 @@ class ReviewSummaryView(w.VBox):
         fig.update_layout(title="preferred in the blind review (95% Wilson interval)", yaxis_tickformat=".0%",
                           yaxis_range=[0, 1], height=300, margin=dict(l=40, r=10, t=40, b=30))
         self.figure = fig
-        self.plot = w.Output()
+        self.plot.clear_output(wait=True)
         with self.plot:
             fig.show()
         ag = summary.agreement
         pairs = [(pair, v["items"], f"{v['cohen_kappa']:.2f}") for pair, v in ag.get("pairs", {}).items()]
-        self.details = w.HTML(
+        self.details.value = (
             table(["reviewer", *labels, "tie", "both bad"],
                   [(r, c[labels[0]], c[labels[1]], c["tie"], c["both_bad"]) for r, c in sorted(summary.per_reviewer.items())])
             + "<b>Tags</b>" + table(["tag", "count"], summary.tags.most_common())
             + "<b>Mean rubric score (1-5)</b>" + table(["model", "mean"], [(k, f"{v:.2f}") for k, v in summary.rubric.items()])
             + ("<b>Agreement between reviewers</b>" + table(["reviewers", "shared items", "Cohen's kappa"], pairs)
-               + f"Krippendorff's alpha over all reviewers: {ag['krippendorff_alpha']:.2f}" if pairs
+               + f"Krippendorff's alpha over these reviewers: {ag['krippendorff_alpha']:.2f}" if pairs
                else "<i>Agreement needs two reviewers on the same items.</i>"))
-        super().__init__([self.sentence, self.plot, self.details])

@@ -95,3 +95,25 @@ def test_rule_reviewer_and_summary_view(tmp_path):
     assert list(sv.figure.data[0].x) == ["base", "fine_tuned"]
     empty = ReviewSummaryView(summarize(ReviewStore(tmp_path / "none.jsonl")))
     assert "No reviews yet" in empty.sentence.value and "needs two reviewers" in empty.details.value
+
+
+def test_summary_refreshes_after_each_decision_and_keeps_the_rule_apart(tmp_path):
+    from ftwidgets.metrics import format_compliance
+    from ftwidgets.review import people, rule_review, summarize
+    from ftwidgets.widgets import ReviewSummaryView
+
+    store = ReviewStore(tmp_path / "r.jsonl")
+    rule_review(store, ITEMS, [format_compliance("tuned")])
+    view = ReviewSummaryView(summarize(store, reviewers=people(store) or None))
+    assert "6 decisions by rule:metrics (automatic)" in view.sentence.value  # before any person: said so
+    review = ABReview(ITEMS, store, reviewer="ana")
+    review.on_decision(lambda: view.update(summarize(store, reviewers=people(store) or None)))
+    review.buttons["A"].click()
+    assert "1 decisions by ana:" in view.sentence.value and "rule:" not in view.sentence.value
+    review.buttons["B"].click()
+    assert "2 decisions by ana:" in view.sentence.value and "rule:" not in view.details.value
+    assert "rule:" not in review.summary.value and "2 decisions by ana" in review.summary.value
+    review.undo()
+    assert "1 decisions by ana:" in view.sentence.value
+    everyone = summarize(store)
+    assert "rule:metrics (automatic)" in everyone.sentence() and "ana / rule:metrics" in everyone.agreement["pairs"]
