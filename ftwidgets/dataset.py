@@ -79,12 +79,35 @@ def iter_raw_lines(path: str | os.PathLike, *, block_size: int = 1 << 20) -> Ite
             yield RawLine(pending.line, pending.index, pending.data, True, pending.terminated)
 
 
-def parse_json(data: bytes) -> Any:
-    """Parse one JSON document; fall back to the stdlib for what orjson refuses (NaN, huge ints)."""
+def parse_json(data: bytes | str) -> Any:
+    """Parse one JSON document; fall back to the stdlib for what orjson refuses (NaN, huge ints).
+
+    A document neither accepts raises the stdlib's `json.JSONDecodeError` (its words and column).
+    """
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+def describe_json_error(exc: ValueError, line: RawLine) -> str:
+    """Plain words for a line that is not JSON: where it broke, and whether it ends mid-object (truncated),
+    which a cut-off last line does with or without a final newline.
+
+    >>> raw = RawLine(3, 2, b'{"messages": [{"role": "user", "content": "Hi', True, True)
+    >>> try: parse_json(raw.data)
+    ... except ValueError as e: print(describe_json_error(e, raw))
+    the last line is truncated (the file ends mid-object)
+    """
+    text = line.data.decode("utf-8", errors="replace").rstrip()
+    if isinstance(exc, json.JSONDecodeError):
+        ran_out = exc.msg.startswith("Unterminated string") or exc.pos >= len(text)
+        detail = f"{exc.msg} column {exc.colno}" if exc.msg.endswith(" at") else f"{exc.msg} at column {exc.colno}"
+    else:
+        ran_out, detail = False, str(exc)
+    if ran_out and line.last:
+        return "the last line is truncated (the file ends mid-object)"
+    return f"not valid JSON: {detail}" + (" (the line ends mid-object: cut off?)" if ran_out else "")
 
 
 def dump_json(obj: Any, *, sort_keys: bool = False) -> bytes:
@@ -113,9 +136,10 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[Example]:
     for raw in iter_raw_lines(path):
         try:
             yield parse_json(raw.data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            hint = " (the last line looks truncated)" if raw.last and not raw.terminated else ""
-            raise DataError(f"{path}: line {raw.line} is not valid JSON{hint}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: line {raw.line}: byte {exc.start + 1} is not valid UTF-8") from None
+        except ValueError as exc:
+            raise DataError(f"{path}: line {raw.line}: {describe_json_error(exc, raw)}") from None
 
 
 def load_jsonl(path: str | os.PathLike) -> list[Example]:
@@ -201,7 +225,8 @@ def from_dataframe(
         else:
             raise DataError(
                 "could not find the text columns: expected 'user' and 'assistant' or "
-                f"'prompt' and 'completion', found {columns}; pass user='...' and assistant='...'"
+                f"'prompt' and 'completion', found {columns}; name the two columns that hold the user's message "
+                "and the answer (ftw convert --user COLUMN --assistant COLUMN; in Python user=..., assistant=...)"
             )
     for role, col in (("user", user), ("assistant", assistant)):
         if col is None or col not in columns:

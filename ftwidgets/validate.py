@@ -10,7 +10,6 @@ the examples themselves, so a 100k-example file streams in flat memory.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from collections import deque
@@ -21,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from . import quality, tokens
-from .dataset import RawLine, check_preference, dump_json, iter_raw_lines, parse_json
+from .dataset import RawLine, check_preference, describe_json_error, dump_json, iter_raw_lines, parse_json
 from .findings import Finding, Report
 from .hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES
 
@@ -342,10 +341,7 @@ def check_lines(lines: list[RawLine], rules: Rules) -> _Chunk:
         try:
             obj = parse_json(text)
         except ValueError as exc:
-            truncated = raw.last and not raw.terminated
-            detail = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-            msg = "the last line is truncated (the file ends mid-object)" if truncated else f"not valid JSON: {detail}"
-            out.findings.append(Finding("invalid_json", msg, raw.line, raw.index))
+            out.findings.append(Finding("invalid_json", describe_json_error(exc, raw), raw.line, raw.index))
             continue
         checker.check(obj, raw.line, raw.index, out)
     if rules.near_duplicates:
@@ -561,8 +557,12 @@ def validate_preference_file(path: str | os.PathLike, *, max_per_code: int | Non
         report.examples += 1
         try:
             record = parse_json(raw.data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            report.add(Finding("invalid_json", f"not valid JSON: {exc}", raw.line, report.examples - 1))
+        except UnicodeDecodeError as exc:
+            report.add(Finding("invalid_encoding", f"byte {exc.start + 1} of the line is not valid UTF-8", raw.line,
+                               report.examples - 1))
+            continue
+        except ValueError as exc:
+            report.add(Finding("invalid_json", describe_json_error(exc, raw), raw.line, report.examples - 1))
             continue
         problems = check_preference(record)
         if problems:

@@ -330,7 +330,9 @@ def main(out_dir=HERE):
     len(items)
     '''),
         md("Type your name, then judge: **A is better**, **B is better**, **tie** or **both bad**; optionally score "
-           "each answer 1-5, tag it and comment. Click the keyboard strip to use keys 1-4, s (skip) and u (undo). "
+           "each answer 1-5, tag it and comment. The keyboard strip under the buttons takes the focus when the review "
+           "appears (it turns blue and says *Keyboard on*): keys 1-4, s (skip) and u (undo) then go to the review, not "
+           "to the notebook. If it says *Keyboard off*, click it. "
            "Every click is saved to disk at once: close the notebook any time and come back to where you stopped."),
         code('''
     store = ReviewStore(workbook.work_dir("06_review") / "reviews.jsonl")

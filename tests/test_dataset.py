@@ -93,3 +93,24 @@ def test_dpo_roundtrip_and_checks(tmp_path):
     write_lines(tmp_path / "bad.jsonl", [rec, {"input": {}}])
     with pytest.raises(DataError, match="line 2"):
         list(read_preferences(tmp_path / "bad.jsonl"))
+
+
+def test_json_errors_read_plainly_and_a_cut_off_last_line_is_named_with_or_without_newline(tmp_path):
+    from ftwidgets.dataset import DataError, read_jsonl
+
+    good = '{"messages": [{"role": "user", "content": "hi"}]}'
+    for ending in ("", "\n"):
+        path = tmp_path / f"cut{len(ending)}.jsonl"
+        path.write_text(good + "\n" + '{"messages": [{"role": "user", "content": "ab' + ending)
+        with pytest.raises(DataError, match="line 2: the last line is truncated"):
+            list(read_jsonl(path))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": "a"b}\n' + good + "\n")
+    with pytest.raises(DataError) as e:
+        list(read_jsonl(bad))
+    assert "line 1: not valid JSON: Expecting ',' delimiter at column" in str(e.value) and "at at" not in str(e.value)
+    unterminated = tmp_path / "open.jsonl"
+    unterminated.write_text('{"messages": "abc}\n' + good + "\n")
+    with pytest.raises(DataError) as e:
+        list(read_jsonl(unterminated))
+    assert "Unterminated string starting at column 14" in str(e.value) and "at at" not in str(e.value)

@@ -12,10 +12,20 @@ def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+TEXT_CELL = "min-width:14em;max-width:36em;white-space:pre-wrap"  # a readable column of prose, never a word per line
+SHORT_CELL = "white-space:nowrap"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, text_columns: Sequence[int] = ()) -> str:
+    """An escaped HTML table; `text_columns` (indices) hold prose and keep a readable width. It scrolls
+    sideways inside its box instead of cutting columns off."""
+    def cell(i: int, value: Any) -> str:
+        width = TEXT_CELL if i in text_columns else SHORT_CELL if text_columns else ""
+        return f"<td style='padding:2px 8px;vertical-align:top;{width}'>{esc(value)}</td>"
+
     head = "".join(f"<th style='text-align:left;padding:2px 8px'>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td style='padding:2px 8px;vertical-align:top'>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<div style='overflow-x:auto;max-width:100%'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def badge(level: str, text: str) -> str:

@@ -57,8 +57,8 @@ class ABReview(w.VBox):
         self.undo_button = w.Button(description="Undo (u)", icon="undo")
         self.skip_button.on_click(lambda _: self.skip())
         self.undo_button.on_click(lambda _: self.undo())
-        self.keyboard = KeyboardShortcuts([*KEYS, "s", "u"], label="Keyboard: click here, then 1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo",
-                                      active_label="Keyboard on: 1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo")
+        self.keyboard = KeyboardShortcuts([*KEYS, "s", "u"], label="Keyboard off (a key now goes to the notebook): click here, then 1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo",
+                                      active_label="Keyboard on (this strip has the focus): 1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo")
         self.keyboard.on_key(self._key)
         self.message = w.HTML()
         self.summary = w.HTML()
@@ -66,7 +66,8 @@ class ABReview(w.VBox):
         self.reviewer.observe(lambda _: self._advance(), names="value")
         super().__init__([
             w.HBox([self.reviewer, self.progress, self.progress_text]), self.prompt, w.HBox([self.left, self.right]),
-            w.HBox([self.score_a, self.score_b, w.Label("Tags"), self.tags]), self.comment,
+            w.HBox([self.score_a, self.score_b, w.Label("Tags"), self.tags]),
+            w.HTML(f"<small>Tags you can add (type, or pick as you type): {esc(', '.join(tags))}</small>"), self.comment,
             w.HBox(list(self.buttons.values()) + [self.skip_button, self.undo_button]), self.keyboard, self.message, self.summary,
         ])
         self._advance()

@@ -74,4 +74,4 @@ class ComparisonView(w.VBox):
         self.table.value = table(
             ["item", "prompt", base, cand, *[f"{m}: {base} / {cand}" for m in metrics]],
             [(r["item"], r["prompt"], r[base], r[cand], *[f"{r[f'{m} ({base})']:.2f} / {r[f'{m} ({cand})']:.2f}" for m in metrics])
-             for _, r in shown.iterrows()])
+             for _, r in shown.iterrows()], text_columns=(1, 2, 3))

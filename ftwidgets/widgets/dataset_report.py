@@ -17,9 +17,13 @@ class DatasetReport(w.VBox):
 
         self.report = report
         pe, t, q = report.per_example, report.tokens, report.quality
-        fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens per example", "messages per example"))
+        turns = sorted(set(pe.get("turns", [])))
+        varied = len(turns) > 1  # a histogram of one value is one bar: then the number goes in the table instead
+        fig = make_subplots(rows=1, cols=2 if varied else 1,
+                            subplot_titles=("tokens per example", "messages per example") if varied else ("tokens per example",))
         fig.add_histogram(x=pe.get("tokens", []), nbinsx=40, name="tokens", row=1, col=1)
-        fig.add_histogram(x=pe.get("turns", []), name="messages", row=1, col=2)
+        if varied:
+            fig.add_histogram(x=pe.get("turns", []), name="messages", row=1, col=2)
         fig.update_layout(height=300, showlegend=False, margin=dict(l=40, r=10, t=40, b=30))
         self.figure = fig
         self.plot = w.Output()
@@ -30,6 +34,8 @@ class DatasetReport(w.VBox):
             ("examples", f"{report.examples:,}"),
             ("tokens in all", f"{t.get('total', 0):,} ({t.get('encoding')})"),
             ("tokens per example (mean / p95 / max)", f"{dist.get('mean')} / {dist.get('p95')} / {dist.get('max')}"),
+            ("messages per example", f"{turns[0]} in every example" if len(turns) == 1 else
+             f"{turns[0]} to {turns[-1]} (histogram above)" if turns else "none"),
             ("exact duplicates", q.get("exact_duplicates")),
             ("near duplicates", q.get("near_duplicates")),
             ("distinct system prompts", q.get("distinct_system_prompts")),

@@ -38,15 +38,17 @@ class HyperparameterPanel(w.VBox):
         self.price_model = price_model
         self.tokens_per_second = tokens_per_second
         self._callbacks: list[Callable[[dict[str, Any]], Any]] = []
-        self.auto_epochs = w.Checkbox(value=True, description='epochs "auto"')
-        self.epochs = w.IntSlider(value=3, min=1, max=50, description="Epochs", disabled=True)
-        self.lr = w.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="LR multiplier")
-        self.batch_size = w.Dropdown(options=["auto", 1, 2, 4, 8, 16, 32], value="auto", description="Batch size")
-        self.seed = w.IntText(value=42, description="Seed")
-        self.suffix = w.Text(value="workbook", description="Suffix")
-        self.base_model = w.Dropdown(options=list(base_models), value=base_models[0], description="Base model")
-        self.allow_small = w.Checkbox(value=False, description="Override: allow 10-99 examples")
-        self.allow_many_epochs = w.Checkbox(value=False, description="Override: allow more than 25 epochs")
+        label = {"style": {"description_width": "9em"}}  # wide enough for every label: nothing cut off with an ellipsis
+        whole = {"indent": False, "layout": w.Layout(width="auto")}
+        self.auto_epochs = w.Checkbox(value=True, description='epochs "auto"', **whole)
+        self.epochs = w.IntSlider(value=3, min=1, max=50, description="Epochs", disabled=True, **label)
+        self.lr = w.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="LR multiplier", **label)
+        self.batch_size = w.Dropdown(options=["auto", 1, 2, 4, 8, 16, 32], value="auto", description="Batch size", **label)
+        self.seed = w.IntText(value=42, description="Seed", **label)
+        self.suffix = w.Text(value="workbook", description="Suffix", **label)
+        self.base_model = w.Dropdown(options=list(base_models), value=base_models[0], description="Base model", **label)
+        self.allow_small = w.Checkbox(value=False, description="Override: allow 10-99 examples", **whole)
+        self.allow_many_epochs = w.Checkbox(value=False, description="Override: allow more than 25 epochs", **whole)
         self.guards = w.HTML()
         self.estimate = w.HTML()
         self.launch = w.Button(description="Launch", button_style="primary", icon="play")

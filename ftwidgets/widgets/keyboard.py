@@ -2,7 +2,10 @@
 
 Click it, then press a key: the press reaches ``on_key`` callbacks in the kernel.
 It carries ``data-lm-suppress-shortcuts``, so JupyterLab's own single-key notebook
-shortcuts (``a``, ``b``, ``1``...) do not fire while it has the focus.
+shortcuts (``a``, ``b``, ``1``...) do not fire while it has the focus. With
+``autofocus`` (the default) it takes the focus when it appears and again after a
+click on a button beside it (not in a text box), so a key meant for the review never
+lands on the notebook, where ``1`` would turn a cell into a heading.
 
     keys = KeyboardShortcuts(["1", "2"], label="click here, then press 1 or 2")
     keys.on_key(lambda key: print("pressed", key))
@@ -40,6 +43,17 @@ function render({ model, el }) {
   model.on("change:label", paint);
   paint();
   el.appendChild(box);
+  if (model.get("autofocus")) {
+    const focus = () => box.focus({ preventScroll: true });
+    setTimeout(() => {
+      focus();
+      const scope = el.closest(".jp-OutputArea-output") || el.parentElement;
+      if (scope) scope.addEventListener("click", (event) => {
+        if (event.target === box || event.target.closest("input, textarea, select, [contenteditable]")) return;
+        setTimeout(focus, 0);  // after the button's own handling: keys keep going to the review
+      });
+    }, 0);
+  }
 }
 export default { render };
 """
@@ -50,6 +64,7 @@ class KeyboardShortcuts(anywidget.AnyWidget):
     shortcut_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
     label = traitlets.Unicode("Click here to use the keyboard").tag(sync=True)
     active_label = traitlets.Unicode("Keyboard on").tag(sync=True)
+    autofocus = traitlets.Bool(True).tag(sync=True)
 
     def __init__(self, keys, *, label: str | None = None, active_label: str | None = None, **kwargs):
         super().__init__(shortcut_keys=list(keys), **kwargs)

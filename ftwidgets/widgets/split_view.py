@@ -16,7 +16,7 @@ class SplitView(w.VBox):
         self.result = result
         self.counts = w.HTML()
         self.leaks = w.HTML()
-        self.fix = w.Button(description="Move leaking examples to train", icon="wrench")
+        self.fix = w.Button(description="Move leaking examples to train", icon="wrench", layout=w.Layout(width="auto"))
         self.fix.on_click(lambda _: self.apply_fix())
         super().__init__([self.counts, self.leaks, self.fix])
         self._render()

@@ -29,7 +29,8 @@ class ValidationTable(w.VBox):
         self.summary = w.HTML(
             f"<b>{'VALID' if report.valid else 'INVALID'}</b>: {report.examples:,} examples, "
             f"{report.error_count:,} errors, {report.warning_count:,} warnings"
-            + table(["severity", "code", "count", "what to do"], [(r["severity"], r["code"], r["count"], r["hint"]) for r in counts])
+            + (table(["severity", "code", "count", "what to do"], [(r["severity"], r["code"], r["count"], r["hint"]) for r in counts])
+               if counts else "<p><i>No findings: every example passed every check.</i></p>")
         )
         self.severity = w.ToggleButtons(options=[ALL, "error", "warning"], value=ALL, description="Show")
         self.code = w.Dropdown(options=[ALL] + sorted(report.counts), value=ALL, description="Code")
@@ -63,6 +64,9 @@ class ValidationTable(w.VBox):
         rows = self.rows
         shown, pages = page_of(rows, self.page, self.page_size)
         self.page_info.value = f"of {pages} ({len(rows):,} findings)"
+        if not rows:
+            self.table.value = "<i>No findings" + (" match these filters.</i>" if self._findings else ".</i>")
+            return
         self.table.value = table(["line", "message #", "severity", "code", "problem", "fix"],
                                  [(f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)
                                   for f in shown])

@@ -73,6 +73,7 @@ def test_keyboard_shortcuts_only_pass_their_keys():
     keys.press("u")
     assert got == ["1", "u"]
     assert "data-lm-suppress-shortcuts" in keys._esm  # JupyterLab's own shortcuts stay quiet while it has focus
+    assert keys.autofocus and "box.focus(" in keys._esm  # it takes the focus when it appears, and after a click beside it
 
 
 def test_rule_reviewer_and_summary_view(tmp_path):

@@ -28,3 +28,13 @@ def test_split_view_reports_and_fixes_leaks():
     assert "appear in two splits" in view.leaks.value and not view.fix.disabled
     view.fix.click()
     assert view.result.leaks == [] and "No leakage" in view.leaks.value
+
+
+def test_one_message_count_is_a_number_not_a_one_bar_histogram(tmp_path):
+    from ..conftest import chat, write_lines
+
+    same = DatasetReport(validate_file(write_lines(tmp_path / "same.jsonl", [chat(user=f"q{i}") for i in range(12)])))
+    assert len(same.figure.data) == 1 and "3 in every example" in same.numbers.value
+    varied = [chat(user=f"q{i}", system=None if i % 2 else "Tutor.") for i in range(12)]
+    mixed = DatasetReport(validate_file(write_lines(tmp_path / "mixed.jsonl", varied)))
+    assert [t.name for t in mixed.figure.data] == ["tokens", "messages"] and "2 to 3" in mixed.numbers.value

@@ -31,3 +31,15 @@ def test_jump_to_an_example_and_escape_markup(tmp_path):
     p.write_text('{"messages": [{"role": "<script>", "content": "x"}]}\n')
     t2 = ValidationTable(validate_file(p))
     assert "<script>" not in t2.table.value and "&lt;script&gt;" in t2.table.value
+
+
+def test_a_clean_file_says_no_findings(tmp_path):
+    from ftwidgets.validate import Rules, validate_file
+
+    from ..conftest import chat, write_lines
+
+    clean = write_lines(tmp_path / "clean.jsonl", [chat(user=f"Solve {i} + 3 and explain.", answer=f"Step 1: Add.\nAnswer: {i + 3}")
+                                                   for i in range(12)])
+    view = ValidationTable(validate_file(clean, rules=Rules(allow_small=True, recommended_examples=1)))
+    assert "No findings" in view.summary.value and "<th" not in view.summary.value
+    assert "No findings" in view.table.value and "<th" not in view.table.value
