@@ -1,6 +1,8 @@
 """Fine-Tuning Workbook: from raw examples to a fine-tuned chat model, measured and reviewed."""
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__", "client"]
 
 
 def client(*args, **kwargs):

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any, Sequence
 
-from . import __version__
+from ._version import __version__
 from .dataset import DataError
 
 

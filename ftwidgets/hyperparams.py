@@ -1,7 +1,9 @@
 """The workbook's training rules as checks a plan must pass: 2-4 epochs, a low learning rate, no tiny dataset.
 
-`check_plan` is pure, so the hyperparameter widget, the notebooks and the engine all
-apply the same rules and say the same words. `ensure_launchable` is the one gate every
+This module is the one home of the hyperparameter rules: what "auto" resolves to
+(epochs, batch size, learning-rate multiplier), the bounds a request must keep, the
+``method`` object, and the guards. `check_plan` is pure, so the hyperparameter widget,
+the notebooks and the engine all apply the same rules and say the same words. `ensure_launchable` is the one gate every
 launch goes through (the panel's button, the notebook's launch cell, the grid search):
 a blocked plan raises `PlanBlocked` with the guards' words before anything is created.
 
@@ -14,10 +16,20 @@ True
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .tokens import auto_epochs
+
+# OpenAI's documented rule for n_epochs="auto": 3 epochs, stretched so 100..25,000 example-passes happen
+TARGET_EPOCHS = 3
+MIN_TARGET_EXAMPLES = 100
+MAX_TARGET_EXAMPLES = 25_000
+MIN_DEFAULT_EPOCHS = 1
+MAX_DEFAULT_EPOCHS = 25
+DEFAULT_LR_MULTIPLIER = 1.0
+# what a job request may ask for at all (the guards below judge what is wise within these)
+BOUNDS = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10)}
 
 OK, WARNING, BLOCKED = "ok", "warning", "blocked"
 RECOMMENDED_EPOCHS = (2, 4)
@@ -30,6 +42,50 @@ RECOMMENDED_EXAMPLES = 500
 # because the official client sends it unchanged to any backend
 ALLOW_SMALL_METADATA = {"allow_small_dataset": "true"}  # 10-99 examples
 ALLOW_MANY_EPOCHS_METADATA = {"allow_many_epochs": "true"}  # more than 25 epochs
+
+
+def auto_epochs(n_examples: int) -> int:
+    """What OpenAI's ``n_epochs="auto"`` picks: 3, stretched so 100..25,000 example-passes happen."""
+    if n_examples <= 0:
+        return TARGET_EPOCHS
+    epochs = TARGET_EPOCHS
+    if n_examples * epochs < MIN_TARGET_EXAMPLES:
+        epochs = min(MAX_DEFAULT_EPOCHS, math.ceil(MIN_TARGET_EXAMPLES / n_examples))
+    elif n_examples * epochs > MAX_TARGET_EXAMPLES:
+        epochs = max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
+    return epochs
+
+
+def auto_batch_size(n_examples: int) -> int:
+    """About 0.2% of the examples, as OpenAI does, but at least 4 (CPU batches are cheap) and at most 64."""
+    return int(min(64, max(4, math.ceil(0.002 * n_examples))))
+
+
+def resolve_hyperparameters(requested: Mapping[str, Any], n_examples: int) -> dict[str, Any]:
+    """Every "auto" (or missing) hyperparameter replaced by what it means for `n_examples` examples."""
+    def chosen(name: str) -> Any:
+        value = requested.get(name, "auto")
+        return None if value in (None, "auto") else value
+
+    epochs, batch, lrm = chosen("n_epochs"), chosen("batch_size"), chosen("learning_rate_multiplier")
+    return {
+        "n_epochs": auto_epochs(n_examples) if epochs is None else int(epochs),
+        "batch_size": auto_batch_size(n_examples) if batch is None else int(batch),
+        "learning_rate_multiplier": DEFAULT_LR_MULTIPLIER if lrm is None else float(lrm),
+    }
+
+
+def out_of_bounds(requested: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first requested hyperparameter outside `BOUNDS`, as (name, message); None when all fit.
+
+    >>> out_of_bounds({"n_epochs": 0})
+    ('n_epochs', "n_epochs must be 'auto' or between 1 and 50")
+    """
+    for name, value in requested.items():
+        lo, hi = BOUNDS[name]
+        if value != "auto" and not lo <= value <= hi:
+            return name, f"{name} must be 'auto' or between {lo} and {hi}"
+    return None
 
 
 class PlanBlocked(ValueError):

@@ -18,7 +18,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import __version__, quality, tokens
+from . import quality, tokens
+from ._version import __version__
 from .dataset import DataError, Example, load_jsonl, write_jsonl
 
 SPLITS = ("train", "validation", "test")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import math
 import os
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from .hyperparams import auto_epochs
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
 
@@ -53,12 +54,6 @@ TRAINING_PRICE_PER_1M: dict[str, float] = {
     "gpt-3.5-turbo": 8.00,
 }
 
-# OpenAI's documented rule for n_epochs="auto".
-TARGET_EPOCHS = 3
-MIN_TARGET_EXAMPLES = 100
-MAX_TARGET_EXAMPLES = 25_000
-MIN_DEFAULT_EPOCHS = 1
-MAX_DEFAULT_EPOCHS = 25
 
 
 def _longest_prefix(table: Mapping[str, Any], model: str) -> Any:
@@ -160,18 +155,6 @@ def count_message_tokens(messages: Iterable[Mapping[str, Any]], model: str = DEF
             if key == "name":
                 total += TOKENS_PER_NAME
     return total
-
-
-def auto_epochs(n_examples: int) -> int:
-    """What OpenAI's ``n_epochs="auto"`` picks: 3, stretched so 100..25,000 example-passes happen."""
-    if n_examples <= 0:
-        return TARGET_EPOCHS
-    epochs = TARGET_EPOCHS
-    if n_examples * epochs < MIN_TARGET_EXAMPLES:
-        epochs = min(MAX_DEFAULT_EPOCHS, math.ceil(MIN_TARGET_EXAMPLES / n_examples))
-    elif n_examples * epochs > MAX_TARGET_EXAMPLES:
-        epochs = max(MIN_DEFAULT_EPOCHS, MAX_TARGET_EXAMPLES // n_examples)
-    return epochs
 
 
 def billable_tokens(example_tokens: Iterable[int], epochs: int, limit: int = DEFAULT_TOKEN_LIMIT) -> int:

@@ -22,7 +22,7 @@ import numpy as np
 from . import quality, tokens
 from .dataset import RawLine, check_preference, describe_json_error, dump_json, iter_raw_lines, parse_json
 from .findings import Finding, Report
-from .hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES
+from .hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES, auto_epochs
 
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
@@ -522,7 +522,7 @@ def _distribution(arr: np.ndarray) -> dict[str, Any]:
 def _token_summary(tok: np.ndarray, rules: Rules) -> dict[str, Any]:
     limit = rules.limit
     n = int(tok.size)
-    epochs = tokens.auto_epochs(n)
+    epochs = auto_epochs(n)
     cost = tokens.estimate_cost(tok.tolist(), model=rules.model, epochs=epochs, limit=limit)
     return {
         "encoding": tokens.encoding_name(rules.model),

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 
 def find_root() -> Path:
     """The workbook folder (the one holding ``data/samples/`` and ``notebooks/``).

@@ -224,7 +224,7 @@ def main(out_dir=HERE):
         md("## Small hyperparameter search\n\nA few settings on a subset, compared by **validation** loss (never test data)."),
         code('''
     from ftwidgets.training import best_by_validation, grid_search
-    from ftwidgets.engine.models import cuda_available
+    from ftwidgets.machine import cuda_available
     import plotly.graph_objects as go
     multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if cuda_available() else (0.5, 1.0, 2.0)
     grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]

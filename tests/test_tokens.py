@@ -3,6 +3,7 @@ import hashlib
 import pytest
 
 from ftwidgets import tokens
+from ftwidgets.hyperparams import auto_epochs
 
 
 def test_seeding_writes_tiktoken_cache_files_named_by_url_sha1(tmp_path, monkeypatch):
@@ -43,7 +44,7 @@ def test_count_message_tokens_follows_the_cookbook():
 
 @pytest.mark.parametrize("n,epochs", [(1, 25), (4, 25), (10, 10), (34, 3), (33, 4), (100, 3), (8333, 3), (8334, 2), (25_000, 1), (100_000, 1)])
 def test_auto_epochs_rule(n, epochs):
-    assert tokens.auto_epochs(n) == epochs
+    assert auto_epochs(n) == epochs
 
 
 def test_billable_tokens_and_cost_with_override():

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..hyperparams import ALLOW_MANY_EPOCHS_METADATA, BLOCKED, epochs_guard, metadata_flag
+from ..hyperparams import ALLOW_MANY_EPOCHS_METADATA, BLOCKED, epochs_guard, metadata_flag, out_of_bounds, supervised_method
 from . import models
 from .jobs import ORG, EngineSettings, JobRunner
 from .serving import Generator, GenRequest
@@ -258,12 +258,8 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
         if body.method is not None and body.method.supervised and body.method.supervised.hyperparameters:
             hp = body.method.supervised.hyperparameters
         requested = hp.model_dump(exclude_none=True) if hp else {}
-        bounds = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10)}
-        for k, v in requested.items():
-            lo, hi = bounds[k]
-            if v != "auto" and not lo <= v <= hi:
-                raise APIError(400, f"{k} must be 'auto' or between {lo} and {hi}", code="invalid_hyperparameter",
-                               param=f"hyperparameters.{k}")
+        if bad := out_of_bounds(requested):
+            raise APIError(400, bad[1], code="invalid_hyperparameter", param=f"hyperparameters.{bad[0]}")
         if isinstance(requested.get("n_epochs"), int):  # the rule a notebook cell could otherwise go around
             guard = epochs_guard(requested["n_epochs"], allow_many_epochs=metadata_flag(body.metadata, ALLOW_MANY_EPOCHS_METADATA))
             if guard is not None and guard.level == BLOCKED:
@@ -290,7 +286,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
             "user_provided_suffix": body.suffix,
             "metadata": body.metadata,
             "estimated_finish": None,
-            "method": {"type": "supervised", "supervised": {"hyperparameters": requested or {}}},
+            "method": supervised_method(requested),
             "_requested_hyperparameters": requested,
         }
         store.job_dir(job_id).mkdir(parents=True)

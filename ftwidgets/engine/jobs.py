@@ -11,7 +11,6 @@ marked failed with a clear message, and its orphaned trainer is stopped.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shlex
 import signal
@@ -22,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import tokens
+from .. import machine
 from ..findings import CODES, ERROR
-from ..hyperparams import ALLOW_SMALL_METADATA, check_plan, metadata_flag
+from ..hyperparams import ALLOW_SMALL_METADATA, check_plan, metadata_flag, resolve_hyperparameters, supervised_method
 from ..validate import Rules, validate_file
 from . import models
 from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
@@ -32,7 +31,6 @@ from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
 ORG = "ftwidgets"
 BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 (measured: learns the
 # math-tutor format in one epoch of 64 examples; 2e-4 learned nothing in two)
-DEFAULT_LR_MULTIPLIER = 1.0
 MAX_SEQ_LEN = 1024
 # attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
 # as well as all seven projections, and about 8% faster (README, "Performance")
@@ -56,7 +54,7 @@ def default_max_batch_tokens() -> int | None:
     env = os.environ.get("FTW_MAX_BATCH_TOKENS")
     if env is not None and env.strip():
         return int(env) or None
-    limit = models.memory_limit_bytes()
+    limit = machine.memory_limit_bytes()
     return TIGHT_MEMORY_BATCH_TOKENS if limit is not None and limit < 4 * 2**30 else None
 
 
@@ -71,22 +69,6 @@ class EngineSettings:
     eval_every: int = 1
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
     trainer_command: str | None = None  # e.g. "accelerate launch -m ftwidgets.engine.trainer"
-
-
-def auto_batch_size(n_examples: int) -> int:
-    """About 0.2% of the examples, as OpenAI does, but at least 4 (CPU batches are cheap) and at most 64."""
-    return int(min(64, max(4, math.ceil(0.002 * n_examples))))
-
-
-def resolve_hyperparameters(hp: dict[str, Any], n_examples: int) -> dict[str, Any]:
-    n_epochs = hp.get("n_epochs", "auto")
-    batch_size = hp.get("batch_size", "auto")
-    lrm = hp.get("learning_rate_multiplier", "auto")
-    return {
-        "n_epochs": tokens.auto_epochs(n_examples) if n_epochs in (None, "auto") else int(n_epochs),
-        "batch_size": auto_batch_size(n_examples) if batch_size in (None, "auto") else int(batch_size),
-        "learning_rate_multiplier": DEFAULT_LR_MULTIPLIER if lrm in (None, "auto") else float(lrm),
-    }
 
 
 def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
@@ -233,7 +215,7 @@ class JobRunner:
         plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
                           allow_small=True, allow_many_epochs=True)  # the size rule was applied by the validator
         notes += [g.message for g in plan.warnings if g.field != "examples"]
-        method = {"type": "supervised", "supervised": {"hyperparameters": hp}}
+        method = supervised_method(hp)
         if self.store.transition(job_id, ("validating_files",), status="queued", hyperparameters=hp, method=method,
                                  _n_train_examples=n_train):
             for note in notes:

@@ -43,29 +43,6 @@ def pick_device(threads: int | None = None) -> Device:
     return Device("cpu", "float32")
 
 
-def cuda_available() -> bool:
-    """Whether torch sees a CUDA GPU, asked in a short-lived process so this one never loads torch
-    (about 180 MB) just to size a workload; a notebook's kernel stays small that way."""
-    import subprocess
-    import sys
-
-    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
-                           capture_output=True, text=True, timeout=120)
-    return probe.stdout.strip() == "True"
-
-
-def memory_limit_bytes() -> int | None:
-    """This container's memory limit (cgroup v2 or v1), or None when there is none."""
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(path).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and int(text) < 2**60:  # cgroup v1 writes a huge number for "no limit"
-            return int(text)
-    return None
-
-
 def cache_root() -> Path:
     d = os.environ.get("FTW_MODEL_CACHE")
     if d:

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from ftwidgets import machine
 from ftwidgets.engine import jobs, models
 from ftwidgets.engine.chat import encode_example
 from ftwidgets.engine.trainer import micro_batches, train_step
@@ -51,9 +52,9 @@ def test_memory_limit_picks_the_budget(monkeypatch):
     monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "512")
     assert jobs.default_max_batch_tokens() == 512
     monkeypatch.delenv("FTW_MAX_BATCH_TOKENS")
-    monkeypatch.setattr(models, "memory_limit_bytes", lambda: 2 * 2**30)  # mybinder
+    monkeypatch.setattr(machine, "memory_limit_bytes", lambda: 2 * 2**30)  # mybinder
     assert jobs.default_max_batch_tokens() == jobs.TIGHT_MEMORY_BATCH_TOKENS == 128
-    monkeypatch.setattr(models, "memory_limit_bytes", lambda: None)
+    monkeypatch.setattr(machine, "memory_limit_bytes", lambda: None)
     assert jobs.default_max_batch_tokens() is None
 
 
