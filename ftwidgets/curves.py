@@ -10,8 +10,8 @@ engine's step-metrics CSV), so the job monitor widget and a notebook cell agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,25 @@ def overfitting(
                           f"No sign of overfitting: validation loss is lowest at step {best}.")
 
 
-def overfitting_from_events(events: Iterable[Mapping]) -> OverfitVerdict:
-    """The verdict from a job's metrics events (objects or dicts with a ``data`` mapping)."""
+@dataclass(frozen=True)
+class LossCurve:
+    """A job's loss history by step, read from its metrics events (the whole-validation-set loss where
+    a step has one, else the sampled one)."""
+
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    valid_loss: list[float | None] = field(default_factory=list)
+    total_steps: int | None = None  # as the last event says
+
+
+def loss_curve(events: Iterable[Any]) -> LossCurve:
+    """The loss curve in a job's events (``openai`` event objects or dicts with a ``data`` mapping), by step.
+
+    >>> loss_curve([{"type": "metrics", "data": {"step": 2, "total_steps": 4, "train_loss": 0.9, "valid_loss": 1.0}},
+    ...             {"type": "message", "data": None},
+    ...             {"type": "metrics", "data": {"step": 1, "train_loss": 1.2, "full_valid_loss": 1.1}}]).valid_loss
+    [1.1, 1.0]
+    """
     rows = []
     for e in events:
         data = e.get("data") if isinstance(e, Mapping) else getattr(e, "data", None)
@@ -66,8 +83,15 @@ def overfitting_from_events(events: Iterable[Mapping]) -> OverfitVerdict:
         if etype == "metrics" and isinstance(data, Mapping) and "step" in data:
             rows.append(data)
     rows.sort(key=lambda d: d["step"])
-    return overfitting([int(d["step"]) for d in rows], [float(d["train_loss"]) for d in rows],
-                       [d.get("full_valid_loss", d.get("valid_loss")) for d in rows])
+    return LossCurve([int(d["step"]) for d in rows], [float(d["train_loss"]) for d in rows],
+                     [d.get("full_valid_loss", d.get("valid_loss")) for d in rows],
+                     int(rows[-1].get("total_steps", rows[-1]["step"])) if rows else None)
+
+
+def overfitting_from_events(events: Iterable[Any]) -> OverfitVerdict:
+    """The verdict from a job's metrics events (objects or dicts with a ``data`` mapping)."""
+    curve = loss_curve(events)
+    return overfitting(curve.steps, curve.train_loss, curve.valid_loss)
 
 
 def pick_checkpoint(checkpoints: Iterable[Mapping], verdict: OverfitVerdict) -> Mapping | None:

@@ -2,7 +2,9 @@
 
 Reading is streaming and forgiving about the container (UTF-8 BOM, CRLF, blank
 lines) but never about the content: judging content is `ftwidgets.validate`'s job.
-Writing never overwrites an existing file unless asked, and never the input.
+Writing never overwrites an existing file unless asked, and never the input; every
+whole-file write is atomic (`atomic_write`), and logs are appended durably and read
+tolerantly (`append_durably`, `read_log`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
 import orjson
 
@@ -118,6 +121,51 @@ def dump_json(obj: Any, *, sort_keys: bool = False) -> bytes:
         return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", *, permissions: int | None = None) -> Iterator[IO]:
+    """Write `path` all or nothing: a temporary file beside it replaces it in one step when the block
+    ends, and is removed if the block fails, so a reader never sees half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        if permissions is not None:
+            os.fchmod(fd, permissions)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = None,
+                      permissions: int | None = None) -> None:
+    """One JSON document, written all or nothing (`atomic_write`)."""
+    with atomic_write(path, "w", permissions=permissions) as fh:
+        json.dump(obj, fh, indent=indent, default=str)
+        if indent is not None:
+            fh.write("\n")
+
+
+def read_log(path: str | os.PathLike) -> list[Any]:
+    """Every record of an append-only JSONL log, skipping a line a crash (or a writer right now) cut short.
+
+    Logs written with `append_durably` can at worst end in one partial line; a missing
+    file is an empty log.
+    """
+    records = []
+    try:
+        for raw in iter_raw_lines(path):
+            try:
+                records.append(parse_json(raw.data))
+            except (ValueError, UnicodeDecodeError):
+                continue
+    except FileNotFoundError:
+        pass
+    return records
+
+
 def append_durably(path: str | os.PathLike, record: Any) -> None:
     """Append one JSON line and force it to disk before returning.
 
@@ -172,19 +220,12 @@ def write_jsonl(
             raise DataError(f"refusing to overwrite the input file {p}; choose another output path")
     if target.exists() and not overwrite:
         raise DataError(f"{target} already exists; choose another path or allow overwriting (--force)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     count = 0
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for ex in examples:
-                fh.write(dump_json(ex))
-                fh.write(b"\n")
-                count += 1
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as fh:
+        for ex in examples:
+            fh.write(dump_json(ex))
+            fh.write(b"\n")
+            count += 1
     return count
 
 

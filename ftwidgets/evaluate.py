@@ -1,7 +1,7 @@
 """Base model against fine-tuned model on the held-out test set: generate, score, compare.
 
 Generation goes through any `openai.OpenAI` client with bounded concurrency (which the
-embedded engine turns into batched calls), retries transient errors, and appends every
+embedded engine turns into batched calls), lets the client retry transient errors, and appends every
 answer to a cache file the moment it arrives, so a crashed or restarted run resumes
 where it stopped. Only the test split is evaluated: `held_out_test_items` refuses a
 test set that shares prompts with the training or validation data.
@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +20,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .dataset import DataError, Example, append_durably, dump_json, iter_raw_lines, load_jsonl, parse_json
+from .dataset import (
+    DataError,
+    Example,
+    append_durably,
+    atomic_write,
+    dump_json,
+    load_jsonl,
+    read_log,
+)
 from .metrics import Metric
 from .stats import mcnemar_exact, paired_bootstrap, verdict_sentence
 
@@ -90,13 +97,9 @@ class OutputCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._answers: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        if self.path.exists():
-            for raw in iter_raw_lines(self.path):
-                try:
-                    record = parse_json(raw.data)
-                    self._answers[record["key"]] = record
-                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-                    continue  # a line cut short by a crash: that answer is simply asked for again
+        for record in read_log(self.path):  # a line cut short by a crash: that answer is simply asked for again
+            if isinstance(record, dict) and "key" in record:
+                self._answers[record["key"]] = record
 
     @staticmethod
     def key(model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
@@ -123,24 +126,19 @@ class Generation:
     cached: bool = False
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    import openai
-
-    return (openai.APIConnectionError, openai.APITimeoutError, openai.RateLimitError, openai.InternalServerError)
-
-
 def generate(client: Any, model: str, items: Sequence[EvalItem], *, cache: OutputCache, concurrency: int = 8,
              max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0, retries: int = 3,
-             backoff: float = 1.0, on_progress: Callable[[int, int], None] | None = None) -> list[Generation]:
+             on_progress: Callable[[int, int], None] | None = None) -> list[Generation]:
     """Answers of one model to every test prompt, ``concurrency`` requests at a time, cached on disk.
 
-    Transient errors (connection, timeout, rate limit, 5xx) are retried with exponential
-    backoff; a request the server refuses (4xx) is recorded as an error for that item
-    and asked again on the next run. Nothing is raised for one bad item.
+    Transient errors (connection, timeout, 408/409/429, 5xx) are retried ``retries`` times by
+    the `openai` client itself, with its backoff; what still fails, or what the server refuses
+    (4xx), is recorded as an error for that item and asked again on the next run. Nothing is
+    raised for one bad item.
     """
     import openai
 
-    transient = _transient_errors()
+    caller = client.with_options(max_retries=retries) if hasattr(client, "with_options") else client
     params = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
     results: list[Generation | None] = [None] * len(items)
     done = [0]
@@ -150,24 +148,18 @@ def generate(client: Any, model: str, items: Sequence[EvalItem], *, cache: Outpu
         item = items[i]
         key = OutputCache.key(model, item.messages, params)
         hit = cache.get(key)
-        if hit is not None:
-            results[i] = Generation(hit["text"], cached=True)
-        else:
-            for attempt in range(retries + 1):
-                try:
-                    reply = client.chat.completions.create(model=model, messages=item.messages, **params)
-                    text = reply.choices[0].message.content or ""
-                    cache.put(key, {"model": model, "item": item.id, "text": text, "finish_reason": reply.choices[0].finish_reason})
-                    results[i] = Generation(text)
-                    break
-                except transient as exc:
-                    if attempt == retries:
-                        results[i] = Generation("", error=f"{type(exc).__name__}: {exc}")
-                    else:
-                        time.sleep(backoff * 2 ** attempt)
-                except openai.APIStatusError as exc:
-                    results[i] = Generation("", error=f"{exc.status_code}: {exc.message}")
-                    break
+        try:
+            if hit is not None:
+                results[i] = Generation(hit["text"], cached=True)
+            else:
+                reply = caller.chat.completions.create(model=model, messages=item.messages, **params)
+                text = reply.choices[0].message.content or ""
+                cache.put(key, {"model": model, "item": item.id, "text": text, "finish_reason": reply.choices[0].finish_reason})
+                results[i] = Generation(text)
+        except openai.APIStatusError as exc:
+            results[i] = Generation("", error=f"{exc.status_code}: {exc.message}")
+        except openai.APIError as exc:  # no answer at all (connection, timeout) after the client's retries
+            results[i] = Generation("", error=f"{type(exc).__name__}: {exc}")
         with lock:
             done[0] += 1
             if on_progress:
@@ -195,21 +187,18 @@ class Evaluation:
     def save(self, path: str | os.PathLike) -> Path:
         """One line per test item with the prompt, the reference and each model's answer (what review reads)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_write(path) as fh:
             fh.write(dump_json({"models": self.models}) + b"\n")
             for i, item in enumerate(self.items):
                 fh.write(dump_json({"id": item.id, "messages": item.messages, "reference": item.reference,
                                     "answers": {label: self.outputs[label][i].text for label in self.outputs},
                                     "errors": {label: self.outputs[label][i].error for label in self.outputs
                                                if self.outputs[label][i].error}}) + b"\n")
-        os.replace(tmp, path)
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Evaluation":
-        lines = [parse_json(raw.data) for raw in iter_raw_lines(path)]
+        lines = load_jsonl(path)  # a bad line raises DataError naming it
         if not lines or "models" not in lines[0]:
             raise DataError(f"{path} is not an evaluation file written by Evaluation.save")
         models = lines[0]["models"]

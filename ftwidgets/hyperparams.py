@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-
 # OpenAI's documented rule for n_epochs="auto": 3 epochs, stretched so 100..25,000 example-passes happen
 TARGET_EPOCHS = 3
 MIN_TARGET_EXAMPLES = 100

@@ -21,7 +21,13 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .dataset import append_durably, iter_raw_lines, make_preference, parse_json, write_preferences
+from .dataset import (
+    append_durably,
+    atomic_write,
+    make_preference,
+    read_log,
+    write_preferences,
+)
 from .evaluate import Evaluation
 from .stats import Interval, cohen_kappa, krippendorff_alpha, wilson_interval
 
@@ -63,13 +69,7 @@ class ReviewStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self.records: list[dict[str, Any]] = []
-        if self.path.exists():
-            for raw in iter_raw_lines(self.path):
-                try:
-                    self.records.append(parse_json(raw.data))
-                except (ValueError, UnicodeDecodeError):
-                    continue  # only a line cut short by a crash mid-write can be malformed
+        self.records: list[dict[str, Any]] = read_log(self.path)  # a line cut short by a crash is skipped
 
     def _append(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {"id": uuid.uuid4().hex[:12], "time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
@@ -252,9 +252,7 @@ def export_csv(store: ReviewStore, items: Sequence[ReviewItem], path: str | os.P
     """Every effective decision with its prompt, both answers unblinded, scores, tags and comment."""
     by_id = {it.id: it for it in items}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+    with atomic_write(path, "w") as fh:
         out = csv.writer(fh)
         out.writerow(["reviewer", "item", "prompt", "left_model", "right_model", "choice", "outcome",
                       "left_answer", "right_answer", "left_score", "right_score", "tags", "comment", "time"])
@@ -264,7 +262,6 @@ def export_csv(store: ReviewStore, items: Sequence[ReviewItem], path: str | os.P
                           it.answers.get(n["left"], "") if it else "", it.answers.get(n["right"], "") if it else "",
                           n["scores"].get(n["left"], ""), n["scores"].get(n["right"], ""), ";".join(n["tags"]),
                           n["comment"], n["time"]])
-    os.replace(tmp, path)
     return path
 
 

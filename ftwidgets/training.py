@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .curves import loss_curve
 from .dataset import iter_raw_lines, load_jsonl, write_jsonl
 from .hyperparams import ALLOW_SMALL_METADATA, ensure_launchable, supervised_method
+from .job_states import ACTIVE, FINAL
 
-ACTIVE = ("validating_files", "queued", "running")
-FINAL_STATES = ("succeeded", "failed", "cancelled")
 ACTIVE_OR_DONE = (*ACTIVE, "succeeded")
 
 
@@ -80,7 +80,7 @@ def launch_or_attach(client, train: Path, validation: Path | None, settings: dic
 def wait(client, job_id: str, *, every: float = 2.0, timeout: float = 3600):
     deadline = time.monotonic() + timeout
     job = client.fine_tuning.jobs.retrieve(job_id)
-    while job.status not in FINAL_STATES and time.monotonic() < deadline:
+    while job.status not in FINAL and time.monotonic() < deadline:
         time.sleep(every)
         job = client.fine_tuning.jobs.retrieve(job_id)
     return job
@@ -108,10 +108,8 @@ def grid_search(client, train: Path, validation: Path, grid: Sequence[dict[str, 
         settings = {**base, "method": supervised_method(hp), "suffix": f"grid{i}"}
         job_id = launch_or_attach(client, train, validation, settings, state_dir / f"grid-{i}.json")
         job = wait(client, job_id, timeout=timeout)
-        events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))
-        rows = sorted((e.data for e in events if e.type == "metrics" and e.data), key=lambda d: d["step"])
-        results.append(GridResult(hp, job_id, job.status, job.fine_tuned_model, [d["step"] for d in rows],
-                                  [d.get("full_valid_loss", d.get("valid_loss")) for d in rows]))
+        curve = loss_curve(client.fine_tuning.jobs.list_events(job_id, limit=100))
+        results.append(GridResult(hp, job_id, job.status, job.fine_tuned_model, curve.steps, curve.valid_loss))
     return results
 
 

@@ -20,9 +20,21 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from . import quality, tokens
-from .dataset import RawLine, check_preference, describe_json_error, dump_json, iter_raw_lines, parse_json
+from .dataset import (
+    RawLine,
+    check_preference,
+    describe_json_error,
+    dump_json,
+    iter_raw_lines,
+    parse_json,
+)
 from .findings import Finding, Report
-from .hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES, auto_epochs
+from .hyperparams import (
+    MIN_EXAMPLES,
+    OPENAI_MIN_EXAMPLES,
+    RECOMMENDED_EXAMPLES,
+    auto_epochs,
+)
 
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .dataset import write_json_atomic
+
 
 def find_root() -> Path:
     """The workbook folder (the one holding ``data/samples/`` and ``notebooks/``).
@@ -86,9 +88,7 @@ def write_manifest(step: str, **info: Any) -> Path:
     """A small record of what a step produced, beside its artifacts."""
     path = work_dir(step) / "manifest.json"
     record = {"step": step, "package_version": __version__, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, record, indent=2)
     return path
 
 

@@ -104,10 +104,24 @@ def test_a_crash_mid_run_resumes_from_the_cache(tmp_path):
 
 
 def test_transient_errors_are_retried(tmp_path):
-    err = openai.InternalServerError("boom", response=httpx.Response(500, request=_request()), body=None)
-    client = ScriptedClient(fail_first=2, fail_with=err)
-    out = generate(client, "good", to_eval_items(EXAMPLES[:1]), cache=OutputCache(tmp_path / "a.jsonl"), backoff=0.01)
-    assert out[0].error is None and out[0].text.endswith("Answer: 0") and client.calls == 3
+    """By the official client's own retries (no second retry loop on top): two 500s, then an answer."""
+    calls = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) <= 2:
+            return httpx.Response(500, json={"error": {"message": "boom", "type": "server_error", "code": None}})
+        return httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": "good",
+                                         "choices": [{"index": 0, "finish_reason": "stop",
+                                                      "message": {"role": "assistant", "content": "Step 1: add.\nAnswer: 0"}}]})
+
+    client = openai.OpenAI(base_url="http://engine/v1", api_key="k", max_retries=0,
+                           http_client=httpx.Client(transport=httpx.MockTransport(server)))
+    out = generate(client, "good", to_eval_items(EXAMPLES[:1]), cache=OutputCache(tmp_path / "a.jsonl"), retries=3)
+    assert out[0].error is None and out[0].text.endswith("Answer: 0") and len(calls) == 3
+    calls.clear()
+    failing = generate(client, "good", to_eval_items(EXAMPLES[1:2]), cache=OutputCache(tmp_path / "b.jsonl"), retries=1)
+    assert failing[0].text == "" and failing[0].error.startswith("500") and len(calls) == 2  # reported, not raised
 
 
 def test_refused_requests_are_reported_not_raised_or_cached(tmp_path):

@@ -21,11 +21,19 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..hyperparams import ALLOW_MANY_EPOCHS_METADATA, BLOCKED, epochs_guard, metadata_flag, out_of_bounds, supervised_method
+from ..hyperparams import (
+    ALLOW_MANY_EPOCHS_METADATA,
+    BLOCKED,
+    epochs_guard,
+    metadata_flag,
+    out_of_bounds,
+    supervised_method,
+)
+from ..job_states import ACTIVE
 from . import models
 from .jobs import ORG, EngineSettings, JobRunner
 from .serving import Generator, GenRequest
-from .store import ACTIVE, NotFound, Store, new_id, now
+from .store import NotFound, Store, new_id, now
 
 MAX_LIST_LIMIT = 100
 

@@ -22,11 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from .. import machine
+from ..dataset import write_json_atomic
 from ..findings import CODES, ERROR
-from ..hyperparams import ALLOW_SMALL_METADATA, check_plan, metadata_flag, resolve_hyperparameters, supervised_method
+from ..hyperparams import (
+    ALLOW_SMALL_METADATA,
+    check_plan,
+    metadata_flag,
+    resolve_hyperparameters,
+    supervised_method,
+)
+from ..job_states import ACTIVE, FINAL
 from ..validate import Rules, validate_file
 from . import models
-from .store import ACTIVE, FINAL, NotFound, Store, now, write_json_atomic
+from .store import NotFound, Store, now
 
 ORG = "ftwidgets"
 BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 (measured: learns the

@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from ..dataset import write_json_atomic
+
 OWNER_FILE = "engine.json"
 LOCK_FILE = "engine.lock"
 LOG_FILE = "engine.log"
@@ -119,12 +121,8 @@ def claim(data: Path):
 
 
 def _publish(data: Path, url: str, key: str) -> None:
-    path = data / OWNER_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"base_url": url, "api_key": key, "pid": os.getpid()}, fh)
-    os.replace(tmp, path)
+    owner = {"base_url": url, "api_key": key, "pid": os.getpid()}
+    write_json_atomic(data / OWNER_FILE, owner, permissions=0o600)  # the key: readable by its owner only
 
 
 def _attach(data: Path, timeout: float) -> EngineHandle:

@@ -23,9 +23,10 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..dataset import read_log, write_json_atomic
+from ..job_states import ACTIVE
+
 ID_PATTERN = re.compile(r"^(file|ftjob|ftckpt|ftevent)-[A-Za-z0-9]{8,64}$")
-ACTIVE = ("validating_files", "queued", "running")
-FINAL = ("succeeded", "failed", "cancelled")
 
 
 class NotFound(KeyError):
@@ -38,14 +39,6 @@ def new_id(prefix: str) -> str:
 
 def now() -> int:
     return int(time.time())
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(obj, fh)
-    os.replace(tmp, path)
 
 
 def append_event(job_dir: Path, message: str, *, level: str = "info", type: str = "message", data: Any = None) -> dict:
@@ -172,18 +165,7 @@ class Store:
 
     def events(self, job_id: str) -> list[dict]:
         """Events newest first, as OpenAI lists them."""
-        p = self.job_dir(job_id) / "events.jsonl"
-        out = []
-        try:
-            with open(p, encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        continue  # a line being written right now
-        except FileNotFoundError:
-            pass
-        return out[::-1]
+        return read_log(self.job_dir(job_id) / "events.jsonl")[::-1]  # a line being written right now is skipped
 
     def event(self, job_id: str, message: str, **kw: Any) -> dict:
         return append_event(self.job_dir(job_id), message, **kw)

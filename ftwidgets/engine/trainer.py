@@ -24,8 +24,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..dataset import write_json_atomic
 from .chat import IGNORE, encode_example
-from .store import append_event, new_id, write_json_atomic
+from .store import append_event, new_id
 
 KEEP_CHECKPOINTS = 3
 

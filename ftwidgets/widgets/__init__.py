@@ -9,8 +9,8 @@ from .ab_review import ABReview
 from .comparison_view import ComparisonView
 from .dataset_report import DatasetReport
 from .hyperparameter_panel import HyperparameterPanel
-from .keyboard import KeyboardShortcuts
 from .job_monitor import JobMonitor
+from .keyboard import KeyboardShortcuts
 from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .validation_table import ValidationTable

@@ -17,8 +17,14 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as w
 
-from ..hyperparams import (ALLOW_MANY_EPOCHS_METADATA, ALLOW_SMALL_METADATA, check_plan, ensure_launchable, plan_for_job,
-                           supervised_method)
+from ..hyperparams import (
+    ALLOW_MANY_EPOCHS_METADATA,
+    ALLOW_SMALL_METADATA,
+    check_plan,
+    ensure_launchable,
+    plan_for_job,
+    supervised_method,
+)
 from ..tokens import estimate_cost
 from ._html import badge
 

@@ -13,8 +13,8 @@ from typing import Any, Iterable, Mapping
 
 import ipywidgets as w
 
-from ..curves import overfitting, pick_checkpoint
-from ..training import FINAL_STATES
+from ..curves import LossCurve, loss_curve, overfitting, pick_checkpoint
+from ..job_states import FINAL
 from ._html import badge, esc, table
 
 
@@ -33,20 +33,14 @@ class JobMonitor(w.VBox):
         self.cancel = w.Button(description="Cancel", button_style="danger", icon="stop")
         self.cancel.on_click(lambda _: self._cancel())
         self.figure = None
-        self.history: dict[str, list] = {"step": [], "train_loss": [], "valid_loss": []}
+        self.curve = LossCurve()
         self._thread: threading.Thread | None = None
         super().__init__([self.status, self.progress, self.plot, self.verdict, self.checkpoints, self.cancel])
 
     # --- the view ---------------------------------------------------------------------
     def show(self, job: Mapping, events: Iterable[Mapping], checkpoints: Iterable[Mapping] = ()) -> None:
         job = _as_dict(job)
-        events = [_as_dict(e) for e in events]
-        rows = sorted((e["data"] for e in events if e.get("type") == "metrics" and e.get("data")), key=lambda d: d["step"])
-        self.history = {
-            "step": [d["step"] for d in rows],
-            "train_loss": [d["train_loss"] for d in rows],
-            "valid_loss": [d.get("full_valid_loss", d.get("valid_loss")) for d in rows],
-        }
+        self.curve = curve = loss_curve(_as_dict(e) for e in events)
         state = job.get("status", "?")
         err = job.get("error") or {}
         text = f"<b>{esc(job.get('id'))}</b>: {esc(state)}"
@@ -55,21 +49,21 @@ class JobMonitor(w.VBox):
         if err:
             text += badge("error", f"{err.get('code')}: {err.get('message')}")
         self.status.value = text
-        if rows:
-            self.progress.max = max(1, int(rows[-1].get("total_steps", rows[-1]["step"])))
-            self.progress.value = int(rows[-1]["step"])
+        if curve.steps:
+            self.progress.max = max(1, curve.total_steps or curve.steps[-1])
+            self.progress.value = curve.steps[-1]
         if state == "succeeded":
             self.progress.value = self.progress.max
-        self.cancel.disabled = state in FINAL_STATES
+        self.cancel.disabled = state in FINAL
         self._draw()
         ckpts = [_as_dict(c) for c in checkpoints]
         best = None
         if state in ("cancelled", "failed"):  # an unfinished run: say what happened, judge nothing
-            where = f" at step {self.progress.value} of {self.progress.max}" if rows else " before its first step"
+            where = f" at step {self.progress.value} of {self.progress.max}" if curve.steps else " before its first step"
             kept = f"{len(ckpts)} checkpoint(s) exist" if ckpts else "no checkpoint exists"
             self.verdict.value = badge("info", f"The job was {state}{where}: {kept}. An unfinished run gets no overfitting verdict.")
         else:
-            v = overfitting(self.history["step"], self.history["train_loss"], self.history["valid_loss"])
+            v = overfitting(curve.steps, curve.train_loss, curve.valid_loss)
             self.verdict.value = badge("warning" if v.overfitting else "ok", v.message)
             best = pick_checkpoint(ckpts, v) if ckpts else None
         self.checkpoints.value = table(
@@ -81,11 +75,11 @@ class JobMonitor(w.VBox):
     def _draw(self) -> None:
         import plotly.graph_objects as go
 
-        h = self.history
+        c = self.curve
         fig = go.Figure()
-        fig.add_scatter(x=h["step"], y=h["train_loss"], mode="lines+markers", name="training loss")
-        if any(v is not None for v in h["valid_loss"]):
-            fig.add_scatter(x=h["step"], y=h["valid_loss"], mode="lines+markers", name="validation loss")
+        fig.add_scatter(x=c.steps, y=c.train_loss, mode="lines+markers", name="training loss")
+        if any(v is not None for v in c.valid_loss):
+            fig.add_scatter(x=c.steps, y=c.valid_loss, mode="lines+markers", name="validation loss")
         fig.update_layout(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step", yaxis_title="loss")
         self.figure = fig
         self.plot.clear_output(wait=True)
@@ -97,7 +91,7 @@ class JobMonitor(w.VBox):
         """Fetch the job, its events and checkpoints once; returns the status."""
         job = self.client.fine_tuning.jobs.retrieve(self.job_id)
         events = list(self.client.fine_tuning.jobs.list_events(self.job_id, limit=100))
-        ckpts = self.client.fine_tuning.jobs.checkpoints.list(self.job_id).data if job.status in FINAL_STATES else []
+        ckpts = self.client.fine_tuning.jobs.checkpoints.list(self.job_id).data if job.status in FINAL else []
         self.show(job, events, ckpts)
         return job.status
 
@@ -105,7 +99,7 @@ class JobMonitor(w.VBox):
         """Refresh in the background until the job ends (returns at once)."""
         def loop() -> None:
             deadline = None if timeout is None else time.monotonic() + timeout
-            while self.refresh() not in FINAL_STATES and (deadline is None or time.monotonic() < deadline):
+            while self.refresh() not in FINAL and (deadline is None or time.monotonic() < deadline):
                 time.sleep(every)
 
         self._thread = threading.Thread(target=loop, daemon=True)
@@ -120,7 +114,7 @@ class JobMonitor(w.VBox):
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout)
         status = self.refresh()
-        while status not in FINAL_STATES and time.monotonic() < deadline:
+        while status not in FINAL and time.monotonic() < deadline:
             time.sleep(every)
             status = self.refresh()
         return status
