@@ -83,7 +83,7 @@ def main() -> None:
     t0 = time.perf_counter()
     seq = [ask(p) for p in prompts]
     t_seq = time.perf_counter() - t0
-    gen = handle._server.config.app.state.generator
+    gen = handle._server.config.app.state.engine.generator
     before = gen.batches
     t0 = time.perf_counter()
     with ThreadPoolExecutor(args.prompts) as pool:

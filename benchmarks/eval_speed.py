@@ -35,7 +35,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         engine = start(Path(d) / "engine")
         client = engine.client(max_retries=0)
-        gen = engine._server.config.app.state.generator
+        gen = engine._server.config.app.state.engine.generator
         models = {"base": "smollm2-135m-instruct"}
         client.chat.completions.create(model=models["base"], messages=items[0].messages, max_tokens=1)  # load the model
         runs = {}

@@ -34,8 +34,8 @@ torch.manual_seed(a.seed)
 path = models.ensure_converted()
 tok = AutoTokenizer.from_pretrained(path)
 model = AutoModelForCausalLM.from_pretrained(path)
-model = get_peft_model(model, LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
-                                         target_modules=LORA["target_modules"], task_type="CAUSAL_LM"))
+model = get_peft_model(model, LoraConfig(r=LORA.r, lora_alpha=LORA.alpha, lora_dropout=LORA.dropout,
+                                         target_modules=LORA.target_modules, task_type="CAUSAL_LM"))
 data = [encode_example(tok, json.loads(line)["messages"], 1024) for line in open(a.train) if line.strip()]
 opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=BASE_LEARNING_RATE)
 rng = random.Random(a.seed)

@@ -12,7 +12,6 @@ memory limit (Binder's 2 GB).
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -27,17 +26,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
+from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
 from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa: E402
 
 
 def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None) -> tuple[int, float]:
     """One trainer process on the job; returns (peak PSS in bytes, trained tokens per second)."""
     job_dir.mkdir(parents=True)
-    spec = {"job_id": "ftjob-bench", "base_model": "smollm2-135m-instruct", "training_path": str(train),
-            "validation_path": str(valid), "n_epochs": 1, "batch_size": 4, "learning_rate": BASE_LEARNING_RATE,
-            "seed": 42, "threads": None, "max_seq_len": MAX_SEQ_LEN, "eval_every": 1, "max_batch_tokens": budget,
-            "lora": LORA, "fine_tuned_model": "ft:bench"}
-    (job_dir / "spec.json").write_text(json.dumps(spec))
+    folder = JobFolder(job_dir)
+    folder.write_spec(TrainerSpec(job_id="ftjob-bench", base_model="smollm2-135m-instruct", training_path=str(train),
+                                  validation_path=str(valid), n_epochs=1, batch_size=4, learning_rate=BASE_LEARNING_RATE,
+                                  seed=42, max_seq_len=MAX_SEQ_LEN, max_batch_tokens=budget, lora=LORA,
+                                  fine_tuned_model="ft:bench"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ftwidgets.engine.trainer", str(job_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -48,9 +48,9 @@ def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None) -> 
         except psutil.Error:
             pass
         time.sleep(0.05)
-    outcome = json.loads((job_dir / "outcome.json").read_text())
-    assert outcome["status"] == "succeeded", outcome
-    return peak, outcome["tokens_per_second"]
+    outcome = folder.read_outcome()
+    assert outcome is not None and outcome.status == "succeeded", outcome
+    return peak, outcome.tokens_per_second
 
 
 def main() -> None:

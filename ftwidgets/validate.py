@@ -454,21 +454,7 @@ def validate_file(
     cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items()}
     lines_arr, idx_arr, tok_arr, usable = cat["lines"], cat["indices"], cat["tokens"], cat["usable"].astype(bool)
 
-    # duplicates are judged among usable examples only: a broken line is reported for its error
-    keep = np.flatnonzero(usable)
-    first, later = quality.repeats(cat["exact"][keep])
-    duplicate = np.zeros(len(keep), dtype=bool)
-    duplicate[later] = True
-    for f_, l_ in sorted(zip(first.tolist(), later.tolist()), key=lambda p: p[1]):
-        report.add(Finding("exact_duplicate", f"same as line {lines_arr[keep[f_]]}", int(lines_arr[keep[l_]]), int(idx_arr[keep[l_]])))
-    near = []
-    if rules.near_duplicates and sig_rows:
-        sig_file.flush()
-        sig = np.memmap(sig_file, dtype=np.uint16, mode="r", shape=(sig_rows, quality.NUM_PERM))
-        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig, skip=duplicate, rows=keep)]
-        del sig
-        for i, j, s in near:
-            report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
+    near = _report_duplicates(report, rules, cat, sig_file, sig_rows)
     sig_file.close()
 
     _size_policy(report, rules)
@@ -501,6 +487,27 @@ def validate_file(
         "usable": usable,
     }
     return report
+
+
+def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray], sig_file, sig_rows: int) -> list:
+    """Exact and near duplicates among the usable examples (a broken line is reported for its error);
+    returns the near-duplicate pairs."""
+    lines_arr, idx_arr = cat["lines"], cat["indices"]
+    keep = np.flatnonzero(cat["usable"].astype(bool))
+    first, later = quality.repeats(cat["exact"][keep])
+    duplicate = np.zeros(len(keep), dtype=bool)
+    duplicate[later] = True
+    for f_, l_ in sorted(zip(first.tolist(), later.tolist()), key=lambda p: p[1]):
+        report.add(Finding("exact_duplicate", f"same as line {lines_arr[keep[f_]]}", int(lines_arr[keep[l_]]), int(idx_arr[keep[l_]])))
+    near = []
+    if rules.near_duplicates and sig_rows:
+        sig_file.flush()
+        sig = np.memmap(sig_file, dtype=np.uint16, mode="r", shape=(sig_rows, quality.NUM_PERM))
+        near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig, skip=duplicate, rows=keep)]
+        del sig
+        for i, j, s in near:
+            report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
+    return near
 
 
 def _size_policy(report: Report, rules: Rules) -> None:

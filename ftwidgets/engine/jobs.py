@@ -10,7 +10,6 @@ marked failed with a clear message, and its orphaned trainer is stopped.
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import signal
@@ -19,10 +18,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from openai.types.fine_tuning import FineTuningJob
 
 from .. import machine
-from ..dataset import write_json_atomic
 from ..findings import CODES, ERROR
 from ..hyperparams import (
     ALLOW_SMALL_METADATA,
@@ -34,7 +33,8 @@ from ..hyperparams import (
 from ..job_states import ACTIVE, FINAL
 from ..validate import Rules, validate_file
 from . import models
-from .store import NotFound, Store, now
+from .contract import JobError, JobFolder, LoraSettings, TrainerSpec, now
+from .store import NotFound, Store
 
 ORG = "ftwidgets"
 BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 (measured: learns the
@@ -42,7 +42,7 @@ BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 
 MAX_SEQ_LEN = 1024
 # attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
 # as well as all seven projections, and about 8% faster (README, "Performance")
-LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+LORA = LoraSettings(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
 # Tokens per forward pass when memory is tight (mybinder gives 2 GiB). Measured with
@@ -84,16 +84,17 @@ def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
     return f"ft:{short_base}:{ORG}:{suffix or ''}:{job_id.split('-', 1)[1][:8]}"
 
 
-def _validation_error(report, param: str, file_id: str) -> dict[str, Any]:
+def _validation_error(report, param: str, file_id: str) -> JobError:
     first = report.first_error()
     where = f" on line {first.line}" if first and first.line else ""
     summary = ", ".join(f"{c} x{n}" for c, n in report.counts.items() if CODES[c].severity == ERROR)
-    return {
-        "code": "invalid_" + param,
-        "param": param,
-        "message": f"{param} {file_id} has {report.error_count} error(s) ({summary}); first: {first.code}{where}: {first.message}"
-        if first else f"{param} {file_id} is invalid",
-    }
+    message = (f"{param} {file_id} has {report.error_count} error(s) ({summary}); first: {first.code}{where}: {first.message}"
+               if first else f"{param} {file_id} is invalid")
+    return JobError(code="invalid_" + param, param=param, message=message)
+
+
+ENGINE_RESTARTED = JobError(code="engine_restarted", message="The engine stopped while this job was running, so it did not "
+                                                               "finish. Create a new job to train again.")
 
 
 class JobRunner:
@@ -114,21 +115,16 @@ class JobRunner:
     # --- after a restart -----------------------------------------------------------------
     def recover(self) -> None:
         for job in self.store.iter_active_jobs():
-            if job["status"] == "running":
-                self._kill_orphan(job["id"])
-                self.store.transition(job["id"], ("running",), status="failed", finished_at=now(), error={
-                    "code": "engine_restarted",
-                    "message": "The engine stopped while this job was running, so it did not finish. Create a new job to train again.",
-                    "param": None,
-                })
-                self.store.event(job["id"], "The engine restarted while this job was running; the job failed.", level="error")
+            if job.status == "running":
+                self._kill_orphan(self.store.job_folder(job.id))
+                self._fail(job.id, ENGINE_RESTARTED, "The engine restarted while this job was running; the job failed.")
 
-    def _kill_orphan(self, job_id: str) -> None:
-        pid_file = self.store.job_dir(job_id) / "trainer.pid"
+    @staticmethod
+    def _kill_orphan(folder: JobFolder) -> None:
+        pid = folder.read_pid()
         try:
-            pid = int(pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
+        except OSError:
             return
         if b"ftwidgets.engine.trainer" in cmdline:
             try:
@@ -140,10 +136,10 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
-    def cancel(self, job_id: str) -> dict:
+    def cancel(self, job_id: str) -> FineTuningJob:
         with self._lock:
             job = self.store.get_job(job_id)
-            if job["status"] in FINAL:
+            if job.status in FINAL:
                 return job
             if self._proc_job == job_id and self._proc is not None:
                 self._terminate(self._proc)
@@ -182,114 +178,104 @@ class JobRunner:
             self._wake.clear()
 
     def _tick(self) -> None:
-        jobs = sorted(self.store.iter_active_jobs(), key=lambda j: j["created_at"])
-        for job in jobs:
-            if job["status"] == "validating_files":
+        for job in sorted(self.store.iter_active_jobs(), key=lambda j: j.created_at):
+            if job.status == "validating_files":
                 self._validate(job)
         with self._lock:
             if self._proc is not None and self._proc.poll() is not None:
                 self._finish(self._proc_job, self._proc.returncode)
                 self._proc = self._proc_job = None
             if self._proc is None:
-                queued = [j for j in sorted(self.store.iter_active_jobs(), key=lambda j: j["created_at"]) if j["status"] == "queued"]
+                queued = [j for j in sorted(self.store.iter_active_jobs(), key=lambda j: j.created_at) if j.status == "queued"]
                 if queued:
                     self._launch(queued[0])
 
-    def _validate(self, job: dict) -> None:
-        job_id = job["id"]
-        allow_small = metadata_flag(job.get("metadata"), ALLOW_SMALL_METADATA)
-        rules = Rules(allow_small=allow_small, near_duplicates=True)
-        n_train = 0
+    # --- validating_files -> queued ------------------------------------------------------------
+    def _validate(self, job: FineTuningJob) -> None:
+        """Check the files with the workbook's validator and resolve "auto"; a bad file fails the job."""
         notes: list[str] = []  # warnings, reported only if the job is still alive when validation ends
+        n_train = 0
         for param in ("training_file", "validation_file"):
-            file_id = job.get(param)
+            file_id = getattr(job, param)
             if not file_id:
                 continue
             try:
                 path = self.store.file_path(file_id)
             except NotFound:
-                self._fail(job_id, {"code": f"invalid_{param}", "param": param, "message": f"{param} {file_id} no longer exists"})
+                self._fail(job.id, JobError(code=f"invalid_{param}", param=param, message=f"{param} {file_id} no longer exists"))
                 return
-            file_rules = rules if param == "training_file" else Rules(allow_small=True, hard_min_examples=1, min_examples=1,
-                                                                       recommended_examples=1)
-            report = validate_file(path, rules=file_rules, workers=1)
+            report = validate_file(path, rules=self._rules(job, param), workers=1)
             if not report.valid:
-                self._fail(job_id, _validation_error(report, param, file_id))
+                self._fail(job.id, _validation_error(report, param, file_id))
                 return
             notes += [f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}" for row in report.summary()]
-            if param == "training_file":
-                n_train = report.examples
-        hp = resolve_hyperparameters(job.get("_requested_hyperparameters") or {}, n_train)
+            n_train = report.examples if param == "training_file" else n_train
+        requested = job.method.supervised.hyperparameters.model_dump(exclude_none=True)  # as the client asked
+        hp = resolve_hyperparameters(requested, n_train)
         plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
-                          allow_small=True, allow_many_epochs=True)  # the size rule was applied by the validator
+                          allow_small=True, allow_many_epochs=True)  # size and epochs were judged already
         notes += [g.message for g in plan.warnings if g.field != "examples"]
-        method = supervised_method(hp)
-        if self.store.transition(job_id, ("validating_files",), status="queued", hyperparameters=hp, method=method,
-                                 _n_train_examples=n_train):
+        if self.store.transition(job.id, ("validating_files",), status="queued", hyperparameters=hp, method=supervised_method(hp)):
             for note in notes:
-                self.store.event(job_id, note, level="warn")
-            self.store.event(job_id, "Files validated, moving job to queued state")
+                self.store.event(job.id, note, level="warn")
+            self.store.event(job.id, "Files validated, moving job to queued state")
 
-    def _fail(self, job_id: str, error: dict) -> None:
-        if self.store.transition(job_id, ACTIVE, status="failed", error=error, finished_at=now()):
-            self.store.event(job_id, error["message"], level="error")
+    @staticmethod
+    def _rules(job: FineTuningJob, param: str) -> Rules:
+        """The training file follows the size rule (with the job's override); a validation file may be small."""
+        if param == "training_file":
+            return Rules(allow_small=metadata_flag(job.metadata, ALLOW_SMALL_METADATA), near_duplicates=True)
+        return Rules(allow_small=True, hard_min_examples=1, min_examples=1, recommended_examples=1)
 
-    def _launch(self, job: dict) -> None:
-        job_id = job["id"]
-        job_dir = self.store.job_dir(job_id)
-        hp = job["hyperparameters"]
-        spec = {
-            "job_id": job_id,
-            "base_model": job["model"],
-            "training_path": str(self.store.file_path(job["training_file"])),
-            "validation_path": str(self.store.file_path(job["validation_file"])) if job.get("validation_file") else None,
-            "n_epochs": hp["n_epochs"],
-            "batch_size": hp["batch_size"],
-            "learning_rate": BASE_LEARNING_RATE * hp["learning_rate_multiplier"],
-            "seed": job["seed"],
-            "threads": self.settings.threads,
-            "max_seq_len": self.settings.max_seq_len,
-            "eval_every": self.settings.eval_every,
-            "max_batch_tokens": self.settings.max_batch_tokens,
-            "lora": LORA,
-            "fine_tuned_model": fine_tuned_name(job["model"], job.get("user_provided_suffix"), job_id),
-        }
-        write_json_atomic(job_dir / "spec.json", spec)
+    def _fail(self, job_id: str, error: JobError, event: str | None = None) -> None:
+        if self.store.transition(job_id, ACTIVE, status="failed", error=error.model_dump(), finished_at=now()):
+            self.store.event(job_id, event or error.message, level="error")
+
+    # --- queued -> running ---------------------------------------------------------------------
+    def spec_for(self, job: FineTuningJob) -> TrainerSpec:
+        """What the trainer needs for this job, every setting resolved."""
+        hp = job.hyperparameters
+        return TrainerSpec(
+            job_id=job.id, base_model=job.model, training_path=str(self.store.file_path(job.training_file)),
+            validation_path=str(self.store.file_path(job.validation_file)) if job.validation_file else None,
+            n_epochs=hp.n_epochs, batch_size=hp.batch_size, learning_rate=BASE_LEARNING_RATE * hp.learning_rate_multiplier,
+            seed=job.seed, threads=self.settings.threads, max_seq_len=self.settings.max_seq_len,
+            eval_every=self.settings.eval_every, max_batch_tokens=self.settings.max_batch_tokens, lora=LORA,
+            fine_tuned_model=fine_tuned_name(job.model, getattr(job, "user_provided_suffix", None), job.id),
+        )
+
+    def _launch(self, job: FineTuningJob) -> None:
+        folder = self.store.job_folder(job.id)
+        folder.write_spec(self.spec_for(job))
         cmd = shlex.split(self.settings.trainer_command) if self.settings.trainer_command else [sys.executable, "-m", "ftwidgets.engine.trainer"]
-        log = open(job_dir / "trainer.log", "ab")
-        self._proc = subprocess.Popen([*cmd, str(job_dir)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        self._proc_job = job_id
-        (job_dir / "trainer.pid").write_text(str(self._proc.pid))
-        if self.store.transition(job_id, ("queued",), status="running", estimated_finish=None) is None:
+        with open(folder.log_file, "ab") as log:
+            self._proc = subprocess.Popen([*cmd, str(folder.path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._proc_job = job.id
+        folder.write_pid(self._proc.pid)
+        if self.store.transition(job.id, ("queued",), status="running", estimated_finish=None) is None:
             self._terminate(self._proc)  # cancelled meanwhile
             return
-        self.store.event(job_id, "Fine-tuning job started")
+        self.store.event(job.id, "Fine-tuning job started")
 
+    # --- running -> succeeded | failed ------------------------------------------------------------
     def _finish(self, job_id: str, returncode: int) -> None:
         job = self.store.get_job(job_id)
-        if job["status"] == "cancelled":
+        if job.status == "cancelled":
             return
-        job_dir = self.store.job_dir(job_id)
-        try:
-            outcome = json.loads((job_dir / "outcome.json").read_text())
-        except (OSError, ValueError):
-            outcome = {"status": "failed", "error": {
-                "code": "trainer_crashed", "param": None,
-                "message": f"The trainer process stopped unexpectedly (exit code {returncode}); see {job_dir / 'trainer.log'}",
-            }}
-        if outcome["status"] != "succeeded":
-            self._fail(job_id, outcome["error"])
+        folder = self.store.job_folder(job_id)
+        outcome = folder.read_outcome()
+        if outcome is None:
+            self._fail(job_id, JobError(code="trainer_crashed", message=f"The trainer process stopped unexpectedly (exit code "
+                                                                          f"{returncode}); see {folder.log_file}"))
             return
-        spec = json.loads((job_dir / "spec.json").read_text())
-        name = spec["fine_tuned_model"]
-        self.store.add_model(name, Path(outcome["adapter"]), job["model"], job_id)
-        for ckpt in outcome.get("checkpoints", []):
-            self.store.add_model(ckpt["fine_tuned_model_checkpoint"], Path(ckpt["adapter"]), job["model"], job_id)
-        result = self.store.add_file_bytes((job_dir / "metrics.csv").read_bytes(), "step_metrics.csv", "fine-tune-results")
-        self.store.transition(
-            job_id, ("running",), status="succeeded", fine_tuned_model=name, finished_at=now(), trained_tokens=outcome["trained_tokens"],
-            result_files=[result["id"]], _tokens_per_second=outcome.get("tokens_per_second"),
-        )
-        self.store.event(job_id, f"New fine-tuned model created: {name}")
+        if outcome.status != "succeeded":
+            self._fail(job_id, outcome.error or JobError(code="training_error", message="training failed"))
+            return
+        self.store.add_model(outcome.fine_tuned_model, outcome.adapter, job.model, job_id)
+        for ckpt in outcome.checkpoints:
+            self.store.add_model(ckpt.fine_tuned_model_checkpoint, ckpt.adapter, job.model, job_id)
+        result = self.store.add_file_bytes(folder.metrics_csv.read_bytes(), "step_metrics.csv", "fine-tune-results")
+        self.store.transition(job_id, ("running",), status="succeeded", fine_tuned_model=outcome.fine_tuned_model,
+                              finished_at=now(), trained_tokens=outcome.trained_tokens, result_files=[result.id])
+        self.store.event(job_id, f"New fine-tuned model created: {outcome.fine_tuned_model}")
         self.store.event(job_id, "The job has successfully completed")

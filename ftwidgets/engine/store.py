@@ -1,13 +1,13 @@
 """Everything the engine keeps, on disk in one folder, so it survives a restart.
 
-    <data_dir>/files/<file-id>.json + .data     uploaded files and result files
-    <data_dir>/jobs/<ftjob-id>/job.json         the job object as OpenAI shapes it
-    <data_dir>/jobs/<ftjob-id>/events.jsonl     events, appended by the server and the trainer
-    <data_dir>/jobs/<ftjob-id>/checkpoints/     one adapter folder per kept checkpoint
-    <data_dir>/models.json                      fine-tuned model name -> adapter folder
+    <data_dir>/files/<file-id>.json + .data     uploaded files and result files (`FileObject`)
+    <data_dir>/jobs/<ftjob-id>/job.json         the job (`FineTuningJob`, as OpenAI shapes it)
+    <data_dir>/jobs/<ftjob-id>/...              the rest of a job's folder (`contract.JobFolder`)
+    <data_dir>/models.json                      fine-tuned model name -> adapter folder (`RegisteredModel`)
 
-Ids are checked against a strict pattern before they touch a path, so a request
-can never name a file outside the data folder.
+Objects are typed with the `openai` package's own models, so each shape is defined once.
+Ids are checked against a strict pattern before they touch a path, so a request can
+never name a file outside the data folder.
 """
 
 from __future__ import annotations
@@ -15,16 +15,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import tempfile
 import threading
-import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
-from ..dataset import read_log, write_json_atomic
+from openai.types import FileObject
+from openai.types.fine_tuning import FineTuningJob
+from pydantic import BaseModel
+
+from ..dataset import write_json_atomic
 from ..job_states import ACTIVE
+from .contract import JobFolder, new_id, now
 
 ID_PATTERN = re.compile(r"^(file|ftjob|ftckpt|ftevent)-[A-Za-z0-9]{8,64}$")
 
@@ -33,32 +36,22 @@ class NotFound(KeyError):
     """No such object (or a malformed id, which is reported the same way)."""
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(12)}"
+class TooLarge(ValueError):
+    """An upload over the size limit (nothing of it is kept)."""
 
 
-def now() -> int:
-    return int(time.time())
+class RegisteredModel(BaseModel):
+    """A fine-tuned model the engine can serve: its base and its LoRA adapter."""
+
+    adapter: str
+    base: str
+    job: str
+    created: int
 
 
-def append_event(job_dir: Path, message: str, *, level: str = "info", type: str = "message", data: Any = None) -> dict:
-    """Append one event line; a single O_APPEND write, so the server and the trainer can share the file."""
-    event = {
-        "id": new_id("ftevent"),
-        "object": "fine_tuning.job.event",
-        "created_at": now(),
-        "level": level,
-        "message": message,
-        "type": type,
-        "data": data,
-    }
-    line = (json.dumps(event) + "\n").encode()
-    fd = os.open(job_dir / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
-    return event
+def wire(obj: BaseModel) -> dict[str, Any]:
+    """The JSON a client receives for an object: exactly the fields it was given, nothing added."""
+    return obj.model_dump(mode="json", exclude_unset=True)
 
 
 class Store:
@@ -77,38 +70,43 @@ class Store:
             raise NotFound(value)
         return value
 
-    def job_dir(self, job_id: str) -> Path:
-        return self.root / "jobs" / self.check_id(job_id, "ftjob")
+    def job_folder(self, job_id: str) -> JobFolder:
+        return JobFolder(self.root / "jobs" / self.check_id(job_id, "ftjob"))
 
     # --- files -----------------------------------------------------------------------
-    def add_file(self, data_path: Path, filename: str, purpose: str, nbytes: int) -> dict:
-        file_id = new_id("file")
-        obj = {
-            "id": file_id,
-            "object": "file",
-            "bytes": nbytes,
-            "created_at": now(),
-            "filename": filename,
-            "purpose": purpose,
-            "status": "processed",
-            "status_details": None,
-            "expires_at": None,
-        }
-        with self.lock:
-            os.replace(data_path, self.root / "files" / f"{file_id}.data")
-            write_json_atomic(self.root / "files" / f"{file_id}.json", obj)
-        return obj
-
-    def add_file_bytes(self, content: bytes, filename: str, purpose: str) -> dict:
+    def receive_file(self, stream: IO[bytes], filename: str, purpose: str, max_bytes: int) -> FileObject:
+        """Copy an upload into the store in chunks; over `max_bytes` raises `TooLarge` and keeps nothing."""
         fd, tmp = tempfile.mkstemp(dir=self.root / "files", prefix=".upload-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        return self.add_file(Path(tmp), filename, purpose, len(content))
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                while chunk := stream.read(1 << 20):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(f"File is larger than the {max_bytes:,}-byte limit")
+                    fh.write(chunk)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return self._add_file(Path(tmp), filename, purpose, size)
 
-    def get_file(self, file_id: str) -> dict:
+    def add_file_bytes(self, content: bytes, filename: str, purpose: str) -> FileObject:
+        import io
+
+        return self.receive_file(io.BytesIO(content), filename, purpose, len(content))
+
+    def _add_file(self, data_path: Path, filename: str, purpose: str, nbytes: int) -> FileObject:
+        file = FileObject(id=new_id("file"), object="file", bytes=nbytes, created_at=now(), filename=filename,
+                          purpose=purpose, status="processed", status_details=None, expires_at=None)
+        with self.lock:
+            os.replace(data_path, self.root / "files" / f"{file.id}.data")
+            write_json_atomic(self.root / "files" / f"{file.id}.json", wire(file))
+        return file
+
+    def get_file(self, file_id: str) -> FileObject:
         p = self.root / "files" / f"{self.check_id(file_id, 'file')}.json"
         try:
-            return json.loads(p.read_text())
+            return FileObject.model_validate_json(p.read_bytes())
         except FileNotFoundError:
             raise NotFound(file_id) from None
 
@@ -116,16 +114,16 @@ class Store:
         self.get_file(file_id)
         return self.root / "files" / f"{file_id}.data"
 
-    def list_files(self, purpose: str | None = None) -> list[dict]:
+    def list_files(self, purpose: str | None = None) -> list[FileObject]:
         out = []
         for p in (self.root / "files").glob("file-*.json"):
             try:
-                obj = json.loads(p.read_text())
+                file = FileObject.model_validate_json(p.read_bytes())
             except (OSError, ValueError):
                 continue
-            if purpose is None or obj.get("purpose") == purpose:
-                out.append(obj)
-        return sorted(out, key=lambda o: (o["created_at"], o["id"]))
+            if purpose is None or file.purpose == purpose:
+                out.append(file)
+        return sorted(out, key=lambda f: (f.created_at, f.id))
 
     def delete_file(self, file_id: str) -> None:
         with self.lock:
@@ -134,78 +132,73 @@ class Store:
                 (self.root / "files" / f"{file_id}{suffix}").unlink(missing_ok=True)
 
     # --- jobs ------------------------------------------------------------------------
-    def save_job(self, job: dict) -> None:
+    def save_job(self, job: FineTuningJob) -> None:
         with self.lock:
-            write_json_atomic(self.job_dir(job["id"]) / "job.json", job)
+            folder = self.job_folder(job.id)
+            folder.path.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(folder.path / "job.json", wire(job))
 
-    def get_job(self, job_id: str) -> dict:
+    def get_job(self, job_id: str) -> FineTuningJob:
         try:
-            return json.loads((self.job_dir(job_id) / "job.json").read_text())
+            return FineTuningJob.model_validate_json((self.job_folder(job_id).path / "job.json").read_bytes())
         except FileNotFoundError:
             raise NotFound(job_id) from None
 
-    def transition(self, job_id: str, expected: tuple[str, ...], **changes: Any) -> dict | None:
+    def transition(self, job_id: str, expected: tuple[str, ...], **changes: Any) -> FineTuningJob | None:
         """Apply ``changes`` only while the job's status is one of ``expected`` (no lost cancels)."""
         with self.lock:
             job = self.get_job(job_id)
-            if job["status"] not in expected:
+            if job.status not in expected:
                 return None
-            job.update(changes)
+            job = FineTuningJob.model_validate({**wire(job), **changes})
             self.save_job(job)
             return job
 
-    def list_jobs(self) -> list[dict]:
+    def list_jobs(self) -> list[FineTuningJob]:
+        """Every job, newest first."""
         out = []
         for p in (self.root / "jobs").glob("ftjob-*/job.json"):
             try:
-                out.append(json.loads(p.read_text()))
+                out.append(FineTuningJob.model_validate_json(p.read_bytes()))
             except (OSError, ValueError):
                 continue
-        return sorted(out, key=lambda j: (j["created_at"], j["id"]), reverse=True)
+        return sorted(out, key=lambda j: (j.created_at, j.id), reverse=True)
 
-    def events(self, job_id: str) -> list[dict]:
-        """Events newest first, as OpenAI lists them."""
-        return read_log(self.job_dir(job_id) / "events.jsonl")[::-1]  # a line being written right now is skipped
+    def iter_active_jobs(self) -> Iterator[FineTuningJob]:
+        for job in self.list_jobs():
+            if job.status in ACTIVE:
+                yield job
 
     def event(self, job_id: str, message: str, **kw: Any) -> dict:
-        return append_event(self.job_dir(job_id), message, **kw)
-
-    def checkpoints(self, job_id: str) -> list[dict]:
-        p = self.job_dir(job_id) / "checkpoints.json"
-        try:
-            return json.loads(p.read_text())
-        except FileNotFoundError:
-            return []
+        return self.job_folder(job_id).event(message, **kw)
 
     # --- fine-tuned models -------------------------------------------------------------
     def _models_path(self) -> Path:
         return self.root / "models.json"
 
-    def models(self) -> dict[str, dict]:
+    def models(self) -> dict[str, RegisteredModel]:
         try:
-            return json.loads(self._models_path().read_text())
+            return {name: RegisteredModel.model_validate(m) for name, m in json.loads(self._models_path().read_text()).items()}
         except FileNotFoundError:
             return {}
 
-    def add_model(self, name: str, adapter: Path, base: str, job_id: str) -> None:
+    def _save_models(self, models: dict[str, RegisteredModel]) -> None:
+        write_json_atomic(self._models_path(), {name: m.model_dump() for name, m in models.items()})
+
+    def add_model(self, name: str, adapter: str | Path, base: str, job_id: str) -> None:
         with self.lock:
             models = self.models()
-            models[name] = {"adapter": str(adapter), "base": base, "job": job_id, "created": now()}
-            write_json_atomic(self._models_path(), models)
+            models[name] = RegisteredModel(adapter=str(adapter), base=base, job=job_id, created=now())
+            self._save_models(models)
 
-    def delete_model(self, name: str) -> dict:
+    def delete_model(self, name: str) -> RegisteredModel:
         with self.lock:
             models = self.models()
             if name not in models:
                 raise NotFound(name)
             entry = models.pop(name)
-            write_json_atomic(self._models_path(), models)
-        adapter = Path(entry["adapter"])
+            self._save_models(models)
+        adapter = Path(entry.adapter)
         if adapter.is_dir() and self.root in adapter.resolve().parents:
             shutil.rmtree(adapter, ignore_errors=True)
         return entry
-
-    def iter_active_jobs(self) -> Iterator[dict]:
-        for job in self.list_jobs():
-            if job["status"] in ACTIVE:
-                yield job

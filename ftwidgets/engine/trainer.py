@@ -1,11 +1,11 @@
 """The trainer process: real LoRA fine-tuning of one job, reporting as OpenAI's jobs do.
 
-Run as ``python -m ftwidgets.engine.trainer JOB_DIR``. It reads ``spec.json``, trains
-a LoRA adapter with PEFT (loss on assistant tokens only, ``weight: 0`` honoured),
-appends message and metrics events to ``events.jsonl``, saves a checkpoint at the
-end of every epoch (the last three are kept), writes the step-metrics CSV and, last,
-``outcome.json``. It is its own process so the API stays responsive and cancel is a
-signal; the server treats a missing ``outcome.json`` as a crash.
+Run as ``python -m ftwidgets.engine.trainer JOB_DIR``. It reads the job's `TrainerSpec`,
+trains a LoRA adapter with PEFT (loss on assistant tokens only, ``weight: 0`` honoured),
+appends message and metrics events, saves a checkpoint at the end of every epoch (the
+last three are kept), writes the step-metrics CSV and, last, its `TrainerOutcome`, all
+through `contract.JobFolder`. It is its own process so the API stays responsive and
+cancel is a signal; the runner treats a missing outcome as a crash.
 
 A hand-rolled loop rather than TRL's SFTTrainer: it was measured no slower (see the
 README), and it gives OpenAI-shaped metrics at every step without callbacks.
@@ -24,9 +24,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ..dataset import write_json_atomic
 from .chat import IGNORE, encode_example
-from .store import append_event, new_id
+from .contract import (
+    CheckpointRecord,
+    JobError,
+    JobFolder,
+    TrainerOutcome,
+    TrainerSpec,
+    new_id,
+)
 
 KEEP_CHECKPOINTS = 3
 
@@ -126,122 +132,117 @@ def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str,
     return (total_loss / total_n, total_acc / total_n) if total_n else (float("nan"), float("nan"))
 
 
-def train(job_dir: Path) -> dict[str, Any]:
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from . import models
-
-    spec = json.loads((job_dir / "spec.json").read_text())
-    say = lambda msg, **kw: append_event(job_dir, msg, **kw)  # noqa: E731
-    device = models.pick_device(spec.get("threads"))
-    seed = int(spec["seed"])
-    random.seed(seed)
-    torch.manual_seed(seed)
-
-    say(f"Loading base model {spec['base_model']} on {device.name}")
-    model, tok = models.load(spec["base_model"], device)
-    max_len = int(spec["max_seq_len"])
-    train_data = [encode_example(tok, ex["messages"], max_len) for ex in _read_jsonl(spec["training_path"])]
-    train_data = [d for d in train_data if any(lab != IGNORE for lab in d[1])]
-    valid_data = []
-    if spec.get("validation_path"):
-        valid_data = [encode_example(tok, ex["messages"], max_len) for ex in _read_jsonl(spec["validation_path"])]
-        valid_data = [d for d in valid_data if any(lab != IGNORE for lab in d[1])]
-    if not train_data:
-        raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
-
-    lora = spec["lora"]
-    model = get_peft_model(
-        model,
-        LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                   target_modules=lora["target_modules"], task_type="CAUSAL_LM"),
-    )
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=spec["learning_rate"], weight_decay=0.0)
-    bs = int(spec["batch_size"])
-    epochs = int(spec["n_epochs"])
-    steps_per_epoch = math.ceil(len(train_data) / bs)
-    total_steps = steps_per_epoch * epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - 0.9 * s / max(1, total_steps))
-    rng = random.Random(seed)
-    valid_rng = random.Random(seed + 1)
-    eval_every = max(1, int(spec.get("eval_every", 1)))
-    say(f"Training {len(train_data)} examples for {epochs} epoch(s): {total_steps} steps of batch size {bs}, "
-        f"learning rate {spec['learning_rate']:.2e}")
-
-    rows: list[dict[str, Any]] = []
-    checkpoints: list[dict[str, Any]] = []
-    trained_tokens = 0
-    step = 0
-    t0 = time.time()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        for batch in _batches(train_data, bs, rng):
-            loss, acc, n_tokens = train_step(model, batch, tok.pad_token_id, device.name, spec.get("max_batch_tokens"))
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            trained_tokens += n_tokens
-            data: dict[str, Any] = {"step": step, "total_steps": total_steps, "train_loss": round(loss, 6),
-                                    "train_mean_token_accuracy": round(acc, 6)}
-            if valid_data and (step % eval_every == 0 or step == total_steps):
-                model.eval()
-                vbatch = valid_rng.sample(valid_data, min(bs, len(valid_data)))
-                vloss, vacc = _evaluate(model, vbatch, bs, tok.pad_token_id, device.name, spec.get("max_batch_tokens"))
-                model.train()
-                data["valid_loss"] = round(float(vloss), 6)
-                data["valid_mean_token_accuracy"] = round(vacc, 6)
-            last_of_epoch = step == epoch * steps_per_epoch
-            if last_of_epoch and valid_data:
-                model.eval()
-                full_loss, full_acc = _evaluate(model, valid_data, bs, tok.pad_token_id, device.name, spec.get("max_batch_tokens"))
-                model.train()
-                data["full_valid_loss"] = round(full_loss, 6)
-                data["full_valid_mean_token_accuracy"] = round(full_acc, 6)
-            say(f"Step {step}/{total_steps}: training loss={data['train_loss']:.4f}"
-                + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
-                type="metrics", data=data)
-            rows.append(data)
-            if last_of_epoch:
-                checkpoints.append(_save_checkpoint(model, job_dir, spec, step, data))
-                for old in checkpoints[:-KEEP_CHECKPOINTS]:  # keep the last three, as OpenAI does
-                    shutil.rmtree(old["adapter"], ignore_errors=True)
-                checkpoints = checkpoints[-KEEP_CHECKPOINTS:]
-                write_json_atomic(job_dir / "checkpoints.json", checkpoints[::-1])
-                say(f"Checkpoint saved at step {step} (epoch {epoch}/{epochs})")
-    elapsed = time.time() - t0
-    _write_metrics_csv(job_dir / "metrics.csv", rows)
-    final = job_dir / "model"
-    shutil.rmtree(final, ignore_errors=True)
-    model.save_pretrained(final)
-    return {
-        "status": "succeeded",
-        "trained_tokens": trained_tokens,
-        "train_seconds": round(elapsed, 2),
-        "tokens_per_second": round(trained_tokens / elapsed, 1) if elapsed else None,
-        "adapter": str(final),
-        "checkpoints": checkpoints,
-    }
+def _encoded(tok, path: str | None, max_len: int) -> list:
+    """The examples of a JSONL file as (ids, labels), keeping only those with an assistant token to learn."""
+    if not path:
+        return []
+    data = [encode_example(tok, ex["messages"], max_len) for ex in _read_jsonl(path)]
+    return [d for d in data if any(lab != IGNORE for lab in d[1])]
 
 
-def _save_checkpoint(model, job_dir: Path, spec: dict, step: int, data: dict) -> dict:
-    ckpt_dir = job_dir / "checkpoints" / f"step-{step}"
-    model.save_pretrained(ckpt_dir)
-    ckpt = {
-        "id": new_id("ftckpt"),
-        "object": "fine_tuning.job.checkpoint",
-        "created_at": int(time.time()),
-        "fine_tuned_model_checkpoint": f"{spec['fine_tuned_model']}:ckpt-step-{step}",
-        "fine_tuning_job_id": spec["job_id"],
-        "step_number": step,
-        "metrics": {k: data.get(k) for k in ("step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-                                            "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy")},
-        "adapter": str(ckpt_dir),
-    }
-    return ckpt
+class TrainingRun:
+    """One job's model, data, optimiser and records, from the spec to the outcome."""
+
+    def __init__(self, spec: TrainerSpec, folder: JobFolder):
+        import torch
+        from peft import LoraConfig, get_peft_model
+
+        from . import models
+
+        self.spec, self.folder = spec, folder
+        self.device = models.pick_device(spec.threads)
+        random.seed(spec.seed)
+        torch.manual_seed(spec.seed)
+        folder.event(f"Loading base model {spec.base_model} on {self.device.name}")
+        model, self.tok = models.load(spec.base_model, self.device)
+        self.train_data = _encoded(self.tok, spec.training_path, spec.max_seq_len)
+        self.valid_data = _encoded(self.tok, spec.validation_path, spec.max_seq_len)
+        if not self.train_data:
+            raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
+        lora = spec.lora
+        self.model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                                      target_modules=lora.target_modules, task_type="CAUSAL_LM"))
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=spec.learning_rate, weight_decay=0.0)
+        self.steps_per_epoch = math.ceil(len(self.train_data) / spec.batch_size)
+        self.total_steps = self.steps_per_epoch * spec.n_epochs
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 1.0 - 0.9 * s / max(1, self.total_steps))
+        self.rng, self.valid_rng = random.Random(spec.seed), random.Random(spec.seed + 1)
+        self.rows: list[dict[str, Any]] = []
+        self.checkpoints: list[CheckpointRecord] = []
+        self.trained_tokens = self.step = 0
+
+    def run(self) -> TrainerOutcome:
+        spec = self.spec
+        self.folder.event(f"Training {len(self.train_data)} examples for {spec.n_epochs} epoch(s): {self.total_steps} steps "
+                          f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}")
+        t0 = time.time()
+        for epoch in range(1, spec.n_epochs + 1):
+            self.model.train()
+            for batch in _batches(self.train_data, spec.batch_size, self.rng):
+                self._train_on(batch, epoch)
+        elapsed = time.time() - t0
+        _write_metrics_csv(self.folder.metrics_csv, self.rows)
+        shutil.rmtree(self.folder.model_dir, ignore_errors=True)
+        self.model.save_pretrained(self.folder.model_dir)
+        return TrainerOutcome(status="succeeded", fine_tuned_model=spec.fine_tuned_model, adapter=str(self.folder.model_dir),
+                              trained_tokens=self.trained_tokens, train_seconds=round(elapsed, 2),
+                              tokens_per_second=round(self.trained_tokens / elapsed, 1) if elapsed else None,
+                              checkpoints=self.checkpoints)
+
+    def _train_on(self, batch: list, epoch: int) -> None:
+        """One optimiser step, its metrics event, and the epoch's checkpoint when it is the last."""
+        import torch
+
+        spec = self.spec
+        loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, spec.max_batch_tokens)
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.step += 1
+        self.trained_tokens += n_tokens
+        data: dict[str, Any] = {"step": self.step, "total_steps": self.total_steps, "train_loss": round(loss, 6),
+                                "train_mean_token_accuracy": round(acc, 6)}
+        if self.valid_data and (self.step % max(1, spec.eval_every) == 0 or self.step == self.total_steps):
+            sample = self.valid_rng.sample(self.valid_data, min(spec.batch_size, len(self.valid_data)))
+            data["valid_loss"], data["valid_mean_token_accuracy"] = self._evaluate(sample)
+        last_of_epoch = self.step == epoch * self.steps_per_epoch
+        if last_of_epoch and self.valid_data:
+            data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = self._evaluate(self.valid_data)
+        self.folder.event(f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
+                          + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
+                          type="metrics", data=data)
+        self.rows.append(data)
+        if last_of_epoch:
+            self._keep_checkpoint(data, epoch)
+
+    def _evaluate(self, data: list) -> tuple[float, float]:
+        self.model.eval()
+        loss, acc = _evaluate(self.model, data, self.spec.batch_size, self.tok.pad_token_id, self.device.name,
+                              self.spec.max_batch_tokens)
+        self.model.train()
+        return round(float(loss), 6), round(acc, 6)
+
+    def _keep_checkpoint(self, data: dict[str, Any], epoch: int) -> None:
+        """Save this epoch's adapter; keep the last three, as OpenAI does."""
+        ckpt_dir = self.folder.checkpoint_dir(self.step)
+        self.model.save_pretrained(ckpt_dir)
+        self.checkpoints.append(CheckpointRecord(
+            id=new_id("ftckpt"), created_at=int(time.time()), step_number=self.step,
+            fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{self.step}",
+            fine_tuning_job_id=self.spec.job_id, adapter=str(ckpt_dir),
+            metrics={k: data.get(k) for k in ("step", "train_loss", "train_mean_token_accuracy", "valid_loss",
+                                              "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy")}))
+        for old in self.checkpoints[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old.adapter, ignore_errors=True)
+        self.checkpoints = self.checkpoints[-KEEP_CHECKPOINTS:]
+        self.folder.write_checkpoints(self.checkpoints[::-1])
+        self.folder.event(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")
+
+
+def train(folder: JobFolder) -> TrainerOutcome:
+    return TrainingRun(folder.read_spec(), folder).run()
 
 
 def _write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -255,15 +256,15 @@ def _write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    job_dir = Path(args[0])
+    folder = JobFolder(args[0])
     try:
-        outcome = train(job_dir)
+        outcome = train(folder)
     except Exception as exc:  # a crash fails the job with a message, never leaves it running
-        (job_dir / "trainer-traceback.txt").write_text(traceback.format_exc())
-        outcome = {"status": "failed", "error": {"code": "training_error", "message": f"{type(exc).__name__}: {exc}", "param": None}}
-        append_event(job_dir, f"Training failed: {type(exc).__name__}: {exc}", level="error")
-    write_json_atomic(job_dir / "outcome.json", outcome)
-    return 0 if outcome["status"] == "succeeded" else 1
+        folder.traceback_file.write_text(traceback.format_exc())
+        outcome = TrainerOutcome(status="failed", error=JobError(code="training_error", message=f"{type(exc).__name__}: {exc}"))
+        folder.event(f"Training failed: {type(exc).__name__}: {exc}", level="error")
+    folder.write_outcome(outcome)
+    return 0 if outcome.status == "succeeded" else 1
 
 
 if __name__ == "__main__":

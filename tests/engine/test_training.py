@@ -85,7 +85,7 @@ def test_fine_tune_end_to_end_beats_the_base_model(client, engine, tmp_path):
 
 
 def engine_batches(engine) -> int:
-    return engine._server.config.app.state.generator.batches
+    return engine._server.config.app.state.engine.generator.batches
 
 
 def test_cancel_stops_the_trainer_within_seconds(client, engine):

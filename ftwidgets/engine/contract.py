@@ -1,0 +1,175 @@
+"""The typed contract between the job runner and the trainer process, and the folder they share.
+
+The runner writes a `TrainerSpec` (what to train) into the job's folder and starts the
+trainer, which appends events, keeps checkpoints and writes a `TrainerOutcome` last.
+Both sides read and write these models only through `JobFolder`, so a new setting is a
+field here and a line where the runner fills it in, nothing else.
+
+    <data_dir>/jobs/<ftjob-id>/job.json          the job object as OpenAI shapes it (the store's)
+                              spec.json          TrainerSpec
+                              outcome.json       TrainerOutcome (its absence after exit means a crash)
+                              events.jsonl       events, appended by the runner and the trainer
+                              checkpoints.json   the kept checkpoints, newest first
+                              checkpoints/step-N one adapter folder per kept checkpoint
+                              model/             the final adapter
+                              metrics.csv        the step metrics (the job's result file)
+                              trainer.pid, trainer.log
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict
+
+from ..dataset import dump_json, read_log, write_json_atomic
+
+
+class LoraSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    r: int
+    alpha: int
+    dropout: float
+    target_modules: list[str]
+
+
+class TrainerSpec(BaseModel):
+    """Everything the trainer needs for one job, resolved: no "auto" is left."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    job_id: str
+    base_model: str
+    training_path: str
+    validation_path: Optional[str] = None
+    n_epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    threads: Optional[int] = None
+    max_seq_len: int
+    eval_every: int = 1
+    max_batch_tokens: Optional[int] = None
+    lora: LoraSettings
+    fine_tuned_model: str  # the name the finished model is registered under
+
+
+class JobError(BaseModel):
+    """OpenAI's job error: a machine-readable code, the words for a person, the parameter at fault."""
+
+    code: str
+    message: str
+    param: Optional[str] = None
+
+
+class CheckpointRecord(BaseModel):
+    """OpenAI's checkpoint object plus where its adapter lies (never sent to clients)."""
+
+    id: str
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    created_at: int
+    fine_tuned_model_checkpoint: str
+    fine_tuning_job_id: str
+    step_number: int
+    metrics: dict[str, Any]
+    adapter: str
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"adapter"})
+
+
+class TrainerOutcome(BaseModel):
+    """What the trainer made of its job: a model and its checkpoints, or an error."""
+
+    status: Literal["succeeded", "failed"]
+    fine_tuned_model: Optional[str] = None
+    adapter: Optional[str] = None
+    trained_tokens: int = 0
+    train_seconds: float = 0.0
+    tokens_per_second: Optional[float] = None
+    checkpoints: list[CheckpointRecord] = []
+    error: Optional[JobError] = None
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class JobFolder:
+    """One job's folder: the only code that knows its file names."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.spec_file = self.path / "spec.json"
+        self.outcome_file = self.path / "outcome.json"
+        self.events_file = self.path / "events.jsonl"
+        self.checkpoints_file = self.path / "checkpoints.json"
+        self.metrics_csv = self.path / "metrics.csv"
+        self.model_dir = self.path / "model"
+        self.pid_file = self.path / "trainer.pid"
+        self.log_file = self.path / "trainer.log"
+        self.traceback_file = self.path / "trainer-traceback.txt"
+
+    def checkpoint_dir(self, step: int) -> Path:
+        return self.path / "checkpoints" / f"step-{step}"
+
+    # --- the contract ------------------------------------------------------------------
+    def write_spec(self, spec: TrainerSpec) -> None:
+        write_json_atomic(self.spec_file, spec.model_dump(mode="json"))
+
+    def read_spec(self) -> TrainerSpec:
+        return TrainerSpec.model_validate_json(self.spec_file.read_bytes())
+
+    def write_outcome(self, outcome: TrainerOutcome) -> None:
+        write_json_atomic(self.outcome_file, outcome.model_dump(mode="json"))
+
+    def read_outcome(self) -> TrainerOutcome | None:
+        """The trainer's outcome; None when it wrote none (it crashed, or was killed)."""
+        try:
+            return TrainerOutcome.model_validate_json(self.outcome_file.read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    # --- events and checkpoints ------------------------------------------------------------
+    def event(self, message: str, *, level: str = "info", type: str = "message", data: Any = None) -> dict:
+        """Append one event: a single O_APPEND write, so the runner and the trainer can share the file."""
+        event = {"id": new_id("ftevent"), "object": "fine_tuning.job.event", "created_at": now(), "level": level,
+                 "message": message, "type": type, "data": data}
+        fd = os.open(self.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, dump_json(event) + b"\n")
+        finally:
+            os.close(fd)
+        return event
+
+    def events(self) -> list[dict]:
+        """Events newest first, as OpenAI lists them (a line being written right now is skipped)."""
+        return read_log(self.events_file)[::-1]
+
+    def write_checkpoints(self, checkpoints: list[CheckpointRecord]) -> None:
+        write_json_atomic(self.checkpoints_file, [c.model_dump(mode="json") for c in checkpoints])
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        try:
+            return [CheckpointRecord.model_validate(c) for c in json.loads(self.checkpoints_file.read_text())]
+        except FileNotFoundError:
+            return []
+
+    # --- the trainer process -------------------------------------------------------------------
+    def write_pid(self, pid: int) -> None:
+        self.pid_file.write_text(str(pid))
+
+    def read_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text())
+        except (OSError, ValueError):
+            return None
+

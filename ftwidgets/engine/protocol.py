@@ -1,0 +1,110 @@
+"""The engine's side of OpenAI's HTTP protocol: request bodies, errors, list pages.
+
+Response objects are the `openai` package's own models (`openai.types`), built in the
+routers and sent with `store.wire`; the request bodies below are the engine's (the
+client's ``...CreateParams`` are TypedDicts, which FastAPI cannot validate).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Sequence, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_LIST_LIMIT = 100
+
+
+class APIError(Exception):
+    """An OpenAI-style error answer: ``{"error": {"message", "type", "param", "code"}}`` with a status."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
+                 type: str = "invalid_request_error"):
+        self.status, self.message, self.code, self.param, self.type = status, message, code, param, type
+
+
+def error_body(message: str, *, code: str | None, param: str | None = None, type: str = "invalid_request_error") -> dict:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+# --- request bodies --------------------------------------------------------------------
+
+
+class Hyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n_epochs: Union[Literal["auto"], int, None] = Field(default=None)
+    batch_size: Union[Literal["auto"], int, None] = Field(default=None)
+    learning_rate_multiplier: Union[Literal["auto"], float, None] = Field(default=None)
+
+
+class Supervised(BaseModel):
+    hyperparameters: Optional[Hyperparameters] = None
+
+
+class Method(BaseModel):
+    type: Literal["supervised", "dpo", "reinforcement"]
+    supervised: Optional[Supervised] = None
+    dpo: Optional[dict] = None
+    reinforcement: Optional[dict] = None
+
+
+class JobCreate(BaseModel):
+    model: str = Field(min_length=1, max_length=512)
+    training_file: str = Field(min_length=1, max_length=128)
+    validation_file: Optional[str] = Field(default=None, max_length=128)
+    hyperparameters: Optional[Hyperparameters] = None
+    method: Optional[Method] = None
+    suffix: Optional[str] = Field(default=None, max_length=64)
+    seed: Optional[int] = Field(default=None, ge=0, le=2**31 - 1)
+    metadata: Optional[dict[str, str]] = None
+    integrations: Optional[list[dict]] = None
+
+    def requested_hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters asked for (``method`` wins over the older top-level field), "auto" kept."""
+        hp = self.hyperparameters
+        if self.method is not None and self.method.supervised and self.method.supervised.hyperparameters:
+            hp = self.method.supervised.hyperparameters
+        return hp.model_dump(exclude_none=True) if hp else {}
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: Union[str, list[dict], None] = None
+
+
+class ChatCreate(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=512)
+    messages: list[ChatMessage] = Field(min_length=1)
+    temperature: Optional[float] = Field(default=None, ge=0, le=2)
+    top_p: Optional[float] = Field(default=None, gt=0, le=1)
+    max_tokens: Optional[int] = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: Optional[int] = Field(default=None, ge=1, le=4096)
+    stop: Union[str, list[str], None] = None
+    seed: Optional[int] = None
+    stream: Optional[bool] = False
+    n: Optional[int] = Field(default=1, ge=1, le=1)
+
+
+# --- list pages ---------------------------------------------------------------------------
+
+
+def page_limit(limit: int | None, default: int = 20) -> int:
+    if limit is None:
+        return default
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise APIError(400, f"limit must be between 1 and {MAX_LIST_LIMIT}", code="invalid_limit", param="limit")
+    return limit
+
+
+def cursor_page(items: Sequence[dict], after: str | None, limit: int, *, key: str = "id") -> dict:
+    """OpenAI's cursor page: items after the one whose id is ``after``; always says has_more."""
+    items = list(items)
+    if after:
+        ids = [it[key] for it in items]
+        if after not in ids:
+            raise APIError(400, f"'after' cursor {after!r} does not name an item of this list", code="invalid_cursor", param="after")
+        items = items[ids.index(after) + 1:]
+    page = items[:limit]
+    return {"object": "list", "data": page, "has_more": len(items) > limit,
+            "first_id": page[0][key] if page else None, "last_id": page[-1][key] if page else None}

@@ -1,0 +1,77 @@
+"""``/v1/chat/completions``: answers from a base model or a fine-tuned one (its adapter on the base), streamed or whole."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from openai.types import CompletionUsage
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
+
+from .. import models
+from ..protocol import APIError, ChatCreate, error_body
+from ..serving import GenRequest
+from ..store import wire
+from . import GUARDED, Engine, engine
+
+router = APIRouter(prefix="/v1/chat/completions", dependencies=GUARDED)
+
+
+def generation_request(body: ChatCreate, e: Engine) -> GenRequest:
+    """The generator's request: which base and adapter serve `body.model`, and the sampling settings."""
+    if body.model in e.settings.base_models:
+        base, adapter = body.model, None
+    elif (entry := e.store.models().get(body.model)) is not None:
+        base, adapter = entry.base, entry.adapter
+    else:
+        raise APIError(404, f"The model {body.model!r} does not exist", code="model_not_found", param="model")
+    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    if len(stop) > 4:
+        raise APIError(400, "stop holds at most 4 sequences", code="invalid_value", param="stop")
+    return GenRequest(model=body.model, base=base, adapter=adapter, messages=[m.model_dump(exclude_none=True) for m in body.messages],
+                      max_new_tokens=body.max_completion_tokens or body.max_tokens or 256,
+                      temperature=1.0 if body.temperature is None else body.temperature,
+                      top_p=1.0 if body.top_p is None else body.top_p, stop=[s for s in stop if s], seed=body.seed)
+
+
+def _chunk(cid: str, created: int, model: str, delta: ChoiceDelta, finish_reason=None) -> str:
+    chunk = ChatCompletionChunk(id=cid, object="chat.completion.chunk", created=created, model=model,
+                                choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish_reason)])
+    return f"data: {json.dumps(wire(chunk))}\n\n"
+
+
+def stream(req: GenRequest, e: Engine, cid: str, created: int):
+    """Server-sent events: a role chunk, the text as it comes, the finish reason, ``[DONE]``."""
+    yield _chunk(cid, created, req.model, ChoiceDelta(role="assistant", content=""))
+    try:
+        for piece in e.generator.stream(req):
+            yield _chunk(cid, created, req.model, ChoiceDelta(content=piece))
+        yield _chunk(cid, created, req.model, ChoiceDelta(), req.future.result().finish_reason)
+    except Exception as exc:  # noqa: BLE001 - reported in-band, the stream has started
+        yield f"data: {json.dumps(error_body(f'generation failed: {exc}', code='generation_error', type='server_error'))}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+@router.post("")
+def chat_completions(body: ChatCreate, e: Engine = Depends(engine)):
+    req = generation_request(body, e)
+    cid, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
+    if body.stream:
+        return StreamingResponse(stream(req, e, cid, created), media_type="text/event-stream")
+    try:
+        res = e.generator.submit(req).result()
+    except models.ModelUnavailable as exc:
+        raise APIError(503, str(exc), code="model_unavailable", type="server_error") from None
+    return wire(ChatCompletion(
+        id=cid, object="chat.completion", created=created, model=body.model, system_fingerprint="ftwidgets-engine",
+        choices=[Choice(index=0, message=ChatCompletionMessage(role="assistant", content=res.text, refusal=None),
+                        finish_reason=res.finish_reason, logprobs=None)],
+        usage=CompletionUsage(prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens,
+                              total_tokens=res.prompt_tokens + res.completion_tokens),
+    ))
