@@ -30,8 +30,9 @@ stage() {  # stage NAME COMMAND...: run it, remember how it ended, carry on
   fi
 }
 stage "package tests" python -m pytest -q "$@"
-FTW_WORK_DIR="$scratch/work" FTW_ENGINE_DIR="$scratch/engine" FTW_QUICK=1 \
-  stage "notebooks (nbval)" python -m pytest -q --nbval-lax notebooks/ --ignore=notebooks/make_notebooks.py -p no:warnings
+# the notebooks and then the browser share one throw-away work folder and engine, as a learner's session does
+export FTW_WORK_DIR="$scratch/work" FTW_ENGINE_DIR="$scratch/engine"
+FTW_QUICK=1 stage "notebooks (nbval)" python -m pytest -q --nbval-lax notebooks/ --ignore=notebooks/make_notebooks.py -p no:warnings
 FTW_SCREENSHOTS="${FTW_SCREENSHOTS:-screenshots}" \
   stage "browser (JupyterLab in chromium)" python -m pytest -q -m browser tests/browser -p no:cacheprovider
 echo "screenshots of the rendered widgets: ${FTW_SCREENSHOTS:-screenshots}/"

@@ -3,12 +3,18 @@
 Opt in with ``pytest -m browser`` (the test command does, after the notebooks have run).
 Needs Debian's ``chromium`` on PATH (``apt-get install chromium``); nothing here
 downloads a browser. Screenshots go to ``$FTW_SCREENSHOTS`` (default ``screenshots/``).
+
+The tests are one learner's session, in order: 01 to 06 in one JupyterLab, each
+notebook's kernel left open as learners leave them, a job launched with the panel's
+button while they are, and the whole session's memory (JupyterLab, six kernels, the
+engine and its trainer; not the browser) measured against Binder's 2 GB.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +25,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ftwidgets.engine.server import engine_pid
+from ftwidgets.memory import PeakMemory
+
 pytestmark = pytest.mark.browser
+BINDER_LIMIT_GB = 2.0
+BINDER_BATCH_TOKENS = "128"  # binder/start's FTW_MAX_BATCH_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("FTW_SCREENSHOTS", ROOT / "screenshots"))
@@ -43,7 +54,12 @@ def work_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, work_dir):
+def engine_dir(tmp_path_factory) -> Path:
+    return Path(os.environ.get("FTW_ENGINE_DIR") or tmp_path_factory.mktemp("engine"))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, work_dir, engine_dir):
     """JupyterLab on loopback with a token, notebooks rendered in full (no cell virtualisation)."""
     settings = tmp_path_factory.mktemp("lab-settings")
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
@@ -58,7 +74,7 @@ def lab(tmp_path_factory, work_dir):
     port, token = _free_port(), "browser-test-token"
     env = {**os.environ, "FTW_WORK_DIR": str(work_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "FTW_QUICK": os.environ.get("FTW_QUICK", "1"),  # the short run, like the notebooks' CI run before it
-           "FTW_ENGINE_DIR": os.environ.get("FTW_ENGINE_DIR") or str(tmp_path_factory.mktemp("engine"))}
+           "FTW_ENGINE_DIR": str(engine_dir), "FTW_MAX_BATCH_TOKENS": BINDER_BATCH_TOKENS}
     log = open(tmp_path_factory.mktemp("lab-log") / "lab.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
@@ -78,7 +94,8 @@ def lab(tmp_path_factory, work_dir):
             proc.kill()
             pytest.fail(f"JupyterLab did not start; see {log.name}")
         time.sleep(0.5)
-    yield url, token
+    with PeakMemory(lambda: [proc.pid, engine_pid(engine_dir)]) as memory:
+        yield url, token, memory
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -102,7 +119,7 @@ def browser():
 
 
 def _run_all(page, lab, notebook: str, timeout_s: float):
-    url, token = lab
+    url, token, _ = lab
     page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}&reset")  # reset: no tabs restored from before
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=120_000)  # the kernel is ready
@@ -124,6 +141,15 @@ def _run_all(page, lab, notebook: str, timeout_s: float):
         raise
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
     assert not tracebacks, tracebacks[:1]
+    noise = [t for t in page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+             if "Warning" in t or "Loading weights" in t]
+    assert not noise, noise[:1]  # library warnings and progress bars belong in the engine's log, not in front of a learner
+
+
+def test_01_prepare_runs(browser, lab):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "01_prepare.ipynb", timeout_s=300)
+    page.close()  # the tab closes; its kernel stays open, as a learner leaves it
 
 
 def test_validation_table_renders_and_filters(browser, lab):
@@ -150,6 +176,12 @@ def test_validation_table_renders_and_filters(browser, lab):
     page.close()
 
 
+def test_03_split_runs(browser, lab):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "03_split.ipynb", timeout_s=300)
+    page.close()
+
+
 def test_training_curves_render(browser, lab):
     """04_train in the browser: the job monitor's loss curves are drawn by plotly (after the notebook run,
     the kernel re-attaches to the finished job instead of training again)."""
@@ -164,6 +196,28 @@ def test_training_curves_render(browser, lab):
     traces = plot.evaluate("el => el.data.map(t => [t.name, t.y.length])")
     assert [name for name, _ in traces] == ["training loss", "validation loss"] and all(n > 0 for _, n in traces), traces
     page.screenshot(path=str(SHOTS / "04_train_monitor.png"))
+    # the Launch button: other settings (a new seed) start a new job, and its monitor replaces the first under the panel
+    panel = page.locator(".widget-vbox").filter(has=page.locator(".widget-button", has_text="Launch")).first
+    first_job = re.search(r"ftjob-[0-9a-f]+", panel.inner_text()).group(0)  # the launch cell's job, shown in the panel
+    seed = panel.locator(".widget-text").filter(has=page.locator("label", has_text="Seed")).locator("input").first
+    seed.scroll_into_view_if_needed()
+    seed.fill("7")
+    seed.press("Enter")
+    panel.locator(".widget-button", has_text="Launch").first.click()
+    new_job = """([el, old]) => (el.innerText.match(/ftjob-[0-9a-f]+/g) || []).some(id => id !== old)"""
+    page.wait_for_function(new_job, arg=[panel.element_handle(), first_job], timeout=120_000, polling=1000)
+    second_job = next(j for j in re.findall(r"ftjob-[0-9a-f]+", panel.inner_text()) if j != first_job)
+    assert "Launched" in panel.inner_text()
+    page.screenshot(path=str(SHOTS / "04_train_launched.png"))
+    page.wait_for_function("([el, id]) => el.innerText.includes(id + ': succeeded')", arg=[panel.element_handle(), second_job],
+                           timeout=900_000, polling=2000)
+    page.screenshot(path=str(SHOTS / "04_train_launched_done.png"))
+    page.close()
+
+
+def test_05_evaluate_runs(browser, lab):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "05_evaluate.ipynb", timeout_s=900)
     page.close()
 
 
@@ -188,8 +242,10 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir):
     assert len(new) == 1, new
     record = json.loads(new[0])
     assert record["reviewer"] == "browser-reviewer" and record["choice"] == "A" and record["action"] == "annotate"
-    # the keyboard strip: focus it and press 2 (B is better); JupyterLab's own shortcuts stay quiet
-    page.locator(".ftw-keys").first.click()
+    # the keyboard strip took the focus back after the click: 2 (B is better) goes to the review, not the notebook
+    page.wait_for_function("() => document.activeElement && document.activeElement.classList.contains('ftw-keys')",
+                           timeout=10_000)
+    assert "Keyboard on" in page.locator(".ftw-keys").first.inner_text()
     page.keyboard.press("2")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(reviews.read_text().splitlines()) <= len(lines) + 1:
@@ -198,3 +254,17 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir):
     assert [(r["reviewer"], r["choice"]) for r in newer] == [("browser-reviewer", "B")]
     page.screenshot(path=str(SHOTS / "06_review_after.png"))
     page.close()
+
+
+def test_the_whole_session_fits_binder(lab):
+    """Six kernels still open, a job trained from the button while they were: within Binder's 2 GB."""
+    url, token, memory = lab
+    kernels = httpx.get(f"{url}/api/kernels", params={"token": token}, timeout=10).json()
+    assert len(kernels) == 6, kernels  # every notebook's kernel is still open
+    peak_gb = memory.peak / 2**30
+    print(f"whole JupyterLab session peak (PSS): {memory.describe(top=8)}")
+    assert 0.3 < peak_gb <= BINDER_LIMIT_GB, memory.describe(top=8)
+    assert any("ftwidgets.cli" in name for name, _ in memory.at_peak), "the engine process was not measured"
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):  # the session ran on copies: the repository is untouched
+        cells = json.loads(path.read_text())["cells"]
+        assert not any(c.get("outputs") for c in cells if c["cell_type"] == "code"), path.name
