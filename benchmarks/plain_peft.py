@@ -27,6 +27,7 @@ ap.add_argument("--epochs", type=int, default=1)
 ap.add_argument("--batch-size", type=int, default=4)
 ap.add_argument("--threads", type=int, default=None)
 ap.add_argument("--seed", type=int, default=7)
+ap.add_argument("--adapter", default="/tmp/plain-peft-adapter", help="where the trained adapter is saved")
 a = ap.parse_args()
 if a.threads:
     torch.set_num_threads(a.threads)
@@ -59,7 +60,7 @@ for _ in range(a.epochs):
         opt.zero_grad()
         tokens += int(mask.sum())
 train_s = time.perf_counter() - t0
-model.save_pretrained("/tmp/plain-peft-adapter")
+model.save_pretrained(a.adapter)
 print(json.dumps({"tokens": tokens, "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
                   "tokens_per_s": round(tokens / train_s, 1)}))
 sys.stdout.flush()

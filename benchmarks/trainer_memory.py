@@ -30,14 +30,14 @@ from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
 from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa: E402
 
 
-def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None) -> tuple[int, float]:
+def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, **options) -> tuple[int, float]:
     """One trainer process on the job; returns (peak PSS in bytes, trained tokens per second)."""
     job_dir.mkdir(parents=True)
     folder = JobFolder(job_dir)
     folder.write_spec(TrainerSpec(job_id="ftjob-bench", base_model="smollm2-135m-instruct", training_path=str(train),
                                   validation_path=str(valid), n_epochs=1, batch_size=4, learning_rate=BASE_LEARNING_RATE,
                                   seed=42, max_seq_len=MAX_SEQ_LEN, max_batch_tokens=budget, lora=LORA,
-                                  fine_tuned_model="ft:bench"))
+                                  fine_tuned_model="ft:bench", **options))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ftwidgets.engine.trainer", str(job_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -57,6 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budgets", type=int, nargs="+", default=[0, 128, 256], help="0 = unlimited (the baseline)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--full-logits", action="store_true", help="the output layer at every position (the old way)")
     args = ap.parse_args()
     budgets = [0] + [b for b in args.budgets if b]
     tmp = Path(tempfile.mkdtemp())
@@ -67,7 +68,7 @@ def main() -> None:
     runs: dict[int, list[tuple[int, float]]] = {b: [] for b in budgets}
     for r in range(args.repeats):
         for b in budgets:
-            runs[b].append(run_trainer(tmp / f"job-{r}-{b}", train, valid, b or None))
+            runs[b].append(run_trainer(tmp / f"job-{r}-{b}", train, valid, b or None, labelled_logits=not args.full_logits))
             print(f"repeat {r + 1}, budget {b or 'unlimited'}: peak {runs[b][-1][0] / 2**20:.0f} MB, "
                   f"{runs[b][-1][1]} tokens/s", flush=True)
     base_peak = statistics.median(p for p, _ in runs[0])

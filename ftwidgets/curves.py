@@ -59,8 +59,8 @@ def overfitting(
 
 @dataclass(frozen=True)
 class LossCurve:
-    """A job's loss history by step, read from its metrics events (the whole-validation-set loss where
-    a step has one, else the sampled one)."""
+    """A job's loss history by step, read from its metrics events: the validation loss is the one measured
+    at the regular cadence (a fixed sample on the engine), the whole-file one where a step has only that."""
 
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
@@ -84,7 +84,7 @@ def loss_curve(events: Iterable[Any]) -> LossCurve:
             rows.append(data)
     rows.sort(key=lambda d: d["step"])
     return LossCurve([int(d["step"]) for d in rows], [float(d["train_loss"]) for d in rows],
-                     [d.get("full_valid_loss", d.get("valid_loss")) for d in rows],
+                     [d.get("valid_loss", d.get("full_valid_loss")) for d in rows],
                      int(rows[-1].get("total_steps", rows[-1]["step"])) if rows else None)
 
 

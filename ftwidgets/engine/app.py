@@ -29,8 +29,10 @@ from .store import NotFound, Store
 def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None) -> FastAPI:
     settings = settings or EngineSettings()
     store = Store(data_dir)
-    engine = Engine(store=store, runner=JobRunner(store, settings), generator=Generator(threads=settings.threads),
-                    settings=settings, api_key=api_key, started=now())  # torch is imported on the first chat request
+    generator = Generator(threads=settings.threads)  # torch is imported on the first chat request
+    # a trainer and the chat models together would not fit a 2 GB machine: the models go, and come back on the next chat
+    runner = JobRunner(store, settings, before_training=generator.release)
+    engine = Engine(store=store, runner=runner, generator=generator, settings=settings, api_key=api_key, started=now())
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):

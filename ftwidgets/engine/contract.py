@@ -36,6 +36,7 @@ class LoraSettings(BaseModel):
     alpha: int
     dropout: float
     target_modules: list[str]
+    layers: Optional[int] = None  # LoRA on the top N decoder layers only (None: all of them)
 
 
 class TrainerSpec(BaseModel):
@@ -52,8 +53,11 @@ class TrainerSpec(BaseModel):
     seed: int
     threads: Optional[int] = None
     max_seq_len: int
-    eval_every: int = 1
+    validations_per_job: int = 30  # evaluations of the fixed validation sample over the whole job
+    early_stopping_patience: Optional[int] = None  # None: train every planned step
     max_batch_tokens: Optional[int] = None
+    labelled_logits: bool = True  # the output layer only where a label is (same loss, less work)
+    length_buckets: int = 0  # batches cut from runs of this many batches sorted by length (0: plain shuffle)
     lora: LoraSettings
     fine_tuned_model: str  # the name the finished model is registered under
 

@@ -18,10 +18,12 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from openai.types.fine_tuning import FineTuningJob
 
 from .. import machine
+from ..early_stopping import requested_patience
 from ..findings import CODES, ERROR
 from ..hyperparams import (
     ALLOW_SMALL_METADATA,
@@ -74,7 +76,10 @@ class EngineSettings:
     threads: int | None = None
     max_seq_len: int = MAX_SEQ_LEN
     max_upload_bytes: int = 512 * 1024 * 1024
-    eval_every: int = 1
+    validations_per_job: int = 30  # evaluations of a fixed validation sample over a job's planned steps
+    # batches cut from runs of 16 batches sorted by length: 1.14x tokens/s, format learned as well
+    # (benchmarks/trainer_speed.py; README, "Performance")
+    length_buckets: int = 16
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
     trainer_command: str | None = None  # e.g. "accelerate launch -m ftwidgets.engine.trainer"
 
@@ -100,9 +105,10 @@ ENGINE_RESTARTED = JobError(code="engine_restarted", message="The engine stopped
 class JobRunner:
     """Validates, queues, launches and watches jobs; one trainer process at a time."""
 
-    def __init__(self, store: Store, settings: EngineSettings):
+    def __init__(self, store: Store, settings: EngineSettings, *, before_training: Callable[[], None] | None = None):
         self.store = store
         self.settings = settings
+        self.before_training = before_training  # e.g. the chat models let go of memory a trainer needs
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._proc: subprocess.Popen | None = None
@@ -215,6 +221,9 @@ class JobRunner:
         plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
                           allow_small=True, allow_many_epochs=True)  # size and epochs were judged already
         notes += [g.message for g in plan.warnings if g.field != "examples"]
+        if requested_patience(job.metadata) and not job.validation_file:
+            notes.append(f"Early stopping needs a validation file to watch; without one this job trains all "
+                         f"{hp['n_epochs']} epoch(s).")
         if self.store.transition(job.id, ("validating_files",), status="queued", hyperparameters=hp, method=supervised_method(hp)):
             for note in notes:
                 self.store.event(job.id, note, level="warn")
@@ -240,16 +249,21 @@ class JobRunner:
             validation_path=str(self.store.file_path(job.validation_file)) if job.validation_file else None,
             n_epochs=hp.n_epochs, batch_size=hp.batch_size, learning_rate=BASE_LEARNING_RATE * hp.learning_rate_multiplier,
             seed=job.seed, threads=self.settings.threads, max_seq_len=self.settings.max_seq_len,
-            eval_every=self.settings.eval_every, max_batch_tokens=self.settings.max_batch_tokens, lora=LORA,
+            validations_per_job=self.settings.validations_per_job, max_batch_tokens=self.settings.max_batch_tokens, lora=LORA,
+            early_stopping_patience=requested_patience(job.metadata) if job.validation_file else None,
+            length_buckets=self.settings.length_buckets,
             fine_tuned_model=fine_tuned_name(job.model, getattr(job, "user_provided_suffix", None), job.id),
         )
 
     def _launch(self, job: FineTuningJob) -> None:
+        if self.before_training is not None:
+            self.before_training()
         folder = self.store.job_folder(job.id)
         folder.write_spec(self.spec_for(job))
         cmd = shlex.split(self.settings.trainer_command) if self.settings.trainer_command else [sys.executable, "-m", "ftwidgets.engine.trainer"]
         with open(folder.log_file, "ab") as log:
-            self._proc = subprocess.Popen([*cmd, str(folder.path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self._proc = subprocess.Popen([*cmd, str(folder.path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                          env=machine.lean_allocator_env())
         self._proc_job = job.id
         folder.write_pid(self._proc.pid)
         if self.store.transition(job.id, ("queued",), status="running", estimated_finish=None) is None:

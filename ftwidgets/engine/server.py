@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from ..dataset import write_json_atomic
+from ..machine import lean_allocator_env
 
 OWNER_FILE = "engine.json"
 LOCK_FILE = "engine.lock"
@@ -249,7 +250,7 @@ def ensure_process(data_dir: str | os.PathLike | None = None, *, api_key: str | 
     command = [sys.executable, "-m", "ftwidgets.cli", "engine", "serve", "--data-dir", str(data),
                "--port", str(free_port()), "--exit-when-unused"]
     with open(data / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(command, env={**os.environ, "FTW_ENGINE_KEY": key}, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(command, env={**lean_allocator_env(), "FTW_ENGINE_KEY": key}, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -9,6 +9,7 @@ LoRA adapters are loaded on demand onto the base model and kept (LRU).
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
 import time
@@ -19,6 +20,8 @@ from typing import Any, Iterator
 
 from . import models
 from .chat import end_token_ids, prompt_ids
+
+_RELEASE = object()  # a message to the worker: drop the loaded models
 
 
 @dataclass
@@ -93,6 +96,11 @@ class Generator:
     def close(self) -> None:
         self._queue.put(None)
 
+    def release(self) -> None:
+        """Drop the loaded models (after the requests already queued): a trainer is about to need the memory,
+        and the next chat request loads them again."""
+        self._queue.put(_RELEASE)
+
     # --- worker -----------------------------------------------------------------------
     def _run(self) -> None:
         pending: list[GenRequest] = []
@@ -100,6 +108,11 @@ class Generator:
             first = pending.pop(0) if pending else self._queue.get()
             if first is None:
                 return
+            if first is _RELEASE:
+                self._bases.clear()
+                self._adapters.clear()
+                gc.collect()
+                continue
             if first.stream:
                 self._serve([first])
                 continue
@@ -111,8 +124,8 @@ class Generator:
                     nxt = self._queue.get(timeout=max(0.0, timeout)) if timeout > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
-                    self._queue.put(None)
+                if nxt is None or nxt is _RELEASE:
+                    self._queue.put(nxt)  # handled in turn, after this batch
                     break
                 if not nxt.stream and nxt.key() == first.key():
                     batch.append(nxt)

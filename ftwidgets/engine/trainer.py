@@ -24,17 +24,24 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ..early_stopping import EarlyStopping, stop_message
 from .chat import IGNORE, encode_example
 from .contract import (
     CheckpointRecord,
     JobError,
     JobFolder,
+    LoraSettings,
     TrainerOutcome,
     TrainerSpec,
     new_id,
 )
 
 KEEP_CHECKPOINTS = 3
+# The fixed validation sample: the same examples at every evaluation, so the curve moves with the model, not
+# with the sample. Evaluations are spread over the job (validations_per_job), but never so close together that
+# they cost more than a fifth of the training (an evaluation is a forward pass; a step is about three).
+VALIDATION_SAMPLE = 16
+MAX_VALIDATION_SHARE = 0.2
 
 
 def _read_jsonl(path: str) -> list[dict]:
@@ -42,10 +49,22 @@ def _read_jsonl(path: str) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _batches(data: list, size: int, rng: random.Random | None):
+def _batches(data: list, size: int, rng: random.Random | None, *, bucket: int = 0):
+    """Batches of `size` in a shuffled order (by `rng`; in file order without one).
+
+    With ``bucket=k``, each run of ``k`` batches is cut from examples sorted by length, so
+    a batch pads little, and the batches are shuffled again: every example is still seen
+    once per epoch, in a random neighbourhood of similar lengths.
+    """
     order = list(range(len(data)))
     if rng is not None:
         rng.shuffle(order)
+    if bucket and rng is not None:
+        span = size * bucket
+        order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda i: len(data[i][0]))]
+        batches = [order[s : s + size] for s in range(0, len(order), size)]
+        rng.shuffle(batches)
+        order = [i for b in batches for i in b]
     for s in range(0, len(order), size):
         yield [data[i] for i in order[s : s + size]]
 
@@ -64,14 +83,27 @@ def _collate(batch, pad_id: int, device: str):
     return ids.to(device), mask.to(device), labels.to(device)
 
 
-def _loss_and_accuracy(model, batch, pad_id: int, device: str):
-    """Mean loss over labelled tokens and the share of them predicted exactly (argmax)."""
+def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bool = True):
+    """Mean loss over labelled tokens and the share of them predicted exactly (argmax).
+
+    With `labelled_only`, the output layer (576 x 49,152 for SmolLM2) runs only at the
+    positions that carry a label, not at every position: the same loss, less work.
+    """
+    import torch.nn.functional as F
+
     ids, mask, labels = _collate(batch, pad_id, device)
-    out = model(input_ids=ids, attention_mask=mask, labels=labels)
-    pred = out.logits[:, :-1].argmax(-1)
     target = labels[:, 1:]
     sel = target != IGNORE
     n = int(sel.sum())
+    if labelled_only:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1][sel]
+        logits = base.get_output_embeddings()(hidden).float()
+        loss = F.cross_entropy(logits, target[sel]) if n else logits.sum() * 0.0
+        acc = float((logits.argmax(-1) == target[sel]).float().mean()) if n else 0.0
+        return loss, acc, n, int(mask.sum())
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    pred = out.logits[:, :-1].argmax(-1)
     acc = float((pred[sel] == target[sel]).float().mean()) if n else 0.0
     return out.loss, acc, n, int(mask.sum())
 
@@ -101,13 +133,14 @@ def _labelled(batch: list) -> int:
     return sum(sum(1 for lab in labels[1:] if lab != IGNORE) for _, labels in batch)
 
 
-def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None) -> tuple[float, float, int]:
+def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None,
+               labelled_only: bool = True) -> tuple[float, float, int]:
     """Backpropagate one batch (in memory-sized parts); returns its mean loss, accuracy and token count."""
     total = _labelled(batch)
     loss_sum = acc_sum = 0.0
     n_tokens = 0
     for part in micro_batches(batch, max_tokens):
-        loss, acc, n, nt = _loss_and_accuracy(model, part, pad_id, device)
+        loss, acc, n, nt = _loss_and_accuracy(model, part, pad_id, device, labelled_only)
         (loss * (n / total)).backward()  # the whole batch's token-mean loss, accumulated part by part
         loss_sum += loss.item() * n
         acc_sum += acc * n
@@ -116,7 +149,7 @@ def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = 
 
 
 def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str,
-              max_tokens: int | None = None) -> tuple[float, float]:
+              max_tokens: int | None = None, labelled_only: bool = True) -> tuple[float, float]:
     """Token-weighted loss and accuracy over a whole dataset (in memory-sized parts)."""
     import torch
 
@@ -124,12 +157,22 @@ def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str,
     total_n = 0
     with torch.no_grad():
         for batch in (part for b in _batches(data, batch_size, None) for part in micro_batches(b, max_tokens)):
-            loss, acc, n, _ = _loss_and_accuracy(model, batch, pad_id, device)
+            loss, acc, n, _ = _loss_and_accuracy(model, batch, pad_id, device, labelled_only)
             if n:
                 total_loss += float(loss) * n
                 total_acc += acc * n
                 total_n += n
     return (total_loss / total_n, total_acc / total_n) if total_n else (float("nan"), float("nan"))
+
+
+def lora_config(lora: LoraSettings, n_layers: int):
+    """PEFT's config for `lora`: on its top ``lora.layers`` layers only when set, so backpropagation
+    stops there (autograd has nothing to do below the lowest trainable layer)."""
+    from peft import LoraConfig
+
+    top = list(range(n_layers - lora.layers, n_layers)) if lora.layers and lora.layers < n_layers else None
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+                      task_type="CAUSAL_LM", layers_to_transform=top, layers_pattern="layers" if top else None)
 
 
 def _encoded(tok, path: str | None, max_len: int) -> list:
@@ -145,7 +188,7 @@ class TrainingRun:
 
     def __init__(self, spec: TrainerSpec, folder: JobFolder):
         import torch
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
         from . import models
 
@@ -160,14 +203,18 @@ class TrainingRun:
         if not self.train_data:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
         lora = spec.lora
-        self.model = get_peft_model(model, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                                      target_modules=lora.target_modules, task_type="CAUSAL_LM"))
+        self.model = get_peft_model(model, lora_config(lora, model.config.num_hidden_layers))
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=spec.learning_rate, weight_decay=0.0)
         self.steps_per_epoch = math.ceil(len(self.train_data) / spec.batch_size)
         self.total_steps = self.steps_per_epoch * spec.n_epochs
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 1.0 - 0.9 * s / max(1, self.total_steps))
-        self.rng, self.valid_rng = random.Random(spec.seed), random.Random(spec.seed + 1)
+        self.rng = random.Random(spec.seed)
+        self.valid_sample = random.Random(spec.seed + 1).sample(self.valid_data, min(VALIDATION_SAMPLE, len(self.valid_data)))
+        affordable = math.ceil(len(self.valid_sample) / (3 * spec.batch_size * MAX_VALIDATION_SHARE))
+        self.validate_every = max(1, self.total_steps // max(1, spec.validations_per_job), affordable)
+        self.stopper = EarlyStopping(spec.early_stopping_patience) if spec.early_stopping_patience and self.valid_data else None
+        self.best_weights: dict[str, Any] | None = None
         self.rows: list[dict[str, Any]] = []
         self.checkpoints: list[CheckpointRecord] = []
         self.trained_tokens = self.step = 0
@@ -179,8 +226,17 @@ class TrainingRun:
         t0 = time.time()
         for epoch in range(1, spec.n_epochs + 1):
             self.model.train()
-            for batch in _batches(self.train_data, spec.batch_size, self.rng):
+            for batch in _batches(self.train_data, spec.batch_size, self.rng, bucket=spec.length_buckets):
                 self._train_on(batch, epoch)
+                if self.stopper is not None and self.stopper.stopped:
+                    break
+            if self.stopper is not None and self.stopper.stopped:
+                rule = self.stopper
+                self.folder.event(stop_message(self.step, self.total_steps, rule),
+                                  data={"stopped_at": self.step, "total_steps": self.total_steps, "kept_step": rule.best_step})
+                break
+        if self.stopper is not None:
+            self._keep_best()
         elapsed = time.time() - t0
         _write_metrics_csv(self.folder.metrics_csv, self.rows)
         shutil.rmtree(self.folder.model_dir, ignore_errors=True)
@@ -195,7 +251,8 @@ class TrainingRun:
         import torch
 
         spec = self.spec
-        loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, spec.max_batch_tokens)
+        loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, spec.max_batch_tokens,
+                                         spec.labelled_logits)
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         self.sched.step()
@@ -204,9 +261,10 @@ class TrainingRun:
         self.trained_tokens += n_tokens
         data: dict[str, Any] = {"step": self.step, "total_steps": self.total_steps, "train_loss": round(loss, 6),
                                 "train_mean_token_accuracy": round(acc, 6)}
-        if self.valid_data and (self.step % max(1, spec.eval_every) == 0 or self.step == self.total_steps):
-            sample = self.valid_rng.sample(self.valid_data, min(spec.batch_size, len(self.valid_data)))
-            data["valid_loss"], data["valid_mean_token_accuracy"] = self._evaluate(sample)
+        if self.valid_data and (self.step == 1 or self.step % self.validate_every == 0 or self.step == self.total_steps):
+            data["valid_loss"], data["valid_mean_token_accuracy"] = self._evaluate(self.valid_sample)
+            if self.stopper is not None and self.stopper.update(self.step, data["valid_loss"]):
+                self.best_weights = {k: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad}
         last_of_epoch = self.step == epoch * self.steps_per_epoch
         if last_of_epoch and self.valid_data:
             data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = self._evaluate(self.valid_data)
@@ -215,22 +273,23 @@ class TrainingRun:
                           type="metrics", data=data)
         self.rows.append(data)
         if last_of_epoch:
-            self._keep_checkpoint(data, epoch)
+            self._save_checkpoint(self.step, data)
+            self.folder.event(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")
 
     def _evaluate(self, data: list) -> tuple[float, float]:
         self.model.eval()
         loss, acc = _evaluate(self.model, data, self.spec.batch_size, self.tok.pad_token_id, self.device.name,
-                              self.spec.max_batch_tokens)
+                              self.spec.max_batch_tokens, self.spec.labelled_logits)
         self.model.train()
         return round(float(loss), 6), round(acc, 6)
 
-    def _keep_checkpoint(self, data: dict[str, Any], epoch: int) -> None:
-        """Save this epoch's adapter; keep the last three, as OpenAI does."""
-        ckpt_dir = self.folder.checkpoint_dir(self.step)
+    def _save_checkpoint(self, step: int, data: dict[str, Any]) -> None:
+        """Save the adapter as it is now under `step`'s name; keep the last three, as OpenAI does."""
+        ckpt_dir = self.folder.checkpoint_dir(step)
         self.model.save_pretrained(ckpt_dir)
         self.checkpoints.append(CheckpointRecord(
-            id=new_id("ftckpt"), created_at=int(time.time()), step_number=self.step,
-            fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{self.step}",
+            id=new_id("ftckpt"), created_at=int(time.time()), step_number=step,
+            fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{step}",
             fine_tuning_job_id=self.spec.job_id, adapter=str(ckpt_dir),
             metrics={k: data.get(k) for k in ("step", "train_loss", "train_mean_token_accuracy", "valid_loss",
                                               "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy")}))
@@ -238,7 +297,26 @@ class TrainingRun:
             shutil.rmtree(old.adapter, ignore_errors=True)
         self.checkpoints = self.checkpoints[-KEEP_CHECKPOINTS:]
         self.folder.write_checkpoints(self.checkpoints[::-1])
-        self.folder.event(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")
+
+    def _keep_best(self) -> None:
+        """Early stopping's choice: the weights of the best evaluation become the model, checked on the whole
+        validation file and kept as a checkpoint of their own."""
+        import torch
+
+        rule = self.stopper
+        if self.best_weights is None or rule.best_step is None:
+            return
+        with torch.no_grad():
+            for name, param in self.model.named_parameters():
+                if name in self.best_weights:
+                    param.copy_(self.best_weights[name])
+        row = next(r for r in self.rows if r["step"] == rule.best_step)
+        full_loss, full_acc = self._evaluate(self.valid_data)
+        data = {**row, "full_valid_loss": full_loss, "full_valid_mean_token_accuracy": full_acc}
+        if all(c.step_number != rule.best_step for c in self.checkpoints):
+            self._save_checkpoint(rule.best_step, data)
+        self.folder.event(f"The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
+                          f"(whole validation file: {full_loss:.4f}).", data={"kept_step": rule.best_step})
 
 
 def train(folder: JobFolder) -> TrainerOutcome:

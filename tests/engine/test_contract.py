@@ -43,3 +43,4 @@ def test_events_newest_first_and_checkpoints_hide_their_adapter(tmp_path):
                             fine_tuning_job_id="ftjob-abcdefgh", step_number=4, metrics={"step": 4}, adapter="/a")
     folder.write_checkpoints([ckpt])
     assert folder.checkpoints() == [ckpt] and "adapter" not in ckpt.public()
+

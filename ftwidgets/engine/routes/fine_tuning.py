@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
+from ...early_stopping import PATIENCE_KEY, requested_patience
 from ...hyperparams import (
     ALLOW_MANY_EPOCHS_METADATA,
     BLOCKED,
@@ -48,6 +49,10 @@ def check_request(body: JobCreate, e: Engine) -> dict:
     if body.metadata is not None and (len(body.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in body.metadata.items())):
         raise APIError(400, "metadata holds at most 16 keys of 64 characters with values of 512", code="invalid_metadata",
                        param="metadata")
+    try:
+        requested_patience(body.metadata)
+    except ValueError as exc:
+        raise APIError(400, str(exc), code="invalid_metadata", param=f"metadata.{PATIENCE_KEY}") from None
     requested = body.requested_hyperparameters()
     if bad := out_of_bounds(requested):
         raise APIError(400, bad[1], code="invalid_hyperparameter", param=f"hyperparameters.{bad[0]}")

@@ -1,0 +1,108 @@
+"""Early stopping: the seed's "never 50 epochs" made automatic, with the best checkpoint kept.
+
+One definition of the rule for every place that applies it: the engine's trainer stops
+a job with it, the job monitor replays it over a finished curve, and a notebook on
+OpenAI (which has no early stopping) uses it to choose among the job's checkpoints.
+
+A job asks for it with ``metadata={"early_stopping": "true"}`` (optional
+``"early_stopping_patience": "<evaluations>"``): metadata, because the official
+`openai` client sends it unchanged to any backend.
+
+>>> rule = EarlyStopping(patience=2)
+>>> [rule.update(step, loss) for step, loss in [(10, 1.0), (20, 0.8), (30, 0.81), (40, 0.795), (50, 0.85)]]
+[True, True, False, False, False]
+>>> rule.stopped, rule.best_step
+(True, 20)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+EARLY_STOPPING_METADATA = {"early_stopping": "true"}
+PATIENCE_KEY = "early_stopping_patience"
+DEFAULT_PATIENCE = 5  # evaluations without improvement; a job validates about 30 times
+MAX_PATIENCE = 1000
+MIN_IMPROVEMENT = 0.01  # relative: a new best must beat the old by 1%, so noise alone never resets the wait
+
+
+@dataclass
+class EarlyStopping:
+    """Watches validation losses; `stopped` once `patience` evaluations in a row brought no improvement."""
+
+    patience: int = DEFAULT_PATIENCE
+    min_improvement: float = MIN_IMPROVEMENT
+    best_loss: float | None = None
+    best_step: int | None = None
+    waited: int = 0
+
+    def update(self, step: int, loss: float) -> bool:
+        """Record one evaluation; True when it is a new best (the model to keep)."""
+        if self.best_loss is None or loss < self.best_loss * (1 - self.min_improvement):
+            self.best_loss, self.best_step, self.waited = loss, step, 0
+            return True
+        self.waited += 1
+        return False
+
+    @property
+    def stopped(self) -> bool:
+        return self.waited >= self.patience
+
+
+def requested_patience(metadata: Mapping[str, str] | None) -> int | None:
+    """The patience a job's metadata asks for, or None when it does not ask for early stopping.
+
+    Raises `ValueError` with a plain message for a patience that is not a whole number from 1.
+    """
+    metadata = metadata or {}
+    key = next(iter(EARLY_STOPPING_METADATA))
+    if str(metadata.get(key, "")).lower() not in ("1", "true", "yes"):
+        return None
+    raw = metadata.get(PATIENCE_KEY)
+    if raw is None:
+        return DEFAULT_PATIENCE
+    try:
+        patience = int(raw)
+    except ValueError:
+        patience = 0
+    if not 1 <= patience <= MAX_PATIENCE:
+        raise ValueError(f"{PATIENCE_KEY} must be a whole number of evaluations from 1 to {MAX_PATIENCE}, not {raw!r}")
+    return patience
+
+
+def replay(steps: Sequence[int], losses: Sequence[float | None], patience: int = DEFAULT_PATIENCE) -> EarlyStopping:
+    """The rule run over a finished curve: where it would have stopped, and the best step it would keep."""
+    rule = EarlyStopping(patience)
+    for step, loss in zip(steps, losses):
+        if loss is not None and not rule.stopped:
+            rule.update(step, loss)
+    return rule
+
+
+def stop_message(step: int, total_steps: int, rule: EarlyStopping) -> str:
+    """The event a stopped job reports, in plain words."""
+    return (f"Stopped early at step {step} of {total_steps} planned: the validation loss has not improved for "
+            f"{rule.patience} evaluations. Kept the model from step {rule.best_step} "
+            f"(validation loss {rule.best_loss:.4f}).")
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """What a job's events say early stopping did: where it stopped (None if it ran every step) and the step it kept."""
+
+    kept_step: int
+    stopped_at: int | None = None
+    total_steps: int | None = None
+
+
+def stop_from_events(events) -> StopRecord | None:
+    """The early-stopping record in a job's events (``openai`` event objects or dicts), or None."""
+    kept = stopped = total = None
+    for e in events:
+        data = e.get("data") if isinstance(e, Mapping) else getattr(e, "data", None)
+        if isinstance(data, Mapping) and "kept_step" in data:
+            kept = int(data["kept_step"])
+            if "stopped_at" in data:
+                stopped, total = int(data["stopped_at"]), int(data["total_steps"])
+    return StopRecord(kept, stopped, total) if kept is not None else None

@@ -1,0 +1,69 @@
+"""Each trainer speed-up claims an equivalence or a property; these check them on a tiny model of SmolLM2's
+shape (random weights, so they run in seconds and need no download)."""
+
+import random
+
+import pytest
+import torch
+from peft import get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from ftwidgets.engine.chat import IGNORE
+from ftwidgets.engine.contract import LoraSettings
+from ftwidgets.engine.trainer import _batches, lora_config, train_step
+
+LORA = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+
+
+def tiny(layers: int = 4, lora: LoraSettings = LORA):
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=120, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
+    return get_peft_model(LlamaForCausalLM(config), lora_config(lora, layers))
+
+
+def examples(n: int, seed: int = 1) -> list:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        length = rng.randint(6, 30)
+        ids = [rng.randrange(1, 120) for _ in range(length)]
+        prompt = rng.randint(2, length - 2)
+        out.append((ids, [IGNORE] * prompt + ids[prompt:]))
+    return out
+
+
+def grads(model) -> dict:
+    return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+
+def test_logits_at_labelled_positions_only_give_the_same_loss_and_gradients():
+    batch = examples(4)
+    full, fast = tiny(), tiny()
+    loss_full, acc_full, _ = train_step(full, batch, 0, "cpu", labelled_only=False)
+    loss_fast, acc_fast, _ = train_step(fast, batch, 0, "cpu", labelled_only=True)
+    assert loss_fast == pytest.approx(loss_full, rel=1e-5) and acc_fast == pytest.approx(acc_full)
+    g_full, g_fast = grads(full), grads(fast)
+    assert g_full.keys() == g_fast.keys() and g_full
+    for k in g_full:
+        torch.testing.assert_close(g_fast[k], g_full[k], rtol=1e-4, atol=1e-6)
+
+
+def test_lora_on_the_top_layers_only_trains_those_layers():
+    model = tiny(layers=4, lora=LORA.model_copy(update={"layers": 2}))
+    trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(".layers.2." in k or ".layers.3." in k for k in trainable)
+    train_step(model, examples(2), 0, "cpu")
+    assert all(p.grad is not None for k, p in model.named_parameters() if p.requires_grad)
+    assert {k for k, p in model.named_parameters() if p.grad is not None} == trainable
+
+
+def test_length_buckets_see_every_example_once_and_pad_less():
+    data = examples(200)
+    plain = list(_batches(data, 4, random.Random(3)))
+    bucketed = list(_batches(data, 4, random.Random(3), bucket=16))
+    as_set = lambda batches: sorted(tuple(ids) for b in batches for ids, _ in b)  # noqa: E731
+    assert as_set(bucketed) == as_set(plain) == sorted(tuple(ids) for ids, _ in data)
+    padded = lambda batches: sum(len(b) * max(len(ids) for ids, _ in b) for b in batches)  # noqa: E731
+    assert padded(bucketed) < 0.8 * padded(plain)
+    assert list(_batches(data, 4, random.Random(3), bucket=16)) == bucketed  # seeded: the same order again

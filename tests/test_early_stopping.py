@@ -1,0 +1,53 @@
+"""The early-stopping rule: where a made-up curve stops, which step it keeps, and how a job asks for it."""
+
+import pytest
+
+from ftwidgets.early_stopping import DEFAULT_PATIENCE, EarlyStopping, replay, requested_patience, stop_message
+
+
+def test_a_made_up_curve_stops_after_patience_evaluations_without_improvement():
+    steps = list(range(10, 310, 10))
+    losses = [2.0, 1.2, 0.8, 0.6, 0.5, 0.45, 0.44, 0.445, 0.45, 0.46, 0.47, 0.48] + [0.5] * 18
+    rule = EarlyStopping(patience=5)
+    stopped_at = next(step for step, loss in zip(steps, losses) if (rule.update(step, loss), rule.stopped)[1])
+    assert rule.best_step == 70 and rule.best_loss == 0.44
+    assert stopped_at == 120  # five evaluations (80..120) without a 1% improvement
+    assert "step 120 of 300" in stop_message(stopped_at, 300, rule) and "from step 70" in stop_message(stopped_at, 300, rule)
+
+
+def test_noise_below_the_threshold_does_not_reset_the_wait():
+    rule = replay([1, 2, 3, 4, 5], [1.0, 0.999, 0.998, 0.997, 0.996], patience=3)
+    assert rule.stopped and rule.best_step == 1
+
+
+def test_a_steadily_improving_curve_never_stops():
+    rule = replay(list(range(20)), [1.0 * 0.95**i for i in range(20)], patience=2)
+    assert not rule.stopped and rule.best_step == 19
+
+
+def test_missing_points_are_skipped():
+    assert replay([1, 2, 3], [None, 0.5, None]).best_step == 2
+
+
+@pytest.mark.parametrize("metadata, patience", [
+    (None, None), ({}, None), ({"early_stopping": "false"}, None), ({"early_stopping": "true"}, DEFAULT_PATIENCE),
+    ({"early_stopping": "True", "early_stopping_patience": "3"}, 3),
+])
+def test_how_a_job_asks_for_it(metadata, patience):
+    assert requested_patience(metadata) == patience
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "three", "2.5", "100000"])
+def test_a_bad_patience_is_refused_in_words(bad):
+    with pytest.raises(ValueError, match="early_stopping_patience must be a whole number"):
+        requested_patience({"early_stopping": "true", "early_stopping_patience": bad})
+
+
+def test_the_record_read_back_from_events():
+    from ftwidgets.early_stopping import StopRecord, stop_from_events
+
+    events = [{"type": "message", "data": {"kept_step": 70}},
+              {"type": "message", "data": {"stopped_at": 120, "total_steps": 300, "kept_step": 70}},
+              {"type": "metrics", "data": {"step": 120, "train_loss": 0.3}}]
+    assert stop_from_events(events) == StopRecord(kept_step=70, stopped_at=120, total_steps=300)
+    assert stop_from_events(events[2:]) is None

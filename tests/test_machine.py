@@ -1,0 +1,19 @@
+"""What the machine offers: a GPU answer without torch, a lean allocator for torch processes."""
+
+from ftwidgets.machine import lean_allocator_env
+
+
+def test_the_trainer_runs_with_a_lean_allocator(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert lean_allocator_env()["MALLOC_ARENA_MAX"] == "2"
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert lean_allocator_env()["MALLOC_ARENA_MAX"] == "8"  # the user's choice wins
+
+
+def test_the_gpu_question_never_loads_torch_in_the_asking_process():
+    import subprocess
+    import sys
+
+    probe = "import sys; from ftwidgets.machine import cuda_available; a = cuda_available(); print(type(a).__name__, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180, check=True).stdout.split()
+    assert out == ["bool", "False"]  # a notebook kernel that asks stays free of torch (about 180 MB)
