@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .curves import loss_curve
+from .curves import loss_curve, overfitting_from_events, pick_checkpoint
 from .dataset import iter_raw_lines, load_jsonl, write_jsonl
+from .early_stopping import stop_from_events
 from .hyperparams import ALLOW_SMALL_METADATA, ensure_launchable, supervised_method
 from .job_states import ACTIVE, FINAL
 
@@ -111,6 +112,27 @@ def grid_search(client, train: Path, validation: Path, grid: Sequence[dict[str, 
         curve = loss_curve(client.fine_tuning.jobs.list_events(job_id, limit=100))
         results.append(GridResult(hp, job_id, job.status, job.fine_tuned_model, curve.steps, curve.valid_loss))
     return results
+
+
+def chosen_model(client, job_id: str) -> tuple[str, str]:
+    """The model to evaluate for a finished job, and why, in words.
+
+    Where the backend stopped early (the embedded engine), its final model is already the
+    best one. Elsewhere (OpenAI has no early stopping, and keeps the last checkpoints), the
+    checkpoint with the lowest validation loss, by the same rule the job monitor shows.
+    """
+    job = client.fine_tuning.jobs.retrieve(job_id)
+    events = list(client.fine_tuning.jobs.list_events(job_id, limit=100))  # every page
+    stop = stop_from_events(events)
+    if stop is not None:
+        return job.fine_tuned_model, f"early stopping kept the model from step {stop.kept_step}: {job.fine_tuned_model}"
+    checkpoints = [c.model_dump() for c in client.fine_tuning.jobs.checkpoints.list(job_id).data]
+    best = pick_checkpoint(checkpoints, overfitting_from_events(events)) if checkpoints else None
+    loss = ((best or {}).get("metrics") or {}).get("full_valid_loss")
+    if best is None or loss is None:
+        return job.fine_tuned_model, f"the job's final model: {job.fine_tuned_model}"
+    return (best["fine_tuned_model_checkpoint"],
+            f"the checkpoint at step {best['step_number']}, lowest validation loss ({loss:.4f}): {best['fine_tuned_model_checkpoint']}")
 
 
 def best_by_validation(results: Sequence[GridResult]) -> GridResult:

@@ -150,8 +150,8 @@ def main(out_dir=HERE):
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.dataset import load_jsonl, write_jsonl
-    from ftwidgets.hyperparams import ALLOW_SMALL_METADATA, PlanBlocked, supervised_method
-    from ftwidgets.training import launch_or_attach
+    from ftwidgets.hyperparams import PlanBlocked, supervised_method
+    from ftwidgets.training import chosen_model, launch_or_attach
     from ftwidgets.widgets import HyperparameterPanel, JobMonitor
     from ipywidgets import Password
     BACKEND = os.environ.get("FTW_BACKEND", "engine")
@@ -165,8 +165,8 @@ def main(out_dir=HERE):
         code('''
     split = workbook.split_or_fallback("04_train")
     train, valid = load_jsonl(split / "train.jsonl"), load_jsonl(split / "validation.jsonl")
-    if QUICK:  # CI: a small subset, one epoch
-        train, valid = train[:64], valid[:16]
+    if QUICK:  # CI: a subset within the rules (100 examples), one epoch
+        train, valid = train[:100], valid[:16]
     len(train), len(valid)
     '''),
         code('''
@@ -175,7 +175,10 @@ def main(out_dir=HERE):
     state = workbook.work_dir("04_train") / "job.json"  # this step's job id: a restarted kernel re-attaches
     '''),
         md("Choose the settings: 2-4 epochs and a low learning rate, then press **Launch**: the job's monitor "
-           "appears below the button. Try 50 epochs: the panel refuses, and so does every other way to launch."),
+           "appears below the button. Try 50 epochs: the panel refuses, and so does every other way to launch.\n\n"
+           "**Early stopping** is on: the job watches its validation loss, stops when it has not improved for a "
+           "while, and keeps the model from its best step, so a few epochs too many cost nothing. (OpenAI has no "
+           "early stopping; there the checkpoint with the lowest validation loss is chosen after the job.)"),
         code('''
     def launch(settings):
         """The Launch button and the launch cell below both come here: one job per setting, never a blocked plan."""
@@ -183,10 +186,10 @@ def main(out_dir=HERE):
         monitor.watch(every=2)  # live curves while the job trains
         return monitor
 
-    panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train))
+    panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train), early_stopping=BACKEND != "openai")
     panel.on_launch(launch)
     if QUICK:
-        panel.auto_epochs.value = False; panel.epochs.value = 1; panel.allow_small.value = True
+        panel.auto_epochs.value = False; panel.epochs.value = 1
     panel
     '''),
         md("The mistakes the rules stop: 30 examples, or 50 epochs, leave Launch disabled and say why. "
@@ -217,9 +220,10 @@ def main(out_dir=HERE):
         code('''
     assert status == "succeeded", f"The job ended {status}: read the error above."
     job = client.fine_tuning.jobs.retrieve(job_id)
-    workbook.write_manifest("04_train", job_id=job_id, fine_tuned_model=job.fine_tuned_model, base_model=job.model,
+    model, why = chosen_model(client, job_id)
+    print("evaluating", why)
+    workbook.write_manifest("04_train", job_id=job_id, fine_tuned_model=model, base_model=job.model,
                             hyperparameters=job.hyperparameters.model_dump())
-    job.fine_tuned_model
     '''),
         md("## Small hyperparameter search\n\nA few settings on a subset, compared by **validation** loss (never test data)."),
         code('''
@@ -229,8 +233,8 @@ def main(out_dir=HERE):
     multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if cuda_available() else (0.5, 1.0, 2.0)
     grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]
     sub_train, sub_valid = workbook.work_dir("04_train") / "grid_train.jsonl", workbook.work_dir("04_train") / "grid_valid.jsonl"
-    write_jsonl(sub_train, train[:32], overwrite=True); write_jsonl(sub_valid, valid[:8], overwrite=True)
-    base = {"model": job.model, "seed": 42, "metadata": ALLOW_SMALL_METADATA}
+    write_jsonl(sub_train, train[:100], overwrite=True); write_jsonl(sub_valid, valid[:16], overwrite=True)
+    base = {"model": job.model, "seed": 42}
     results = grid_search(client, sub_train, sub_valid, grid, base=base, state_dir=workbook.work_dir("04_train"))
     '''),
         code('''

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import ipywidgets as w
 
+from ..early_stopping import EARLY_STOPPING_METADATA
 from ..hyperparams import (
     ALLOW_MANY_EPOCHS_METADATA,
     ALLOW_SMALL_METADATA,
@@ -38,6 +39,7 @@ class HyperparameterPanel(w.VBox):
         base_models: Sequence[str] = ("smollm2-135m-instruct",),
         price_model: str = "gpt-4o-mini-2024-07-18",
         tokens_per_second: float | None = 130.0,
+        early_stopping: bool = True,
     ):
         self.n_examples = n_examples
         self.example_tokens = list(example_tokens)
@@ -55,6 +57,8 @@ class HyperparameterPanel(w.VBox):
         self.base_model = w.Dropdown(options=list(base_models), value=base_models[0], description="Base model", **label)
         self.allow_small = w.Checkbox(value=False, description="Override: allow 10-99 examples", **whole)
         self.allow_many_epochs = w.Checkbox(value=False, description="Override: allow more than 25 epochs", **whole)
+        self.early_stopping = w.Checkbox(value=early_stopping, description="Stop when the validation loss stops improving "
+                                         "(and keep the best model)", **whole)
         self.guards = w.HTML()
         self.estimate = w.HTML()
         self.launch = w.Button(description="Launch", button_style="primary", icon="play")
@@ -65,7 +69,7 @@ class HyperparameterPanel(w.VBox):
         self.launch.on_click(lambda _: self._click())
         super().__init__([
             w.HBox([self.auto_epochs, self.epochs]), self.lr, self.batch_size, w.HBox([self.seed, self.suffix]), self.base_model,
-            w.HBox([self.allow_small, self.allow_many_epochs]), self.guards, self.estimate, self.launch,
+            self.early_stopping, w.HBox([self.allow_small, self.allow_many_epochs]), self.guards, self.estimate, self.launch,
             self.launch_message, self.launched,
         ])
         self._update()
@@ -82,10 +86,11 @@ class HyperparameterPanel(w.VBox):
               "batch_size": self.batch_size.value, "learning_rate_multiplier": round(self.lr.value, 4)}
         out: dict[str, Any] = {"model": self.base_model.value, "seed": self.seed.value, "suffix": self.suffix.value or None,
                                "method": supervised_method(hp)}
-        overrides = {**(ALLOW_SMALL_METADATA if self.allow_small.value else {}),
-                     **(ALLOW_MANY_EPOCHS_METADATA if self.allow_many_epochs.value else {})}
-        if overrides:
-            out["metadata"] = overrides
+        metadata = {**(ALLOW_SMALL_METADATA if self.allow_small.value else {}),
+                    **(ALLOW_MANY_EPOCHS_METADATA if self.allow_many_epochs.value else {}),
+                    **(EARLY_STOPPING_METADATA if self.early_stopping.value else {})}
+        if metadata:
+            out["metadata"] = metadata
         return out
 
     def on_launch(self, callback: Callable[[dict[str, Any]], Any]) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 import ipywidgets as w
 
 from ..curves import LossCurve, loss_curve, overfitting, pick_checkpoint
+from ..early_stopping import stop_from_events
 from ..job_states import FINAL
 from ._html import badge, esc, table
 
@@ -34,13 +35,16 @@ class JobMonitor(w.VBox):
         self.cancel.on_click(lambda _: self._cancel())
         self.figure = None
         self.curve = LossCurve()
+        self.stop = None
         self._thread: threading.Thread | None = None
         super().__init__([self.status, self.progress, self.plot, self.verdict, self.checkpoints, self.cancel])
 
     # --- the view ---------------------------------------------------------------------
     def show(self, job: Mapping, events: Iterable[Mapping], checkpoints: Iterable[Mapping] = ()) -> None:
         job = _as_dict(job)
-        self.curve = curve = loss_curve(_as_dict(e) for e in events)
+        events = [_as_dict(e) for e in events]
+        self.curve = curve = loss_curve(events)
+        self.stop = stop_from_events(events)
         state = job.get("status", "?")
         err = job.get("error") or {}
         text = f"<b>{esc(job.get('id'))}</b>: {esc(state)}"
@@ -64,13 +68,22 @@ class JobMonitor(w.VBox):
             self.verdict.value = badge("info", f"The job was {state}{where}: {kept}. An unfinished run gets no overfitting verdict.")
         else:
             v = overfitting(curve.steps, curve.train_loss, curve.valid_loss)
-            self.verdict.value = badge("warning" if v.overfitting else "ok", v.message)
+            self.verdict.value = badge("warning" if v.overfitting else "ok", v.message) + self._stop_note()
             best = pick_checkpoint(ckpts, v) if ckpts else None
         self.checkpoints.value = table(
             ["checkpoint model", "step", "train loss", "full valid loss", ""],
             [(c["fine_tuned_model_checkpoint"], c["step_number"], (c.get("metrics") or {}).get("train_loss"),
               (c.get("metrics") or {}).get("full_valid_loss"), "<- keep" if c is best else "") for c in ckpts],
         ) if ckpts else ""
+
+    def _stop_note(self) -> str:
+        s = self.stop
+        if s is None:
+            return ""
+        where = (f"stopped at step {s.stopped_at} of {s.total_steps} planned, " if s.stopped_at is not None
+                 else "ran every planned step; ")
+        return badge("info", f"Early stopping {where}and the fine-tuned model is the one from step {s.kept_step}, "
+                             "where the validation loss was lowest.")
 
     def _draw(self) -> None:
         import plotly.graph_objects as go
@@ -79,7 +92,10 @@ class JobMonitor(w.VBox):
         fig = go.Figure()
         fig.add_scatter(x=c.steps, y=c.train_loss, mode="lines+markers", name="training loss")
         if any(v is not None for v in c.valid_loss):
-            fig.add_scatter(x=c.steps, y=c.valid_loss, mode="lines+markers", name="validation loss")
+            fig.add_scatter(x=[s for s, v in zip(c.steps, c.valid_loss) if v is not None],
+                            y=[v for v in c.valid_loss if v is not None], mode="lines+markers", name="validation loss")
+        if self.stop is not None:  # the kept model, marked where the curve shows why
+            fig.add_vline(x=self.stop.kept_step, line_dash="dash", line_color="green", annotation_text="kept model")
         fig.update_layout(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step", yaxis_title="loss")
         self.figure = fig
         self.plot.clear_output(wait=True)

@@ -11,7 +11,9 @@ def test_defaults_launch_with_auto_settings():
     assert "auto" in panel.estimate.value and "$" in panel.estimate.value and "min" in panel.estimate.value
     panel.launch.click()
     assert launched[0]["method"]["supervised"]["hyperparameters"]["n_epochs"] == "auto"
-    assert launched[0]["model"] == "smollm2-135m-instruct" and "metadata" not in launched[0]
+    assert launched[0]["model"] == "smollm2-135m-instruct"
+    assert launched[0]["metadata"] == {"early_stopping": "true"}  # on by default: the best model is kept
+    assert "metadata" not in HyperparameterPanel(960, early_stopping=False).settings
 
 
 def test_fifty_epochs_refused_without_override():
@@ -30,7 +32,7 @@ def test_fifty_epochs_refused_without_override():
     assert not panel.launch.disabled
     panel.launch.click()
     assert launched[0]["method"]["supervised"]["hyperparameters"]["n_epochs"] == 50
-    assert launched[0]["metadata"] == {"allow_many_epochs": "true"}  # the override travels to the backend
+    assert launched[0]["metadata"]["allow_many_epochs"] == "true"  # the override travels to the backend
 
 
 def test_blocked_click_says_why_and_launch_now_raises():
@@ -51,6 +53,6 @@ def test_tiny_dataset_blocks_until_the_explicit_override():
     assert panel.launch.disabled and "under 100" in panel.guards.value
     panel.allow_small.value = True
     assert not panel.launch.disabled
-    assert panel.settings["metadata"] == {"allow_small_dataset": "true"}
+    assert panel.settings["metadata"] == {"allow_small_dataset": "true", "early_stopping": "true"}
     panel.lr.value = 5.0
     assert "high" in panel.guards.value

@@ -50,3 +50,13 @@ def test_refresh_against_the_engine_shows_a_failed_job(client):
     assert m.wait(every=0.3, timeout=60) == "failed"
     assert "invalid_training_file" in m.status.value and "line 1" in m.status.value
     assert m.cancel.disabled and "failed before its first step" in m.verdict.value
+
+
+def test_an_early_stop_is_named_and_the_kept_model_marked():
+    m = JobMonitor()
+    events = _events([2.0, 1.5, 1.2, 1.0, 0.9, 0.8], [2.0, 1.6, 1.3, 1.31, 1.32, 1.33]) + [
+        {"type": "message", "data": {"stopped_at": 6, "total_steps": 12, "kept_step": 3}},
+        {"type": "message", "data": {"kept_step": 3}}]
+    m.show({"id": "ftjob-5", "status": "succeeded", "fine_tuned_model": "ft:x"}, events, [])
+    assert "stopped at step 6 of 12 planned" in m.verdict.value and "from step 3" in m.verdict.value
+    assert [s.x0 for s in m.figure.layout.shapes] == [3]  # a line where the kept model was measured
