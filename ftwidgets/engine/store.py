@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -25,7 +24,7 @@ from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob
 from pydantic import BaseModel
 
-from ..dataset import write_json_atomic
+from ..dataset import atomic_write, write_json_atomic
 from ..job_states import ACTIVE
 from .contract import JobFolder, new_id, now
 
@@ -75,33 +74,26 @@ class Store:
 
     # --- files -----------------------------------------------------------------------
     def receive_file(self, stream: IO[bytes], filename: str, purpose: str, max_bytes: int) -> FileObject:
-        """Copy an upload into the store in chunks; over `max_bytes` raises `TooLarge` and keeps nothing."""
-        fd, tmp = tempfile.mkstemp(dir=self.root / "files", prefix=".upload-")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                while chunk := stream.read(1 << 20):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise TooLarge(f"File is larger than the {max_bytes:,}-byte limit")
-                    fh.write(chunk)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self._add_file(Path(tmp), filename, purpose, size)
+        """Copy an upload into the store in chunks; over `max_bytes` raises `TooLarge` and keeps nothing.
+
+        The content is complete on disk before its description is: a listed file can always be read.
+        """
+        file_id, size = new_id("file"), 0
+        with atomic_write(self.root / "files" / f"{file_id}.data") as fh:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(f"File is larger than the {max_bytes:,}-byte limit")
+                fh.write(chunk)
+        file = FileObject(id=file_id, object="file", bytes=size, created_at=now(), filename=filename, purpose=purpose,
+                          status="processed", status_details=None, expires_at=None)
+        write_json_atomic(self.root / "files" / f"{file_id}.json", wire(file))
+        return file
 
     def add_file_bytes(self, content: bytes, filename: str, purpose: str) -> FileObject:
         import io
 
         return self.receive_file(io.BytesIO(content), filename, purpose, len(content))
-
-    def _add_file(self, data_path: Path, filename: str, purpose: str, nbytes: int) -> FileObject:
-        file = FileObject(id=new_id("file"), object="file", bytes=nbytes, created_at=now(), filename=filename,
-                          purpose=purpose, status="processed", status_details=None, expires_at=None)
-        with self.lock:
-            os.replace(data_path, self.root / "files" / f"{file.id}.data")
-            write_json_atomic(self.root / "files" / f"{file.id}.json", wire(file))
-        return file
 
     def get_file(self, file_id: str) -> FileObject:
         p = self.root / "files" / f"{self.check_id(file_id, 'file')}.json"
