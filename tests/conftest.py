@@ -20,10 +20,15 @@ TEST_DATA = ROOT / "tests" / "data"  # files someone else wrote, with their sour
 
 
 def _environment_dirs() -> tuple[Path, ...]:
-    """Where the interpreter, its packages, temporary files and named caches live: never the project's inputs."""
+    """Where the interpreter, its packages, temporary files and named caches live: never the project's inputs.
+
+    A folder that holds the repository's own folder (``/tmp`` for a clone in ``/tmp/x/repo``)
+    is not one of them, or nothing beside the repository would be checked; only where the
+    repository sits directly in it (``/tmp/repo``) do its other entries pass.
+    """
     named = [os.environ.get(v) for v in ("FTW_MODEL_CACHE", "FTW_ENGINE_DIR", "FTW_WORK_DIR", "HF_HOME", "XDG_CACHE_HOME")]
-    dirs = [sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(), *filter(None, named)]
-    return tuple(Path(os.path.abspath(d)) for d in dirs)
+    dirs = [Path(os.path.abspath(d)) for d in (sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(), *filter(None, named))]
+    return tuple(d for d in dirs if d == ROOT.parent or not ROOT.parent.is_relative_to(d))
 
 
 def outside_the_tree(path) -> bool:

@@ -28,7 +28,8 @@ NOT_READS = {
     # path-traversal ids sent to the engine, which must refuse them
     "tests/engine/test_api.py": ('"../../etc/passwd", "file-../../x"',),
     # the run-time guard names the folder around the repository to refuse reads there
-    "tests/conftest.py": ("if ROOT.parent == Path(ROOT.anchor):", "rel = full.relative_to(ROOT.parent)"),
+    "tests/conftest.py": ("if ROOT.parent == Path(ROOT.anchor):", "rel = full.relative_to(ROOT.parent)",
+                          "if d == ROOT.parent or not ROOT.parent.is_relative_to(d)"),
 }
 
 CODE_SUFFIXES = {".py", ".sh", ".ipynb", ".toml", ".cfg", ".ini", ".txt", ".yml", ".yaml", ".json", ".jsonl"}
