@@ -36,6 +36,7 @@ FTW_QUICK=1 stage "notebooks (nbval)" python -m pytest -q --nbval-lax notebooks/
 FTW_SCREENSHOTS="${FTW_SCREENSHOTS:-screenshots}" \
   stage "browser (JupyterLab in chromium)" python -m pytest -q -m browser tests/browser -p no:cacheprovider
 echo "screenshots of the rendered widgets: ${FTW_SCREENSHOTS:-screenshots}/"
+cat "${FTW_SCREENSHOTS:-screenshots}/session_memory.txt" 2>/dev/null || true
 echo "== summary"
 printf '%s\n' "${outcomes[@]}"
 echo "stages: $passed passed, $failed failed"
