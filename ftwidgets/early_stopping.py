@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from .hyperparams import metadata_flag
+
 EARLY_STOPPING_METADATA = {"early_stopping": "true"}
 PATIENCE_KEY = "early_stopping_patience"
 DEFAULT_PATIENCE = 5  # evaluations without improvement; a job validates about 30 times
@@ -55,11 +57,9 @@ def requested_patience(metadata: Mapping[str, str] | None) -> int | None:
 
     Raises `ValueError` with a plain message for a patience that is not a whole number from 1.
     """
-    metadata = metadata or {}
-    key = next(iter(EARLY_STOPPING_METADATA))
-    if str(metadata.get(key, "")).lower() not in ("1", "true", "yes"):
+    if not metadata_flag(metadata, EARLY_STOPPING_METADATA):
         return None
-    raw = metadata.get(PATIENCE_KEY)
+    raw = (metadata or {}).get(PATIENCE_KEY)
     if raw is None:
         return DEFAULT_PATIENCE
     try:
