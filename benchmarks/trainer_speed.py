@@ -1,12 +1,14 @@
 """The CPU trainer's speed-ups, each measured on its own against a plain PEFT loop, in one session.
 
-Every run trains the same examples for one epoch with the same LoRA rank, batch size,
+Every run trains the same examples for the same epochs with the same LoRA rank, batch size,
 learning rate and assistant-only labels, as its own process (no validation, as the plain
 loop has none): first `plain_peft.py` (the baseline), then the engine's trainer with each
-option alone and with all of them. It prints tokens/s and the ratio to the baseline, and
-a quality check per run: format compliance of greedy answers to held-out prompts.
+option alone and with all of them. It prints tokens/s over the whole job and the ratio to
+the baseline, and a quality check per run: format compliance of greedy answers to held-out
+prompts. Reusing the frozen layers pays from the second epoch on, so it needs `--epochs 2`
+or more to show.
 
-    python benchmarks/trainer_speed.py [--examples 200] [--prompts 16]
+    python benchmarks/trainer_speed.py [--examples 200] [--prompts 16] [--epochs 1] [--runs "all four" ...]
 """
 
 from __future__ import annotations
@@ -29,12 +31,16 @@ from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa:
 from ftwidgets.memory import PeakMemory  # noqa: E402
 
 FORMAT = r"Step 1:.*Answer: -?[\d,.]+\s*$"
+NONE = {"labelled_logits": False, "length_buckets": 0, "layers": None, "reuse_frozen_layers": False}
 OPTIONS = {  # name -> the trainer's settings
-    "engine, no speed-ups": {"labelled_logits": False, "length_buckets": 0, "layers": None},
-    "+ logits at labelled positions only": {"labelled_logits": True, "length_buckets": 0, "layers": None},
-    "+ LoRA on the top 10 of 30 layers": {"labelled_logits": False, "length_buckets": 0, "layers": 10},
-    "+ length-bucketed batches": {"labelled_logits": False, "length_buckets": 16, "layers": None},
-    "all three": {"labelled_logits": True, "length_buckets": 16, "layers": 10},
+    "engine, no speed-ups": NONE,
+    "+ logits at labelled positions only": {**NONE, "labelled_logits": True},
+    "+ LoRA on the top 10 of 30 layers": {**NONE, "layers": 10},
+    "+ length-bucketed batches": {**NONE, "length_buckets": 16},
+    "+ top 10 layers, the frozen 20 computed once per example": {**NONE, "layers": 10, "reuse_frozen_layers": True},
+    "labelled positions + buckets (all layers)": {"labelled_logits": True, "length_buckets": 16, "layers": None,
+                                                  "reuse_frozen_layers": False},
+    "all four": {"labelled_logits": True, "length_buckets": 16, "layers": 10, "reuse_frozen_layers": True},
 }
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
@@ -50,17 +56,17 @@ def measured(command: list[str]) -> tuple[str, float]:
         return out.read(), memory.peak / 2**30
 
 
-def plain(train: Path, out: Path) -> tuple[float, float, Path]:
-    printed, peak = measured([sys.executable, str(ROOT / "benchmarks" / "plain_peft.py"), str(train), "--epochs", "1",
+def plain(train: Path, out: Path, epochs: int) -> tuple[float, float, Path]:
+    printed, peak = measured([sys.executable, str(ROOT / "benchmarks" / "plain_peft.py"), str(train), "--epochs", str(epochs),
                               "--batch-size", "4", "--adapter", str(out)])
     return json.loads(printed.strip().splitlines()[-1])["tokens_per_s"], peak, out
 
 
-def engine(train: Path, job_dir: Path, layers: int | None, **options) -> tuple[float, float, Path]:
+def engine(train: Path, job_dir: Path, epochs: int, layers: int | None, **options) -> tuple[float, float, Path]:
     job_dir.mkdir(parents=True)
     folder = JobFolder(job_dir)
     folder.write_spec(TrainerSpec(job_id="ftjob-benchmark", base_model="smollm2-135m-instruct", training_path=str(train),
-                                  n_epochs=1, batch_size=4, learning_rate=BASE_LEARNING_RATE, seed=7, max_seq_len=MAX_SEQ_LEN,
+                                  n_epochs=epochs, batch_size=4, learning_rate=BASE_LEARNING_RATE, seed=7, max_seq_len=MAX_SEQ_LEN,
                                   lora=LORA.model_copy(update={"layers": layers}), fine_tuned_model="ft:benchmark", **options))
     _, peak = measured([sys.executable, "-m", "ftwidgets.engine.trainer", str(job_dir)])
     outcome = folder.read_outcome()
@@ -95,6 +101,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=200)
     ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--runs", nargs="*", choices=list(OPTIONS), help="the engine's runs to measure (default: all)")
     args = ap.parse_args()
     math = load_jsonl(ROOT / "data" / "samples" / "math_tutor.jsonl")
     work = Path(tempfile.mkdtemp(prefix="ftw-trainer-speed-"))
@@ -102,12 +110,12 @@ def main() -> None:
     write_jsonl(train, math[: args.examples])
     prompts = math[-args.prompts:]  # never trained on
     t0 = time.perf_counter()
-    runs = {"plain PEFT loop (baseline)": plain(train, work / "plain-adapter")}
-    for i, (name, options) in enumerate(OPTIONS.items()):
-        runs[name] = engine(train, work / f"job{i}", **options)
+    runs = {"plain PEFT loop (baseline)": plain(train, work / "plain-adapter", args.epochs)}
+    for i, name in enumerate(args.runs or OPTIONS):
+        runs[name] = engine(train, work / f"job{i}", args.epochs, **OPTIONS[name])
         print(name, runs[name][:2], flush=True)
     base = runs["plain PEFT loop (baseline)"][0]  # tokens/s
-    print(f"\n{args.examples} examples, 1 epoch, batch 4, LoRA r{LORA.r}; {time.perf_counter() - t0:.0f} s of training runs\n")
+    print(f"\n{args.examples} examples, {args.epochs} epoch(s), batch 4, LoRA r{LORA.r}; {time.perf_counter() - t0:.0f} s of training runs\n")
     print("| run | tokens/s | ratio to the plain loop | peak memory (PSS) | format compliance on held-out prompts |")
     print("|---|---|---|---|---|")
     for name, (tps, peak, adapter) in runs.items():

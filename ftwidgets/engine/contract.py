@@ -13,6 +13,7 @@ field here and a line where the runner fills it in, nothing else.
                               checkpoints/step-N one adapter folder per kept checkpoint
                               model/             the final adapter
                               metrics.csv        the step metrics (the job's result file)
+                              frozen_prefix.bin  the frozen lower layers' output, while the job trains
                               trainer.pid, trainer.log
 """
 
@@ -58,6 +59,7 @@ class TrainerSpec(BaseModel):
     max_batch_tokens: Optional[int] = None
     labelled_logits: bool = True  # the output layer only where a label is (same loss, less work)
     length_buckets: int = 0  # batches cut from runs of this many batches sorted by length (0: plain shuffle)
+    reuse_frozen_layers: bool = True  # with LoRA on the top layers only, compute the layers below once per example
     lora: LoraSettings
     fine_tuned_model: str  # the name the finished model is registered under
 
@@ -121,6 +123,7 @@ class JobFolder:
         self.pid_file = self.path / "trainer.pid"
         self.log_file = self.path / "trainer.log"
         self.traceback_file = self.path / "trainer-traceback.txt"
+        self.frozen_prefix_file = self.path / "frozen_prefix.bin"
 
     def checkpoint_dir(self, step: int) -> Path:
         return self.path / "checkpoints" / f"step-{step}"

@@ -35,6 +35,7 @@ from .contract import (
     TrainerSpec,
     new_id,
 )
+from .frozen_prefix import FrozenPrefix, run_layers, supports
 
 KEEP_CHECKPOINTS = 3
 # The fixed validation sample: the same examples at every evaluation, so the curve moves with the model, not
@@ -83,11 +84,14 @@ def _collate(batch, pad_id: int, device: str):
     return ids.to(device), mask.to(device), labels.to(device)
 
 
-def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bool = True):
+def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bool = True,
+                       prefix: FrozenPrefix | None = None):
     """Mean loss over labelled tokens and the share of them predicted exactly (argmax).
 
     With `labelled_only`, the output layer (576 x 49,152 for SmolLM2) runs only at the
-    positions that carry a label, not at every position: the same loss, less work.
+    positions that carry a label, not at every position: the same loss, less work. With a
+    `prefix`, the frozen lower layers' output is read back instead of recomputed, and only
+    the trainable top layers run.
     """
     import torch.nn.functional as F
 
@@ -95,10 +99,15 @@ def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bo
     target = labels[:, 1:]
     sel = target != IGNORE
     n = int(sel.sum())
-    if labelled_only:
+    if labelled_only or prefix is not None:
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        hidden = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1][sel]
-        logits = base.get_output_embeddings()(hidden).float()
+        decoder = base.get_decoder()
+        if prefix is not None:
+            top = run_layers(decoder, prefix.hidden(ids, mask), mask, prefix.start, len(decoder.layers))
+            states = decoder.norm(top)
+        else:
+            states = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        logits = base.get_output_embeddings()(states[:, :-1][sel]).float()
         loss = F.cross_entropy(logits, target[sel]) if n else logits.sum() * 0.0
         acc = float((logits.argmax(-1) == target[sel]).float().mean()) if n else 0.0
         return loss, acc, n, int(mask.sum())
@@ -134,13 +143,13 @@ def _labelled(batch: list) -> int:
 
 
 def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None,
-               labelled_only: bool = True) -> tuple[float, float, int]:
+               labelled_only: bool = True, prefix: FrozenPrefix | None = None) -> tuple[float, float, int]:
     """Backpropagate one batch (in memory-sized parts); returns its mean loss, accuracy and token count."""
     total = _labelled(batch)
     loss_sum = acc_sum = 0.0
     n_tokens = 0
     for part in micro_batches(batch, max_tokens):
-        loss, acc, n, nt = _loss_and_accuracy(model, part, pad_id, device, labelled_only)
+        loss, acc, n, nt = _loss_and_accuracy(model, part, pad_id, device, labelled_only, prefix)
         (loss * (n / total)).backward()  # the whole batch's token-mean loss, accumulated part by part
         loss_sum += loss.item() * n
         acc_sum += acc * n
@@ -148,8 +157,8 @@ def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = 
     return loss_sum / total, acc_sum / total, n_tokens
 
 
-def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str,
-              max_tokens: int | None = None, labelled_only: bool = True) -> tuple[float, float]:
+def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str, max_tokens: int | None = None,
+              labelled_only: bool = True, prefix: FrozenPrefix | None = None) -> tuple[float, float]:
     """Token-weighted loss and accuracy over a whole dataset (in memory-sized parts)."""
     import torch
 
@@ -157,7 +166,7 @@ def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str,
     total_n = 0
     with torch.no_grad():
         for batch in (part for b in _batches(data, batch_size, None) for part in micro_batches(b, max_tokens)):
-            loss, acc, n, _ = _loss_and_accuracy(model, batch, pad_id, device, labelled_only)
+            loss, acc, n, _ = _loss_and_accuracy(model, batch, pad_id, device, labelled_only, prefix)
             if n:
                 total_loss += float(loss) * n
                 total_acc += acc * n
@@ -204,6 +213,7 @@ class TrainingRun:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
         lora = spec.lora
         self.model = get_peft_model(model, lora_config(lora, model.config.num_hidden_layers))
+        self.prefix = self._frozen_prefix(model)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=spec.learning_rate, weight_decay=0.0)
         self.steps_per_epoch = math.ceil(len(self.train_data) / spec.batch_size)
@@ -219,7 +229,24 @@ class TrainingRun:
         self.checkpoints: list[CheckpointRecord] = []
         self.trained_tokens = self.step = 0
 
+    def _frozen_prefix(self, model) -> FrozenPrefix | None:
+        """The store of the frozen layers' output, when LoRA leaves layers below it and the model allows it."""
+        layers, n_layers = self.spec.lora.layers, model.config.num_hidden_layers
+        decoder = model.get_decoder()
+        if not (self.spec.reuse_frozen_layers and layers and layers < n_layers and supports(decoder, n_layers - layers)):
+            return None
+        self.folder.event(f"The lower {n_layers - layers} of {n_layers} layers stay frozen: their output is computed once "
+                          f"per example and reused; LoRA trains the top {layers}")
+        return FrozenPrefix(decoder, n_layers - layers, self.folder.frozen_prefix_file)
+
     def run(self) -> TrainerOutcome:
+        try:
+            return self._run()
+        finally:
+            if self.prefix is not None:
+                self.prefix.close()
+
+    def _run(self) -> TrainerOutcome:
         spec = self.spec
         self.folder.event(f"Training {len(self.train_data)} examples for {spec.n_epochs} epoch(s): {self.total_steps} steps "
                           f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}")
@@ -252,7 +279,7 @@ class TrainingRun:
 
         spec = self.spec
         loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, spec.max_batch_tokens,
-                                         spec.labelled_logits)
+                                         spec.labelled_logits, self.prefix)
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         self.sched.step()
@@ -279,7 +306,7 @@ class TrainingRun:
     def _evaluate(self, data: list) -> tuple[float, float]:
         self.model.eval()
         loss, acc = _evaluate(self.model, data, self.spec.batch_size, self.tok.pad_token_id, self.device.name,
-                              self.spec.max_batch_tokens, self.spec.labelled_logits)
+                              self.spec.max_batch_tokens, self.spec.labelled_logits, self.prefix)
         self.model.train()
         return round(float(loss), 6), round(acc, 6)
 

@@ -10,6 +10,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from ftwidgets.engine.chat import IGNORE
 from ftwidgets.engine.contract import LoraSettings
+from ftwidgets.engine.frozen_prefix import FrozenPrefix, supports
 from ftwidgets.engine.trainer import _batches, lora_config, train_step
 
 LORA = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
@@ -67,3 +68,32 @@ def test_length_buckets_see_every_example_once_and_pad_less():
     padded = lambda batches: sum(len(b) * max(len(ids) for ids, _ in b) for b in batches)  # noqa: E731
     assert padded(bucketed) < 0.8 * padded(plain)
     assert list(_batches(data, 4, random.Random(3), bucket=16)) == bucketed  # seeded: the same order again
+
+
+def test_reused_frozen_layers_give_the_same_loss_and_gradients_and_are_computed_once(tmp_path):
+    top2 = LORA.model_copy(update={"layers": 2})
+    batch = examples(4)
+    plain, fast = tiny(layers=4, lora=top2), tiny(layers=4, lora=top2)
+    prefix = FrozenPrefix(fast.get_base_model().get_decoder(), 2, tmp_path / "prefix.bin")
+    loss_plain, acc_plain, _ = train_step(plain, batch, 0, "cpu")
+    loss_fast, acc_fast, _ = train_step(fast, batch, 0, "cpu", prefix=prefix)
+    assert loss_fast == pytest.approx(loss_plain, rel=1e-5) and acc_fast == pytest.approx(acc_plain)
+    g_plain, g_fast = grads(plain), grads(fast)
+    assert g_plain.keys() == g_fast.keys() and g_plain
+    for k in g_plain:
+        torch.testing.assert_close(g_fast[k], g_plain[k], rtol=1e-4, atol=1e-6)
+    assert (prefix.computed, prefix.reused) == (4, 0)
+    # a second pass, in other batches with other padding, reads every example back and still agrees
+    again = train_step(fast, [batch[2], batch[0]], 0, "cpu", prefix=prefix)[0]
+    assert again == pytest.approx(train_step(plain, [batch[2], batch[0]], 0, "cpu")[0], rel=1e-5)
+    assert (prefix.computed, prefix.reused) == (4, 2)
+    prefix.close()
+    assert not (tmp_path / "prefix.bin").exists()
+
+
+def test_the_frozen_layers_are_reused_only_where_they_are_deterministic():
+    decoder = tiny().get_base_model().get_decoder()
+    assert supports(decoder, 2)
+    assert not supports(decoder, 0) and not supports(decoder, 4)  # nothing below, or nothing trainable above
+    decoder.config.attention_dropout = 0.1
+    assert not supports(decoder, 2)  # dropout would make every pass differ
