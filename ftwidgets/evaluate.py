@@ -43,7 +43,7 @@ class EvalItem:
     example: dict[str, Any] = field(repr=False)
 
 
-def _prompt_key(messages: Sequence[Mapping[str, Any]]) -> str:
+def prompt_key(messages: Sequence[Mapping[str, Any]]) -> str:
     return hashlib.sha256(dump_json([[m.get("role"), m.get("content")] for m in messages], sort_keys=True)).hexdigest()[:16]
 
 
@@ -57,7 +57,7 @@ def to_eval_items(examples: Iterable[Example]) -> list[EvalItem]:
             raise DataError(f"test example {n} has no assistant answer to compare against")
         # only what a chat request accepts: training-only keys such as "weight" are dropped
         prompt = [{k: m[k] for k in ("role", "content", "name") if k in m} for m in msgs[:last]]
-        items.append(EvalItem(_prompt_key(prompt), prompt, msgs[last]["content"], dict(ex)))
+        items.append(EvalItem(prompt_key(prompt), prompt, msgs[last]["content"], dict(ex)))
     return items
 
 
@@ -183,6 +183,12 @@ class Evaluation:
 
     def errors(self) -> dict[str, int]:
         return {label: sum(g.error is not None for g in gens) for label, gens in self.outputs.items()}
+
+    def select(self, indices: Iterable[int]) -> "Evaluation":
+        """The same models' answers on some of the items (e.g. only those that have a reference answer)."""
+        keep = list(indices)
+        return Evaluation([self.items[i] for i in keep], dict(self.models),
+                          {label: [gens[i] for i in keep] for label, gens in self.outputs.items()})
 
     def save(self, path: str | os.PathLike) -> Path:
         """One line per test item with the prompt, the reference and each model's answer (what review reads)."""

