@@ -1,14 +1,14 @@
 """Benchmark the trainer's memory budget: peak memory and speed per ``max_batch_tokens``, in one session.
 
 Runs the real trainer process (``python -m ftwidgets.engine.trainer``) on the workbook's
-QUICK job (64 math-tutor examples, 16 validation examples, batch 4, one epoch) once per
+QUICK job (100 math-tutor examples, 16 validation examples, batch 4, three epochs) once per
 budget, repeats interleaved so machine noise hits every budget alike, and samples the
 process's proportional set size every 50 ms. Ratios are against the unlimited budget
 (whole batches) run in the same session. This is the figure behind
 ``jobs.TIGHT_MEMORY_BATCH_TOKENS``, the budget the engine picks under a container
 memory limit (Binder's 2 GB).
 
-    python benchmarks/trainer_memory.py [--budgets 0 128 256] [--repeats 2]
+    python benchmarks/trainer_memory.py [--budgets 0 128 256] [--repeats 2] [--examples 100] [--epochs 3]
 """
 
 import argparse
@@ -30,12 +30,12 @@ from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
 from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa: E402
 
 
-def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, **options) -> tuple[int, float]:
+def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, epochs: int, **options) -> tuple[int, float]:
     """One trainer process on the job; returns (peak PSS in bytes, trained tokens per second)."""
     job_dir.mkdir(parents=True)
     folder = JobFolder(job_dir)
     folder.write_spec(TrainerSpec(job_id="ftjob-bench", base_model="smollm2-135m-instruct", training_path=str(train),
-                                  validation_path=str(valid), n_epochs=1, batch_size=4, learning_rate=BASE_LEARNING_RATE,
+                                  validation_path=str(valid), n_epochs=epochs, batch_size=4, learning_rate=BASE_LEARNING_RATE,
                                   seed=42, max_seq_len=MAX_SEQ_LEN, max_batch_tokens=budget, lora=LORA,
                                   fine_tuned_model="ft:bench", **options))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -58,17 +58,20 @@ def main() -> None:
     ap.add_argument("--budgets", type=int, nargs="+", default=[0, 128, 256], help="0 = unlimited (the baseline)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--full-logits", action="store_true", help="the output layer at every position (the old way)")
+    ap.add_argument("--examples", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=3)
     args = ap.parse_args()
     budgets = [0] + [b for b in args.budgets if b]
     tmp = Path(tempfile.mkdtemp())
     math_tutor = load_jsonl(ROOT / "data" / "samples" / "math_tutor.jsonl")
     train, valid = tmp / "train.jsonl", tmp / "valid.jsonl"
-    write_jsonl(train, math_tutor[:64])
+    write_jsonl(train, math_tutor[: args.examples])
     write_jsonl(valid, math_tutor[1000:1016])
     runs: dict[int, list[tuple[int, float]]] = {b: [] for b in budgets}
     for r in range(args.repeats):
         for b in budgets:
-            runs[b].append(run_trainer(tmp / f"job-{r}-{b}", train, valid, b or None, labelled_logits=not args.full_logits))
+            runs[b].append(run_trainer(tmp / f"job-{r}-{b}", train, valid, b or None, args.epochs,
+                                       labelled_logits=not args.full_logits))
             print(f"repeat {r + 1}, budget {b or 'unlimited'}: peak {runs[b][-1][0] / 2**20:.0f} MB, "
                   f"{runs[b][-1][1]} tokens/s", flush=True)
     base_peak = statistics.median(p for p, _ in runs[0])

@@ -37,6 +37,8 @@ def find_root() -> Path:
 ROOT = find_root()
 SAMPLES = ROOT / "data" / "samples"
 STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
+LESSONS = ["07_facts_need_retrieval"]  # side lessons: not a step of the pipeline, no later step reads them
+NOTEBOOKS = STEPS + LESSONS
 
 
 def work_dir(step: str | None = None) -> Path:
@@ -93,9 +95,9 @@ def write_manifest(step: str, **info: Any) -> Path:
 
 
 def navigation(step: str) -> str:
-    """A markdown line showing where a step sits among the six."""
+    """A markdown line showing where a step sits among the six (and the side lessons)."""
     parts = []
-    for s in STEPS:
+    for s in NOTEBOOKS:
         label = s.replace("_", " ")
         if s == step:
             parts.append(f"**{label}**")
@@ -103,4 +105,4 @@ def navigation(step: str) -> str:
             parts.append(f"[{label}]({s}.ipynb)")
         else:
             parts.append(f"{label} (coming)")
-    return " -> ".join(parts)
+    return " -> ".join(parts[: len(STEPS)]) + " | side lesson: " + ", ".join(parts[len(STEPS):])

@@ -1,4 +1,4 @@
-"""Write notebooks 01-06 from this one source (outputs stripped). Run: python notebooks/make_notebooks.py"""
+"""Write notebooks 01-07 from this one source (outputs stripped). Run: python notebooks/make_notebooks.py"""
 
 import textwrap
 from pathlib import Path
@@ -104,7 +104,8 @@ def main(out_dir=HERE):
         code('''
     DatasetReport(report)
     '''),
-        md("The same check on a dataset of capital cities says: use retrieval, not fine-tuning."),
+        md("The same check on a dataset of facts (islands and their capitals) says: use retrieval, not fine-tuning. "
+           "The side lesson [07 facts need retrieval](07_facts_need_retrieval.ipynb) measures why."),
         code('''
     print(validate_file(workbook.SAMPLES / "facts.jsonl").quality["fact_verdict"]["sentence"])
     '''),
@@ -165,7 +166,8 @@ def main(out_dir=HERE):
         code('''
     split = workbook.split_or_fallback("04_train")
     train, valid = load_jsonl(split / "train.jsonl"), load_jsonl(split / "validation.jsonl")
-    if QUICK:  # CI: a subset within the rules (100 examples), one epoch
+    if QUICK:  # the short run (CI): the rules' minimum of 100 examples, every setting as a learner's
+        print(f"QUICK: training on the first 100 of {len(train)} examples and 16 of {len(valid)} for validation")
         train, valid = train[:100], valid[:16]
     len(train), len(valid)
     '''),
@@ -188,8 +190,6 @@ def main(out_dir=HERE):
 
     panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train), early_stopping=BACKEND != "openai")
     panel.on_launch(launch)
-    if QUICK:
-        panel.auto_epochs.value = False; panel.epochs.value = 1
     panel
     '''),
         md("The mistakes the rules stop: 30 examples, or 50 epochs, leave Launch disabled and say why. "
@@ -265,7 +265,9 @@ def main(out_dir=HERE):
            "a test prompt seen in training stops the evaluation."),
         code('''
     split = workbook.split_or_fallback("05_evaluate")
-    items = held_out_test_items(split)[: 24 if QUICK else None]
+    items = held_out_test_items(split)
+    if QUICK:  # the short run (CI)
+        print(f"QUICK: evaluating the first 24 of {len(items)} test items"); items = items[:24]
     trained = workbook.manifest("04_train") or {}
     tuned = trained.get("fine_tuned_model") or train_small(client, split, workbook.work_dir("05_evaluate"))
     models = {"base": trained.get("base_model", "smollm2-135m-instruct"), "fine_tuned": tuned}
@@ -377,7 +379,115 @@ def main(out_dir=HERE):
     workbook.write_manifest("06_review", reviewers=store.reviewers(), decisions=summary.decisions,
                             summary=summary.sentence(), preference_pairs=preferences.usable_examples)
     '''),
-    ], "You reviewed the answers blind, measured agreement, and exported preferences for a DPO round.", None, out_dir)
+    ], "You reviewed the answers blind, measured agreement, and exported preferences for a DPO round.",
+        "07_facts_need_retrieval", out_dir)
+
+    notebook("07_facts_need_retrieval", "Side lesson: facts need retrieval, not fine-tuning",
+             "At the end you will have measured, on questions the models never saw, what fine-tuning on facts "
+             "gives and what retrieval gives (`data/work/07_facts/manifest.json`).", [
+        md("Step 2 warns when a dataset teaches facts: fine-tuning changes *how* a model answers, and is a poor way "
+           "to put knowledge into it. Here is the measurement behind the warning. The facts are about 50 islands "
+           "that do not exist, so no model knows them beforehand: whatever a model answers right, it learned from "
+           "the training data or read in the documents."),
+        code('''
+    import os
+    import pandas as pd
+    import ftwidgets
+    from ftwidgets import workbook
+    from ftwidgets.dataset import load_jsonl, write_jsonl
+    from ftwidgets.evaluate import compare
+    from ftwidgets.metrics import contains_answer
+    from ftwidgets.retrieval import DocumentIndex, evaluate_with_retrieval, fact_table, question_items, questions_by_kind
+    from ftwidgets.split import split_examples
+    from ftwidgets.training import chosen_model, launch_or_attach
+    from ftwidgets.validate import validate_file
+    from ftwidgets.widgets import ComparisonView, HyperparameterPanel, JobMonitor
+    '''),
+        code('''
+    client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+    facts = load_jsonl(workbook.SAMPLES / "facts.jsonl")
+    print(validate_file(workbook.SAMPLES / "facts.jsonl").quality["fact_verdict"]["sentence"])
+    facts[0]["messages"][1:]
+    '''),
+        md("Suppose we ignore the warning and fine-tune anyway, by the rules: an 80/10/10 split, the workbook's own "
+           "settings (epochs \"auto\", learning-rate multiplier 1, early stopping on). QUICK changes nothing here: "
+           "the data is small already."),
+        code('''
+    split = split_examples(facts, seed=42)
+    out = workbook.work_dir("07_facts")
+    train_file, valid_file = out / "train.jsonl", out / "validation.jsonl"
+    write_jsonl(train_file, split.train, overwrite=True); write_jsonl(valid_file, split.validation, overwrite=True)
+    panel = HyperparameterPanel(len(split.train), early_stopping=os.environ.get("FTW_BACKEND", "engine") != "openai")
+    monitor = JobMonitor(client, launch_or_attach(client, train_file, valid_file, panel.settings, out / "job.json"))
+    monitor.watch(every=2)
+    monitor
+    '''),
+        code('''
+    assert monitor.wait(every=2) == "succeeded", "The job did not succeed: read its events above."
+    base_model = client.fine_tuning.jobs.retrieve(monitor.job_id).model
+    fine_tuned, why = chosen_model(client, monitor.job_id)
+    print("fine-tuned:", why)
+    '''),
+        md("**Held-out questions.** Every fact is asked again *in other words* (the models never saw these questions). "
+           "Three kinds: facts that were in the training data, facts that were not (the test split's), and islands "
+           "that are in no document at all, where the only right answer is \"I don't know\"."),
+        code('''
+    groups = questions_by_kind(load_jsonl(workbook.SAMPLES / "facts_questions.jsonl"), split.train, split.test)
+    answerable = groups["trained"][:24] + groups["not trained"]
+    absent = groups["not in the documents"]
+    {kind: len(qs) for kind, qs in groups.items()}, len(answerable)
+    '''),
+        md("**Retrieval.** The same facts as one short document per island, searched with BM25 (`bm25s`); the two best "
+           "passages go into the prompt of the *base* model. A question that matches no document gets \"not found\" "
+           "without asking the model."),
+        code('''
+    index = DocumentIndex.from_jsonl(workbook.SAMPLES / "facts_documents.jsonl")
+    question = answerable[0]["question"]
+    question, [(p.text, round(p.score, 2)) for p in index.search(question)]
+    '''),
+        md("Three systems answer every held-out question: the base model, the fine-tuned model, and the base model "
+           "with retrieval. The share each gets right, by kind of question (for islands in no document, right means "
+           "saying it does not know):"),
+        code('''
+    system = facts[0]["messages"][0]["content"]
+    items = question_items(answerable + absent, system)
+    evaluation = evaluate_with_retrieval(client, items, {"base": base_model, "fine_tuned": fine_tuned}, index,
+                                         reader=base_model, cache_dir=out, concurrency=16, max_tokens=48)
+    table = fact_table(evaluation, [q["kind"] for q in answerable + absent])
+    table.groupby("kind", sort=False)[[f"{label} right" for label in evaluation.outputs]].mean().round(2)
+    '''),
+        md("**Retrieval against the fine-tuned model** on the answerable questions (the answer contains the fact): a "
+           "paired bootstrap interval and McNemar's exact test, as in step 5."),
+        code('''
+    scored = evaluation.select(range(len(answerable)))
+    comparison = compare(scored, [contains_answer()], baseline="fine_tuned", candidate="retrieval")
+    ComparisonView(comparison)
+    '''),
+        code('''
+    print(comparison.verdict())
+    print(compare(scored, [contains_answer()], baseline="base", candidate="fine_tuned").verdict())
+    '''),
+        md("The answers side by side, the fine-tuned model's **confident wrong answers** first: it learned the shape "
+           "of an answer (\"The capital of X is Y.\") and fills in a name or a year that sounds right."),
+        code('''
+    table[table.kind != "not in the documents"][["kind", "question", "reference", "fine_tuned", "retrieval", "base"]].head(12)
+    '''),
+        md("**Islands in no document.** Retrieval finds nothing and says so; a model fine-tuned on facts answers anyway."),
+        code('''
+    table[table.kind == "not in the documents"][["question", "fine_tuned", "retrieval", "base"]]
+    '''),
+        md("### Checkpoint"),
+        code('''
+    assert not any(evaluation.errors().values()), "Some answers failed to generate: re-run the evaluation cell."
+    answered, unknown = table[table.kind != "not in the documents"], table[table.kind == "not in the documents"]
+    accuracy = {label: round(float(answered[f"{label} right"].mean()), 3) for label in evaluation.outputs}
+    admits = {label: round(float(unknown[f"{label} right"].mean()), 3) for label in evaluation.outputs}
+    workbook.write_manifest("07_facts", items=len(answered), accuracy=accuracy, models=evaluation.models,
+                            not_in_documents={"items": len(unknown), "admits_not_knowing": admits}, verdict=comparison.verdict())
+    accuracy
+    '''),
+    ], "You measured it: retrieval answers facts it can read, fine-tuning does not reliably add them, and a model "
+       "fine-tuned on facts invents answers where retrieval can say it found nothing.", None, out_dir)
 
 
 if __name__ == "__main__":

@@ -61,10 +61,10 @@ def test_a_learners_saved_outputs_do_not_fail_the_tests(tmp_path):
         path.write_bytes(saved)
 
 
-def test_all_six_steps_exist_in_order():
-    from ftwidgets.workbook import STEPS
+def test_all_six_steps_and_the_side_lessons_exist_in_order():
+    from ftwidgets.workbook import NOTEBOOKS, STEPS
 
-    assert [p.stem for p in ALL] == STEPS
+    assert [p.stem for p in ALL] == NOTEBOOKS and NOTEBOOKS[: len(STEPS)] == STEPS
 
 
 def test_workbook_root_can_be_named(monkeypatch, tmp_path):
