@@ -38,16 +38,19 @@ def grads(model) -> dict:
     return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
 
 
+def assert_same_step(reference, candidate, batch, reference_options: dict, candidate_options: dict) -> None:
+    """One training step of each model on `batch`: the same loss, accuracy and LoRA gradients."""
+    loss_ref, acc_ref, _ = train_step(reference, batch, 0, "cpu", **reference_options)
+    loss, acc, _ = train_step(candidate, batch, 0, "cpu", **candidate_options)
+    assert loss == pytest.approx(loss_ref, rel=1e-5) and acc == pytest.approx(acc_ref)
+    g_ref, g = grads(reference), grads(candidate)
+    assert g_ref.keys() == g.keys() and g_ref
+    for k in g_ref:
+        torch.testing.assert_close(g[k], g_ref[k], rtol=1e-4, atol=1e-6)
+
+
 def test_logits_at_labelled_positions_only_give_the_same_loss_and_gradients():
-    batch = examples(4)
-    full, fast = tiny(), tiny()
-    loss_full, acc_full, _ = train_step(full, batch, 0, "cpu", labelled_only=False)
-    loss_fast, acc_fast, _ = train_step(fast, batch, 0, "cpu", labelled_only=True)
-    assert loss_fast == pytest.approx(loss_full, rel=1e-5) and acc_fast == pytest.approx(acc_full)
-    g_full, g_fast = grads(full), grads(fast)
-    assert g_full.keys() == g_fast.keys() and g_full
-    for k in g_full:
-        torch.testing.assert_close(g_fast[k], g_full[k], rtol=1e-4, atol=1e-6)
+    assert_same_step(tiny(), tiny(), examples(4), {"labelled_only": False}, {"labelled_only": True})
 
 
 def test_lora_on_the_top_layers_only_trains_those_layers():
@@ -75,13 +78,7 @@ def test_reused_frozen_layers_give_the_same_loss_and_gradients_and_are_computed_
     batch = examples(4)
     plain, fast = tiny(layers=4, lora=top2), tiny(layers=4, lora=top2)
     prefix = FrozenPrefix(fast.get_base_model().get_decoder(), 2, tmp_path / "prefix.bin")
-    loss_plain, acc_plain, _ = train_step(plain, batch, 0, "cpu")
-    loss_fast, acc_fast, _ = train_step(fast, batch, 0, "cpu", prefix=prefix)
-    assert loss_fast == pytest.approx(loss_plain, rel=1e-5) and acc_fast == pytest.approx(acc_plain)
-    g_plain, g_fast = grads(plain), grads(fast)
-    assert g_plain.keys() == g_fast.keys() and g_plain
-    for k in g_plain:
-        torch.testing.assert_close(g_fast[k], g_plain[k], rtol=1e-4, atol=1e-6)
+    assert_same_step(plain, fast, batch, {}, {"prefix": prefix})
     assert (prefix.computed, prefix.reused) == (4, 0)
     # a second pass, in other batches with other padding, reads every example back and still agrees
     again = train_step(fast, [batch[2], batch[0]], 0, "cpu", prefix=prefix)[0]
