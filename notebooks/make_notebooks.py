@@ -145,7 +145,10 @@ def main(out_dir=HERE):
              "At the end you will have a fine-tuned model on the embedded engine (no key, no network), with its loss curves.", [
         md("**Backends.** The embedded engine (default) really fine-tunes SmolLM2-135M-Instruct on your CPU. "
            "Set `FTW_BACKEND=openai` (with `OPENAI_API_KEY` in the environment, never in the notebook) to use OpenAI, "
-           "which stops new self-serve fine-tuning jobs on **2027-01-06**."),
+           "which stops new self-serve fine-tuning jobs on **2027-01-06** and retires gpt-4o, gpt-4o-mini, gpt-4.1 and "
+           "gpt-4.1-mini, fine-tuned variants included, on **2027-01-14**. After that, `FTW_BACKEND=azure` (Azure "
+           "OpenAI: `AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_API_KEY`, `OPENAI_API_VERSION`) runs these same cells, "
+           "and the embedded engine keeps working offline."),
         code('''
     import os
     import ftwidgets
@@ -188,7 +191,7 @@ def main(out_dir=HERE):
         monitor.watch(every=2)  # live curves while the job trains
         return monitor
 
-    panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train), early_stopping=BACKEND != "openai")
+    panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train), early_stopping=BACKEND not in ("openai", "azure"))
     panel.on_launch(launch)
     panel
     '''),
@@ -417,7 +420,7 @@ def main(out_dir=HERE):
     out = workbook.work_dir("07_facts")
     train_file, valid_file = out / "train.jsonl", out / "validation.jsonl"
     write_jsonl(train_file, split.train, overwrite=True); write_jsonl(valid_file, split.validation, overwrite=True)
-    panel = HyperparameterPanel(len(split.train), early_stopping=os.environ.get("FTW_BACKEND", "engine") != "openai")
+    panel = HyperparameterPanel(len(split.train), early_stopping=os.environ.get("FTW_BACKEND", "engine") not in ("openai", "azure"))
     monitor = JobMonitor(client, launch_or_attach(client, train_file, valid_file, panel.settings, out / "job.json"))
     monitor.watch(every=2)
     monitor

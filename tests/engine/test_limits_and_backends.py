@@ -50,6 +50,25 @@ def test_client_backends(tmp_path, monkeypatch):
     assert str(other.base_url) == "http://127.0.0.1:9/v1/"
     with pytest.raises(ValueError, match="unknown backend"):
         ftwidgets.client("nope")
+    with pytest.raises(ValueError, match="OPENAI_API_VERSION"):
+        ftwidgets.client("azure", base_url="https://mine.openai.azure.com", api_key="k")
     from ftwidgets.engine import stop_process
 
     assert stop_process(tmp_path / "default-engine")
+
+
+def test_azure_openai_is_built_from_its_standard_environment(monkeypatch):
+    """The hosted path after OpenAI's cutoff: the same notebooks on Azure OpenAI, configured by environment."""
+    from openai import AzureOpenAI
+
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "OPENAI_API_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY, OPENAI_API_VERSION"):
+        ftwidgets.client("azure")
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://mine.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-key")
+    monkeypatch.setenv("OPENAI_API_VERSION", "2025-04-01-preview")
+    azure = ftwidgets.client("azure", max_retries=5)
+    assert isinstance(azure, AzureOpenAI) and azure.api_key == "azure-key" and azure.max_retries == 5
+    assert str(azure.base_url) == "https://mine.openai.azure.com/openai/"
+    assert azure._custom_query.get("api-version") == "2025-04-01-preview"  # sent with every request
