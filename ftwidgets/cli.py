@@ -114,17 +114,22 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .dataset import from_csv, write_jsonl
+    from .dataset import write_jsonl
+    from .importers import convert_file
 
-    mapping = {"default_system": args.default_system}
+    mapping: dict[str, Any] = {}
     if args.user or args.assistant:
         mapping.update(user=args.user, assistant=args.assistant)
     if args.system:
         mapping["system"] = args.system
-    examples = from_csv(args.file, **mapping)
-    n = write_jsonl(args.out, examples, overwrite=args.force, protect=[args.file])
+    conversion = convert_file(args.file, args.source_format, default_system=args.default_system, **mapping)
+    print(conversion.summary())
+    if not conversion.examples:
+        print("Nothing converted, nothing written.", file=sys.stderr)
+        return 1
+    n = write_jsonl(args.out, conversion.examples, overwrite=args.force, protect=[args.file])
     print(f"Wrote {n:,} examples to {args.out}. Next: ftw validate {args.out}")
-    return 0
+    return 1 if conversion.rejected else 0
 
 
 def cmd_engine_serve(args: argparse.Namespace) -> int:
@@ -175,8 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_split)
 
-    c = sub.add_parser("convert", help="CSV (system/user/assistant or prompt/completion columns) to chat JSONL")
+    c = sub.add_parser("convert", help="CSV, ShareGPT, Alpaca or prompt/completion data to chat JSONL (every record "
+                                       "converted or reported; exit code 1 when any was reported)")
     c.add_argument("file")
+    c.add_argument("--from", dest="source_format", choices=["csv", "sharegpt", "alpaca", "prompt_completion", "chat"],
+                   help="the input's format (default: detected from the extension or the first record)")
     c.add_argument("--out", required=True)
     c.add_argument("--user", help="column holding the user message")
     c.add_argument("--assistant", help="column holding the assistant answer")

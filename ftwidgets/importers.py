@@ -1,0 +1,193 @@
+"""Other people's data formats turned into chat examples, with every record accounted for.
+
+Most public chat data is not OpenAI chat JSONL: ShareGPT dumps (``conversations`` of
+``from``/``value`` turns), Alpaca files (``instruction``, optional ``input``, ``output``),
+legacy prompt/completion JSONL, and spreadsheets. `convert_file` reads any of them (the
+format detected from the file, or forced), and returns a `Conversion`: the examples, plus
+one `Rejected` record for everything that could not be converted, with its record number
+and the reason. Nothing is dropped silently and nothing is guessed: a ShareGPT turn from a
+speaker that is not a known role is reported, not mapped to the nearest role.
+
+    >>> from_alpaca({"instruction": "Translate to French.", "input": "cat", "output": "chat"})["messages"][0]
+    {'role': 'user', 'content': 'Translate to French.\\n\\ncat'}
+    >>> from_sharegpt({"conversations": [{"from": "human", "value": "Hi"}, {"from": "bing", "value": "Hello"}]})
+    Traceback (most recent call last):
+    ...
+    ftwidgets.dataset.DataError: turn 2 comes from 'bing', which is not one of human, user, gpt, assistant, system
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from .dataset import DataError, Example, describe_json_error, from_csv, iter_raw_lines, parse_json
+
+FORMATS = ("csv", "sharegpt", "alpaca", "prompt_completion", "chat")
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that was not converted: its number in the file (1-based) and why."""
+
+    record: int
+    reason: str
+
+
+@dataclass
+class Conversion:
+    format: str
+    examples: list[Example] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return len(self.examples) + len(self.rejected)
+
+    def summary(self, show: int = 20) -> str:
+        """One line of counts, then the first rejected records with their reasons."""
+        lines = [f"{self.records:,} records read as {self.format}: {len(self.examples):,} converted, "
+                 f"{len(self.rejected):,} reported"]
+        lines += [f"  record {r.record}: {r.reason}" for r in self.rejected[:show]]
+        if len(self.rejected) > show:
+            lines.append(f"  ... and {len(self.rejected) - show:,} more")
+        return "\n".join(lines)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise DataError(f"{what} is {type(value).__name__}, not text")
+    if not value.strip():
+        raise DataError(f"{what} is empty")
+    return value
+
+
+def _with_system(messages: list[dict[str, str]], system: str | None) -> Example:
+    if system and not any(m["role"] == "system" for m in messages):
+        messages = [{"role": "system", "content": system}, *messages]
+    return {"messages": messages}
+
+
+def from_sharegpt(record: Mapping[str, Any], default_system: str | None = None) -> Example:
+    """One ShareGPT conversation as a chat example; `DataError` says what is wrong with it."""
+    turns = record.get("conversations") if isinstance(record, Mapping) else None
+    if not isinstance(turns, list) or not turns:
+        raise DataError("no 'conversations' list of turns")
+    messages = []
+    for n, turn in enumerate(turns, 1):
+        if not isinstance(turn, Mapping) or "from" not in turn or "value" not in turn:
+            raise DataError(f"turn {n} is not a {{'from': ..., 'value': ...}} object")
+        role = SHAREGPT_ROLES.get(str(turn["from"]).strip().lower())
+        if role is None:
+            raise DataError(f"turn {n} comes from {turn['from']!r}, which is not one of {', '.join(SHAREGPT_ROLES)}")
+        messages.append({"role": role, "content": _text(turn["value"], f"turn {n}'s value")})
+    if not any(m["role"] == "assistant" for m in messages):
+        raise DataError("no turn from gpt: nothing for the model to learn")
+    if messages[-1]["role"] != "assistant":
+        raise DataError(f"the conversation ends with a turn from {turns[-1]['from']!r}, not from gpt")
+    return _with_system(messages, default_system or (record.get("system") if isinstance(record.get("system"), str) else None))
+
+
+def from_alpaca(record: Mapping[str, Any], default_system: str | None = None) -> Example:
+    """One Alpaca record (instruction, optional input, output) as a chat example."""
+    if not isinstance(record, Mapping):
+        raise DataError(f"a {type(record).__name__}, not an object with 'instruction' and 'output'")
+    for key in ("instruction", "output"):
+        if key not in record:
+            raise DataError(f"no {key!r}")
+    user = _text(record["instruction"], "'instruction'")
+    extra = record.get("input")
+    if extra not in (None, ""):
+        user = f"{user}\n\n{_text(extra, repr('input'))}"
+    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": _text(record["output"], "'output'")}]
+    return _with_system(messages, default_system or (record.get("system") if isinstance(record.get("system"), str) else None))
+
+
+def from_prompt_completion(record: Mapping[str, Any], default_system: str | None = None) -> Example:
+    """One legacy prompt/completion record as a chat example (surrounding whitespace trimmed)."""
+    if not isinstance(record, Mapping) or "prompt" not in record or "completion" not in record:
+        raise DataError("not an object with 'prompt' and 'completion'")
+    messages = [{"role": "user", "content": _text(record["prompt"], "'prompt'").strip()},
+                {"role": "assistant", "content": _text(record["completion"], "'completion'").strip()}]
+    return _with_system(messages, default_system)
+
+
+def from_chat(record: Mapping[str, Any], default_system: str | None = None) -> Example:
+    """A chat example passed through (`ftw validate` checks it in depth afterwards)."""
+    if not isinstance(record, Mapping) or not isinstance(record.get("messages"), list):
+        raise DataError("no 'messages' list")
+    return dict(record) if not default_system else {**record, **_with_system(list(record["messages"]), default_system)}
+
+
+CONVERTERS: dict[str, Callable[..., Example]] = {"sharegpt": from_sharegpt, "alpaca": from_alpaca,
+                                                  "prompt_completion": from_prompt_completion, "chat": from_chat}
+
+
+def read_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None]]:
+    """``(record number, record, error)`` for a JSON array file or a JSONL file; an unreadable record
+    comes with its error instead (a JSONL line that is not JSON; the record number is the line)."""
+    path = Path(path)
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"["):
+        try:
+            records = parse_json(path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{path} starts like a JSON array but is not valid JSON: {exc}") from None
+        for n, record in enumerate(records, 1):
+            yield n, record, None
+        return
+    for raw in iter_raw_lines(path):
+        try:
+            yield raw.line, parse_json(raw.data), None
+        except UnicodeDecodeError as exc:
+            yield raw.line, None, f"byte {exc.start + 1} is not valid UTF-8"
+        except ValueError as exc:
+            yield raw.line, None, describe_json_error(exc, raw)
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a file, from its extension (CSV) or the keys of its first readable record."""
+    path = Path(path)
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return "csv"
+    for _, record, error in read_records(path):
+        if error is None and isinstance(record, Mapping):
+            keys = set(record)
+            if "messages" in keys:
+                return "chat"
+            if "conversations" in keys:
+                return "sharegpt"
+            if {"instruction", "output"} <= keys:
+                return "alpaca"
+            if {"prompt", "completion"} <= keys:
+                return "prompt_completion"
+            raise DataError(f"{path}: cannot tell the format from the first record's keys {sorted(keys)}; "
+                            f"name it with --from ({', '.join(FORMATS)})")
+    raise DataError(f"{path}: no readable JSON record to tell the format from")
+
+
+def convert_file(path: str | os.PathLike, fmt: str | None = None, *, default_system: str | None = None,
+                 **csv_mapping: Any) -> Conversion:
+    """Every record of `path` converted to a chat example or reported (see the module's docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        return Conversion("csv", from_csv(path, default_system=default_system, **csv_mapping))
+    convert, result = CONVERTERS[fmt], Conversion(fmt)
+    for n, record, error in read_records(path):
+        if error is not None:
+            result.rejected.append(Rejected(n, f"not JSON: {error}"))
+            continue
+        try:
+            result.examples.append(convert(record, default_system))
+        except DataError as exc:
+            result.rejected.append(Rejected(n, str(exc)))
+    return result
