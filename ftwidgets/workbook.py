@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .dataset import write_json_atomic
+from .dataset import atomic_write, write_json_atomic
 
 
 def find_root() -> Path:
@@ -92,6 +93,19 @@ def write_manifest(step: str, **info: Any) -> Path:
     record = {"step": step, "package_version": __version__, "written_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **info}
     write_json_atomic(path, record, indent=2)
     return path
+
+
+def archive_work(name: str = "my_work.zip") -> Path:
+    """Everything the steps made, in one zip under ``downloads/`` of the work folder: a Binder session
+    vanishes when it closes, so a learner downloads this to keep their data, model records and reviews."""
+    base = work_dir()
+    target = base / "downloads" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(target) as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and target.parent not in path.parents:
+                archive.write(path, path.relative_to(base).as_posix())
+    return target
 
 
 def navigation(step: str) -> str:

@@ -382,6 +382,13 @@ def main(out_dir=HERE):
     workbook.write_manifest("06_review", reviewers=store.reviewers(), decisions=summary.decisions,
                             summary=summary.sentence(), preference_pairs=preferences.usable_examples)
     '''),
+        md("**Download your work.** Everything the steps made (your data, the split, the job records, the answers, "
+           "your reviews and the preference file) in one zip. On Binder, download it before you close the tab: "
+           "the session and its files vanish."),
+        code('''
+    from IPython.display import FileLink
+    FileLink(os.path.relpath(workbook.archive_work(), os.getcwd()))
+    '''),
     ], "You reviewed the answers blind, measured agreement, and exported preferences for a DPO round.",
         "07_facts_need_retrieval", out_dir)
 
