@@ -49,8 +49,8 @@ class Conversion:
 
     def summary(self, show: int = 20) -> str:
         """One line of counts, then the first rejected records with their reasons."""
-        lines = [f"{self.records:,} records read as {self.format}: {len(self.examples):,} converted, "
-                 f"{len(self.rejected):,} reported"]
+        lines = [f"{self.records:,} record{'s' if self.records != 1 else ''} read as {self.format}: "
+                 f"{len(self.examples):,} converted, {len(self.rejected):,} reported"]
         lines += [f"  record {r.record}: {r.reason}" for r in self.rejected[:show]]
         if len(self.rejected) > show:
             lines.append(f"  ... and {len(self.rejected) - show:,} more")
@@ -147,6 +147,24 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None
             yield raw.line, None, f"byte {exc.start + 1} is not valid UTF-8"
         except ValueError as exc:
             yield raw.line, None, describe_json_error(exc, raw)
+
+
+def csv_columns(path: str | os.PathLike) -> list[str]:
+    """The column names of a CSV file (its header), for choosing which holds what."""
+    import pandas as pd
+
+    try:
+        return [str(c) for c in pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig").columns]
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"could not read {path} as CSV: {exc}") from None
+
+
+def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
+    """The columns `from_csv` would use by itself (``user``/``assistant``, else ``prompt``/``completion``;
+    ``system`` when present); None where there is no such column and a person must choose."""
+    user, assistant = next(((u, a) for u, a in (("user", "assistant"), ("prompt", "completion"))
+                            if u in columns and a in columns), (None, None))
+    return {"user": user, "assistant": assistant, "system": "system" if "system" in columns else None}
 
 
 def detect_format(path: str | os.PathLike) -> str:

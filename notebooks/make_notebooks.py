@@ -42,17 +42,27 @@ def main(out_dir=HERE):
     notebook("01_prepare", "Step 1: prepare your examples",
              "At the end you will have a chat-format dataset (`data/work/01_prepare/dataset.jsonl`).", [
         md("Fine-tuning learns from examples of the conversations you want: a system prompt, a user turn, "
-           "and the assistant answer to imitate. Start from a spreadsheet (CSV) or from JSONL."),
+           "and the assistant answer to imitate. Start from a spreadsheet (CSV), a ShareGPT or Alpaca file, or JSONL."),
         code('''
     from ftwidgets import workbook
     from ftwidgets.dataset import DataError, from_csv, load_jsonl, to_dataframe, write_jsonl
+    from ftwidgets.widgets import DataImport
     '''),
-        md("Converting a CSV: columns `system`/`user`/`assistant` (or `prompt`/`completion`) become messages."),
+        md("**Your own data.** Upload a CSV, JSON or JSONL file (up to 50 MB), or type the path of a file on this "
+           "machine. For a CSV, choose which column holds the user's message, the answer and (optionally) the "
+           "system prompt, then press **Convert**: you see the first converted examples, and every record that "
+           "could not be converted, with its number and the reason. ShareGPT, Alpaca and prompt/completion files "
+           "are recognised by themselves. Then run the cells below again. Without a file, the workbook uses its sample."),
+        code('''
+    importer = DataImport(workbook.work_dir("01_prepare") / "uploads")
+    importer
+    '''),
+        md("How a CSV converts: columns `system`/`user`/`assistant` (or `prompt`/`completion`) become messages."),
         code('''
     from_csv_examples = from_csv(workbook.SAMPLES / "math_tutor.csv")
     to_dataframe(from_csv_examples).head()
     '''),
-        md("A CSV with other column names gets a clear message, and nothing is written:"),
+        md("Other column names, with no choice made, get a clear message, and nothing is written:"),
         code('''
     import tempfile
     from pathlib import Path
@@ -64,11 +74,13 @@ def main(out_dir=HERE):
     except DataError as err:
         print("Clear message:", err)
     '''),
-        md("The workbook's dataset: 1,200 step-by-step arithmetic explanations (a *style and format* task, "
-           "which suits fine-tuning; teaching facts does not)."),
+        md("The dataset for the next steps: yours if you converted one above, else the workbook's sample of 1,200 "
+           "step-by-step arithmetic explanations (a *style and format* task, which suits fine-tuning; teaching "
+           "facts does not)."),
         code('''
-    examples = load_jsonl(workbook.SAMPLES / "math_tutor.jsonl")
-    print(len(examples), "examples"); print(examples[0]["messages"][2]["content"])
+    examples = importer.examples or load_jsonl(workbook.SAMPLES / "math_tutor.jsonl")
+    print(len(examples), "examples from", importer.source if importer.examples else "the sample")
+    print(examples[0]["messages"][-1]["content"])
     '''),
         md("### Checkpoint"),
         code('''
@@ -76,7 +88,7 @@ def main(out_dir=HERE):
     '''),
         code('''
     out = workbook.work_dir("01_prepare") / "dataset.jsonl"
-    write_jsonl(out, examples, overwrite=True, protect=[workbook.SAMPLES / "math_tutor.jsonl"])
+    write_jsonl(out, examples, overwrite=True, protect=[workbook.SAMPLES / "math_tutor.jsonl", *filter(None, [importer.source])])
     workbook.write_manifest("01_prepare", dataset=out.name, examples=len(examples))
     '''),
     ], "You turned raw examples into OpenAI chat JSONL and saw how a wrong column is reported.", "02_validate", out_dir)

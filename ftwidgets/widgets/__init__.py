@@ -7,6 +7,7 @@ setting `.value`), which is how the tests drive them.
 
 from .ab_review import ABReview
 from .comparison_view import ComparisonView
+from .data_import import DataImport
 from .dataset_report import DatasetReport
 from .hyperparameter_panel import HyperparameterPanel
 from .job_monitor import JobMonitor
@@ -15,5 +16,5 @@ from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .validation_table import ValidationTable
 
-__all__ = ["ABReview", "ComparisonView", "DatasetReport", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
+__all__ = ["ABReview", "ComparisonView", "DataImport", "DatasetReport", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
            "ReviewSummaryView", "SplitView", "ValidationTable"]

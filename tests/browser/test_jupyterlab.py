@@ -146,9 +146,27 @@ def _run_all(page, lab, notebook: str, timeout_s: float):
     assert not noise, noise[:1]  # library warnings and progress bars belong in the engine's log, not in front of a learner
 
 
-def test_01_prepare_runs(browser, lab):
+def test_01_prepare_takes_an_uploaded_csv(browser, lab, tmp_path):
+    """A learner's own spreadsheet: chosen in the upload button, its columns mapped, the converted preview shown."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "01_prepare.ipynb", timeout_s=300)
+    mine = tmp_path / "my_tutor.csv"
+    mine.write_text("question,reply,persona\n\"What is 12 + 30?\",\"Step 1: add the tens.\nAnswer: 42\",You are a tutor.\n")
+    with page.expect_file_chooser() as chooser:  # the button opens the browser's file dialog, as for a learner
+        page.locator(".widget-upload").first.click()
+    chooser.value.set_files(str(mine))
+    importer = page.locator(".widget-vbox").filter(has=page.locator(".widget-upload")).first
+    importer.get_by_text("Which column holds what?").wait_for(timeout=30_000)
+    for label, column in (("User column", "question"), ("Answer column", "reply"), ("System column", "persona")):
+        importer.locator(".widget-dropdown").filter(has=page.locator("label", has_text=label)).locator("select").select_option(column)
+    importer.get_by_role("button", name="Convert").click()
+    preview = importer.locator("table")
+    preview.get_by_text("Answer: 42", exact=False).wait_for(timeout=30_000)  # the reply column, mapped as the answer
+    cells = preview.locator("td").all_inner_texts()
+    assert cells[:2] == ["You are a tutor.", "What is 12 + 30?"] and "1 converted" in importer.inner_text()
+    importer.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "01_prepare_upload.png"))
     page.close()  # the tab closes; its kernel stays open, as a learner leaves it
 
 

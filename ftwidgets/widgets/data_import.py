@@ -1,0 +1,128 @@
+"""Bring your own data into notebook 01: upload a file or name one on disk, map a CSV's columns, preview.
+
+A thin view over `ftwidgets.importers`: the format is detected there, every record is converted
+or reported there; this widget saves the upload (never over an existing file), offers the
+column choice a CSV needs, and shows the first converted examples and what was reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from ..dataset import DataError, Example
+from ..importers import Conversion, convert_file, csv_columns, detect_format, guess_csv_mapping
+from ._html import badge, esc, table
+
+MAX_UPLOAD_BYTES = 50 * 2**20  # a browser upload travels through the kernel's messages: bigger files go by path
+NONE = "(none)"
+
+
+def _free_path(folder: Path, name: str) -> Path:
+    """`folder/name`, or `name` with a number added when that file exists: an upload never replaces a file."""
+    target = folder / Path(name).name
+    n = 1
+    while target.exists():
+        target = folder / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        n += 1
+    return target
+
+
+class DataImport(w.VBox):
+    def __init__(self, folder: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES, preview: int = 3):
+        self.folder, self.max_bytes, self.preview_rows = Path(folder), max_bytes, preview
+        self.source: Path | None = None
+        self.format: str | None = None
+        self.conversion: Conversion | None = None
+        label = {"style": {"description_width": "8em"}}
+        self.upload = w.FileUpload(accept=".csv,.json,.jsonl", multiple=False, description="Upload a file")
+        self.path = w.Text(placeholder="or a path on this machine, e.g. ../data/mine.csv", description="Path",
+                           layout=w.Layout(width="32em"), **label)
+        self.use_path = w.Button(description="Use this file")
+        self.user = w.Dropdown(description="User column", **label)
+        self.assistant = w.Dropdown(description="Answer column", **label)
+        self.system = w.Dropdown(description="System column", **label)
+        self.convert = w.Button(description="Convert", button_style="primary")
+        self.columns = w.VBox([w.HTML("<b>Which column holds what?</b>"), self.user, self.assistant, self.system,
+                               self.convert], layout=w.Layout(display="none"))
+        self.message = w.HTML()
+        self.preview = w.HTML()
+        self.upload.observe(lambda _: self._uploaded(), names="value")
+        self.use_path.on_click(lambda _: self.load(self.path.value.strip()))
+        self.convert.on_click(lambda _: self._convert())
+        super().__init__([self.upload, w.HBox([self.path, self.use_path]), self.columns, self.message, self.preview])
+
+    @property
+    def examples(self) -> list[Example]:
+        """The converted examples (empty until a file has been converted)."""
+        return self.conversion.examples if self.conversion else []
+
+    def load(self, path: str | Path) -> None:
+        """Read a file: detect its format, offer the column choice for a CSV, convert what can be converted."""
+        self.conversion, self.preview.value = None, ""
+        try:
+            path = Path(path).expanduser()
+            if not path.is_file():
+                raise DataError(f"{path}: no such file")
+            self.source, self.format = path, detect_format(path)
+        except DataError as exc:
+            self.message.value = badge("error", str(exc))
+            return
+        if self.format == "csv":
+            self._offer_columns(path)
+        else:
+            self.columns.layout.display = "none"
+        self._convert()
+
+    def _uploaded(self) -> None:
+        files = list(self.upload.value)
+        if not files:
+            return
+        file = files[0]
+        if file["size"] > self.max_bytes:
+            self.message.value = badge("error", f"{file['name']} is {file['size'] / 2**20:.0f} MB, over the "
+                                       f"{self.max_bytes / 2**20:.0f} MB limit for uploads: put the file beside the "
+                                       "notebooks and type its path instead.")
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = _free_path(self.folder, file["name"])
+        target.write_bytes(bytes(file["content"]))
+        self.load(target)
+
+    def _offer_columns(self, path: Path) -> None:
+        try:
+            columns = csv_columns(path)
+        except DataError as exc:
+            self.message.value = badge("error", str(exc))
+            return
+        guess = guess_csv_mapping(columns)
+        for box, role in ((self.user, "user"), (self.assistant, "assistant")):
+            box.options = columns
+            box.value = guess[role] or (columns[0] if role == "user" else columns[-1])
+        self.system.options = [NONE, *columns]
+        self.system.value = guess["system"] or NONE
+        self.columns.layout.display = ""
+
+    def _mapping(self) -> dict[str, Any]:
+        if self.format != "csv":
+            return {}
+        return {"user": self.user.value, "assistant": self.assistant.value,
+                "system": None if self.system.value == NONE else self.system.value}
+
+    def _convert(self) -> None:
+        if self.source is None:
+            return
+        try:
+            self.conversion = convert_file(self.source, self.format, **self._mapping())
+        except DataError as exc:
+            self.message.value = badge("error", str(exc))
+            return
+        conversion = self.conversion
+        level = "ok" if conversion.examples and not conversion.rejected else "warning" if conversion.examples else "error"
+        self.message.value = badge(level, conversion.summary().splitlines()[0]) + "".join(
+            f"<div>record {r.record}: {esc(r.reason)}</div>" for r in conversion.rejected[:10])
+        rows = [[next((m["content"] for m in ex["messages"] if m["role"] == role), "") for role in ("system", "user", "assistant")]
+                for ex in conversion.examples[: self.preview_rows]]
+        self.preview.value = table(["system", "user", "assistant"], rows, text_columns=(1, 2)) if rows else ""
