@@ -13,10 +13,11 @@ own by wrapping any function in `Metric`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Pattern
+from typing import Any, Callable, Literal, Mapping, Pattern, Sequence
 
 Kind = Literal["pass", "score"]
 ScoreFn = Callable[[str, str, Mapping[str, Any]], float]
@@ -152,6 +153,57 @@ def contains_answer() -> Metric:
         return float(bool(words) and re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", pred.lower()) is not None)
 
     return Metric("fact accuracy", "pass", fn, "the answer contains the reference fact")
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in a text (a model may wrap it in words or a code fence), or None.
+
+    >>> parse_json_object('Sure: {"category": "billing", "priority": "low"}')
+    {'category': 'billing', 'priority': 'low'}
+    """
+    decoder = json.JSONDecoder()
+    for start in (i for i, ch in enumerate(text or "") if ch == "{"):
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def valid_json(keys: Sequence[str]) -> Metric:
+    """1 when the whole answer is one JSON object holding every one of `keys` (nothing around it).
+
+    >>> valid_json(["category"]).score('{"category": "billing"}', "", {}), valid_json(["category"]).score("billing", "", {})
+    (1.0, 0.0)
+    """
+
+    def fn(pred: str, _ref: str, _ex: Mapping[str, Any]) -> float:
+        try:
+            value = json.loads(pred.strip())
+        except ValueError:
+            return 0.0
+        return float(isinstance(value, dict) and all(k in value for k in keys))
+
+    return Metric("valid JSON", "pass", fn, f"the answer is one JSON object with {', '.join(keys)}")
+
+
+def json_fields_match(keys: Sequence[str], name: str = "label accuracy") -> Metric:
+    """1 when the answer's JSON object has the reference's value for every one of `keys` (any case).
+
+    >>> json_fields_match(["category", "priority"]).score('{"category": "Billing", "priority": "low"}',
+    ...                                                  '{"category": "billing", "priority": "low"}', {})
+    1.0
+    """
+
+    def fn(pred: str, ref: str, _ex: Mapping[str, Any]) -> float:
+        got, want = parse_json_object(pred), parse_json_object(ref)
+        if got is None or want is None:
+            return 0.0
+        return float(all(str(got.get(k, "")).strip().lower() == str(want.get(k, "")).strip().lower() for k in keys))
+
+    return Metric(name, "pass", fn, f"{', '.join(keys)} equal the reference's")
 
 
 JUDGE_RUBRIC = (

@@ -49,10 +49,18 @@ def work_dir(step: str | None = None) -> Path:
     return path
 
 
+def task():
+    """The task step 1 chose (its manifest), else ``FTW_TASK``, else the math tutor (`ftwidgets.tasks`)."""
+    from .tasks import DEFAULT_TASK, get_task
+
+    recorded = (manifest("01_prepare") or {}).get("task")
+    return get_task(recorded or os.environ.get("FTW_TASK") or DEFAULT_TASK)
+
+
 def prepared_dataset() -> Path:
-    """Step 1's dataset, or the committed math-tutor sample."""
+    """Step 1's dataset, or the chosen task's committed sample."""
     p = work_dir("01_prepare") / "dataset.jsonl"
-    return p if p.exists() else SAMPLES / "math_tutor.jsonl"
+    return p if p.exists() else SAMPLES / (task().sample or "math_tutor.jsonl")
 
 
 def split_folder() -> Path | None:

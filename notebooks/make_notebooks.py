@@ -48,6 +48,18 @@ def main(out_dir=HERE):
     from ftwidgets.dataset import DataError, from_csv, load_jsonl, to_dataframe, write_jsonl
     from ftwidgets.widgets import DataImport
     '''),
+        md("**Choose a task** for the workbook's sample data: *Math tutor* teaches a style and a format (step-by-step "
+           "explanations; a 135M model learns the layout, not the arithmetic), *Support routing* teaches a "
+           "classification (a category and a priority as JSON; the model learns which words mean what, so its "
+           "accuracy rises). Change it, then run the cells below again; steps 2-6 follow your choice."),
+        code('''
+    from ipywidgets import Dropdown
+    from ftwidgets.tasks import TASKS
+    sample_tasks = [(task.title, name) for name, task in TASKS.items() if task.sample]
+    chosen = workbook.task()  # this step's last choice, else FTW_TASK, else the math tutor
+    task_choice = Dropdown(options=sample_tasks, value=chosen.name if chosen.sample else "math_tutor", description="Task")
+    task_choice
+    '''),
         md("**Your own data.** Upload a CSV, JSON or JSONL file (up to 50 MB), or type the path of a file on this "
            "machine. For a CSV, choose which column holds the user's message, the answer and (optionally) the "
            "system prompt, then press **Convert**: you see the first converted examples, and every record that "
@@ -74,12 +86,12 @@ def main(out_dir=HERE):
     except DataError as err:
         print("Clear message:", err)
     '''),
-        md("The dataset for the next steps: yours if you converted one above, else the workbook's sample of 1,200 "
-           "step-by-step arithmetic explanations (a *style and format* task, which suits fine-tuning; teaching "
-           "facts does not)."),
+        md("The dataset for the next steps: yours if you converted one above, else the chosen task's sample (style, "
+           "format and classification suit fine-tuning; teaching facts does not)."),
         code('''
-    examples = importer.examples or load_jsonl(workbook.SAMPLES / "math_tutor.jsonl")
-    print(len(examples), "examples from", importer.source if importer.examples else "the sample")
+    task = TASKS["own_data"] if importer.examples else TASKS[task_choice.value]
+    examples = importer.examples or load_jsonl(workbook.SAMPLES / task.sample)
+    print(len(examples), "examples from", importer.source or "the sample", "- it teaches", task.what_it_teaches)
     print(examples[0]["messages"][-1]["content"])
     '''),
         md("### Checkpoint"),
@@ -88,8 +100,8 @@ def main(out_dir=HERE):
     '''),
         code('''
     out = workbook.work_dir("01_prepare") / "dataset.jsonl"
-    write_jsonl(out, examples, overwrite=True, protect=[workbook.SAMPLES / "math_tutor.jsonl", *filter(None, [importer.source])])
-    workbook.write_manifest("01_prepare", dataset=out.name, examples=len(examples))
+    write_jsonl(out, examples, overwrite=True, protect=[workbook.SAMPLES / task.sample, *filter(None, [importer.source])])
+    workbook.write_manifest("01_prepare", dataset=out.name, examples=len(examples), task=task.name)
     '''),
     ], "You turned raw examples into OpenAI chat JSONL and saw how a wrong column is reported.", "02_validate", out_dir)
 
@@ -270,10 +282,11 @@ def main(out_dir=HERE):
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.evaluate import compare, evaluate, held_out_test_items
-    from ftwidgets.metrics import default_metrics, llm_judge
+    from ftwidgets.metrics import llm_judge
     from ftwidgets.training import train_small
     from ftwidgets.widgets import ComparisonView
     client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+    task = workbook.task()
     '''),
         md("Inputs: step 3's test split and step 4's model (or, if those steps were not run, a sample split and a "
            "small model trained here in a minute or two). The split's train and validation files are checked: "
@@ -288,11 +301,12 @@ def main(out_dir=HERE):
     models = {"base": trained.get("base_model", "smollm2-135m-instruct"), "fine_tuned": tuned}
     len(items), models
     '''),
-        md("**Metrics.** Format compliance (does the answer follow the taught `Step 1: ... Answer: N` shape?), "
-           "answer accuracy (the final number), and two overlap scores. Set `FTW_JUDGE_MODEL` to add an LLM judge "
-           "with a rubric, through any OpenAI-compatible model."),
+        md("**Metrics**, the task's own. Math tutor: format compliance (the taught `Step 1: ... Answer: N` shape), "
+           "answer accuracy (the final number), and two overlap scores. Support routing: valid JSON, label accuracy "
+           "(category and priority both right), and each label on its own. Your own data: word overlap with the "
+           "reference answers. Set `FTW_JUDGE_MODEL` to add an LLM judge with a rubric, through any OpenAI-compatible model."),
         code('''
-    metrics = default_metrics(format_check=r"Step 1:.*Answer: -?[\\d,.]+\\s*$")
+    metrics = task.metrics()
     if os.environ.get("FTW_JUDGE_MODEL"):
         metrics.append(llm_judge(client, os.environ["FTW_JUDGE_MODEL"]))
     [m.name for m in metrics]
@@ -300,7 +314,7 @@ def main(out_dir=HERE):
         md("Both models answer every test prompt, 16 requests at a time (the embedded engine batches them). "
            "Answers are saved as they arrive: re-running this cell after a crash only asks for the missing ones."),
         code('''
-    evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=16, max_tokens=160)
+    evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=16, max_tokens=task.max_tokens)
     evaluation.errors()
     '''),
         md("**Honest statistics.** A test split of a few dozen items is small: each difference comes with a "
@@ -315,7 +329,7 @@ def main(out_dir=HERE):
         md("### Checkpoint"),
         code('''
     assert not any(evaluation.errors().values()), "Some answers failed to generate: read the errors above and re-run."
-    assert {r.metric for r in comparison.results} >= {"format compliance", "answer accuracy"}, "Compare on the task's own metrics."
+    assert {r.metric for r in comparison.results} >= set(task.key_metrics), "Compare on the task's own metrics."
     evaluation.save(workbook.work_dir("05_evaluate") / "outputs.jsonl")
     comparison.save(workbook.work_dir("05_evaluate"))
     workbook.write_manifest("05_evaluate", models=models, items=len(items), verdict=comparison.verdict())
@@ -333,7 +347,6 @@ def main(out_dir=HERE):
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.evaluate import Evaluation, evaluate, held_out_test_items
-    from ftwidgets.metrics import exact_match, format_compliance
     from ftwidgets.review import (ReviewStore, agreement, export_csv, export_preferences, people, review_items, rule_review,
                                   summarize)
     from ftwidgets.training import train_small
@@ -346,7 +359,7 @@ def main(out_dir=HERE):
         client, split = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine")), workbook.split_or_fallback("06_review")
         models = {"base": "smollm2-135m-instruct", "fine_tuned": train_small(client, split, workbook.work_dir("06_review"))}
         source = evaluate(client, held_out_test_items(split)[:24], models, cache_dir=workbook.work_dir("06_review"),
-                          concurrency=16, max_tokens=160).save(workbook.work_dir("06_review") / "outputs.jsonl")
+                          concurrency=16, max_tokens=workbook.task().max_tokens).save(workbook.work_dir("06_review") / "outputs.jsonl")
     items = review_items(Evaluation.load(source))
     len(items)
     '''),
@@ -361,11 +374,12 @@ def main(out_dir=HERE):
     review
     '''),
         md("A second opinion: an automatic reviewer (named `rule:metrics`, never mistaken for a person) prefers the "
-           "answer with the right format and final number. The summary below counts **people only** once someone has "
+           "answer that passes more of the task's checks (math: the format and the final number; routing: valid JSON "
+           "and the right labels). The summary below counts **people only** once someone has "
            "reviewed (until then, the automatic reviewer, and it says so), and it refreshes after each of your decisions; "
            "your agreement with the automatic reviewer is reported on its own line."),
         code('''
-    rule_review(store, items, [format_compliance(r"Step 1:.*Answer: -?[\\d,.]+\\s*$"), exact_match()])
+    rule_review(store, items, workbook.task().review_metrics())
 
     def current_summary():
         return summarize(store, reviewers=people(store) or None)

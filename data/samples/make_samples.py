@@ -3,6 +3,8 @@
 - math_tutor.jsonl: 1,200 step-by-step arithmetic explanations (+, -, x) with varied
   wordings and a few system prompts: a style/format task that fine-tuning suits.
 - math_tutor.csv: the first 150 of them as system/user/assistant columns (for `ftw convert`).
+- support_routing.jsonl: 600 customer messages routed to a category and a priority as one
+  line of JSON: a classification task where a small model gains accuracy, not only format.
 - facts.jsonl: 150 questions and answers about 50 made-up islands (capital, year founded,
   main export): a knowledge task the fact-versus-style check must flag ("use retrieval
   instead"); facts_documents.jsonl holds the same facts as one short document per island,
@@ -166,6 +168,57 @@ def math_tutor(n: int = 1200) -> list[dict]:
     return out
 
 
+# Support routing: a classification task where a small model gains substance, not only format. Each message
+# names its problem in one of many wordings (the category) and carries a cue for its urgency (the priority);
+# the answer is one line of JSON.
+ROUTING_SYSTEM = ('Route the customer message. Reply with JSON only: {"category": "billing" | "technical" | '
+                  '"account" | "shipping" | "returns", "priority": "low" | "normal" | "urgent"}')
+PRODUCTS = ["router", "headset", "smart plug", "webcam", "keyboard", "monitor", "printer", "speaker", "tablet", "charger"]
+PROBLEMS = {
+    "billing": ["I was charged twice for my {product} order {order}.", "My invoice {order} shows {amount} but I paid less.",
+                "Why did my card get billed {amount} this month?", "The refund of {amount} for order {order} never reached my bank.",
+                "Can you explain the extra fee on invoice {order}?", "My subscription price went up to {amount} without notice."],
+    "technical": ["My {product} keeps disconnecting from wifi.", "The {product} will not turn on after the update.",
+                  "The app crashes every time I open the {product} settings.", "My {product} shows error code E{code}.",
+                  "The firmware update for my {product} failed halfway.", "Sound from the {product} cuts out every few seconds."],
+    "account": ["I cannot log in to my account, the password reset email never arrives.", "Please change the email address on my account.",
+                "My account was locked after too many login attempts.", "How do I delete my account and my data?",
+                "Someone else seems to be using my account.", "I want to add a second user to my account."],
+    "shipping": ["Order {order} still has not arrived.", "The tracking for order {order} has not moved in a week.",
+                 "My {product} was delivered to the wrong address.", "Can I change the delivery address for order {order}?",
+                 "The parcel with my {product} arrived damaged.", "Order {order} says delivered but nothing is here."],
+    "returns": ["I want to return the {product} from order {order}.", "How do I send back a {product} that I do not need?",
+                "The {product} is not what I ordered, I want to exchange it.", "Can I still return order {order} after 20 days?",
+                "Please send me a return label for my {product}.", "My return of the {product} was received but not processed."],
+}
+URGENCY = {
+    "urgent": ["This is urgent, I need it fixed today.", "My business is down because of this!", "Please help ASAP.",
+               "I have a presentation in an hour.", "This is the third time I am writing, it is an emergency."],
+    "normal": ["Thanks.", "Could you look into it?", "Please advise.", "What should I do?", "Kind regards."],
+    "low": ["No rush, whenever you have time.", "Just curious, it is not important.", "It can wait until next week.",
+            "Low priority, just letting you know.", "Only a small question, no hurry."],
+}
+
+
+def support_routing(n: int = 600) -> list[dict]:
+    rng = random.Random(SEED + 3)
+    out, seen = [], set()
+    while len(out) < n:
+        category, priority = rng.choice(list(PROBLEMS)), rng.choice(["urgent", "normal", "normal", "low"])
+        text = rng.choice(PROBLEMS[category]).format(product=rng.choice(PRODUCTS), order=f"#{rng.randint(10000, 99999)}",
+                                                      amount=f"${rng.randint(5, 400)}.{rng.randint(0, 99):02d}",
+                                                      code=rng.randint(100, 999))
+        cue = rng.choice(URGENCY[priority])
+        user = f"{cue} {text}" if rng.random() < 0.3 else f"{text} {cue}"
+        if user in seen:
+            continue
+        seen.add(user)
+        answer = json.dumps({"category": category, "priority": priority})
+        out.append({"messages": [{"role": "system", "content": ROUTING_SYSTEM}, {"role": "user", "content": user},
+                                 {"role": "assistant", "content": answer}]})
+    return out
+
+
 # The facts sample is about islands that do not exist, so no model can know them beforehand: whatever a model
 # answers right, it learned from the training data or read in the documents (notebook 07 compares the two).
 SYLLABLES = ["vel", "mor", "tas", "quin", "ora", "the", "kel", "dra", "sun", "lio", "bre", "nax", "pel", "ith", "cor",
@@ -287,6 +340,7 @@ def main() -> None:
         w.writerow(["system", "user", "assistant"])
         for ex in math[:150]:
             w.writerow([m["content"] for m in ex["messages"]])
+    write("support_routing.jsonl", support_routing())
     write("facts.jsonl", facts())
     write("facts_documents.jsonl", fact_documents())
     write("facts_questions.jsonl", fact_questions())
