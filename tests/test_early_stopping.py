@@ -20,6 +20,14 @@ def test_noise_below_the_threshold_does_not_reset_the_wait():
     assert rule.stopped and rule.best_step == 1
 
 
+def test_a_loss_near_zero_stops_when_its_perplexity_stops_moving():
+    """A task learned perfectly: the loss keeps halving, but the model no longer changes what it says."""
+    rule = replay(list(range(12, 200, 12)), [0.29, 0.21, 0.13, 0.05, 0.008, 0.004, 0.002, 0.001, 0.0005, 0.0003],
+                  patience=5)
+    assert rule.stopped and rule.best_step == 60  # 0.05 -> 0.008 was the last 1% change in perplexity
+    assert replay([1, 2], [0.0016, 0.0009], patience=1).best_step == 1  # halved, yet no better a model
+
+
 def test_a_steadily_improving_curve_never_stops():
     rule = replay(list(range(20)), [1.0 * 0.95**i for i in range(20)], patience=2)
     assert not rule.stopped and rule.best_step == 19
