@@ -38,7 +38,7 @@ class DataImport(w.VBox):
         self.conversion: Conversion | None = None
         label = {"style": {"description_width": "8em"}}
         self.upload = w.FileUpload(accept=".csv,.json,.jsonl", multiple=False, description="Upload a file")
-        self.path = w.Text(placeholder="or a path on this machine, e.g. ../data/mine.csv", description="Path",
+        self.path = w.Text(placeholder="or the full path of a file on this machine", description="Path",
                            layout=w.Layout(width="32em"), **label)
         self.use_path = w.Button(description="Use this file")
         self.user = w.Dropdown(description="User column", **label)
