@@ -9,6 +9,7 @@ process's proportional set size every 50 ms. Ratios are against the unlimited bu
 memory limit (Binder's 2 GB).
 
     python benchmarks/trainer_memory.py [--budgets 0 128 256] [--repeats 2] [--examples 100] [--epochs 3]
+    python benchmarks/trainer_memory.py --budgets 128 --allocators lean default   # the engine's malloc settings or not
 """
 
 import argparse
@@ -27,10 +28,12 @@ sys.path.insert(0, str(ROOT))
 
 from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
 from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
-from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa: E402
+from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN, EngineSettings  # noqa: E402
+from ftwidgets.machine import lean_allocator_env  # noqa: E402
 
 
-def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, epochs: int, **options) -> tuple[int, float]:
+def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, epochs: int, allocator: str = "lean",
+                **options) -> tuple[int, float]:
     """One trainer process on the job; returns (peak PSS in bytes, trained tokens per second)."""
     job_dir.mkdir(parents=True)
     folder = JobFolder(job_dir)
@@ -38,7 +41,8 @@ def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, epo
                                   validation_path=str(valid), n_epochs=epochs, batch_size=4, learning_rate=BASE_LEARNING_RATE,
                                   seed=42, max_seq_len=MAX_SEQ_LEN, max_batch_tokens=budget, lora=LORA,
                                   fine_tuned_model="ft:bench", **options))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    base = lean_allocator_env() if allocator == "lean" else {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    env = {**base, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ftwidgets.engine.trainer", str(job_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watched, peak = psutil.Process(proc.pid), 0
@@ -55,32 +59,35 @@ def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, epo
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--budgets", type=int, nargs="+", default=[0, 128, 256], help="0 = unlimited (the baseline)")
+    ap.add_argument("--budgets", type=int, nargs="+", default=[0, 128, 256], help="0 = unlimited; the first is the baseline")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--full-logits", action="store_true", help="the output layer at every position (the old way)")
     ap.add_argument("--examples", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--allocators", nargs="+", default=["lean"], choices=["lean", "default"],
+                    help="lean: the engine's two malloc arenas and early trim (machine.lean_allocator_env); default: glibc's")
     args = ap.parse_args()
-    budgets = [0] + [b for b in args.budgets if b]
+    budgets = list(dict.fromkeys(args.budgets))  # the first is the baseline of the ratios
     tmp = Path(tempfile.mkdtemp())
     math_tutor = load_jsonl(ROOT / "data" / "samples" / "math_tutor.jsonl")
     train, valid = tmp / "train.jsonl", tmp / "valid.jsonl"
     write_jsonl(train, math_tutor[: args.examples])
     write_jsonl(valid, math_tutor[1000:1016])
-    runs: dict[int, list[tuple[int, float]]] = {b: [] for b in budgets}
+    keys = [(b, a) for b in budgets for a in args.allocators]
+    runs: dict[tuple[int, str], list[tuple[int, float]]] = {k: [] for k in keys}
     for r in range(args.repeats):
-        for b in budgets:
-            runs[b].append(run_trainer(tmp / f"job-{r}-{b}", train, valid, b or None, args.epochs,
-                                       labelled_logits=not args.full_logits))
-            print(f"repeat {r + 1}, budget {b or 'unlimited'}: peak {runs[b][-1][0] / 2**20:.0f} MB, "
-                  f"{runs[b][-1][1]} tokens/s", flush=True)
-    base_peak = statistics.median(p for p, _ in runs[0])
-    base_speed = statistics.median(s for _, s in runs[0])
-    print(f"\n| max_batch_tokens | peak PSS (median of {args.repeats}) | ratio to whole batches | tokens/s | ratio |")
-    print("|---|---|---|---|---|")
-    for b in budgets:
-        peak, speed = statistics.median(p for p, _ in runs[b]), statistics.median(s for _, s in runs[b])
-        print(f"| {b or 'unlimited (baseline)'} | {peak / 2**30:.2f} GB | {peak / base_peak:.2f} | {speed:.1f} | {speed / base_speed:.2f} |")
+        for b, a in keys:
+            runs[b, a].append(run_trainer(tmp / f"job-{r}-{b}-{a}", train, valid, b or None, args.epochs, a,
+                                          labelled_logits=not args.full_logits, length_buckets=EngineSettings.length_buckets))
+            print(f"repeat {r + 1}, budget {b or 'unlimited'}, {a} allocator: peak {runs[b, a][-1][0] / 2**20:.0f} MB, "
+                  f"{runs[b, a][-1][1]} tokens/s", flush=True)
+    base_peak = statistics.median(p for p, _ in runs[keys[0]])
+    base_speed = statistics.median(s for _, s in runs[keys[0]])
+    print(f"\n| max_batch_tokens | allocator | peak PSS (median of {args.repeats}) | ratio | tokens/s | ratio |")
+    print("|---|---|---|---|---|---|")
+    for b, a in keys:
+        peak, speed = statistics.median(p for p, _ in runs[b, a]), statistics.median(s for _, s in runs[b, a])
+        print(f"| {b or 'unlimited'} | {a} | {peak / 2**30:.2f} GB | {peak / base_peak:.2f} | {speed:.1f} | {speed / base_speed:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""What the machine offers: a GPU answer without torch, a lean allocator for torch processes."""
+"""What the machine offers: a GPU answer without torch, a lean allocator for the engine, glibc's own for the trainer."""
 
-from ftwidgets.machine import lean_allocator_env
+from ftwidgets.machine import default_allocator_env, lean_allocator_env
 
 
-def test_the_trainer_runs_with_a_lean_allocator(monkeypatch):
+def test_the_engine_runs_with_a_lean_allocator(monkeypatch):
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     assert lean_allocator_env()["MALLOC_ARENA_MAX"] == "2"
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
@@ -17,3 +17,12 @@ def test_the_gpu_question_never_loads_torch_in_the_asking_process():
     probe = "import sys; from ftwidgets.machine import cuda_available; a = cuda_available(); print(type(a).__name__, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180, check=True).stdout.split()
     assert out == ["bool", "False"]  # a notebook kernel that asks stays free of torch (about 180 MB)
+
+
+def test_the_trainer_gets_glibcs_allocator_back_unless_the_user_chose(monkeypatch):
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # the user's own setting
+    for key, value in lean_allocator_env().items():  # what the engine process runs with
+        monkeypatch.setenv(key, value)
+    trainer = default_allocator_env()
+    assert "MALLOC_ARENA_MAX" not in trainer and trainer["MALLOC_TRIM_THRESHOLD_"] == "65536"

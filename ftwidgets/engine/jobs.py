@@ -267,7 +267,7 @@ class JobRunner:
         cmd = shlex.split(self.settings.trainer_command) if self.settings.trainer_command else [sys.executable, "-m", "ftwidgets.engine.trainer"]
         with open(folder.log_file, "ab") as log:
             self._proc = subprocess.Popen([*cmd, str(folder.path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                          env=machine.lean_allocator_env())
+                                          env=machine.default_allocator_env())
         self._proc_job = job.id
         folder.write_pid(self._proc.pid)
         if self.store.transition(job.id, ("queued",), status="running", estimated_finish=None) is None:
