@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
 from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
-from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN, EngineSettings  # noqa: E402
+from ftwidgets.engine.jobs import BASE_LEARNING_RATE, MAX_SEQ_LEN, EngineSettings, lora_for  # noqa: E402
 from ftwidgets.machine import lean_allocator_env  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def run_trainer(job_dir: Path, train: Path, valid: Path, budget: int | None, epo
     folder = JobFolder(job_dir)
     folder.write_spec(TrainerSpec(job_id="ftjob-bench", base_model="smollm2-135m-instruct", training_path=str(train),
                                   validation_path=str(valid), n_epochs=epochs, batch_size=4, learning_rate=BASE_LEARNING_RATE,
-                                  seed=42, max_seq_len=MAX_SEQ_LEN, max_batch_tokens=budget, lora=LORA,
+                                  seed=42, max_seq_len=MAX_SEQ_LEN, max_batch_tokens=budget, lora=lora_for(epochs),
                                   fine_tuned_model="ft:bench", **options))
     base = lean_allocator_env() if allocator == "lean" else {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env = {**base, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}

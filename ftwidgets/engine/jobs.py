@@ -43,12 +43,19 @@ BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 
 # math-tutor format in one epoch of 64 examples; 2e-4 learned nothing in two)
 MAX_SEQ_LEN = 1024
 # attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
-# as well as all seven projections, and about 8% faster. On the top 10 decoder layers only (a third of
-# SmolLM2's 30), whose frozen lower layers the trainer then computes once per example: 3 epochs of 200
-# examples at 2.55x a plain PEFT loop's tokens/s with the format learned as well (100% against 81% on
-# held-out prompts; benchmarks/trainer_speed.py, README "Performance"). A model of 10 layers or fewer
-# gets LoRA on all of them.
-LORA = LoraSettings(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], layers=10)
+# as well as all seven projections, and about 8% faster.
+LORA = LoraSettings(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+# A job of two epochs or more trains the top 10 decoder layers only (a third of SmolLM2's 30), whose frozen
+# lower layers the trainer then computes once per example: 3 epochs of 200 examples at 2.55x a plain PEFT
+# loop's tokens/s with the format learned as well (100% against 81% on held-out prompts). In one epoch the
+# top layers alone learned the format worse (81%, 44% with the other speed-ups, against 94%) and there is no
+# later epoch to reuse anything in, so a one-epoch job keeps LoRA on every layer (benchmarks/trainer_speed.py,
+# README "Performance"). A model of 10 layers or fewer gets LoRA on all of them.
+TOP_LAYERS, TOP_LAYERS_FROM_EPOCHS = 10, 2
+
+
+def lora_for(n_epochs: int) -> LoraSettings:
+    return LORA.model_copy(update={"layers": TOP_LAYERS}) if n_epochs >= TOP_LAYERS_FROM_EPOCHS else LORA
 
 
 # Tokens per forward pass when memory is tight (mybinder gives 2 GiB). Measured with
@@ -253,7 +260,8 @@ class JobRunner:
             validation_path=str(self.store.file_path(job.validation_file)) if job.validation_file else None,
             n_epochs=hp.n_epochs, batch_size=hp.batch_size, learning_rate=BASE_LEARNING_RATE * hp.learning_rate_multiplier,
             seed=job.seed, threads=self.settings.threads, max_seq_len=self.settings.max_seq_len,
-            validations_per_job=self.settings.validations_per_job, max_batch_tokens=self.settings.max_batch_tokens, lora=LORA,
+            validations_per_job=self.settings.validations_per_job, max_batch_tokens=self.settings.max_batch_tokens,
+            lora=lora_for(hp.n_epochs),
             early_stopping_patience=requested_patience(job.metadata) if job.validation_file else None,
             length_buckets=self.settings.length_buckets,
             fine_tuned_model=fine_tuned_name(job.model, getattr(job, "user_provided_suffix", None), job.id),

@@ -94,3 +94,10 @@ def test_the_frozen_layers_are_reused_only_where_they_are_deterministic():
     assert not supports(decoder, 0) and not supports(decoder, 4)  # nothing below, or nothing trainable above
     decoder.config.attention_dropout = 0.1
     assert not supports(decoder, 2)  # dropout would make every pass differ
+
+
+def test_lora_goes_to_the_top_layers_only_in_jobs_of_two_epochs_or_more():
+    """Measured: one epoch on the top layers alone learned the format worse, and has no later epoch to reuse in."""
+    from ftwidgets.engine.jobs import lora_for
+
+    assert lora_for(1).layers is None and lora_for(2).layers == lora_for(3).layers == 10
