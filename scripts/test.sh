@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (if needed) and run every test: the package's tests, then the six notebooks under
+# Set up (if needed) and run every test: the package's tests, then the seven notebooks (six steps and a side lesson) under
 # nbval (short QUICK run on the embedded engine, in a throw-away work folder), then the
 # browser test (JupyterLab in Debian's chromium) on the notebooks' results.
 # Every stage runs even when an earlier one fails, so one failure never hides another;
