@@ -91,7 +91,7 @@ def main(out_dir=HERE):
         code('''
     task = TASKS["own_data"] if importer.examples else TASKS[task_choice.value]
     examples = importer.examples or load_jsonl(workbook.SAMPLES / task.sample)
-    print(len(examples), "examples from", importer.source or "the sample", "- it teaches", task.what_it_teaches)
+    print(len(examples), "examples from", importer.source if importer.examples else "the sample", "- it teaches", task.what_it_teaches)
     print(examples[0]["messages"][-1]["content"])
     '''),
         md("### Checkpoint"),
@@ -100,7 +100,7 @@ def main(out_dir=HERE):
     '''),
         code('''
     out = workbook.work_dir("01_prepare") / "dataset.jsonl"
-    write_jsonl(out, examples, overwrite=True, protect=[workbook.SAMPLES / task.sample, *filter(None, [importer.source])])
+    write_jsonl(out, examples, overwrite=True, protect=[*filter(None, [importer.source]), *(workbook.SAMPLES / t.sample for t in TASKS.values() if t.sample)])
     workbook.write_manifest("01_prepare", dataset=out.name, examples=len(examples), task=task.name)
     '''),
     ], "You turned raw examples into OpenAI chat JSONL and saw how a wrong column is reported.", "02_validate", out_dir)
