@@ -71,6 +71,11 @@ def _with_system(messages: list[dict[str, str]], system: str | None) -> Example:
     return {"messages": messages}
 
 
+def _own_system(record: Mapping[str, Any]) -> str | None:
+    """A record's own system prompt (ShareGPT and Alpaca dumps sometimes carry a ``system`` field)."""
+    return record["system"] if isinstance(record.get("system"), str) else None
+
+
 def from_sharegpt(record: Mapping[str, Any], default_system: str | None = None) -> Example:
     """One ShareGPT conversation as a chat example; `DataError` says what is wrong with it."""
     turns = record.get("conversations") if isinstance(record, Mapping) else None
@@ -88,7 +93,7 @@ def from_sharegpt(record: Mapping[str, Any], default_system: str | None = None) 
         raise DataError("no turn from gpt: nothing for the model to learn")
     if messages[-1]["role"] != "assistant":
         raise DataError(f"the conversation ends with a turn from {turns[-1]['from']!r}, not from gpt")
-    return _with_system(messages, default_system or (record.get("system") if isinstance(record.get("system"), str) else None))
+    return _with_system(messages, default_system or _own_system(record))
 
 
 def from_alpaca(record: Mapping[str, Any], default_system: str | None = None) -> Example:
@@ -103,7 +108,7 @@ def from_alpaca(record: Mapping[str, Any], default_system: str | None = None) ->
     if extra not in (None, ""):
         user = f"{user}\n\n{_text(extra, repr('input'))}"
     messages = [{"role": "user", "content": user}, {"role": "assistant", "content": _text(record["output"], "'output'")}]
-    return _with_system(messages, default_system or (record.get("system") if isinstance(record.get("system"), str) else None))
+    return _with_system(messages, default_system or _own_system(record))
 
 
 def from_prompt_completion(record: Mapping[str, Any], default_system: str | None = None) -> Example:

@@ -160,9 +160,7 @@ def fact_table(evaluation: Evaluation, kinds: Sequence[str]):
     fact = contains_answer()
     rows = []
     for i, (item, kind) in enumerate(zip(evaluation.items, kinds)):
-        row: dict[str, Any] = {"kind": kind, "question": next((m["content"] for m in reversed(item.messages)
-                                                               if m.get("role") == "user"), ""),
-                               "reference": item.reference or NOT_FOUND}
+        row: dict[str, Any] = {"kind": kind, "question": _question(item), "reference": item.reference or NOT_FOUND}
         for label in evaluation.outputs:
             answer = evaluation.outputs[label][i].text
             row[label] = answer
