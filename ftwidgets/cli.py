@@ -136,7 +136,7 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
     from .engine.server import serve
 
     return serve(host=args.host, port=args.port, data_dir=args.data_dir, api_key=args.api_key, threads=args.threads,
-                 base_models=args.base_model, exit_when_unused=args.exit_when_unused)
+                 base_models=args.base_model, exit_when_unused=args.exit_when_unused, train_processes=args.train_processes)
 
 
 def cmd_engine_stop(args: argparse.Namespace) -> int:
@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--data-dir", default=None, help="where files, jobs and models live (default ~/.cache/ftwidgets/engine)")
     es.add_argument("--api-key", default=None, help="bearer key clients must send (default: generated and printed)")
     es.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    es.add_argument("--train-processes", type=int, default=None,
+                    help="train each job on N data-parallel processes through `accelerate launch` (default: "
+                         "FTW_TRAIN_PROCESSES, else 1); one per GPU on a GPU machine")
     es.add_argument("--base-model", action="append", help="also offer this local folder or Hugging Face id (repeatable)")
     es.add_argument("--exit-when-unused", action="store_true",
                     help="exit once no notebook that attached lives and no job runs (how notebooks start it)")

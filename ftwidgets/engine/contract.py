@@ -14,6 +14,8 @@ field here and a line where the runner fills it in, nothing else.
                               model/             the final adapter
                               metrics.csv        the step metrics (the job's result file)
                               frozen_prefix.bin  the frozen lower layers' output, while the job trains
+                                                 (frozen_prefix-rank1.bin ... from the other processes
+                                                 of a data-parallel job)
                               trainer.pid, trainer.log
 """
 
@@ -57,6 +59,7 @@ class TrainerSpec(BaseModel):
     validations_per_job: int = 30  # evaluations of the fixed validation sample over the whole job
     early_stopping_patience: Optional[int] = None  # None: train every planned step
     max_batch_tokens: Optional[int] = None
+    processes: int = 1  # data-parallel processes (`accelerate launch`); the update is the same for any number
     labelled_logits: bool = True  # the output layer only where a label is (same loss, less work)
     length_buckets: int = 0  # batches cut from runs of this many batches sorted by length (0: plain shuffle)
     reuse_frozen_layers: bool = True  # with LoRA on the top layers only, compute the layers below once per example
@@ -122,11 +125,15 @@ class JobFolder:
         self.model_dir = self.path / "model"
         self.pid_file = self.path / "trainer.pid"
         self.log_file = self.path / "trainer.log"
-        self.traceback_file = self.path / "trainer-traceback.txt"
-        self.frozen_prefix_file = self.path / "frozen_prefix.bin"
 
     def checkpoint_dir(self, step: int) -> Path:
         return self.path / "checkpoints" / f"step-{step}"
+
+    def frozen_prefix_file(self, rank: int = 0) -> Path:
+        return self.path / ("frozen_prefix.bin" if rank == 0 else f"frozen_prefix-rank{rank}.bin")
+
+    def traceback_file(self, rank: int = 0) -> Path:
+        return self.path / ("trainer-traceback.txt" if rank == 0 else f"trainer-traceback-rank{rank}.txt")
 
     # --- the contract ------------------------------------------------------------------
     def write_spec(self, spec: TrainerSpec) -> None:

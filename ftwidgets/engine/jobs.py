@@ -11,7 +11,6 @@ marked failed with a clear message, and its orphaned trainer is stopped.
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from ..hyperparams import (
 )
 from ..job_states import ACTIVE, FINAL
 from ..validate import Rules, validate_file
-from . import models
+from . import data_parallel, models
 from .contract import JobError, JobFolder, LoraSettings, TrainerSpec, now
 from .store import NotFound, Store
 
@@ -92,7 +91,8 @@ class EngineSettings:
     # (benchmarks/trainer_speed.py; README, "Performance")
     length_buckets: int = 16
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
-    trainer_command: str | None = None  # e.g. "accelerate launch -m ftwidgets.engine.trainer"
+    # each job's trainer on this many data-parallel processes (`accelerate launch`; FTW_TRAIN_PROCESSES)
+    train_processes: int = field(default_factory=data_parallel.processes_from_env)
 
 
 def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
@@ -263,7 +263,7 @@ class JobRunner:
             validations_per_job=self.settings.validations_per_job, max_batch_tokens=self.settings.max_batch_tokens,
             lora=lora_for(hp.n_epochs),
             early_stopping_patience=requested_patience(job.metadata) if job.validation_file else None,
-            length_buckets=self.settings.length_buckets,
+            length_buckets=self.settings.length_buckets, processes=self.settings.train_processes,
             fine_tuned_model=fine_tuned_name(job.model, getattr(job, "user_provided_suffix", None), job.id),
         )
 
@@ -272,7 +272,7 @@ class JobRunner:
             self.before_training()
         folder = self.store.job_folder(job.id)
         folder.write_spec(self.spec_for(job))
-        cmd = shlex.split(self.settings.trainer_command) if self.settings.trainer_command else [sys.executable, "-m", "ftwidgets.engine.trainer"]
+        cmd = self._trainer_command()
         with open(folder.log_file, "ab") as log:
             self._proc = subprocess.Popen([*cmd, str(folder.path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                           env=machine.default_allocator_env())
@@ -283,6 +283,11 @@ class JobRunner:
             return
         self.store.event(job.id, "Fine-tuning job started")
 
+    def _trainer_command(self) -> list[str]:
+        if self.settings.train_processes > 1:
+            return data_parallel.launch_command(self.settings.train_processes, self.settings.threads)
+        return [sys.executable, "-m", "ftwidgets.engine.trainer"]
+
     # --- running -> succeeded | failed ------------------------------------------------------------
     def _finish(self, job_id: str, returncode: int) -> None:
         job = self.store.get_job(job_id)
@@ -291,8 +296,9 @@ class JobRunner:
         folder = self.store.job_folder(job_id)
         outcome = folder.read_outcome()
         if outcome is None:
-            self._fail(job_id, JobError(code="trainer_crashed", message=f"The trainer process stopped unexpectedly (exit code "
-                                                                          f"{returncode}); see {folder.log_file}"))
+            group = f" (one of its {self.settings.train_processes} processes, or their launcher)" if self.settings.train_processes > 1 else ""
+            self._fail(job_id, JobError(code="trainer_crashed", message=f"The trainer process{group} stopped unexpectedly "
+                                                                          f"(exit code {returncode}); see {folder.log_file}"))
             return
         if outcome.status != "succeeded":
             self._fail(job_id, outcome.error or JobError(code="training_error", message="training failed"))

@@ -110,6 +110,42 @@ def resolve(name: str) -> Path | str:
     return name  # a Hugging Face id: works where it is cached or a network is available
 
 
+def local_folder(name: str) -> Path | None:
+    """The folder a base model is in, without converting or downloading anything (None when there is none yet)."""
+    if name == DEFAULT_BASE_MODEL:
+        target = converted_path(name)
+        return target if (target / "model.safetensors").exists() else None
+    path = Path(name).expanduser()
+    return path if path.is_dir() else None
+
+
+def lora_targets(model, preferred: list[str]) -> tuple[list[str] | str, str]:
+    """The modules LoRA adapts in `model`, and why: the `preferred` ones (the attention projections, measured on
+    SmolLM2) where the model has them all; else PEFT's choice for its architecture; else every linear layer."""
+    import torch
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as BY_ARCHITECTURE
+
+    linear = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    if set(preferred) <= linear:
+        return list(preferred), "the attention projections"
+    kind = getattr(model.config, "model_type", None)
+    if kind in BY_ARCHITECTURE:
+        return list(BY_ARCHITECTURE[kind]), f"PEFT's choice for {kind} models, which have no {'/'.join(preferred)}"
+    return "all-linear", f"every linear layer: PEFT knows no targets for {kind} models"
+
+
+def decoder_layers_name(model) -> str | None:
+    """The attribute name of the model's stack of decoder layers ("layers" in Llama, "h" in GPT-2), which PEFT needs
+    to put LoRA on some layers only; None when no stack has one entry per layer."""
+    import torch
+
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return name.rsplit(".", 1)[-1]
+    return None
+
+
 def load(name: str, device: Device):
     """(model, tokenizer) for a base model, on the device, in eval mode, with a pad token."""
     import torch

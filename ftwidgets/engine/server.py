@@ -306,7 +306,7 @@ def stop_all() -> None:
 
 def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | None = None,
           api_key: str | None = None, threads: int | None = None, base_models: list[str] | None = None,
-          exit_when_unused: bool = False) -> int:
+          exit_when_unused: bool = False, train_processes: int | None = None) -> int:
     """Run the engine in the foreground (``ftw engine serve``) until interrupted, or, with
     `exit_when_unused`, until no attached notebook lives and no job runs."""
     import uvicorn
@@ -326,7 +326,15 @@ def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | 
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {host}, reachable from other machines; keep the key secret", flush=True)
     print(f"ftw engine: http://{host}:{port}/v1 (data in {data})", flush=True)
-    settings = EngineSettings(threads=threads)
+    if train_processes is not None and train_processes < 1:
+        print(f"error: --train-processes must be 1 or more, not {train_processes}", flush=True)
+        return 2
+    try:
+        options = {} if train_processes is None else {"train_processes": train_processes}
+        settings = EngineSettings(threads=threads, **options)
+    except ValueError as exc:  # FTW_TRAIN_PROCESSES is not a number of processes
+        print(f"error: {exc}", flush=True)
+        return 2
     if base_models:
         settings.base_models = (*settings.base_models, *base_models)
     app = create_app(data, api_key=key, settings=settings)

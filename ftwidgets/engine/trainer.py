@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import random
 import shutil
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..early_stopping import EarlyStopping, stop_message
+from . import models
 from .chat import IGNORE, encode_example
 from .contract import (
     CheckpointRecord,
@@ -35,6 +37,7 @@ from .contract import (
     TrainerSpec,
     new_id,
 )
+from .data_parallel import GroupBroken, Processes
 from .frozen_prefix import FrozenPrefix, run_layers, supports
 
 KEEP_CHECKPOINTS = 3
@@ -142,46 +145,57 @@ def _labelled(batch: list) -> int:
     return sum(sum(1 for lab in labels[1:] if lab != IGNORE) for _, labels in batch)
 
 
-def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None,
-               labelled_only: bool = True, prefix: FrozenPrefix | None = None) -> tuple[float, float, int]:
-    """Backpropagate one batch (in memory-sized parts); returns its mean loss, accuracy and token count."""
+def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None, labelled_only: bool = True,
+               prefix: FrozenPrefix | None = None, processes: Processes | None = None) -> tuple[float, float, int]:
+    """Backpropagate one batch (in memory-sized parts); returns its mean loss, accuracy and token count.
+
+    With `processes`, this process takes its share of the batch and weighs it by its part of the whole
+    batch's labelled tokens, so the gradients summed over the processes are the whole batch's."""
     total = _labelled(batch)
+    mine = processes.share(batch) if processes is not None else batch
     loss_sum = acc_sum = 0.0
     n_tokens = 0
-    for part in micro_batches(batch, max_tokens):
+    for part in micro_batches(mine, max_tokens) if mine else []:  # a process's share of a short batch may be empty
         loss, acc, n, nt = _loss_and_accuracy(model, part, pad_id, device, labelled_only, prefix)
         (loss * (n / total)).backward()  # the whole batch's token-mean loss, accumulated part by part
         loss_sum += loss.item() * n
         acc_sum += acc * n
         n_tokens += nt
-    return loss_sum / total, acc_sum / total, n_tokens
+    if processes is not None:
+        loss_sum, acc_sum, n_tokens = processes.sum([loss_sum, acc_sum, n_tokens])
+    return loss_sum / total, acc_sum / total, int(n_tokens)
 
 
 def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str, max_tokens: int | None = None,
-              labelled_only: bool = True, prefix: FrozenPrefix | None = None) -> tuple[float, float]:
-    """Token-weighted loss and accuracy over a whole dataset (in memory-sized parts)."""
+              labelled_only: bool = True, prefix: FrozenPrefix | None = None,
+              processes: Processes | None = None) -> tuple[float, float]:
+    """Token-weighted loss and accuracy over a whole dataset (in memory-sized parts; shared out among `processes`)."""
     import torch
 
     total_loss = total_acc = 0.0
     total_n = 0
+    mine = processes.share(data) if processes is not None else data
     with torch.no_grad():
-        for batch in (part for b in _batches(data, batch_size, None) for part in micro_batches(b, max_tokens)):
+        for batch in (part for b in _batches(mine, batch_size, None) for part in micro_batches(b, max_tokens)):
             loss, acc, n, _ = _loss_and_accuracy(model, batch, pad_id, device, labelled_only, prefix)
             if n:
                 total_loss += float(loss) * n
                 total_acc += acc * n
                 total_n += n
+    if processes is not None:
+        total_loss, total_acc, total_n = processes.sum([total_loss, total_acc, total_n])
     return (total_loss / total_n, total_acc / total_n) if total_n else (float("nan"), float("nan"))
 
 
-def lora_config(lora: LoraSettings, n_layers: int):
-    """PEFT's config for `lora`: on its top ``lora.layers`` layers only when set, so backpropagation
-    stops there (autograd has nothing to do below the lowest trainable layer)."""
+def lora_config(lora: LoraSettings, n_layers: int, targets: list[str] | str | None = None, layers_pattern: str = "layers"):
+    """PEFT's config for `lora` (on `targets` when given): on its top ``lora.layers`` layers only when set, so
+    backpropagation stops there (autograd has nothing to do below the lowest trainable layer)."""
     from peft import LoraConfig
 
     top = list(range(n_layers - lora.layers, n_layers)) if lora.layers and lora.layers < n_layers else None
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
-                      task_type="CAUSAL_LM", layers_to_transform=top, layers_pattern="layers" if top else None)
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=targets if targets is not None else lora.target_modules,
+                      task_type="CAUSAL_LM", layers_to_transform=top, layers_pattern=layers_pattern if top else None)
 
 
 def _encoded(tok, path: str | None, max_len: int) -> list:
@@ -199,22 +213,23 @@ class TrainingRun:
         import torch
         from peft import get_peft_model
 
-        from . import models
-
         self.spec, self.folder = spec, folder
-        self.device = models.pick_device(spec.threads)
+        self.processes = Processes.join(spec.threads)
+        if self.processes.count != spec.processes:
+            raise RuntimeError(f"the job asks for {spec.processes} training process(es), but {self.processes.count} started")
+        self.device = self.processes.device
         random.seed(spec.seed)
         torch.manual_seed(spec.seed)
-        folder.event(f"Loading base model {spec.base_model} on {self.device.name}")
+        self.say(f"Loading base model {spec.base_model} on {self.device.name}")
         model, self.tok = models.load(spec.base_model, self.device)
         self.train_data = _encoded(self.tok, spec.training_path, spec.max_seq_len)
         self.valid_data = _encoded(self.tok, spec.validation_path, spec.max_seq_len)
         if not self.train_data:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
-        lora = spec.lora
-        self.model = get_peft_model(model, lora_config(lora, model.config.num_hidden_layers))
+        self.model = get_peft_model(model, self._lora_config(model))
         self.prefix = self._frozen_prefix(model)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.processes.same_start(self.params)
         self.opt = torch.optim.AdamW(self.params, lr=spec.learning_rate, weight_decay=0.0)
         self.steps_per_epoch = math.ceil(len(self.train_data) / spec.batch_size)
         self.total_steps = self.steps_per_epoch * spec.n_epochs
@@ -229,15 +244,34 @@ class TrainingRun:
         self.checkpoints: list[CheckpointRecord] = []
         self.trained_tokens = self.step = 0
 
+    def _lora_config(self, model):
+        """The spec's LoRA on this model's architecture: its targets, and its top layers where PEFT can find them."""
+        lora, n_layers = self.spec.lora, model.config.num_hidden_layers
+        targets, why = models.lora_targets(model, lora.target_modules)
+        if targets != lora.target_modules:
+            self.say(f"LoRA adapts {targets if isinstance(targets, str) else ', '.join(targets)} in this model ({why})")
+        stack = models.decoder_layers_name(model)
+        if lora.layers and lora.layers < n_layers and stack is None:
+            self.say(f"LoRA covers every layer: this model's {n_layers} layers could not be located to train the top "
+                     f"{lora.layers} only")
+            self.spec = self.spec.model_copy(update={"lora": lora.model_copy(update={"layers": None})})
+            lora = self.spec.lora
+        return lora_config(lora, n_layers, targets, stack or "layers")
+
+    def say(self, message: str, **fields: Any) -> None:
+        """An event of the job's, written by the main process only (each process knows the same)."""
+        if self.processes.is_main:
+            self.folder.event(message, **fields)
+
     def _frozen_prefix(self, model) -> FrozenPrefix | None:
         """The store of the frozen layers' output, when LoRA leaves layers below it and the model allows it."""
         layers, n_layers = self.spec.lora.layers, model.config.num_hidden_layers
         decoder = model.get_decoder()
         if not (self.spec.reuse_frozen_layers and layers and layers < n_layers and supports(decoder, n_layers - layers)):
             return None
-        self.folder.event(f"The lower {n_layers - layers} of {n_layers} layers stay frozen: their output is computed once "
+        self.say(f"The lower {n_layers - layers} of {n_layers} layers stay frozen: their output is computed once "
                           f"per example and reused; LoRA trains the top {layers}")
-        return FrozenPrefix(decoder, n_layers - layers, self.folder.frozen_prefix_file)
+        return FrozenPrefix(decoder, n_layers - layers, self.folder.frozen_prefix_file(self.processes.rank))
 
     def run(self) -> TrainerOutcome:
         try:
@@ -245,11 +279,17 @@ class TrainingRun:
         finally:
             if self.prefix is not None:
                 self.prefix.close()
+            self.processes.leave()
 
     def _run(self) -> TrainerOutcome:
         spec = self.spec
-        self.folder.event(f"Training {len(self.train_data)} examples for {spec.n_epochs} epoch(s): {self.total_steps} steps "
-                          f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}")
+        self.say(f"Training {len(self.train_data)} examples for {spec.n_epochs} epoch(s): {self.total_steps} steps "
+                 f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}")
+        if self.processes.count > 1:
+            self.say(f"Training on {self.processes.count} processes (data parallel through Hugging Face Accelerate, "
+                     f"{self.processes.backend}): each takes every {self.processes.count}th example of each batch of "
+                     f"{spec.batch_size}, and their gradients are summed, so every update is the one a single process makes",
+                     data={"processes": self.processes.count, "backend": self.processes.backend})
         t0 = time.time()
         for epoch in range(1, spec.n_epochs + 1):
             self.model.train()
@@ -259,15 +299,16 @@ class TrainingRun:
                     break
             if self.stopper is not None and self.stopper.stopped:
                 rule = self.stopper
-                self.folder.event(stop_message(self.step, self.total_steps, rule),
-                                  data={"stopped_at": self.step, "total_steps": self.total_steps, "kept_step": rule.best_step})
+                self.say(stop_message(self.step, self.total_steps, rule),
+                         data={"stopped_at": self.step, "total_steps": self.total_steps, "kept_step": rule.best_step})
                 break
         if self.stopper is not None:
             self._keep_best()
         elapsed = time.time() - t0
-        _write_metrics_csv(self.folder.metrics_csv, self.rows)
-        shutil.rmtree(self.folder.model_dir, ignore_errors=True)
-        self.model.save_pretrained(self.folder.model_dir)
+        if self.processes.is_main:
+            _write_metrics_csv(self.folder.metrics_csv, self.rows)
+            shutil.rmtree(self.folder.model_dir, ignore_errors=True)
+            self.model.save_pretrained(self.folder.model_dir)
         return TrainerOutcome(status="succeeded", fine_tuned_model=spec.fine_tuned_model, adapter=str(self.folder.model_dir),
                               trained_tokens=self.trained_tokens, train_seconds=round(elapsed, 2),
                               tokens_per_second=round(self.trained_tokens / elapsed, 1) if elapsed else None,
@@ -279,7 +320,8 @@ class TrainingRun:
 
         spec = self.spec
         loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, spec.max_batch_tokens,
-                                         spec.labelled_logits, self.prefix)
+                                         spec.labelled_logits, self.prefix, self.processes)
+        self.processes.sum_gradients(self.params)
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         self.sched.step()
@@ -295,23 +337,25 @@ class TrainingRun:
         last_of_epoch = self.step == epoch * self.steps_per_epoch
         if last_of_epoch and self.valid_data:
             data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = self._evaluate(self.valid_data)
-        self.folder.event(f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
-                          + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
-                          type="metrics", data=data)
+        self.say(f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
+                 + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
+                 type="metrics", data=data)
         self.rows.append(data)
         if last_of_epoch:
             self._save_checkpoint(self.step, data)
-            self.folder.event(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")
+            self.say(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")
 
     def _evaluate(self, data: list) -> tuple[float, float]:
         self.model.eval()
         loss, acc = _evaluate(self.model, data, self.spec.batch_size, self.tok.pad_token_id, self.device.name,
-                              self.spec.max_batch_tokens, self.spec.labelled_logits, self.prefix)
+                              self.spec.max_batch_tokens, self.spec.labelled_logits, self.prefix, self.processes)
         self.model.train()
         return round(float(loss), 6), round(acc, 6)
 
     def _save_checkpoint(self, step: int, data: dict[str, Any]) -> None:
         """Save the adapter as it is now under `step`'s name; keep the last three, as OpenAI does."""
+        if not self.processes.is_main:
+            return
         ckpt_dir = self.folder.checkpoint_dir(step)
         self.model.save_pretrained(ckpt_dir)
         self.checkpoints.append(CheckpointRecord(
@@ -342,8 +386,8 @@ class TrainingRun:
         data = {**row, "full_valid_loss": full_loss, "full_valid_mean_token_accuracy": full_acc}
         if all(c.step_number != rule.best_step for c in self.checkpoints):
             self._save_checkpoint(rule.best_step, data)
-        self.folder.event(f"The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
-                          f"(whole validation file: {full_loss:.4f}).", data={"kept_step": rule.best_step})
+        self.say(f"The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
+                 f"(whole validation file: {full_loss:.4f}).", data={"kept_step": rule.best_step})
 
 
 def train(folder: JobFolder) -> TrainerOutcome:
@@ -359,16 +403,27 @@ def _write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
                         r.get("valid_mean_token_accuracy", "")])
 
 
+def _failure(exc: Exception, rank: int, world: str | None, folder: JobFolder) -> JobError:
+    """The job's error for an exception in process `rank` (of `world`, in a data-parallel job)."""
+    if isinstance(exc, GroupBroken):  # a peer is gone, not this process's fault
+        return JobError(code="trainer_crashed", message=f"Training failed: another of the job's {world} processes stopped, "
+                                                        f"so process {rank + 1} lost its connection to it; see {folder.log_file}")
+    where = f" in process {rank + 1} of {world}" if world else ""
+    return JobError(code="training_error", message=f"Training failed{where}: {type(exc).__name__}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     folder = JobFolder(args[0])
+    rank = int(os.environ.get("RANK", "0"))  # set by `accelerate launch` for each of a data-parallel job's processes
     try:
         outcome = train(folder)
     except Exception as exc:  # a crash fails the job with a message, never leaves it running
-        folder.traceback_file.write_text(traceback.format_exc())
-        outcome = TrainerOutcome(status="failed", error=JobError(code="training_error", message=f"{type(exc).__name__}: {exc}"))
-        folder.event(f"Training failed: {type(exc).__name__}: {exc}", level="error")
-    folder.write_outcome(outcome)
+        folder.traceback_file(rank).write_text(traceback.format_exc())
+        outcome = TrainerOutcome(status="failed", error=_failure(exc, rank, os.environ.get("WORLD_SIZE"), folder))
+        folder.event(outcome.error.message, level="error")
+    if rank == 0 or outcome.status != "succeeded":  # any process may fail the job; only the main one finishes it
+        folder.write_outcome(outcome)
     return 0 if outcome.status == "succeeded" else 1
 
 

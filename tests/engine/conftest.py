@@ -23,6 +23,24 @@ def client(engine) -> OpenAI:
     return OpenAI(base_url=engine.base_url, api_key=engine.api_key, max_retries=0, _strict_response_validation=True)
 
 
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory):
+    """A Llama of 4 small layers with random weights and SmolLM2's tokenizer, saved as a local base model folder:
+    it trains in seconds, so the generic paths (another base model, several processes) run in every test run."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ftwidgets.engine import models
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tok = AutoTokenizer.from_pretrained(models.ensure_converted())
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
 def upload(client: OpenAI, examples_or_bytes, name: str = "train.jsonl"):
     if isinstance(examples_or_bytes, bytes):
         data = examples_or_bytes
