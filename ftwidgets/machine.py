@@ -14,12 +14,43 @@ from pathlib import Path
 def cuda_available() -> bool:
     """Whether torch sees a CUDA GPU, asked in a short-lived process so this one never loads torch
     (about 180 MB) just to size a workload; a notebook's kernel stays small that way."""
+    return bool(gpu_memory_bytes())
+
+
+def gpu_memory_bytes() -> list[int]:
+    """The total memory of each CUDA GPU torch sees (none on a machine without an NVIDIA driver),
+    asked in a short-lived process like `cuda_available`."""
+    if not Path("/dev/nvidiactl").exists() and not Path("/proc/driver/nvidia").exists():
+        return []  # no NVIDIA driver: no need to start torch to know
+    code = ("import torch; print(' '.join(str(torch.cuda.get_device_properties(i).total_memory) "
+            "for i in range(torch.cuda.device_count())) if torch.cuda.is_available() else '')")
     try:
-        probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
-                               capture_output=True, text=True, timeout=120)
+        probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.stdout.strip() == "True"
+        return []
+    return [int(n) for n in probe.stdout.split() if n.isdigit()]
+
+
+def available_memory_bytes() -> int | None:
+    """Memory a new process can still take: the kernel's MemAvailable, or what is left under this
+    container's limit when that is less (None where neither can be read)."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    limit = memory_limit_bytes()
+    for path in ("/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory/memory.usage_in_bytes"):
+        try:
+            used = int(Path(path).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit is not None:
+            found.append(max(0, limit - used))
+        break
+    return min(found) if found else None
 
 
 def memory_limit_bytes() -> int | None:

@@ -33,7 +33,7 @@ from ..hyperparams import (
 )
 from ..job_states import ACTIVE, FINAL
 from ..validate import Rules, validate_file
-from . import data_parallel, models
+from . import data_parallel, memory_plan, models
 from .contract import JobError, JobFolder, LoraSettings, TrainerSpec, now
 from .store import NotFound, Store
 
@@ -227,6 +227,10 @@ class JobRunner:
                 return
             notes += [f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}" for row in report.summary()]
             n_train = report.examples if param == "training_file" else n_train
+        refusal = self._memory_refusal(job.model)
+        if refusal:
+            self._fail(job.id, JobError(code="insufficient_memory", param="model", message=refusal))
+            return
         requested = job.method.supervised.hyperparameters.model_dump(exclude_none=True)  # as the client asked
         hp = resolve_hyperparameters(requested, n_train)
         plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
@@ -239,6 +243,15 @@ class JobRunner:
             for note in notes:
                 self.store.event(job.id, note, level="warn")
             self.store.event(job.id, "Files validated, moving job to queued state")
+
+    def _memory_refusal(self, base_model: str) -> str | None:
+        """Why a job on `base_model` cannot fit in this machine's memory (memory_plan), or None."""
+        try:
+            planned = memory_plan.plan(base_model, self.settings.train_processes)
+        except (OSError, ValueError, KeyError) as exc:  # an unreadable model folder fails later, when the trainer loads it
+            print(f"ftw engine: no memory plan for {base_model}: {exc!r}", file=sys.stderr)
+            return None
+        return planned.refusal() if planned is not None else None
 
     @staticmethod
     def _rules(job: FineTuningJob, param: str) -> Rules:
