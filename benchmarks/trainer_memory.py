@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--full-logits", action="store_true", help="the output layer at every position (the old way)")
     ap.add_argument("--examples", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--weights", nargs="+", default=["auto"], choices=["auto", "float32"],
+                    help="auto: the frozen weights in bfloat16 on a CPU with hardware bfloat16 (the default); float32: always")
     ap.add_argument("--allocators", nargs="+", default=["lean"], choices=["lean", "default"],
                     help="lean: the engine's two malloc arenas and early trim (machine.lean_allocator_env); default: glibc's")
     args = ap.parse_args()
@@ -73,21 +75,23 @@ def main() -> None:
     train, valid = tmp / "train.jsonl", tmp / "valid.jsonl"
     write_jsonl(train, math_tutor[: args.examples])
     write_jsonl(valid, math_tutor[1000:1016])
-    keys = [(b, a) for b in budgets for a in args.allocators]
-    runs: dict[tuple[int, str], list[tuple[int, float]]] = {k: [] for k in keys}
+    keys = [(b, a, w) for b in budgets for a in args.allocators for w in args.weights]
+    runs: dict[tuple[int, str, str], list[tuple[int, float]]] = {k: [] for k in keys}
     for r in range(args.repeats):
-        for b, a in keys:
-            runs[b, a].append(run_trainer(tmp / f"job-{r}-{b}-{a}", train, valid, b or None, args.epochs, a,
-                                          labelled_logits=not args.full_logits, length_buckets=EngineSettings.length_buckets))
-            print(f"repeat {r + 1}, budget {b or 'unlimited'}, {a} allocator: peak {runs[b, a][-1][0] / 2**20:.0f} MB, "
-                  f"{runs[b, a][-1][1]} tokens/s", flush=True)
+        for b, a, w in keys:
+            runs[b, a, w].append(run_trainer(tmp / f"job-{r}-{b}-{a}-{w}", train, valid, b or None, args.epochs, a,
+                                             labelled_logits=not args.full_logits, cpu_bf16=w == "auto",
+                                             length_buckets=EngineSettings.length_buckets))
+            print(f"repeat {r + 1}, budget {b or 'unlimited'}, {a} allocator, {w} weights: peak "
+                  f"{runs[b, a, w][-1][0] / 2**20:.0f} MB, {runs[b, a, w][-1][1]} tokens/s", flush=True)
     base_peak = statistics.median(p for p, _ in runs[keys[0]])
     base_speed = statistics.median(s for _, s in runs[keys[0]])
-    print(f"\n| max_batch_tokens | allocator | peak PSS (median of {args.repeats}) | ratio | tokens/s | ratio |")
-    print("|---|---|---|---|---|---|")
-    for b, a in keys:
-        peak, speed = statistics.median(p for p, _ in runs[b, a]), statistics.median(s for _, s in runs[b, a])
-        print(f"| {b or 'unlimited'} | {a} | {peak / 2**30:.2f} GB | {peak / base_peak:.2f} | {speed:.1f} | {speed / base_speed:.2f} |")
+    print(f"\n| max_batch_tokens | allocator | frozen weights | peak PSS (median of {args.repeats}) | ratio | tokens/s | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for b, a, w in keys:
+        peak, speed = statistics.median(p for p, _ in runs[b, a, w]), statistics.median(s for _, s in runs[b, a, w])
+        print(f"| {b or 'unlimited'} | {a} | {w} | {peak / 2**30:.2f} GB | {peak / base_peak:.2f} | {speed:.1f} | "
+              f"{speed / base_speed:.2f} |")
 
 
 if __name__ == "__main__":

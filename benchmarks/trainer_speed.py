@@ -31,7 +31,8 @@ from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa:
 from ftwidgets.memory import PeakMemory  # noqa: E402
 
 FORMAT = r"Step 1:.*Answer: -?[\d,.]+\s*$"
-NONE = {"labelled_logits": False, "length_buckets": 0, "layers": None, "reuse_frozen_layers": False}
+NONE = {"labelled_logits": False, "length_buckets": 0, "layers": None, "reuse_frozen_layers": False, "cpu_bf16": False}
+ALL_FOUR = {"labelled_logits": True, "length_buckets": 16, "layers": 10, "reuse_frozen_layers": True}
 OPTIONS = {  # name -> the trainer's settings
     "engine, no speed-ups": NONE,
     "+ logits at labelled positions only": {**NONE, "labelled_logits": True},
@@ -39,8 +40,10 @@ OPTIONS = {  # name -> the trainer's settings
     "+ length-bucketed batches": {**NONE, "length_buckets": 16},
     "+ top 10 layers, the frozen 20 computed once per example": {**NONE, "layers": 10, "reuse_frozen_layers": True},
     "labelled positions + buckets (all layers)": {"labelled_logits": True, "length_buckets": 16, "layers": None,
-                                                  "reuse_frozen_layers": False},
-    "all four": {"labelled_logits": True, "length_buckets": 16, "layers": 10, "reuse_frozen_layers": True},
+                                                  "reuse_frozen_layers": False, "cpu_bf16": False},
+    "all four": {**ALL_FOUR, "cpu_bf16": False},
+    "+ frozen weights in bfloat16 (on a CPU with hardware bfloat16)": {**NONE, "cpu_bf16": True},
+    "all four + frozen weights in bfloat16 (the engine's default)": {**ALL_FOUR, "cpu_bf16": True},
 }
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 

@@ -63,6 +63,7 @@ class TrainerSpec(BaseModel):
     labelled_logits: bool = True  # the output layer only where a label is (same loss, less work)
     length_buckets: int = 0  # batches cut from runs of this many batches sorted by length (0: plain shuffle)
     reuse_frozen_layers: bool = True  # with LoRA on the top layers only, compute the layers below once per example
+    cpu_bf16: bool = True  # frozen base weights in bfloat16 where the CPU has it (LoRA, optimiser, loss in float32)
     lora: LoraSettings
     fine_tuned_model: str  # the name the finished model is registered under
 

@@ -86,7 +86,8 @@ class FrozenPrefix:
             mask[row, : len(key)] = 1
         ids, mask = ids.to(device), mask.to(device)
         with torch.no_grad():
-            states = run_layers(self.decoder, self.decoder.embed_tokens(ids), mask, 0, self.start).cpu()
+            states = run_layers(self.decoder, self.decoder.embed_tokens(ids), mask, 0, self.start)
+        states = states.to("cpu", self.decoder.embed_tokens.weight.dtype)  # stored as `hidden` reads them back
         with open(self.path, "ab") as fh:
             for row, key in enumerate(keys):
                 data = states[row, : len(key)].contiguous().view(torch.uint8).numpy().tobytes()

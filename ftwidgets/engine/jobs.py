@@ -78,6 +78,14 @@ def default_max_batch_tokens() -> int | None:
     return TIGHT_MEMORY_BATCH_TOKENS if limit is not None and limit < 4 * 2**30 else None
 
 
+def default_cpu_bf16() -> bool:
+    """Whether the trainer loads the frozen base weights in bfloat16 on a CPU with hardware bfloat16: yes,
+    unless memory is tight. Measured (benchmarks/trainer_memory.py, 100 examples, 3 epochs, parts of 128
+    tokens): 1.67x the tokens/s of float32 (343 against 206), but a peak of 1.57 GB against 1.16, which a
+    2 GB Binder session cannot spare; with whole batches 1.46x (benchmarks/trainer_speed.py), same format."""
+    return default_max_batch_tokens() is None
+
+
 @dataclass
 class EngineSettings:
     # base models clients may fine-tune and chat with: the embedded one, plus local folders or
@@ -91,6 +99,7 @@ class EngineSettings:
     # (benchmarks/trainer_speed.py; README, "Performance")
     length_buckets: int = 16
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
+    cpu_bf16: bool = field(default_factory=default_cpu_bf16)
     # each job's trainer on this many data-parallel processes (`accelerate launch`; FTW_TRAIN_PROCESSES)
     train_processes: int = field(default_factory=data_parallel.processes_from_env)
 
@@ -277,6 +286,7 @@ class JobRunner:
             lora=lora_for(hp.n_epochs),
             early_stopping_patience=requested_patience(job.metadata) if job.validation_file else None,
             length_buckets=self.settings.length_buckets, processes=self.settings.train_processes,
+            cpu_bf16=self.settings.cpu_bf16,
             fine_tuned_model=fine_tuned_name(job.model, getattr(job, "user_provided_suffix", None), job.id),
         )
 

@@ -43,6 +43,18 @@ def pick_device(threads: int | None = None) -> Device:
     return Device("cpu", "float32")
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX): there a bfloat16
+    matrix product runs at about 2.6x float32's (512 x 576 by 576 x 49,152: 0.14 s against 0.37 s on this
+    project's 2-core AMD EPYC); elsewhere bfloat16 is emulated and slower."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes: assume not
+        return False
+
+
 def cache_root() -> Path:
     d = os.environ.get("FTW_MODEL_CACHE")
     if d:

@@ -221,6 +221,10 @@ class TrainingRun:
         random.seed(spec.seed)
         torch.manual_seed(spec.seed)
         self.say(f"Loading base model {spec.base_model} on {self.device.name}")
+        if spec.cpu_bf16 and self.device.name == "cpu" and models.cpu_has_native_bf16():
+            self.device = models.Device("cpu", "bfloat16")
+            self.say("This CPU multiplies bfloat16 in hardware: the frozen base weights are loaded in bfloat16; "
+                     "LoRA's weights, its optimiser and the loss stay float32")
         model, self.tok = models.load(spec.base_model, self.device)
         self.train_data = _encoded(self.tok, spec.training_path, spec.max_seq_len)
         self.valid_data = _encoded(self.tok, spec.validation_path, spec.max_seq_len)

@@ -60,7 +60,7 @@ def _train(tiny_llama, folder, processes: int) -> JobFolder:
         job_id="ftjob-equal", base_model=str(tiny_llama), training_path=str(examples), validation_path=str(valid),
         n_epochs=2, batch_size=4, learning_rate=2e-3, seed=3, threads=1, max_seq_len=256, validations_per_job=6,
         lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], layers=2),
-        processes=processes, length_buckets=4, fine_tuned_model="ft:tiny:equal"))
+        processes=processes, length_buckets=4, cpu_bf16=False, fine_tuned_model="ft:tiny:equal"))
     cmd = (data_parallel.launch_command(processes, threads=2) if processes > 1
            else [sys.executable, "-m", "ftwidgets.engine.trainer"])
     done = subprocess.run([*cmd, str(job.path)], capture_output=True, text=True, timeout=600)
