@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ftwidgets.engine.server import engine_pid
+from ftwidgets.engine.server import engine_pid, stop_process
 from ftwidgets.memory import PeakMemory
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,9 @@ def lab(tmp_path_factory, work_dir, engine_dir):
     root = tmp_path_factory.mktemp("lab-root")
     shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
     port, token = _free_port(), "browser-test-token"
+    # the session starts its own engine with Binder's settings: one the notebooks' run left (it exits ~20 s after its
+    # last notebook) would otherwise be attached to, with this machine's unlimited memory settings
+    stop_process(engine_dir)
     env = {**os.environ, "FTW_WORK_DIR": str(work_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "FTW_QUICK": os.environ.get("FTW_QUICK", "1"),  # the short run, like the notebooks' CI run before it
            "FTW_ENGINE_DIR": str(engine_dir), "FTW_MAX_BATCH_TOKENS": BINDER_BATCH_TOKENS}
