@@ -256,7 +256,7 @@ class JobRunner:
     def _memory_refusal(self, base_model: str) -> str | None:
         """Why a job on `base_model` cannot fit in this machine's memory (memory_plan), or None."""
         try:
-            planned = memory_plan.plan(base_model, self.settings.train_processes)
+            planned = memory_plan.plan(base_model, self.settings.train_processes, cpu_bf16=self.settings.cpu_bf16)
         except (OSError, ValueError, KeyError) as exc:  # an unreadable model folder fails later, when the trainer loads it
             print(f"ftw engine: no memory plan for {base_model}: {exc!r}", file=sys.stderr)
             return None

@@ -87,10 +87,11 @@ class MemoryPlan:
     processes: int
     gpus: tuple[int, ...]  # the total memory of each GPU; empty on a CPU machine
     available: int | None  # CPU memory a new process can take now (None: unknown)
+    weights_dtype: str = "float32"  # the smallest the trainer may load them in: bfloat16 on a GPU, or where allowed on a CPU
 
     @property
     def bytes_per_parameter(self) -> int:
-        return 2 if self.gpus else 4
+        return 2 if self.weights_dtype == "bfloat16" else 4
 
     @property
     def per_process(self) -> int:
@@ -98,9 +99,8 @@ class MemoryPlan:
 
     def refusal(self) -> str | None:
         """Why the job cannot fit, in numbers; None when it may."""
-        dtype = "bfloat16" if self.gpus else "float32"
         need = (f"at least {self.per_process / GB:.1f} GB per training process ({self.parameters / 1e6:,.0f} M weights "
-                f"as {dtype}: {self.parameters * self.bytes_per_parameter / GB:.1f} GB, plus {RUNTIME_BYTES / GB:.1f} GB "
+                f"as {self.weights_dtype}: {self.parameters * self.bytes_per_parameter / GB:.1f} GB, plus {RUNTIME_BYTES / GB:.1f} GB "
                 f"for the trainer itself)")
         if self.gpus:
             if self.processes > len(self.gpus):
@@ -117,16 +117,20 @@ class MemoryPlan:
             fewer = " Train on fewer processes (FTW_TRAIN_PROCESSES)," if self.processes > 1 else ""
             return (f"{self.base_model} cannot be fine-tuned here: it needs {need}{across}, and this machine has "
                     f"{self.available / GB:.1f} GB available.{fewer} Choose a smaller base model or a machine with more "
-                    f"memory (a GPU trains in bfloat16, half the size).")
+                    f"memory" + (" (a GPU trains in bfloat16, half the size)." if self.weights_dtype == "float32" else "."))
         return None
 
 
-def plan(base_model: str, processes: int, counted: int | None = None) -> MemoryPlan | None:
-    """The memory plan of training `base_model` on `processes` processes here (None when its size is unknown)."""
+def plan(base_model: str, processes: int, *, cpu_bf16: bool, counted: int | None = None) -> MemoryPlan | None:
+    """The memory plan of training `base_model` on `processes` processes here (None when its size is unknown).
+    With `cpu_bf16` (the engine's setting) a CPU trainer may load the weights in bfloat16, so the bound counts
+    2 bytes a weight: a lower bound must never refuse a job that would fit."""
     n = counted if counted is not None else parameters(base_model)
     if n is None:
         return None
-    return MemoryPlan(base_model, n, processes, tuple(machine.gpu_memory_bytes()), machine.available_memory_bytes())
+    gpus = tuple(machine.gpu_memory_bytes())
+    return MemoryPlan(base_model, n, processes, gpus, machine.available_memory_bytes(),
+                      "bfloat16" if gpus or cpu_bf16 else "float32")
 
 
 if __name__ == "__main__":  # the short-lived process `parameters` starts for a folder without weights

@@ -274,7 +274,7 @@ class TrainingRun:
         if not (self.spec.reuse_frozen_layers and layers and layers < n_layers and supports(decoder, n_layers - layers)):
             return None
         self.say(f"The lower {n_layers - layers} of {n_layers} layers stay frozen: their output is computed once "
-                          f"per example and reused; LoRA trains the top {layers}")
+                 f"per example and reused; LoRA trains the top {layers}")
         return FrozenPrefix(decoder, n_layers - layers, self.folder.frozen_prefix_file(self.processes.rank))
 
     def run(self) -> TrainerOutcome:

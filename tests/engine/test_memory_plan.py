@@ -30,10 +30,12 @@ def test_a_plan_refuses_what_cannot_fit_and_says_by_how_much():
     assert small.refusal() is None  # SmolLM2: 0.54 GB of float32 weights + the trainer, under 2 GB
     two = MemoryPlan("m", 135_000_000, 2, (), available=int(1.5 * GB))
     assert "x 2 processes = 2.1 GB" in two.refusal() and "FTW_TRAIN_PROCESSES" in two.refusal()
-    gpu = MemoryPlan("m", 8_000_000_000, 1, (int(24 * GB),), available=None)
+    gpu = MemoryPlan("m", 8_000_000_000, 1, (int(24 * GB),), available=None, weights_dtype="bfloat16")
     assert gpu.refusal() is None  # 8 B weights in bfloat16: 16 GB on a 24 GB GPU
-    assert "16.5 GB per training process" in MemoryPlan("m", 8_000_000_000, 1, (int(16 * GB),), None).refusal()
-    assert "has 1 GPU(s)" in MemoryPlan("m", 1000, 2, (int(80 * GB),), None).refusal()
+    assert "16.5 GB per training process" in MemoryPlan("m", 8_000_000_000, 1, (int(16 * GB),), None, "bfloat16").refusal()
+    assert "has 1 GPU(s)" in MemoryPlan("m", 1000, 2, (int(80 * GB),), None, "bfloat16").refusal()
+    cpu_bf16 = MemoryPlan("m", 4_000_000_000, 1, (), available=int(10 * GB), weights_dtype="bfloat16")
+    assert cpu_bf16.refusal() is None  # 8 GB in bfloat16 fits where 16 GB in float32 would not
     assert MemoryPlan("m", 10**12, 1, (), available=None).refusal() is None  # unknown memory: no refusal on a guess
 
 
@@ -49,7 +51,7 @@ def llama_70b_folder(tmp_path):
 
 
 def test_an_impossible_job_is_refused_before_any_trainer_starts(tmp_path, llama_70b_folder):
-    handle = start(tmp_path / "engine", api_key="k", threads=1, base_models=(str(llama_70b_folder),))
+    handle = start(tmp_path / "engine", api_key="k", threads=1, base_models=(str(llama_70b_folder),), cpu_bf16=False)
     try:
         client = handle.client(max_retries=0, _strict_response_validation=True)
         f = upload(client, load_jsonl(SAMPLES / "math_tutor.jsonl")[:120])
