@@ -137,14 +137,12 @@ def read_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None
     """``(record number, record, error)`` for a JSON array file or a JSONL file; an unreadable record
     comes with its error instead (a JSONL line that is not JSON; the record number is the line)."""
     path = Path(path)
-    with path.open("rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    if head.startswith(b"["):
+    if _is_json_array(path):
         data = path.read_bytes()
         try:
             records = parse_json(data)
         except (ValueError, UnicodeDecodeError):
-            yield from _records_before_the_break(path, data)
+            yield from _array_records(path, data)
             return
         for n, record in enumerate(records, 1):
             yield n, record, None
@@ -176,18 +174,25 @@ def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
     return {"user": user, "assistant": assistant, "system": "system" if "system" in columns else None}
 
 
-def _records_before_the_break(path: Path, data: bytes) -> Iterator[tuple[int, Any, str | None]]:
-    """A JSON array that does not parse as a whole (a dump cut short by a download, a stray character),
-    read one record at a time: every record before the break, then the break itself as an unreadable
-    record saying where it is, since nothing after it can be told apart."""
+def _is_json_array(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+
+
+def _array_records(path: Path, data: bytes) -> Iterator[tuple[int, Any, str | None]]:
+    """A JSON array read one record at a time: for the format, the first record without parsing the rest;
+    for an array that does not parse as a whole (a dump cut short by a download, a stray character), every
+    record before the break, then the break itself as an unreadable record saying where it is, since
+    nothing after it can be told apart."""
     import json
 
+    skip_space = json.decoder.WHITESPACE.match  # JSON's own whitespace, as its decoder skips it
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: byte {exc.start + 1} is not valid UTF-8") from None
     decoder, n = json.JSONDecoder(), 0
-    pos = _skip_space(text, text.index("[") + 1)
+    pos = skip_space(text, text.index("[") + 1).end()
     if text.startswith("]", pos):
         return
     line, counted = 1, 0  # the line `pos` is on, counted incrementally (a dump can be 100 MB)
@@ -203,9 +208,9 @@ def _records_before_the_break(path: Path, data: bytes) -> Iterator[tuple[int, An
             yield n, None, f"{why}; nothing after it can be read"
             return
         yield n, record, None
-        pos = _skip_space(text, end)
+        pos = skip_space(text, end).end()
         if text.startswith(",", pos):
-            pos = _skip_space(text, pos + 1)
+            pos = skip_space(text, pos + 1).end()
         elif text.startswith("]", pos):
             return
         else:
@@ -215,18 +220,14 @@ def _records_before_the_break(path: Path, data: bytes) -> Iterator[tuple[int, An
             return
 
 
-def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
 def detect_format(path: str | os.PathLike) -> str:
     """The format of a file, from its extension (CSV) or the keys of its first readable record."""
     path = Path(path)
     if path.suffix.lower() in (".csv", ".tsv"):
         return "csv"
-    for _, record, error in read_records(path):
+    # only the first readable record is needed: a JSON array is not parsed as a whole here (convert_file does that once)
+    records = _array_records(path, path.read_bytes()) if _is_json_array(path) else read_records(path)
+    for _, record, error in records:
         if error is None and isinstance(record, Mapping):
             keys = set(record)
             if "messages" in keys:
