@@ -131,10 +131,16 @@ class JobFolder:
         return self.path / "checkpoints" / f"step-{step}"
 
     def frozen_prefix_file(self, rank: int = 0) -> Path:
-        return self.path / ("frozen_prefix.bin" if rank == 0 else f"frozen_prefix-rank{rank}.bin")
+        return self._of_process("frozen_prefix.bin", rank)
 
     def traceback_file(self, rank: int = 0) -> Path:
-        return self.path / ("trainer-traceback.txt" if rank == 0 else f"trainer-traceback-rank{rank}.txt")
+        return self._of_process("trainer-traceback.txt", rank)
+
+    def _of_process(self, name: str, rank: int) -> Path:
+        """A file each process of a data-parallel job keeps for itself: the main one's under `name`, the others'
+        with ``-rankN`` before the extension."""
+        stem, _, extension = name.rpartition(".")
+        return self.path / (name if rank == 0 else f"{stem}-rank{rank}.{extension}")
 
     # --- the contract ------------------------------------------------------------------
     def write_spec(self, spec: TrainerSpec) -> None:
