@@ -2,7 +2,6 @@
 learns what 1 process learns, writes its records once, and ends whole on a cancel or a crash."""
 
 import csv
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import psutil
 import pytest
 from safetensors.torch import load_file
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.dataset import load_jsonl, write_jsonl
 from ftwidgets.engine import data_parallel, start
 from ftwidgets.engine.contract import JobFolder, LoraSettings, TrainerSpec
 from ftwidgets.engine.data_parallel import Processes
@@ -53,7 +52,7 @@ def _train(tiny_llama, folder, processes: int) -> JobFolder:
     rows = load_jsonl(SAMPLES / "math_tutor.jsonl")
     for path, part in ((examples, rows[:25]), (valid, rows[25:35])):
         if not path.exists():
-            path.write_text("".join(json.dumps(r) + "\n" for r in part))
+            write_jsonl(path, part)
     job = JobFolder(folder)
     job.path.mkdir(parents=True)
     job.write_spec(TrainerSpec(

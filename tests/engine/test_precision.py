@@ -1,13 +1,12 @@
 """bfloat16 frozen weights: used by the trainer only on a CPU that multiplies bfloat16 in hardware and only
 when memory is not tight; LoRA's own weights stay float32 either way."""
 
-import json
 import subprocess
 import sys
 
 from safetensors.torch import load_file
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.dataset import load_jsonl, write_jsonl
 from ftwidgets.engine import models
 from ftwidgets.engine.contract import JobFolder, LoraSettings, TrainerSpec
 from ftwidgets.engine.jobs import default_cpu_bf16
@@ -24,7 +23,7 @@ def test_bfloat16_only_when_memory_is_not_tight(monkeypatch):
 
 def test_the_trainer_says_which_precision_it_trains_in(tmp_path, tiny_llama):
     train = tmp_path / "train.jsonl"
-    train.write_text("".join(json.dumps(r) + "\n" for r in load_jsonl(SAMPLES / "math_tutor.jsonl")[:12]))
+    write_jsonl(train, load_jsonl(SAMPLES / "math_tutor.jsonl")[:12])
     job = JobFolder(tmp_path / "job")
     job.path.mkdir()
     job.write_spec(TrainerSpec(job_id="ftjob-bf16", base_model=str(tiny_llama), training_path=str(train), n_epochs=1,
