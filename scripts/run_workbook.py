@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                        "FTW_QUICK": "0" if args.full else "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     if args.max_memory_gb is not None and args.max_memory_gb < 4:
         # what the engine picks by itself inside a container with such a limit (e.g. Binder's 2 GB):
-        # ftwidgets.engine.jobs.TIGHT_MEMORY_BATCH_TOKENS, not imported so this process stays small
-        os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "128")
+        # ftwidgets.engine.jobs.TIGHT_MEMORY_BATCH_TOKENS, named so this process need not import the engine
+        os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "tight")
     timings, failed = {}, None
     with PeakMemory(lambda: [os.getpid(), engine_pid(out / "engine")]) as memory:
         for step in args.steps:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import models
+
 
 def supports(decoder: Any, start: int) -> bool:
     """Whether `decoder` (a Hugging Face decoder of the Llama family) can be run from layer `start`:
@@ -77,7 +79,7 @@ class FrozenPrefix:
     def _compute(self, keys: list[tuple[int, ...]]) -> None:
         import torch
 
-        width = max(len(k) for k in keys)
+        width = models.round_up(max(len(k) for k in keys), models.row_multiple(self.decoder.embed_tokens.weight.dtype))
         device = self.decoder.embed_tokens.weight.device
         ids = torch.zeros((len(keys), width), dtype=torch.long)  # the padding's value is masked out
         mask = torch.zeros((len(keys), width), dtype=torch.long)

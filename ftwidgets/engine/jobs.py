@@ -57,33 +57,30 @@ def lora_for(n_epochs: int) -> LoraSettings:
     return LORA.model_copy(update={"layers": TOP_LAYERS}) if n_epochs >= TOP_LAYERS_FROM_EPOCHS else LORA
 
 
-# Tokens per forward pass when memory is tight (mybinder gives 2 GiB). Measured with
-# benchmarks/trainer_memory.py on SmolLM2 at batch 4 (medians): trainer peak 1.40 GB at 128,
-# 1.59 GB at 256, 2.35 GB unlimited; tokens/s alike within the machine's noise.
-# binder/start and scripts/run_workbook.py repeat the number (a test keeps them equal) so
-# their processes need not import the engine.
-TIGHT_MEMORY_BATCH_TOKENS = 128
+# Tokens per forward pass when memory is tight (mybinder gives 2 GiB), by the precision of the frozen
+# weights. Measured with benchmarks/trainer_memory.py on SmolLM2 at batch 4, 100 math-tutor examples: float32
+# peaks at 1.16 GB with parts of 128 tokens (1.40 GB in the full-size workbook); bfloat16, its shapes rounded
+# (models.HALF_PRECISION_ROWS), at 1.20 GB with parts of 256 and 1.40 GB with 512, at 1.96x float32's
+# tokens/s with 256. binder/start and scripts/run_workbook.py ask for it by name (FTW_MAX_BATCH_TOKENS=tight,
+# a test keeps them so) and their processes need not import the engine.
+TIGHT_MEMORY_BATCH_TOKENS = {"float32": 128, "bfloat16": 256}
+TIGHT = "tight"
 
 
-def default_max_batch_tokens() -> int | None:
+def default_max_batch_tokens(cpu_bf16: bool = True) -> int | None:
     """Tokens per training forward pass: unlimited unless memory is tight.
 
-    ``FTW_MAX_BATCH_TOKENS`` sets it (0 = unlimited). Otherwise a container memory limit
-    under 4 GiB selects ``TIGHT_MEMORY_BATCH_TOKENS``.
+    ``FTW_MAX_BATCH_TOKENS`` sets it (0 = unlimited, ``tight`` = as under a small memory limit). Otherwise a
+    container memory limit under 4 GiB selects the tight budget of the precision the trainer will use
+    (bfloat16 with `cpu_bf16` on a CPU that has it).
     """
-    env = os.environ.get("FTW_MAX_BATCH_TOKENS")
-    if env is not None and env.strip():
+    env = os.environ.get("FTW_MAX_BATCH_TOKENS", "").strip()
+    if env and env != TIGHT:
         return int(env) or None
     limit = machine.memory_limit_bytes()
-    return TIGHT_MEMORY_BATCH_TOKENS if limit is not None and limit < 4 * 2**30 else None
-
-
-def default_cpu_bf16() -> bool:
-    """Whether the trainer loads the frozen base weights in bfloat16 on a CPU with hardware bfloat16: yes,
-    unless memory is tight. Measured (benchmarks/trainer_memory.py, 100 examples, 3 epochs, parts of 128
-    tokens): 1.67x the tokens/s of float32 (343 against 206), but a peak of 1.57 GB against 1.16, which a
-    2 GB Binder session cannot spare; with whole batches 1.46x (benchmarks/trainer_speed.py), same format."""
-    return default_max_batch_tokens() is None
+    if env == TIGHT or (limit is not None and limit < 4 * 2**30):
+        return TIGHT_MEMORY_BATCH_TOKENS["bfloat16" if cpu_bf16 and machine.cpu_has_native_bf16() else "float32"]
+    return None
 
 
 @dataclass
@@ -98,8 +95,11 @@ class EngineSettings:
     # batches cut from runs of 16 batches sorted by length: 1.14x tokens/s, format learned as well
     # (benchmarks/trainer_speed.py; README, "Performance")
     length_buckets: int = 16
+    # the frozen base weights in bfloat16 on a CPU with hardware bfloat16, for training and for chat: 1.5-2x
+    # float32's speed (README, "Performance"); settings that turn it off should pass
+    # max_batch_tokens=default_max_batch_tokens(cpu_bf16=False) under tight memory
+    cpu_bf16: bool = True
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
-    cpu_bf16: bool = field(default_factory=default_cpu_bf16)
     # each job's trainer on this many data-parallel processes (`accelerate launch`; FTW_TRAIN_PROCESSES)
     train_processes: int = field(default_factory=data_parallel.processes_from_env)
 

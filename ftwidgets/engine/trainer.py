@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .. import machine
 from ..early_stopping import EarlyStopping, stop_message
 from . import models
 from .chat import IGNORE, encode_example
@@ -73,10 +74,10 @@ def _batches(data: list, size: int, rng: random.Random | None, *, bucket: int = 
         yield [data[i] for i in order[s : s + size]]
 
 
-def _collate(batch, pad_id: int, device: str):
+def _collate(batch, pad_id: int, device: str, multiple: int = 1):
     import torch
 
-    width = max(len(ids) for ids, _ in batch)
+    width = models.round_up(max(len(ids) for ids, _ in batch), multiple)
     ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
     labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -98,19 +99,22 @@ def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bo
     """
     import torch.nn.functional as F
 
-    ids, mask, labels = _collate(batch, pad_id, device)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    multiple = models.row_multiple(base.get_input_embeddings().weight.dtype)
+    ids, mask, labels = _collate(batch, pad_id, device, multiple)
     target = labels[:, 1:]
     sel = target != IGNORE
     n = int(sel.sum())
     if labelled_only or prefix is not None:
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
         decoder = base.get_decoder()
         if prefix is not None:
             top = run_layers(decoder, prefix.hidden(ids, mask), mask, prefix.start, len(decoder.layers))
             states = decoder.norm(top)
         else:
             states = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        logits = base.get_output_embeddings()(states[:, :-1][sel]).float()
+        picked = states[:, :-1][sel]
+        padded = F.pad(picked, (0, 0, 0, models.round_up(n, multiple) - n))  # zero rows, cut off again below
+        logits = base.get_output_embeddings()(padded)[:n].float()
         loss = F.cross_entropy(logits, target[sel]) if n else logits.sum() * 0.0
         acc = float((logits.argmax(-1) == target[sel]).float().mean()) if n else 0.0
         return loss, acc, n, int(mask.sum())
@@ -221,7 +225,7 @@ class TrainingRun:
         random.seed(spec.seed)
         torch.manual_seed(spec.seed)
         self.say(f"Loading base model {spec.base_model} on {self.device.name}")
-        if spec.cpu_bf16 and self.device.name == "cpu" and models.cpu_has_native_bf16():
+        if spec.cpu_bf16 and self.device.name == "cpu" and machine.cpu_has_native_bf16():
             self.device = models.Device("cpu", "bfloat16")
             self.say("This CPU multiplies bfloat16 in hardware: the frozen base weights are loaded in bfloat16; "
                      "LoRA's weights, its optimiser and the loss stay float32")

@@ -1,5 +1,5 @@
-"""bfloat16 frozen weights: used by the trainer only on a CPU that multiplies bfloat16 in hardware and only
-when memory is not tight; LoRA's own weights stay float32 either way."""
+"""bfloat16 frozen weights: used by the trainer and for chat only on a CPU that multiplies bfloat16 in hardware;
+LoRA's own weights stay float32 either way. Under tight memory bfloat16 trains in larger parts."""
 
 import subprocess
 import sys
@@ -7,18 +7,35 @@ import sys
 from safetensors.torch import load_file
 
 from ftwidgets.dataset import load_jsonl, write_jsonl
-from ftwidgets.engine import models
+from ftwidgets import machine
+from ftwidgets.engine import jobs, models
 from ftwidgets.engine.contract import JobFolder, LoraSettings, TrainerSpec
-from ftwidgets.engine.jobs import default_cpu_bf16
 
 from ..conftest import SAMPLES
 
 
-def test_bfloat16_only_when_memory_is_not_tight(monkeypatch):
-    monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "128")  # what binder/start and the 2 GB workbook run set
-    assert default_cpu_bf16() is False
-    monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "0")  # unlimited
-    assert default_cpu_bf16() is True
+def test_the_cpu_flags_agree_with_torchs_own_probe():
+    """The engine and the notebooks ask /proc/cpuinfo so they need not load torch; torch asks CPUID."""
+    import torch
+
+    assert machine.cpu_has_native_bf16() == bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def test_tight_memory_trains_bfloat16_in_larger_parts(monkeypatch):
+    monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "tight")  # what binder/start and the 2 GB workbook run set
+    monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: True)
+    assert jobs.default_max_batch_tokens() == 256
+    assert jobs.default_max_batch_tokens(cpu_bf16=False) == 128
+    monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: False)
+    assert jobs.default_max_batch_tokens() == 128
+
+
+def test_chat_serves_in_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: True)
+    assert models.pick_device(cpu_bf16=True) == models.Device("cpu", "bfloat16")
+    assert models.pick_device(cpu_bf16=False) == models.Device("cpu", "float32")
+    monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: False)
+    assert models.pick_device(cpu_bf16=True) == models.Device("cpu", "float32")
 
 
 def test_the_trainer_says_which_precision_it_trains_in(tmp_path, tiny_llama):
@@ -34,6 +51,6 @@ def test_the_trainer_says_which_precision_it_trains_in(tmp_path, tiny_llama):
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     said = any("frozen base weights are loaded in bfloat16" in e["message"] for e in job.events())
-    assert said == models.cpu_has_native_bf16()
+    assert said == machine.cpu_has_native_bf16()
     adapter = load_file(job.model_dir / "adapter_model.safetensors")
     assert {str(w.dtype) for w in adapter.values()} == {"torch.float32"}  # LoRA trains in float32

@@ -88,6 +88,35 @@ def test_reused_frozen_layers_give_the_same_loss_and_gradients_and_are_computed_
     assert not (tmp_path / "prefix.bin").exists()
 
 
+def test_shapes_rounded_for_half_precision_give_the_same_loss_and_gradients(tmp_path, monkeypatch):
+    """bfloat16 rounds each part's width and the output layer's rows up to a multiple of 8 (zero padding that
+    nothing reads). Checked in float32 with the rounding forced, where any leak of the padding would show."""
+    from ftwidgets.engine import models
+
+    top2 = LORA.model_copy(update={"layers": 2})
+    batch = examples(4)  # lengths 6-30: none a multiple of 8 by design of the check below
+    exact, rounded = tiny(layers=4, lora=top2), tiny(layers=4, lora=top2)
+    prefix = FrozenPrefix(rounded.get_base_model().get_decoder(), 2, tmp_path / "prefix.bin")
+    seen = []
+    original_linear = torch.nn.functional.linear
+
+    def linear(x, *args):
+        seen.append(x.shape[-2] if x.dim() == 2 else x.shape[-2] * x.shape[0])
+        return original_linear(x, *args)
+
+    reference = train_step(exact, batch, 0, "cpu", max_tokens=40)
+    monkeypatch.setattr(models, "row_multiple", lambda dtype: 8)
+    monkeypatch.setattr(torch.nn.functional, "linear", linear)
+    loss, acc, n_tokens = train_step(rounded, batch, 0, "cpu", max_tokens=40, prefix=prefix)
+    assert loss == pytest.approx(reference[0], rel=1e-5) and acc == pytest.approx(reference[1]) and n_tokens == reference[2]
+    assert seen and all(rows % 8 == 0 for rows in seen)  # every matrix product saw rounded rows
+    g_ref, g = grads(exact), grads(rounded)
+    assert g_ref.keys() == g.keys() and g_ref
+    for k in g_ref:
+        torch.testing.assert_close(g[k], g_ref[k], rtol=1e-4, atol=1e-6)
+    prefix.close()
+
+
 def test_the_frozen_layers_are_reused_only_where_they_are_deterministic():
     decoder = tiny().get_base_model().get_decoder()
     assert supports(decoder, 2)
