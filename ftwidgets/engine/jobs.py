@@ -58,10 +58,10 @@ def lora_for(n_epochs: int) -> LoraSettings:
 
 
 # Tokens per forward pass when memory is tight (mybinder gives 2 GiB), by the precision of the frozen
-# weights. Measured with benchmarks/trainer_memory.py on SmolLM2 at batch 4, 100 math-tutor examples: float32
-# peaks at 1.16 GB with parts of 128 tokens (1.40 GB in the full-size workbook); bfloat16, its shapes rounded
-# (models.HALF_PRECISION_ROWS), at 1.20 GB with parts of 256 and 1.40 GB with 512, at 1.96x float32's
-# tokens/s with 256. binder/start and scripts/run_workbook.py ask for it by name (FTW_MAX_BATCH_TOKENS=tight,
+# weights. Measured on the real trainer process, SmolLM2 at batch 4, 100 math-tutor examples (README,
+# "Performance"): float32 peaks at 1.16-1.18 GB with parts of 128 tokens (1.40 GB in the full-size workbook);
+# bfloat16, its shapes rounded (models.HALF_PRECISION_ROWS), at 1.20 GB with parts of 256 and 1.40 GB with
+# 512, at 1.96x float32's tokens/s with 256. binder/start and scripts/run_workbook.py ask for it by name (FTW_MAX_BATCH_TOKENS=tight,
 # a test keeps them so) and their processes need not import the engine.
 TIGHT_MEMORY_BATCH_TOKENS = {"float32": 128, "bfloat16": 256}
 TIGHT = "tight"
