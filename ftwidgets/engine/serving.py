@@ -1,8 +1,8 @@
 """Chat completions for base and fine-tuned models, with concurrent requests batched.
 
 One worker thread owns the models. Requests queue up; the worker takes the first,
-gathers more for as long as they keep arriving (a pause of a few milliseconds ends
-it, a quarter second at most), groups those that share a model and sampling
+gathers more while they keep arriving (a pause of `max_wait` ends it, `max_gather` at
+most; by default both 20 ms), groups those that share a model and sampling
 settings, and runs them as one left-padded ``generate`` call. Evaluating a test set
 with a thread pool therefore costs a few batched calls, not one call per prompt.
 LoRA adapters are loaded on demand onto the base model and kept (LRU).
@@ -58,11 +58,13 @@ class Generator:
     """Owns the models; batches requests on one worker thread."""
 
     def __init__(self, device: models.Device | None = None, *, threads: int | None = None, cpu_bf16: bool = False,
-                 max_batch: int = 32, max_wait: float = 0.02, max_gather: float = 0.25, max_adapters: int = 8):
+                 max_batch: int = 32, max_wait: float = 0.02, max_gather: float = 0.02, max_adapters: int = 8):
         self._device, self._threads, self._cpu_bf16 = device, threads, cpu_bf16
         self.max_batch = max_batch
         self.max_wait = max_wait  # the longest pause between two requests of one batch
-        self.max_gather = max_gather  # the longest a batch waits for more requests in all
+        # the longest a batch waits for more requests in all; 0.25 s gathers a thread pool's whole wave (1.70x on
+        # an evaluation, benchmarks/eval_speed.py) but makes larger batches, whose adapter memory is not yet bounded
+        self.max_gather = max_gather
         self.max_adapters = max_adapters
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._bases: dict[str, tuple[Any, Any]] = {}  # name -> (model, tokenizer)
@@ -75,7 +77,8 @@ class Generator:
     def device(self) -> models.Device:
         """Chosen on first use: an engine that only trains (a notebook's kernel) never imports torch. With
         `cpu_bf16`, a CPU with hardware bfloat16 serves in bfloat16: a batch of 16 answers decodes at 2x
-        float32's speed, in half the memory (benchmarks/eval_speed.py)."""
+        float32's speed (benchmarks/eval_speed.py). Not the engine's default yet: with a LoRA adapter, a
+        batch's prompt pass took 1.6 GB more at 32 x 300 tokens (cause not found), over Binder's 2 GB."""
         if self._device is None:
             self._device = models.pick_device(self._threads, cpu_bf16=self._cpu_bf16)
         return self._device
