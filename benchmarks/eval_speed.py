@@ -3,9 +3,9 @@
 The same held-out math-tutor test prompts are answered by the base model through the official
 client (`ftwidgets.evaluate.evaluate`, each run into an empty cache), once per serving setup:
 
-- the baseline: float32 weights, a batch gathered for 20 ms after its first request (the engine
-  before this benchmark's changes), the notebook's 16 requests at a time;
-- the engine's batch gathering (it waits while requests keep arriving, up to 0.25 s);
+- the baseline: float32 weights, a batch gathered for 20 ms after its first request, the
+  notebook's 16 requests at a time (the engine's defaults);
+- gathering while requests keep arriving (`max_gather=0.25`);
 - bfloat16 weights on a CPU with hardware bfloat16;
 - 32 requests at a time.
 
