@@ -79,7 +79,7 @@ def default_max_batch_tokens(cpu_bf16: bool = True) -> int | None:
         return int(env) or None
     limit = machine.memory_limit_bytes()
     if env == TIGHT or (limit is not None and limit < 4 * 2**30):
-        return TIGHT_MEMORY_BATCH_TOKENS["bfloat16" if cpu_bf16 and machine.cpu_has_native_bf16() else "float32"]
+        return TIGHT_MEMORY_BATCH_TOKENS[models.cpu_dtype(cpu_bf16)]
     return None
 
 

@@ -43,7 +43,13 @@ def pick_device(threads: int | None = None, *, cpu_bf16: bool = False) -> Device
         return Device("cuda", "bfloat16" if torch.cuda.is_bf16_supported() else "float16")
     if threads:
         torch.set_num_threads(int(threads))
-    return Device("cpu", "bfloat16" if cpu_bf16 and machine.cpu_has_native_bf16() else "float32")
+    return Device("cpu", cpu_dtype(cpu_bf16))
+
+
+def cpu_dtype(cpu_bf16: bool) -> str:
+    """The precision of a CPU's frozen or served weights: bfloat16 when asked for (`cpu_bf16`) and the CPU
+    multiplies it in hardware (`machine.cpu_has_native_bf16`), else float32."""
+    return "bfloat16" if cpu_bf16 and machine.cpu_has_native_bf16() else "float32"
 
 
 # Half-precision matrix products get their row counts rounded up to a multiple of this. On a CPU, oneDNN compiles

@@ -25,7 +25,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from .. import machine
 from ..early_stopping import EarlyStopping, stop_message
 from . import models
 from .chat import IGNORE, encode_example
@@ -225,7 +224,7 @@ class TrainingRun:
         random.seed(spec.seed)
         torch.manual_seed(spec.seed)
         self.say(f"Loading base model {spec.base_model} on {self.device.name}")
-        if spec.cpu_bf16 and self.device.name == "cpu" and machine.cpu_has_native_bf16():
+        if self.device.name == "cpu" and models.cpu_dtype(spec.cpu_bf16) == "bfloat16":
             self.device = models.Device("cpu", "bfloat16")
             self.say("This CPU multiplies bfloat16 in hardware: the frozen base weights are loaded in bfloat16; "
                      "LoRA's weights, its optimiser and the loss stay float32")
