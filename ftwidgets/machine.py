@@ -78,20 +78,34 @@ def memory_limit_bytes() -> int | None:
     return None
 
 
-LEAN_MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_TRIM_THRESHOLD_": "131072"}
+LEAN_MALLOC = {"MALLOC_ARENA_MAX": "2"}
 ADDED_MARK = "FTW_LEAN_MALLOC_ADDED"  # which of them lean_allocator_env added (not the user)
 
 
 def lean_allocator_env() -> dict[str, str]:
     """Environment for a long-lived process (the engine) that keeps its memory lean.
 
-    glibc gives each thread pool its own malloc arena and keeps freed blocks; two arenas and
-    an early trim keep a serving process small. A value the user set wins.
+    glibc gives each thread pool its own malloc arena; two arenas keep a serving process small. No
+    fixed trim threshold: setting one also turns off glibc's adaptive mmap threshold, and decoding
+    ran 1.66x slower with it (181 against 109 ms a token, 32 answers in bfloat16); the engine calls
+    `return_freed_memory` after each batch instead. A value the user set wins.
     """
     import os
 
     added = {k: v for k, v in LEAN_MALLOC.items() if k not in os.environ}
     return {**os.environ, **added, ADDED_MARK: ",".join(added)}
+
+
+def return_freed_memory() -> None:
+    """Give the memory freed since the last call back to the system (glibc's ``malloc_trim``), so a
+    process that has just answered a large batch shrinks again; a no-op where libc has no such call."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # the symbols the process has loaded, libc's among them
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def default_allocator_env() -> dict[str, str]:

@@ -26,3 +26,23 @@ def test_the_trainer_gets_glibcs_allocator_back_unless_the_user_chose(monkeypatc
         monkeypatch.setenv(key, value)
     trainer = default_allocator_env()
     assert "MALLOC_ARENA_MAX" not in trainer and trainer["MALLOC_TRIM_THRESHOLD_"] == "65536"
+
+
+def test_freed_memory_goes_back_to_the_system():
+    import subprocess
+    import sys
+
+    probe = """
+from ftwidgets.machine import return_freed_memory
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+blocks = [bytes(4000) for _ in range(60_000)]  # ~240 MB from malloc's heap
+keep = blocks[::50]  # a few survivors pin the heap, so glibc cannot shrink it by itself
+del blocks
+before = rss_mb()
+return_freed_memory()
+print(before, rss_mb())
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    before, after = map(float, out.stdout.split())
+    assert before > 150 and after < before - 100, (before, after)
