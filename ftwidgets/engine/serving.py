@@ -1,8 +1,8 @@
 """Chat completions for base and fine-tuned models, with concurrent requests batched.
 
 One worker thread owns the models. Requests queue up; the worker takes the first,
-gathers more while they keep arriving (a pause of `max_wait` ends it, `max_gather` at
-most; by default both 20 ms), groups those that share a model and sampling
+gathers more while they keep arriving (a pause of `max_wait`, 20 ms, ends it; `max_gather`,
+0.25 s, at most), groups those that share a model and sampling
 settings, and runs them as one left-padded ``generate`` call. Evaluating a test set
 with a thread pool therefore costs a few batched calls, not one call per prompt.
 LoRA adapters are loaded on demand onto the base model and kept (LRU).
@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..machine import return_freed_memory
 from . import models
 from .chat import end_token_ids, prompt_ids
 
@@ -57,13 +58,13 @@ class GenResult:
 class Generator:
     """Owns the models; batches requests on one worker thread."""
 
-    def __init__(self, device: models.Device | None = None, *, threads: int | None = None, cpu_bf16: bool = False,
-                 max_batch: int = 32, max_wait: float = 0.02, max_gather: float = 0.02, max_adapters: int = 8):
+    def __init__(self, device: models.Device | None = None, *, threads: int | None = None, cpu_bf16: bool = True,
+                 max_batch: int = 32, max_wait: float = 0.02, max_gather: float = 0.25, max_adapters: int = 8):
         self._device, self._threads, self._cpu_bf16 = device, threads, cpu_bf16
         self.max_batch = max_batch
         self.max_wait = max_wait  # the longest pause between two requests of one batch
-        # the longest a batch waits for more requests in all; 0.25 s gathers a thread pool's whole wave (1.70x on
-        # an evaluation, benchmarks/eval_speed.py) but makes larger batches, whose adapter memory is not yet bounded
+        # the longest a batch waits for more requests in all: 0.25 s gathers a thread pool's whole wave
+        # (1.70x on an evaluation, benchmarks/eval_speed.py)
         self.max_gather = max_gather
         self.max_adapters = max_adapters
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
@@ -77,8 +78,7 @@ class Generator:
     def device(self) -> models.Device:
         """Chosen on first use: an engine that only trains (a notebook's kernel) never imports torch. With
         `cpu_bf16`, a CPU with hardware bfloat16 serves in bfloat16: a batch of 16 answers decodes at 2x
-        float32's speed (benchmarks/eval_speed.py). Not the engine's default yet: with a LoRA adapter, a
-        batch's prompt pass took 1.6 GB more at 32 x 300 tokens (cause not found), over Binder's 2 GB."""
+        float32's speed (benchmarks/eval_speed.py)."""
         if self._device is None:
             self._device = models.pick_device(self._threads, cpu_bf16=self._cpu_bf16)
         return self._device
@@ -119,6 +119,7 @@ class Generator:
                 self._bases.clear()
                 self._adapters.clear()
                 gc.collect()
+                return_freed_memory()
                 continue
             if first.stream:
                 self._serve([first])
@@ -151,6 +152,8 @@ class Generator:
                 if not r.future.done():
                     r.future.set_exception(exc)
             return
+        finally:
+            return_freed_memory()  # a batch's activations and cache go back to the system, not just to malloc
         for r, res in zip(batch, results):
             r.future.set_result(res)
 
@@ -191,7 +194,9 @@ class Generator:
         first = batch[0]
         model, tok, ctx = self._with_adapter(first.base, first.adapter)
         prompts = [prompt_ids(tok, r.messages) for r in batch]
-        width = max(len(p) for p in prompts)
+        # in half precision the CPU keeps a compiled kernel and a weight copy per matrix shape (see
+        # models.HALF_PRECISION_ROWS): widths rounded up keep a long-lived engine from collecting them
+        width = models.round_up(max(len(p) for p in prompts), models.row_multiple(model.dtype))
         pad = tok.pad_token_id
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
