@@ -3,7 +3,7 @@
 import pytest
 
 from ftwidgets.engine import models
-from ftwidgets.engine.chat import IGNORE, encode_example, normalize, prompt_ids
+from ftwidgets.engine.chat import IGNORE, encode_example, end_token_ids, normalize, prompt_ids
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +47,18 @@ def test_normalize_content_parts_and_tool_calls():
                      {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}])
     assert out[0] == {"role": "system", "content": "ab", "weight": 1}
     assert '"name": "f"' in out[1]["content"]
+
+
+def _word_tokenizer(words):
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(["<unk>", "</s>", *words])}
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel(vocab, unk_token="<unk>")),
+                                   unk_token="<unk>", eos_token="</s>")
+
+
+def test_a_reply_ends_at_eos_and_at_chatmls_end_only_where_the_vocabulary_has_it():
+    assert end_token_ids(_word_tokenizer(["hello"])) == {1}  # an unknown <|im_end|> is <unk>, not an end
+    assert end_token_ids(_word_tokenizer(["hello", "<|im_end|>"])) == {1, 3}
