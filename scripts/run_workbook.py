@@ -32,6 +32,11 @@ def _manifest(work: Path, step: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+# No cell runs this long (the longest, waiting for the full-size main job, took 13 min): a kernel that stopped
+# answering (seen twice in full-size runs, cause unknown) fails the run instead of hanging it.
+CELL_TIMEOUT_S = 1800
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results", help="folder for executed notebooks, work and summary.md")
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 papermill.execute_notebook(ROOT / "notebooks" / f"{step}.ipynb", out / "notebooks" / f"{step}.ipynb",
                                            parameters={"QUICK": not args.full}, cwd=str(ROOT / "notebooks"),
-                                           kernel_name="python3", progress_bar=False)
+                                           kernel_name="python3", progress_bar=False, execution_timeout=CELL_TIMEOUT_S)
             except Exception as exc:  # noqa: BLE001 - reported below with the notebook to open
                 failed = (step, exc)
             timings[step] = time.perf_counter() - t0

@@ -343,7 +343,10 @@ class TrainingRun:
                 self.best_weights = {k: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad}
         last_of_epoch = self.step == epoch * self.steps_per_epoch
         if last_of_epoch and self.valid_data:
-            data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = self._evaluate(self.valid_data)
+            if "valid_loss" in data and len(self.valid_sample) == len(self.valid_data):  # the sample is the whole file
+                data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = data["valid_loss"], data["valid_mean_token_accuracy"]
+            else:
+                data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = self._evaluate(self.valid_data)
         self.say(f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
                  + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
                  type="metrics", data=data)
