@@ -4,10 +4,10 @@ The same held-out math-tutor test prompts are answered by the base model through
 client (`ftwidgets.evaluate.evaluate`, each run into an empty cache), once per serving setup:
 
 - the baseline: float32 weights, a batch gathered for 20 ms after its first request, the
-  notebook's 16 requests at a time (the engine's defaults);
+  notebooks' 16 requests at a time (the engine's earlier defaults);
 - gathering while requests keep arriving (`max_gather=0.25`);
 - bfloat16 weights on a CPU with hardware bfloat16;
-- 32 requests at a time.
+- 32 requests at a time (with the two above: today's defaults).
 
 Prints each setup's time, generate calls, its ratio to the baseline and how many answers equal the
 baseline's (greedy decoding; bfloat16 rounds differently, so some answers differ). With
