@@ -233,8 +233,9 @@ class TrainingRun:
         self.valid_data = _encoded(self.tok, spec.validation_path, spec.max_seq_len)
         if not self.train_data:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
-        self.model = get_peft_model(model, self._lora_config(model))
-        self.prefix = self._frozen_prefix(model)
+        lora = self._lora_on(model)
+        self.model = get_peft_model(model, lora_config(lora, model.config.num_hidden_layers, *self._targets_and_stack(model)))
+        self.prefix = self._frozen_prefix(model, lora.layers)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.processes.same_start(self.params)
         self.opt = torch.optim.AdamW(self.params, lr=spec.learning_rate, weight_decay=0.0)
@@ -251,28 +252,32 @@ class TrainingRun:
         self.checkpoints: list[CheckpointRecord] = []
         self.trained_tokens = self.step = 0
 
-    def _lora_config(self, model):
-        """The spec's LoRA on this model's architecture: its targets, and its top layers where PEFT can find them."""
+    def _lora_on(self, model) -> LoraSettings:
+        """The spec's LoRA settings as this model allows them: every layer when its layer stack cannot be found."""
         lora, n_layers = self.spec.lora, model.config.num_hidden_layers
-        targets, why = models.lora_targets(model, lora.target_modules)
-        if targets != lora.target_modules:
-            self.say(f"LoRA adapts {targets if isinstance(targets, str) else ', '.join(targets)} in this model ({why})")
-        stack = models.decoder_layers_name(model)
-        if lora.layers and lora.layers < n_layers and stack is None:
+        if lora.layers and lora.layers < n_layers and models.decoder_layers_name(model) is None:
             self.say(f"LoRA covers every layer: this model's {n_layers} layers could not be located to train the top "
                      f"{lora.layers} only")
-            self.spec = self.spec.model_copy(update={"lora": lora.model_copy(update={"layers": None})})
-            lora = self.spec.lora
-        return lora_config(lora, n_layers, targets, stack or "layers")
+            return lora.model_copy(update={"layers": None})
+        return lora
+
+    def _targets_and_stack(self, model) -> tuple[list[str] | str, str]:
+        """The modules LoRA adapts in this model's architecture (said when they differ from the spec's), and the
+        name of its layer stack."""
+        targets, why = models.lora_targets(model, self.spec.lora.target_modules)
+        if targets != self.spec.lora.target_modules:
+            self.say(f"LoRA adapts {targets if isinstance(targets, str) else ', '.join(targets)} in this model ({why})")
+        return targets, models.decoder_layers_name(model) or "layers"
 
     def say(self, message: str, **fields: Any) -> None:
         """An event of the job's, written by the main process only (each process knows the same)."""
         if self.processes.is_main:
             self.folder.event(message, **fields)
 
-    def _frozen_prefix(self, model) -> FrozenPrefix | None:
-        """The store of the frozen layers' output, when LoRA leaves layers below it and the model allows it."""
-        layers, n_layers = self.spec.lora.layers, model.config.num_hidden_layers
+    def _frozen_prefix(self, model, layers: int | None) -> FrozenPrefix | None:
+        """The store of the frozen layers' output, when LoRA on the top `layers` leaves layers below it and the
+        model allows it."""
+        n_layers = model.config.num_hidden_layers
         decoder = model.get_decoder()
         if not (self.spec.reuse_frozen_layers and layers and layers < n_layers and supports(decoder, n_layers - layers)):
             return None
