@@ -103,7 +103,7 @@ def return_freed_memory() -> None:
 
     try:
         trim = ctypes.CDLL(None).malloc_trim  # the symbols the process has loaded, libc's among them
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no such call (not glibc), or no process handle (Windows)
         return
     trim(0)
 
