@@ -233,8 +233,8 @@ class TrainingRun:
         self.valid_data = _encoded(self.tok, spec.validation_path, spec.max_seq_len)
         if not self.train_data:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
-        lora = self._lora_on(model)
-        self.model = get_peft_model(model, lora_config(lora, model.config.num_hidden_layers, *self._targets_and_stack(model)))
+        lora, peft_config = self._lora_on(model)
+        self.model = get_peft_model(model, peft_config)
         self.prefix = self._frozen_prefix(model, lora.layers)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.processes.same_start(self.params)
@@ -252,22 +252,19 @@ class TrainingRun:
         self.checkpoints: list[CheckpointRecord] = []
         self.trained_tokens = self.step = 0
 
-    def _lora_on(self, model) -> LoraSettings:
-        """The spec's LoRA settings as this model allows them: every layer when its layer stack cannot be found."""
+    def _lora_on(self, model) -> tuple[LoraSettings, Any]:
+        """The spec's LoRA as this model allows it, and PEFT's config for it: the model's own targets, and every
+        layer when its layer stack cannot be found (the spec itself stays as the job asked)."""
         lora, n_layers = self.spec.lora, model.config.num_hidden_layers
-        if lora.layers and lora.layers < n_layers and models.decoder_layers_name(model) is None:
+        targets, why = models.lora_targets(model, lora.target_modules)
+        if targets != lora.target_modules:
+            self.say(f"LoRA adapts {targets if isinstance(targets, str) else ', '.join(targets)} in this model ({why})")
+        stack = models.decoder_layers_name(model)
+        if lora.layers and lora.layers < n_layers and stack is None:
             self.say(f"LoRA covers every layer: this model's {n_layers} layers could not be located to train the top "
                      f"{lora.layers} only")
-            return lora.model_copy(update={"layers": None})
-        return lora
-
-    def _targets_and_stack(self, model) -> tuple[list[str] | str, str]:
-        """The modules LoRA adapts in this model's architecture (said when they differ from the spec's), and the
-        name of its layer stack."""
-        targets, why = models.lora_targets(model, self.spec.lora.target_modules)
-        if targets != self.spec.lora.target_modules:
-            self.say(f"LoRA adapts {targets if isinstance(targets, str) else ', '.join(targets)} in this model ({why})")
-        return targets, models.decoder_layers_name(model) or "layers"
+            lora = lora.model_copy(update={"layers": None})
+        return lora, lora_config(lora, n_layers, targets, stack or "layers")
 
     def say(self, message: str, **fields: Any) -> None:
         """An event of the job's, written by the main process only (each process knows the same)."""
