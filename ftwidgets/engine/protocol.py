@@ -86,6 +86,53 @@ class ChatCreate(BaseModel):
     n: Optional[int] = Field(default=1, ge=1, le=1)
 
 
+class ResponseCreate(BaseModel):
+    """``POST /v1/responses`` for text. Every field OpenAI defines that the engine cannot honour is declared here so
+    that `routes.responses.refusals` can name it in a 400; any other unknown field is a 400 too (``extra="forbid"``),
+    never silently dropped. ``stop`` is the engine's own extension (send it with ``extra_body``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, max_length=512)
+    input: Union[str, list[dict[str, Any]]]
+    instructions: Optional[str] = None
+    max_output_tokens: Optional[int] = Field(default=None, ge=1, le=4096)
+    temperature: Optional[float] = Field(default=None, ge=0, le=2)
+    top_p: Optional[float] = Field(default=None, gt=0, le=1)
+    stop: Union[str, list[str], None] = None
+    seed: Optional[int] = None
+    metadata: Optional[dict[str, str]] = Field(default=None, max_length=16)
+    stream: Optional[bool] = False
+    # accepted because they change nothing for a text answer without tools
+    user: Optional[str] = None
+    safety_identifier: Optional[str] = None
+    prompt_cache_key: Optional[str] = None
+    service_tier: Optional[str] = None
+    parallel_tool_calls: Optional[bool] = None
+    max_tool_calls: Optional[int] = None
+    truncation: Optional[Literal["auto", "disabled"]] = None
+    stream_options: Optional[dict[str, Any]] = None
+    # accepted only in their text-only, stateless form (checked in routes.responses.refusals)
+    tools: Optional[list[dict[str, Any]]] = None
+    tool_choice: Union[str, dict[str, Any], None] = None
+    text: Optional[dict[str, Any]] = None
+    reasoning: Optional[dict[str, Any]] = None
+    include: Optional[list[str]] = None
+    store: Optional[bool] = None
+    background: Optional[bool] = None
+    top_logprobs: Optional[int] = None
+    # never supported: state kept between requests, or prompts kept on a server
+    previous_response_id: Optional[str] = None
+    conversation: Union[str, dict[str, Any], None] = None
+    prompt: Optional[dict[str, Any]] = None
+    context_management: Optional[Any] = None
+    background_options: Optional[Any] = None
+    image: Optional[Any] = None
+    moderation: Optional[Any] = None
+    access_programs: Optional[Any] = None
+    prompt_cache_options: Optional[Any] = None
+    prompt_cache_retention: Optional[Any] = None
+
+
 # --- list pages ---------------------------------------------------------------------------
 
 

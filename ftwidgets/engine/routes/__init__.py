@@ -1,4 +1,4 @@
-"""One thin router per resource of OpenAI's API: files, fine-tuning jobs, models, chat completions.
+"""One thin router per resource of OpenAI's API: files, fine-tuning jobs, models, chat completions, responses.
 
 Each route checks its request, asks the store, the job runner or the generator, and
 answers with an `openai.types` object. `Engine` is what they share, on ``app.state``.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, Request
 
 from ..jobs import EngineSettings, JobRunner
 from ..protocol import APIError
-from ..serving import Generator
+from ..serving import Generator, GenRequest
 from ..store import Store
 
 
@@ -27,6 +28,28 @@ class Engine:
     settings: EngineSettings
     api_key: str
     started: int
+
+    def served(self, model: str) -> tuple[str, str | None]:
+        """The base model and adapter folder (None for a base model) that serve `model`; a 404 when none does."""
+        if model in self.settings.base_models:
+            return model, None
+        if (entry := self.store.models().get(model)) is not None:
+            return entry.base, entry.adapter
+        raise APIError(404, f"The model {model!r} does not exist", code="model_not_found", param="model")
+
+
+def generation_request(e: Engine, *, model: str, messages: list[dict[str, Any]], max_tokens: int | None,
+                       temperature: float | None, top_p: float | None, stop: str | list[str] | None,
+                       seed: int | None) -> GenRequest:
+    """The generator's request, the same for chat completions and responses: which base and adapter serve `model`,
+    OpenAI's sampling defaults (temperature 1, top_p 1, and 256 new tokens here), at most 4 stop sequences."""
+    base, adapter = e.served(model)
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    if len(stops) > 4:
+        raise APIError(400, "stop holds at most 4 sequences", code="invalid_value", param="stop")
+    return GenRequest(model=model, base=base, adapter=adapter, messages=messages, max_new_tokens=max_tokens or 256,
+                      temperature=1.0 if temperature is None else temperature, top_p=1.0 if top_p is None else top_p,
+                      stop=[s for s in stops if s], seed=seed)
 
 
 def engine(request: Request) -> Engine:

@@ -18,26 +18,9 @@ from .. import models
 from ..protocol import APIError, ChatCreate, error_body
 from ..serving import GenRequest
 from ..store import wire
-from . import GUARDED, Engine, engine
+from . import GUARDED, Engine, engine, generation_request
 
 router = APIRouter(prefix="/v1/chat/completions", dependencies=GUARDED)
-
-
-def generation_request(body: ChatCreate, e: Engine) -> GenRequest:
-    """The generator's request: which base and adapter serve `body.model`, and the sampling settings."""
-    if body.model in e.settings.base_models:
-        base, adapter = body.model, None
-    elif (entry := e.store.models().get(body.model)) is not None:
-        base, adapter = entry.base, entry.adapter
-    else:
-        raise APIError(404, f"The model {body.model!r} does not exist", code="model_not_found", param="model")
-    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
-    if len(stop) > 4:
-        raise APIError(400, "stop holds at most 4 sequences", code="invalid_value", param="stop")
-    return GenRequest(model=body.model, base=base, adapter=adapter, messages=[m.model_dump(exclude_none=True) for m in body.messages],
-                      max_new_tokens=body.max_completion_tokens or body.max_tokens or 256,
-                      temperature=1.0 if body.temperature is None else body.temperature,
-                      top_p=1.0 if body.top_p is None else body.top_p, stop=[s for s in stop if s], seed=body.seed)
 
 
 def _chunk(cid: str, created: int, model: str, delta: ChoiceDelta, finish_reason=None) -> str:
@@ -60,7 +43,9 @@ def stream(req: GenRequest, e: Engine, cid: str, created: int):
 
 @router.post("")
 def chat_completions(body: ChatCreate, e: Engine = Depends(engine)):
-    req = generation_request(body, e)
+    req = generation_request(e, model=body.model, messages=[m.model_dump(exclude_none=True) for m in body.messages],
+                             max_tokens=body.max_completion_tokens or body.max_tokens, temperature=body.temperature,
+                             top_p=body.top_p, stop=body.stop, seed=body.seed)
     cid, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
     if body.stream:
         return StreamingResponse(stream(req, e, cid, created), media_type="text/event-stream")
