@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -214,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_closed_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's own flush at exit finds no closed pipe to complain about."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -222,12 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
+    except BrokenPipeError:  # `ftw ... | head` closed the pipe: not an error (before OSError, its parent)
+        _quiet_closed_stdout()
+        return 0
     except (DataError, OSError) as exc:
         print(f"ftw: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `ftw ... | head` closed the pipe: not an error
-        sys.stderr.close()
-        return 0
     except KeyboardInterrupt:
         print("ftw: interrupted", file=sys.stderr)
         return 130

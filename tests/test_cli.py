@@ -65,3 +65,14 @@ def test_stats_split_convert(tmp_path):
     w = ftw("convert", wrong, "--out", tmp_path / "w.jsonl")
     assert w.returncode == 2 and "question" in w.stderr
     assert not (tmp_path / "w.jsonl").exists()
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`ftw validate big.jsonl | head -n 1`: the reader leaves early, and ftw exits 0 without a word."""
+    big = tmp_path / "big.jsonl"
+    big.write_text('{"messages": [{"role": "user", "content": ""}]}\n' * 3000)
+    p = subprocess.run(f"{sys.executable} -m ftwidgets.cli validate {big} --limit 3000 | head -n 1; "
+                       "echo \"exit=${PIPESTATUS[0]}\" >&2", shell=True, executable="/bin/bash", capture_output=True,
+                       text=True)
+    assert p.stdout.startswith(f"{big}: INVALID") and len(p.stdout.splitlines()) == 1
+    assert p.stderr.strip() == "exit=0", p.stderr
