@@ -124,7 +124,9 @@ def dump_json(obj: Any, *, sort_keys: bool = False) -> bytes:
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", *, permissions: int | None = None) -> Iterator[IO]:
     """Write `path` all or nothing: a temporary file beside it replaces it in one step when the block
-    ends, and is removed if the block fails, so a reader never sees half a file."""
+    ends, and is removed if the block fails, so a reader never sees half a file. The data reaches the disk
+    (fsync) before the rename, and the rename before returning, so a power cut leaves the old file or the
+    new one, never an empty one."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -133,10 +135,27 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, permissions: int 
             os.fchmod(fd, permissions)
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+        _fsync_folder(target.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (where the system allows a folder to be opened and synced)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = None,

@@ -114,3 +114,21 @@ def test_json_errors_read_plainly_and_a_cut_off_last_line_is_named_with_or_witho
     with pytest.raises(DataError) as e:
         list(read_jsonl(unterminated))
     assert "Unterminated string starting at column 14" in str(e.value) and "at at" not in str(e.value)
+
+
+def test_atomic_write_reaches_the_disk_before_it_renames(tmp_path, monkeypatch):
+    """fsync of the new file, then the rename, then the folder's fsync: a power cut leaves old or new, never empty."""
+    import os
+
+    from ftwidgets import dataset
+
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(dataset.os, "fsync", lambda fd: (calls.append(("fsync", os.path.isdir(f"/proc/self/fd/{fd}"))),
+                                                         real_fsync(fd)))
+    monkeypatch.setattr(dataset.os, "replace", lambda a, b: (calls.append(("replace", None)), real_replace(a, b)))
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    dataset.write_json_atomic(target, {"new": True})
+    assert calls == [("fsync", False), ("replace", None), ("fsync", True)]
+    assert target.read_text() == '{"new": true}'
