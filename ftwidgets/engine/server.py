@@ -26,11 +26,11 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from ..dataset import write_json_atomic
 from ..machine import lean_allocator_env
@@ -98,10 +98,11 @@ _running: dict[str, EngineHandle] = {}
 def _wait_ready(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
+        try:  # the standard library, so the package needs no HTTP stack of its own beside the client's
+            with urllib.request.urlopen(url + "/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, ValueError):  # not listening yet (URLError is an OSError), or a half-started answer
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the engine did not answer at {url} within {timeout:.0f} s")

@@ -131,3 +131,31 @@ def test_models_and_chat_errors(client):
         client.chat.completions.create(model="smollm2-135m-instruct", messages=[])
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="smollm2-135m-instruct", messages=[{"role": "user", "content": "hi"}], temperature=5)
+
+
+def test_integrations_are_accepted_with_an_event_saying_they_are_ignored(client):
+    """OpenAI's W&B integration sent to the engine (the same launch code runs on every backend): the job is made,
+    and its events say plainly that nothing is sent anywhere."""
+    f = upload(client, MATH[:120])
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id,
+                                         integrations=[{"type": "wandb", "wandb": {"project": "workbook"}}])
+    client.fine_tuning.jobs.cancel(job.id)
+    said = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=50)]
+    warning = [e for e in said if "ignores integrations (wandb)" in e.message]
+    assert len(warning) == 1 and warning[0].level == "warn" and "sends nothing out" in warning[0].message
+
+
+def test_the_package_reaches_the_engine_without_a_second_http_library():
+    """openai 3 brings its own HTTP stack (httpx2): starting an engine and asking it over the client loads no httpx."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tempfile\n"
+            "from ftwidgets.engine import start\n"
+            "h = start(tempfile.mkdtemp(), api_key='k', threads=1)\n"
+            "assert h.client(max_retries=0).models.list().data\n"
+            "h.stop()\n"
+            "print(sorted(m for m in sys.modules if m == 'httpx' or m.startswith('httpx.')))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "[]", p.stdout

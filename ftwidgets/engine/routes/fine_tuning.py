@@ -81,6 +81,10 @@ def create_job(body: JobCreate, e: Engine = Depends(engine)) -> dict:
     e.store.save_job(job)
     e.store.event(job.id, f"Validating training file: {body.training_file}")
     e.store.event(job.id, f"Created fine-tuning job: {job.id}")
+    if body.integrations:
+        kinds = ", ".join(sorted({str(i.get("type", "?")) for i in body.integrations}))
+        e.store.event(job.id, f"The engine ignores integrations ({kinds}): it runs offline and sends nothing out. The "
+                              "job's metrics are in its events and its result file.", level="warn")
     e.runner.wake()
     return wire(job)
 
