@@ -9,4 +9,5 @@ bash scripts/setup.sh
 out=${1:-results}
 full=()
 [ "${FTW_QUICK:-1}" = "0" ] && full=(--full)
-python scripts/run_workbook.py --out "$out" --max-memory-gb 2 "${full[@]}"
+# ${a[@]+"${a[@]}"}: an empty array is an unbound variable under set -u in bash before 4.4 (macOS ships 3.2)
+python scripts/run_workbook.py --out "$out" --max-memory-gb 2 ${full[@]+"${full[@]}"}

@@ -27,6 +27,8 @@ _SHELL_CLIMB = re.compile(r"""\$\(\s*dirname\s+["']?\$(?:0|\{?BASH_SOURCE(?:\[0\
 NOT_READS = {
     # path-traversal ids sent to the engine, which must refuse them
     "tests/engine/test_api.py": ('"../../etc/passwd", "file-../../x"',),
+    # pip resolves -c relative to the requirements file: binder/../requirements.lock is the repository's own lock
+    "binder/requirements.txt": ("../requirements.lock",),
     # the run-time guard names the folder around the repository to refuse reads there
     "tests/conftest.py": ("if ROOT.parent == Path(ROOT.anchor):", "rel = full.relative_to(ROOT.parent)",
                           "if d == ROOT.parent or not ROOT.parent.is_relative_to(d)"),
