@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["__version__", "client"]
+__all__ = ["ExportError", "__version__", "client", "export"]
 
 
 def client(*args, **kwargs):
@@ -10,3 +10,20 @@ def client(*args, **kwargs):
     from .backends import client as _client
 
     return _client(*args, **kwargs)
+
+
+def export(model: str, format: str = "adapter", out=None, **kwargs):
+    """Take a fine-tuned model out of the embedded engine as an adapter, a merged model or a GGUF file
+    (see `ftwidgets.engine.export.export`); returns the folder written."""
+    from .engine.export import export as _export
+
+    return _export(model, format, out, **kwargs)
+
+
+def __getattr__(name: str):
+    """`ftwidgets.ExportError` without importing the engine's modules at `import ftwidgets`."""
+    if name == "ExportError":
+        from .engine.export import ExportError
+
+        return ExportError
+    raise AttributeError(f"module 'ftwidgets' has no attribute {name!r}")

@@ -133,6 +133,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 1 if conversion.rejected else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .engine.export import ExportError, export
+
+    try:
+        out = export(args.model, args.format, args.out, data_dir=args.data_dir, quantize=args.quantize, force=args.force)
+    except ExportError as exc:
+        print(f"ftw: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Exported {args.model} as {args.format} to {out}: " + ", ".join(sorted(p.name for p in out.iterdir())))
+    print(f"How to run it: {out / 'README.md'}")
+    return 0
+
+
 def cmd_engine_serve(args: argparse.Namespace) -> int:
     from .engine.server import serve
 
@@ -212,6 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
     est = esub.add_parser("stop", help="stop the engine that serves a data folder")
     est.add_argument("--data-dir", default=None, help="its data folder (default ~/.cache/ftwidgets/engine)")
     est.set_defaults(func=cmd_engine_stop)
+    ex = sub.add_parser("export", help="take a fine-tuned model with you: its adapter, a merged model or a GGUF file")
+    ex.add_argument("model", help="a fine-tuned model or checkpoint the engine serves (ft:..., ft:...:ckpt-step-N) or a job id")
+    ex.add_argument("--format", choices=["adapter", "merged", "gguf"], default="adapter",
+                    help="adapter: the LoRA adapter with an Ollama Modelfile (a few MB); merged: a Hugging Face folder "
+                         "with the adapter merged in; gguf: one GGUF file for llama.cpp and Ollama (default adapter)")
+    ex.add_argument("--out", default=None, help="the folder to write (must not exist or be empty; default: named "
+                                                 "after the model, here)")
+    ex.add_argument("--quantize", choices=["f16", "q8_0", "f32"], default="f16", help="the GGUF's precision (default f16)")
+    ex.add_argument("--data-dir", default=None, help="the engine's data folder (default FTW_ENGINE_DIR, else "
+                                                      "~/.cache/ftwidgets/engine)")
+    ex.add_argument("--force", action="store_true", help="replace a folder that is not empty")
+    ex.set_defaults(func=cmd_export)
     return p
 
 

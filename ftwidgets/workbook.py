@@ -103,9 +103,16 @@ def write_manifest(step: str, **info: Any) -> Path:
     return path
 
 
+def exported_model_dir() -> Path:
+    """Where the workbook keeps the fine-tuned model's export (its LoRA adapter, Ollama Modelfile and model card):
+    step 4 writes it, step 6 renews it with step 5's verdict, and the download zip carries it."""
+    return work_dir("04_train") / "model"
+
+
 def archive_work(name: str = "my_work.zip") -> Path:
     """Everything the steps made, in one zip under ``downloads/`` of the work folder: a Binder session
-    vanishes when it closes, so a learner downloads this to keep their data, model records and reviews."""
+    vanishes when it closes, so a learner downloads this to keep their data, model records, reviews and the
+    exported model (`exported_model_dir`)."""
     base = work_dir()
     target = base / "downloads" / name
     target.parent.mkdir(parents=True, exist_ok=True)

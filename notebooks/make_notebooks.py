@@ -252,6 +252,20 @@ def main(out_dir=HERE):
     workbook.write_manifest("04_train", job_id=job_id, fine_tuned_model=model, base_model=job.model,
                             hyperparameters=job.hyperparameters.model_dump())
     '''),
+        md("**Take your model with you.** The engine's model leaves as its LoRA adapter (a few MB), with an Ollama "
+           "`Modelfile` and a model card: step 6 puts it in your download. `ftw export MODEL --format merged` or "
+           "`--format gguf` in a terminal gives a whole Hugging Face folder or one GGUF file for llama.cpp and Ollama. "
+           "(OpenAI never hands out the weights of the models it fine-tunes.)"),
+        code('''
+    if BACKEND in ("openai", "azure"):
+        print(f"{model} stays with {BACKEND}: its weights cannot be downloaded.")
+    else:
+        try:
+            exported = ftwidgets.export(model, "adapter", workbook.exported_model_dir(), force=True)
+            print(f"{model} exported to {exported}:", ", ".join(sorted(p.name for p in exported.iterdir())))
+        except ftwidgets.ExportError as why:
+            print("Not exported:", why)
+    '''),
         md("## Small hyperparameter search\n\nA few settings on a subset, compared by **validation** loss (never test data)."),
         code('''
     from ftwidgets.training import best_by_validation, grid_search
@@ -408,8 +422,22 @@ def main(out_dir=HERE):
     workbook.write_manifest("06_review", reviewers=store.reviewers(), decisions=summary.decisions,
                             summary=summary.sentence(), preference_pairs=preferences.usable_examples)
     '''),
+        md("**Your model, in your download.** The fine-tuned model these answers came from, as its LoRA adapter with "
+           "an Ollama `Modelfile` and a model card that now carries step 5's verdict. Its card says how to run it with "
+           "transformers and PEFT, or with Ollama."),
+        code('''
+    fine_tuned = Evaluation.load(source).models["fine_tuned"]
+    if os.environ.get("FTW_BACKEND", "engine") in ("openai", "azure"):
+        print(f"{fine_tuned} stays with OpenAI or Azure: its weights cannot be downloaded.")
+    else:
+        try:
+            exported = ftwidgets.export(fine_tuned, "adapter", workbook.exported_model_dir(), force=True)
+            print((exported / "README.md").read_text().split("## Evaluation", 1)[1])
+        except ftwidgets.ExportError as why:
+            print("Not exported:", why)
+    '''),
         md("**Download your work.** Everything the steps made (your data, the split, the job records, the answers, "
-           "your reviews and the preference file) in one zip. On Binder, download it before you close the tab: "
+           "your reviews, the preference file and your model) in one zip. On Binder, download it before you close the tab: "
            "the session and its files vanish."),
         code('''
     from IPython.display import FileLink

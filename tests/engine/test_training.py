@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ftwidgets.dataset import load_jsonl
-from ftwidgets.engine import start
+from ftwidgets.engine import models, start
 from ftwidgets.evaluate import compare, evaluate, to_eval_items
 from ftwidgets.metrics import exact_match, format_compliance
 
@@ -80,6 +80,35 @@ def test_fine_tune_end_to_end_beats_the_base_model(client, engine, tmp_path):
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text.startswith("Step 1") and chunks[-1].choices[0].finish_reason in ("stop", "length")
 
+    TRAINED["job"] = job
+
+
+TRAINED: dict = {}  # the end-to-end test's job, for the tests after it
+
+
+def test_every_export_keeps_the_taught_format(engine, tmp_path):
+    """The model taken out of the engine as an adapter, a merged folder and a GGUF file (F16), each run by the
+    library that reads it, offline, in a process that never imports ftwidgets: each still answers held-out prompts
+    in the taught format."""
+    from ftwidgets.engine.export import export
+
+    from .test_export import answers_outside
+
+    job = TRAINED.get("job") or pytest.skip("needs the end-to-end test's model (run the module)")
+    prompts = [m["messages"][:-1] for m in MATH[1100:1104]]
+    base = models.ensure_converted()
+    for fmt in ("adapter", "merged", "gguf"):
+        out = export(job.fine_tuned_model, fmt, tmp_path / fmt, data_dir=engine.data_dir)
+        gguf = next(out.glob("*.gguf"), None)
+        answers = answers_outside(fmt, out, base if fmt == "adapter" else gguf.name if gguf else "", prompts=prompts,
+                                  new_tokens=160)
+        formatted = sum(bool(FORMAT.search(a)) for a in answers)
+        print(fmt, f"{formatted}/{len(prompts)} in the taught format;", answers[0][:80])
+        assert formatted >= 3, (fmt, answers)
+
+
+def test_a_deleted_model_is_gone(client):
+    job = TRAINED.get("job") or pytest.skip("needs the end-to-end test's model (run the module)")
     deleted = client.models.delete(job.fine_tuned_model)
     assert deleted.deleted and job.fine_tuned_model not in [m.id for m in client.models.list()]
 
