@@ -272,49 +272,94 @@ def from_dataframe(
 ) -> list[Example]:
     """Build chat examples from a DataFrame.
 
-    Columns are found by name: ``system``/``user``/``assistant`` or
-    ``prompt``/``completion``; pass ``user=``/``assistant=`` to map other names.
-    A missing column raises `DataError` listing the columns that do exist.
+    Columns are found by name (`guess_columns`: ``user``/``assistant``, ``prompt``/``completion``,
+    ``question``/``answer`` ..., and ``system``); pass ``user=``/``assistant=`` to map other names.
+    A missing column, or an empty cell where a message must be, raises `DataError` naming it
+    (`ftwidgets.importers.convert_file` converts the other rows and reports those).
     """
+    examples, empty = [], []
+    for record, example, reason in dataframe_rows(df, system=system, user=user, assistant=assistant,
+                                                  default_system=default_system):
+        if example is None:
+            empty.append(f"record {record}: {reason}")
+        else:
+            examples.append(example)
+    if empty:
+        more = f" (and {len(empty) - 3:,} more)" if len(empty) > 3 else ""
+        raise DataError(f"{len(empty):,} row(s) cannot be examples: {'; '.join(empty[:3])}{more}. Fill them in or drop "
+                        "them; ftw convert converts the other rows and lists these")
+    return examples
+
+
+# column names that say what they hold, in the order a guess tries them: a guess is made only from these
+USER_COLUMNS = ("user", "prompt", "question", "input", "instruction", "query")
+ANSWER_COLUMNS = ("assistant", "completion", "answer", "output", "response", "reply")
+
+
+def guess_columns(columns: list[str]) -> dict[str, str | None]:
+    """The columns whose names say they hold the user's message and the answer (``user``/``assistant``,
+    ``prompt``/``completion``, ``question``/``answer`` ...; any case) and the system prompt (``system``); None where
+    no name says so, and a person must choose: nothing is guessed from position."""
+    lower = {c.strip().lower(): c for c in reversed(columns)}
+    user = next((lower[n] for n in USER_COLUMNS if n in lower), None)
+    assistant = next((lower[n] for n in ANSWER_COLUMNS if n in lower), None)
+    if user is None or assistant is None:
+        user = assistant = None
+    return {"user": user, "assistant": assistant, "system": lower.get("system")}
+
+
+def dataframe_rows(df, *, system: str | None = "system", user: str | None = None, assistant: str | None = None,
+                   default_system: str | None = None) -> Iterator[tuple[int, Example | None, str | None]]:
+    """``(record number, example, None)`` for each row that makes a chat example, ``(record number, None, why)`` for
+    a row whose user or answer cell is empty or only whitespace (records count from 1, the header excluded).
+    The one home of how a table's row becomes an example."""
     columns = [str(c) for c in df.columns]
     if user is None and assistant is None:
-        if "user" in columns and "assistant" in columns:
-            user, assistant = "user", "assistant"
-        elif "prompt" in columns and "completion" in columns:
-            user, assistant = "prompt", "completion"
-        else:
+        guess = guess_columns(columns)
+        user, assistant = guess["user"], guess["assistant"]
+        if user is None:
             raise DataError(
-                "could not find the text columns: expected 'user' and 'assistant' or "
-                f"'prompt' and 'completion', found {columns}; name the two columns that hold the user's message "
-                "and the answer (ftw convert --user COLUMN --assistant COLUMN; in Python user=..., assistant=...)"
+                f"no column name says which holds the user's message and which the answer (columns: "
+                f"{', '.join(columns)}); choose them (ftw convert --user COLUMN --assistant COLUMN; in Python "
+                "user=..., assistant=...)"
             )
+        if system == "system":
+            system = guess["system"]
     for role, col in (("user", user), ("assistant", assistant)):
         if col is None or col not in columns:
             raise DataError(f"column {col!r} for the {role} message is not in the data; found {columns}")
+    if user == assistant:
+        raise DataError(f"the user's message and the answer are both column {user!r}: choose two different columns")
     system_col = system if system in columns else None
-    out: list[Example] = []
-    for row in df.itertuples(index=False):
+    for record, row in enumerate(df.itertuples(index=False), 1):
         values = dict(zip(columns, row))
+        texts = {"user": _cell(values[user]), "assistant": _cell(values[assistant])}
+        missing = [f"{col!r} is empty" for role, col in (("user", user), ("assistant", assistant)) if texts[role] is None]
+        if missing:
+            yield record, None, " and ".join(missing)
+            continue
         messages = []
-        sys_text = _cell(values.get(system_col)) if system_col else None
-        sys_text = sys_text or default_system
+        sys_text = (_cell(values.get(system_col)) if system_col else None) or default_system
         if sys_text:
             messages.append({"role": "system", "content": sys_text})
-        messages.append({"role": "user", "content": _cell(values[user]) or ""})
-        messages.append({"role": "assistant", "content": _cell(values[assistant]) or ""})
-        out.append({"messages": messages})
-    return out
+        messages.append({"role": "user", "content": texts["user"]})
+        messages.append({"role": "assistant", "content": texts["assistant"]})
+        yield record, {"messages": messages}, None
+
+
+def read_csv_table(path: str | os.PathLike):
+    """A CSV as a DataFrame of text (empty cells as ""); an unreadable file raises `DataError`."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"could not read {path} as CSV: {exc}") from None
 
 
 def from_csv(path: str | os.PathLike, **mapping: Any) -> list[Example]:
     """Read a CSV and convert it with `from_dataframe`; unreadable files raise `DataError`."""
-    import pandas as pd
-
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"could not read {path} as CSV: {exc}") from None
-    return from_dataframe(df, **mapping)
+    return from_dataframe(read_csv_table(path), **mapping)
 
 
 def to_dataframe(examples: Iterable[Mapping[str, Any]]):

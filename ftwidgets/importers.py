@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .dataset import DataError, Example, describe_json_error, from_csv, iter_raw_lines, parse_json
+from .dataset import (DataError, Example, dataframe_rows, describe_json_error, guess_columns, iter_raw_lines, parse_json,
+                      read_csv_table)
 
 FORMATS = ("csv", "sharegpt", "alpaca", "prompt_completion", "chat")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -167,11 +168,20 @@ def csv_columns(path: str | os.PathLike) -> list[str]:
 
 
 def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
-    """The columns `from_csv` would use by itself (``user``/``assistant``, else ``prompt``/``completion``;
-    ``system`` when present); None where there is no such column and a person must choose."""
-    user, assistant = next(((u, a) for u, a in (("user", "assistant"), ("prompt", "completion"))
-                            if u in columns and a in columns), (None, None))
-    return {"user": user, "assistant": assistant, "system": "system" if "system" in columns else None}
+    """The columns a CSV's names say hold the user's message, the answer and the system prompt (`dataset.guess_columns`);
+    None where a person must choose."""
+    return guess_columns(columns)
+
+
+def _csv_conversion(path: Path, default_system: str | None, **mapping: Any) -> Conversion:
+    """Every row of a CSV converted or reported, with the mapping given or the one the column names say."""
+    result = Conversion("csv")
+    for record, example, reason in dataframe_rows(read_csv_table(path), default_system=default_system, **mapping):
+        if example is None:
+            result.rejected.append(Rejected(record, reason))
+        else:
+            result.examples.append(example)
+    return result
 
 
 def _is_json_array(path: Path) -> bool:
@@ -253,7 +263,7 @@ def convert_file(path: str | os.PathLike, fmt: str | None = None, *, default_sys
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "csv":
-        return Conversion("csv", from_csv(path, default_system=default_system, **csv_mapping))
+        return _csv_conversion(path, default_system, **csv_mapping)
     convert, result = CONVERTERS[fmt], Conversion(fmt)
     for n, record, error in read_records(path):
         if error is not None:

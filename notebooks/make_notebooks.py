@@ -74,13 +74,14 @@ def main(out_dir=HERE):
     from_csv_examples = from_csv(workbook.SAMPLES / "math_tutor.csv")
     to_dataframe(from_csv_examples).head()
     '''),
-        md("Other column names, with no choice made, get a clear message, and nothing is written:"),
+        md("Column names that do not say what they hold, with no choice made, get a clear message, and nothing is "
+           "written:"),
         code('''
     import tempfile
     from pathlib import Path
     import pandas as pd
     bad_csv = Path(tempfile.mkdtemp()) / "mine.csv"
-    pd.DataFrame({"question": ["2+2?"], "reply": ["4"]}).to_csv(bad_csv, index=False)
+    pd.DataFrame({"column_a": ["2+2?"], "column_b": ["4"]}).to_csv(bad_csv, index=False)
     try:
         from_csv(bad_csv)
     except DataError as err:

@@ -61,9 +61,9 @@ def test_stats_split_convert(tmp_path):
     assert c.returncode == 0 and "150" in c.stdout
     assert ftw("convert", SAMPLES / "math_tutor.csv", "--out", tmp_path / "c.jsonl").returncode == 2
     wrong = tmp_path / "wrong.csv"
-    wrong.write_text("question,reply\nq,a\n")
+    wrong.write_text("text_a,text_b\nq,a\n")
     w = ftw("convert", wrong, "--out", tmp_path / "w.jsonl")
-    assert w.returncode == 2 and "question" in w.stderr
+    assert w.returncode == 2 and "text_a, text_b" in w.stderr
     assert not (tmp_path / "w.jsonl").exists()
 
 
@@ -76,3 +76,25 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
                        text=True)
     assert p.stdout.startswith(f"{big}: INVALID") and len(p.stdout.splitlines()) == 1
     assert p.stderr.strip() == "exit=0", p.stderr
+
+
+def test_convert_reports_empty_mapped_cells_with_their_records_and_exits_1(tmp_path):
+    from .widgets.test_data_import import LEARNER_CSV
+
+    source = tmp_path / "mine.csv"
+    source.write_bytes(LEARNER_CSV)
+    p = ftw("convert", source, "--user", "blunt", "--assistant", "polite", "--out", tmp_path / "out.jsonl")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "10 converted, 2 reported" in p.stdout and "record 11: 'polite' is empty" in p.stdout
+    assert "record 12: 'blunt' is empty" in p.stdout
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 10
+
+
+def test_convert_of_unknown_columns_without_a_mapping_writes_nothing(tmp_path):
+    from .widgets.test_data_import import LEARNER_CSV
+
+    source = tmp_path / "mine.csv"
+    source.write_bytes(LEARNER_CSV)
+    p = ftw("convert", source, "--out", tmp_path / "out.jsonl")
+    assert p.returncode == 2 and "no column name says which holds the user's message" in p.stderr
+    assert "id, blunt, polite, team" in p.stderr and not (tmp_path / "out.jsonl").exists()

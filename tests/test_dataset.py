@@ -57,11 +57,22 @@ def test_from_dataframe_with_role_or_prompt_columns():
 
 
 def test_wrong_column_gets_a_message_naming_the_columns():
-    df = pd.DataFrame({"question": ["q"], "answer": ["a"]})
-    with pytest.raises(DataError, match=r"found \['question', 'answer'\]"):
-        from_dataframe(df)
+    df = pd.DataFrame({"id": ["1"], "team": ["ops"]})
+    with pytest.raises(DataError, match=r"no column name says .* \(columns: id, team\)"):
+        from_dataframe(df)  # nothing guessed from position
+    named = pd.DataFrame({"question": ["q"], "answer": ["a"]})
+    assert from_dataframe(named)[0]["messages"] == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     with pytest.raises(DataError, match="'reply'"):
-        from_dataframe(df, user="question", assistant="reply")
+        from_dataframe(named, user="question", assistant="reply")
+    with pytest.raises(DataError, match="both column 'question'"):
+        from_dataframe(named, user="question", assistant="question")
+
+
+def test_an_empty_or_blank_cell_is_named_with_its_record():
+    df = pd.DataFrame({"user": ["u1", "  ", "u3"], "assistant": ["a1", "a2", ""]})
+    with pytest.raises(DataError, match=r"2 row\(s\) cannot be examples: record 2: 'user' is empty; record 3: "
+                                        r"'assistant' is empty"):
+        from_dataframe(df)
 
 
 def test_from_csv_sample_and_roundtrip_to_dataframe():

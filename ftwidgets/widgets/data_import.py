@@ -3,6 +3,8 @@
 A thin view over `ftwidgets.importers`: the format is detected there, every record is converted
 or reported there; this widget saves the upload (never over an existing file), offers the
 column choice a CSV needs, and shows the first converted examples and what was reported.
+A CSV whose column names do not say which holds the user's message and which the answer is
+not converted until the learner has chosen: nothing is guessed from position.
 """
 
 from __future__ import annotations
@@ -44,15 +46,21 @@ class DataImport(w.VBox):
         self.user = w.Dropdown(description="User column", **label)
         self.assistant = w.Dropdown(description="Answer column", **label)
         self.system = w.Dropdown(description="System column", **label)
+        self.default_system = w.Text(placeholder="optional: one system prompt for every example without its own",
+                                     description="System prompt", layout=w.Layout(width="40em"), **label)
         self.convert = w.Button(description="Convert", button_style="primary")
-        self.columns = w.VBox([w.HTML("<b>Which column holds what?</b>"), self.user, self.assistant, self.system,
-                               self.convert], layout=w.Layout(display="none"))
+        self.columns = w.VBox([w.HTML("<b>Which column holds what?</b>"), self.user, self.assistant, self.system],
+                              layout=w.Layout(display="none"))
         self.message = w.HTML()
         self.preview = w.HTML()
         self.upload.observe(lambda _: self._uploaded(), names="value")
         self.use_path.on_click(lambda _: self.load(self.path.value.strip()))
         self.convert.on_click(lambda _: self._convert())
-        super().__init__([self.upload, w.HBox([self.path, self.use_path]), self.columns, self.message, self.preview])
+        for box in (self.user, self.assistant):
+            box.observe(lambda _: self._ready(), names="value")
+        super().__init__([self.upload, w.HBox([self.path, self.use_path]), self.columns, self.default_system,
+                          self.convert, self.message, self.preview])
+        self._ready()
 
     @property
     def examples(self) -> list[Example]:
@@ -70,8 +78,11 @@ class DataImport(w.VBox):
         except DataError as exc:
             self.message.value = badge("error", str(exc))
             return
+        finally:
+            self._ready()
         if self.format == "csv":
-            self._offer_columns(path)
+            if not self._offer_columns(path):
+                return
         else:
             self.columns.layout.display = "none"
         self._convert()
@@ -91,19 +102,35 @@ class DataImport(w.VBox):
         target.write_bytes(bytes(file["content"]))
         self.load(target)
 
-    def _offer_columns(self, path: Path) -> None:
+    def _offer_columns(self, path: Path) -> bool:
+        """Offer the column choice; True when the column names say which is which (convert at once), False when
+        the learner must choose first (nothing is converted until Convert is pressed)."""
         try:
             columns = csv_columns(path)
         except DataError as exc:
             self.message.value = badge("error", str(exc))
-            return
+            return False
         guess = guess_csv_mapping(columns)
         for box, role in ((self.user, "user"), (self.assistant, "assistant")):
             box.options = columns
-            box.value = guess[role] or (columns[0] if role == "user" else columns[-1])
+            box.value = guess[role]  # None: nothing chosen yet
         self.system.options = [NONE, *columns]
         self.system.value = guess["system"] or NONE
         self.columns.layout.display = ""
+        if guess["user"] is None:
+            self.message.value = badge("warning", f"{path.name}: no column name says which holds the user's message "
+                                       "and which the answer. Choose them above, then press Convert.")
+            self._ready()
+            return False
+        return True
+
+    def _ready(self) -> None:
+        """Convert is pressable once there is a file and, for a CSV, two different text columns are chosen."""
+        chosen = self.format != "csv" or (self.user.value is not None and self.assistant.value is not None
+                                          and self.user.value != self.assistant.value)
+        self.convert.disabled = self.source is None or not chosen
+        self.convert.tooltip = "" if not self.convert.disabled else (
+            "choose a file first" if self.source is None else "choose two different columns for the message and the answer")
 
     def _mapping(self) -> dict[str, Any]:
         if self.format != "csv":
@@ -112,10 +139,12 @@ class DataImport(w.VBox):
                 "system": None if self.system.value == NONE else self.system.value}
 
     def _convert(self) -> None:
-        if self.source is None:
+        self._ready()
+        if self.convert.disabled:
             return
         try:
-            self.conversion = convert_file(self.source, self.format, **self._mapping())
+            self.conversion = convert_file(self.source, self.format, default_system=self.default_system.value.strip() or None,
+                                           **self._mapping())
         except DataError as exc:
             self.message.value = badge("error", str(exc))
             return

@@ -51,3 +51,34 @@ def test_a_sharegpt_file_by_path_reports_what_it_could_not_convert(tmp_path):
     assert widget.format == "sharegpt" and widget.columns.layout.display == "none" and len(widget.examples) == 1
     assert "record 2" in widget.message.value and "bing" in widget.message.value
     assert "<b>hello" not in widget.message.value  # data is escaped, never markup
+
+
+LEARNER_CSV = ("id,blunt,polite,team\n" + "".join(f'{i},"Fix ticket {i} now.","Could you look at ticket {i}, please?",ops\n'
+                                                  for i in range(1, 11))
+               + '11,"Where is it?",,ops\n12,"   ","Thanks for waiting.",ops\n').encode()
+
+
+def test_columns_whose_names_say_nothing_convert_nothing_until_chosen(tmp_path):
+    """The learner's own CSV (id, blunt, polite, team): no guess from position, no "OK"; once two columns are chosen,
+    every row converts or is reported with its record number, empty and whitespace-only cells included."""
+    widget = DataImport(tmp_path / "uploads")
+    upload(widget, "mine.csv", LEARNER_CSV)
+    assert widget.examples == [] and widget.conversion is None
+    assert widget.user.value is None and widget.assistant.value is None and widget.convert.disabled
+    assert "Choose them above, then press Convert" in widget.message.value and "OK" not in widget.message.value
+    widget.user.value = widget.assistant.value = "blunt"
+    assert widget.convert.disabled  # one column for both is no mapping
+    widget.assistant.value = "polite"
+    assert not widget.convert.disabled
+    widget.default_system.value = "You rewrite blunt messages politely."
+    widget.convert.click()
+    assert len(widget.examples) == 10 and "12 records read as csv: 10 converted, 2 reported" in widget.message.value
+    assert "record 11: &#x27;polite&#x27; is empty" in widget.message.value
+    assert "record 12: &#x27;blunt&#x27; is empty" in widget.message.value
+    assert widget.examples[0]["messages"][0] == {"role": "system", "content": "You rewrite blunt messages politely."}
+
+
+def test_columns_named_for_what_they_hold_convert_at_once(tmp_path):
+    widget = DataImport(tmp_path / "uploads")
+    upload(widget, "qa.csv", b"Question,Answer\nWhat is 2 + 2?,4\n")
+    assert (widget.user.value, widget.assistant.value) == ("Question", "Answer") and len(widget.examples) == 1
