@@ -454,7 +454,7 @@ def validate_file(
     cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items()}
     lines_arr, idx_arr, tok_arr, usable = cat["lines"], cat["indices"], cat["tokens"], cat["usable"].astype(bool)
 
-    near = _report_duplicates(report, rules, cat, sig_file, sig_rows)
+    near, copies = _report_duplicates(report, rules, cat, sig_file, sig_rows)
     sig_file.close()
 
     _size_policy(report, rules)
@@ -485,13 +485,15 @@ def validate_file(
         "tokens": tok_arr,
         "turns": cat["turns"],
         "usable": usable,
+        "exact_duplicate": copies,  # a later exact copy of a usable example (the first one is not marked)
     }
     return report
 
 
-def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray], sig_file, sig_rows: int) -> list:
+def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray], sig_file,
+                       sig_rows: int) -> tuple[list, np.ndarray]:
     """Exact and near duplicates among the usable examples (a broken line is reported for its error);
-    returns the near-duplicate pairs."""
+    returns the near-duplicate pairs and which examples are later exact copies of an earlier one."""
     lines_arr, idx_arr = cat["lines"], cat["indices"]
     keep = np.flatnonzero(cat["usable"].astype(bool))
     first, later = quality.repeats(cat["exact"][keep])
@@ -507,7 +509,9 @@ def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray],
         del sig
         for i, j, s in near:
             report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
-    return near
+    copies = np.zeros(len(lines_arr), dtype=bool)
+    copies[keep[duplicate]] = True
+    return near, copies
 
 
 def _size_policy(report: Report, rules: Rules) -> None:

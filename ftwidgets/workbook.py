@@ -58,9 +58,32 @@ def task():
 
 
 def prepared_dataset() -> Path:
-    """Step 1's dataset, or the chosen task's committed sample."""
+    """The dataset the next steps train on: step 2's cleaned file where it was made from step 1's current dataset
+    (`drop_flagged_examples`), else step 1's dataset, else the chosen task's committed sample."""
     p = work_dir("01_prepare") / "dataset.jsonl"
-    return p if p.exists() else SAMPLES / (task().sample or "math_tutor.jsonl")
+    if not p.exists():
+        return SAMPLES / (task().sample or "math_tutor.jsonl")
+    cleaned, record = work_dir("02_validate") / "dataset.cleaned.jsonl", work_dir("02_validate") / "cleaned.json"
+    if cleaned.exists() and record.exists():
+        from .cleaning import file_sha256
+
+        if json.loads(record.read_text()).get("source_sha256") == file_sha256(p):
+            return cleaned
+    return p
+
+
+def drop_flagged_examples(report):
+    """Step 2's way on: the examples of `report`'s file without the ones it flags as errors and the exact
+    duplicates, in a new file of step 2 (`cleaning.drop_flagged`), recorded so `prepared_dataset` returns it while
+    step 1's dataset is the one it was made from."""
+    from .cleaning import drop_flagged
+
+    cleaned = drop_flagged(report, work_dir("02_validate") / "dataset.cleaned.jsonl")
+    write_json_atomic(work_dir("02_validate") / "cleaned.json",
+                      {"source": str(cleaned.source), "source_sha256": cleaned.source_sha256, "kept": cleaned.kept,
+                       "dropped_error_lines": sorted(cleaned.errors), "dropped_duplicate_lines": cleaned.duplicates},
+                      indent=2)
+    return cleaned
 
 
 def split_folder() -> Path | None:
@@ -92,6 +115,12 @@ def manifest(step: str) -> dict[str, Any] | None:
 def evaluation_file() -> Path | None:
     """Step 5's answers of both models to the test split, if it has run."""
     path = work_dir("05_evaluate") / "outputs.jsonl"
+    return path if path.exists() else None
+
+
+def comparison_file() -> Path | None:
+    """Step 5's comparison of the two models (metrics, statistics, the verdict), if it has run."""
+    path = work_dir("05_evaluate") / "comparison.json"
     return path if path.exists() else None
 
 

@@ -111,7 +111,7 @@ def main(out_dir=HERE):
         code('''
     from ftwidgets import workbook
     from ftwidgets.validate import validate_file
-    from ftwidgets.widgets import DatasetReport, ValidationTable
+    from ftwidgets.widgets import DatasetReport, DropFlagged, ValidationTable
     dataset = workbook.prepared_dataset()
     dataset
     '''),
@@ -125,6 +125,13 @@ def main(out_dir=HERE):
     report = validate_file(dataset)
     ValidationTable(report)
     '''),
+        md("**A way on.** Examples with errors, and exact repeats of an earlier example, can be dropped with one "
+           "click into a new file (`data/work/02_validate/dataset.cleaned.jsonl`); your file is never changed. The "
+           "new file is validated again, and the next steps use it. Or fix your file and run step 1 again."),
+        code('''
+    way_on = DropFlagged(report, on_drop=workbook.drop_flagged_examples)
+    way_on
+    '''),
         md("Tokens, cost, lengths, duplicates, diversity and the fact-versus-style verdict:"),
         code('''
     DatasetReport(report)
@@ -136,11 +143,18 @@ def main(out_dir=HERE):
     '''),
         md("### Checkpoint"),
         code('''
-    assert report.valid, f"Fix the {report.error_count} error(s) listed above before training."
+    dataset = workbook.prepared_dataset()  # the cleaned file, once you have pressed the button above
+    if str(dataset) != report.path:
+        print("Checking the cleaned file:", dataset.name)
+        report = validate_file(dataset)
+    assert report.valid, (f"{report.error_count} error(s) are listed above: press the Drop button above to go on "
+                          "without those examples, or fix your file and run step 1 again.")
     assert not report.quality["fact_verdict"]["looks_like_facts"], "This data teaches facts: use retrieval (RAG) instead."
     workbook.write_manifest("02_validate", dataset=str(dataset), valid=report.valid, counts=dict(report.counts), tokens=report.tokens)
+    print(f"{dataset.name} passed every rule: {report.examples} examples, {report.tokens['billable_tokens']:,} billable tokens.")
     '''),
-    ], "Your file passed every rule; you saw its token count, cost and quality.", "03_split", out_dir)
+    ], "You checked your file against every rule, with a way on where examples broke one, and saw its token count, "
+       "cost and quality.", "03_split", out_dir)
 
     notebook("03_split", "Step 3: split 80/10/10",
              "At the end you will have train, validation and test files with no example leaking between them.", [
@@ -216,7 +230,9 @@ def main(out_dir=HERE):
         monitor.watch(every=2)  # live curves while the job trains
         return monitor
 
-    panel = HyperparameterPanel(len(train), example_tokens=[120] * len(train), early_stopping=BACKEND not in ("openai", "azure"))
+    from ftwidgets.tokens import count_message_tokens
+    train_tokens = [count_message_tokens(example["messages"]) for example in train]  # this file's own tokens, as step 2 counts them
+    panel = HyperparameterPanel(len(train), example_tokens=train_tokens, early_stopping=BACKEND not in ("openai", "azure"))
     panel.on_launch(launch)
     panel
     '''),

@@ -352,11 +352,11 @@ def workbook_verdict(model: str) -> str | None:
     """Step 5's verdict sentence, where the workbook's comparison evaluated this very model."""
     from .. import workbook
 
-    path = workbook.evaluation_file()
+    path = workbook.comparison_file()
     if path is None:
         return None
     try:
-        comparison = json.loads(Path(path).read_text())
+        comparison = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     return comparison.get("verdict") if model in (comparison.get("models") or {}).values() else None

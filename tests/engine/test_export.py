@@ -237,3 +237,18 @@ def test_the_tokenizer_written_is_the_one_llama_cpp_made_for_smollm2(tmp_path):
     mine, theirs = gguf.GGUFReader(tmp_path / "t.gguf"), gguf.GGUFReader(models.gguf_path())
     for key in [k for k in theirs.fields if k.startswith("tokenizer.")]:
         assert mine.fields[key].contents() == theirs.fields[key].contents(), key
+
+
+def test_the_card_carries_step_5s_verdict_when_the_workbook_evaluated_this_model(trained, tmp_path, monkeypatch):
+    handle, _, job, _ = trained
+    monkeypatch.setenv("FTW_WORK_DIR", str(tmp_path / "work"))
+    folder = tmp_path / "work" / "05_evaluate"
+    folder.mkdir(parents=True)
+    verdict = "On 12 held-out test items:\n- fine-tuned is better on format compliance: +50 points"
+    (folder / "comparison.json").write_text(json.dumps({"models": {"base": "b", "fine_tuned": job.fine_tuned_model},
+                                                        "verdict": verdict}))
+    card = (export(job.fine_tuned_model, "adapter", tmp_path / "a", data_dir=handle.data_dir) / "README.md").read_text()
+    assert verdict in card and "Not evaluated" not in card
+    (folder / "comparison.json").write_text(json.dumps({"models": {"fine_tuned": "ft:another"}, "verdict": verdict}))
+    card = (export(job.fine_tuned_model, "adapter", tmp_path / "b", data_dir=handle.data_dir) / "README.md").read_text()
+    assert verdict not in card  # another model's verdict is never put on this one
