@@ -76,13 +76,37 @@ def check_held_out(items: Sequence[EvalItem], *seen: Iterable[Example]) -> None:
         )
 
 
-def held_out_test_items(folder: str | os.PathLike) -> list[EvalItem]:
-    """The held-out test split of a step-3 folder, checked against its train and validation files."""
+class HeldOutItems(list):
+    """Test items, each distinct prompt once; `repeats` counts the exact copies set aside, so every "n" a learner
+    reads (the evaluation's, its intervals', the review's) is the number of distinct prompts."""
+
+    repeats: int = 0
+
+    def note(self) -> str:
+        return (f"{len(self):,} distinct test prompts ({self.repeats:,} exact repeat{'s' if self.repeats != 1 else ''} "
+                "counted once)" if self.repeats else f"{len(self):,} distinct test prompts")
+
+
+def distinct_items(items: Iterable[EvalItem]) -> HeldOutItems:
+    """Each prompt once, the first of its copies kept: a repeated prompt would be counted as independent evidence."""
+    out, seen = HeldOutItems(), set()
+    for item in items:
+        if item.id in seen:
+            out.repeats += 1
+        else:
+            seen.add(item.id)
+            out.append(item)
+    return out
+
+
+def held_out_test_items(folder: str | os.PathLike) -> HeldOutItems:
+    """The held-out test split of a step-3 folder, checked against its train and validation files, each distinct
+    prompt once (`distinct_items`)."""
     folder = Path(folder)
     items = to_eval_items(load_jsonl(folder / "test.jsonl"))
     others = [load_jsonl(folder / name) for name in ("train.jsonl", "validation.jsonl") if (folder / name).exists()]
     check_held_out(items, *others)
-    return items
+    return distinct_items(items)
 
 
 class OutputCache:

@@ -291,3 +291,34 @@ def export_preferences(store: ReviewStore, items: Sequence[ReviewItem], path: st
 
     write_preferences(path, preference_records(store, items), **write_kw)
     return validate_preference_file(path)
+
+
+@dataclass
+class ReviewExports:
+    """Step 6's exports, made from every decision in the store at one moment, and when."""
+
+    summary: ReviewSummary
+    preferences: Any  # the preference file's validation report
+    agreement_line: str
+    made_at: str
+    paths: dict[str, Path]
+
+    def describe(self) -> str:
+        return (f"Made at {self.made_at} from {self.summary.decisions} decision(s): {self.paths['csv'].name}, "
+                f"{self.paths['preferences'].name} ({self.preferences.usable_examples} preference pairs; "
+                f"valid: {self.preferences.valid}). {self.agreement_line}")
+
+
+def export_review(store: ReviewStore, items: Sequence[ReviewItem], folder: str | os.PathLike) -> ReviewExports:
+    """Every export of a review, remade from the decisions so far: the CSV, the DPO preference file (validated),
+    the summary (people only once someone has reviewed) and the agreement with the automatic reviewer. Run it
+    again after more reviews: nothing of an older run is kept."""
+    folder = Path(folder)
+    paths = {"csv": export_csv(store, items, folder / "reviews.csv"), "preferences": folder / "preferences.jsonl"}
+    preferences = export_preferences(store, items, paths["preferences"], overwrite=True)
+    humans = people(store)
+    with_rule = agreement(store, [*humans, "rule:metrics"]) if humans else {}
+    pairs = {k: round(v["cohen_kappa"], 2) for k, v in with_rule.get("pairs", {}).items() if "rule:" in k}
+    line = (f"Agreement with the automatic reviewer (Cohen's kappa): {pairs}." if pairs
+            else "No person has reviewed yet: the summary is the automatic reviewer's.")
+    return ReviewExports(summarize(store, reviewers=humans or None), preferences, line, time.strftime("%H:%M:%S"), paths)

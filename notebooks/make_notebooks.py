@@ -325,6 +325,7 @@ def main(out_dir=HERE):
         code('''
     split = workbook.split_or_fallback("05_evaluate")
     items = held_out_test_items(split)
+    print(items.note())  # a prompt repeated in the test split counts once: every n below is this one
     if QUICK:  # the short run (CI)
         print(f"QUICK: evaluating the first 24 of {len(items)} test items"); items = items[:24]
     trained = workbook.manifest("04_train") or {}
@@ -378,10 +379,9 @@ def main(out_dir=HERE):
     import ftwidgets
     from ftwidgets import workbook
     from ftwidgets.evaluate import Evaluation, evaluate, held_out_test_items
-    from ftwidgets.review import (ReviewStore, agreement, export_csv, export_preferences, people, review_items, rule_review,
-                                  summarize)
+    from ftwidgets.review import ReviewStore, export_review, people, review_items, rule_review, summarize
     from ftwidgets.training import train_small
-    from ftwidgets.widgets import ABReview, ReviewSummaryView
+    from ftwidgets.widgets import ABReview, DownloadButton, ReviewSummaryView
     '''),
         md("Inputs: step 5's answers, or (if step 5 was not run) a short evaluation made here."),
         code('''
@@ -419,25 +419,25 @@ def main(out_dir=HERE):
     review.on_decision(lambda: summary_view.update(current_summary()))
     summary_view
     '''),
-        code('''
-    with_rule = agreement(store, [*people(store), "rule:metrics"])
-    pairs = {k: round(v["cohen_kappa"], 2) for k, v in with_rule.get("pairs", {}).items() if "rule:" in k}
-    print("agreement with the automatic reviewer (Cohen's kappa):", pairs or "no person has reviewed yet")
-    summary = summary_view.summary
-    '''),
         md("**Export.** Every decision to CSV; decisions with a winner (where reviewers agree) to OpenAI's preference "
-           "(DPO) format, checked by the same validator as training data: the start of a preference-tuning round."),
+           "(DPO) format, checked by the same validator as training data (the start of a preference-tuning round), "
+           "and the agreement with the automatic reviewer. They are made now, from the decisions so far, and made "
+           "again from all your decisions when you press **Download** below."),
         code('''
-    out = workbook.work_dir("06_review")
-    export_csv(store, items, out / "reviews.csv")
-    preferences = export_preferences(store, items, out / "preferences.jsonl", overwrite=True)
-    print(preferences.usable_examples, "preference pairs; valid:", preferences.valid)
+    def make_exports():
+        made = export_review(store, items, workbook.work_dir("06_review"))
+        workbook.write_manifest("06_review", reviewers=store.reviewers(), decisions=made.summary.decisions,
+                                summary=made.summary.sentence(), preference_pairs=made.preferences.usable_examples,
+                                exports_made_at=made.made_at)
+        return made
+
+    exports = make_exports()
+    print(exports.describe())
     '''),
         md("### Checkpoint"),
         code('''
+    preferences = exports.preferences
     assert preferences.valid or preferences.usable_examples == 0, "The preference file has errors: see the report above."
-    workbook.write_manifest("06_review", reviewers=store.reviewers(), decisions=summary.decisions,
-                            summary=summary.sentence(), preference_pairs=preferences.usable_examples)
     '''),
         md("**Your model, in your download.** The fine-tuned model these answers came from, as its LoRA adapter with "
            "an Ollama `Modelfile` and a model card that now carries step 5's verdict. Its card says how to run it with "
@@ -454,11 +454,15 @@ def main(out_dir=HERE):
             print("Not exported:", why)
     '''),
         md("**Download your work.** Everything the steps made (your data, the split, the job records, the answers, "
-           "your reviews, the preference file and your model) in one zip. On Binder, download it before you close the tab: "
+           "your reviews, the preference file and your model) in one zip, made when you press the button, so it holds "
+           "every review you have made. On Binder, download it before you close the tab: "
            "the session and its files vanish."),
         code('''
-    from IPython.display import FileLink
-    FileLink(os.path.relpath(workbook.archive_work(), os.getcwd()))
+    def my_work():
+        made = make_exports()  # every review so far is in the CSV, the preferences and the summary
+        return workbook.archive_work(), f"Its exports were made from {made.summary.decisions} decision(s)."
+
+    DownloadButton(my_work, label="Download my work (zip)")
     '''),
     ], "You reviewed the answers blind, measured agreement, and exported preferences for a DPO round.",
         "07_facts_need_retrieval", out_dir)

@@ -162,3 +162,20 @@ def test_evaluation_save_and_load_round_trip(tmp_path):
     assert compare(loaded, [exact_match()], resamples=100).results[0].candidate == 1.0
     with pytest.raises(DataError):
         Evaluation.load(write_jsonl(tmp_path / "x.jsonl", EXAMPLES[:1]) and tmp_path / "x.jsonl")
+
+
+def test_a_prompt_repeated_in_the_test_split_counts_once(tmp_path):
+    """16 test lines with 10 distinct prompts are 10 items: every n (the evaluation's, the intervals', the review's)
+    is the number of distinct prompts, and the note says how many repeats were set aside."""
+    from ftwidgets.dataset import write_jsonl
+    from ftwidgets.evaluate import held_out_test_items
+
+    def ex(i, answer="a"):
+        return {"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": answer}]}
+
+    write_jsonl(tmp_path / "test.jsonl", [ex(i) for i in range(10)] + [ex(i, "another answer") for i in range(6)])
+    write_jsonl(tmp_path / "train.jsonl", [ex(100 + i) for i in range(5)])
+    items = held_out_test_items(tmp_path)
+    assert len(items) == 10 and items.repeats == 6 and len({it.id for it in items}) == 10
+    assert items.note() == "10 distinct test prompts (6 exact repeats counted once)"
+    assert [it.reference for it in items] == ["a"] * 10  # the first copy is the one kept

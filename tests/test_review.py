@@ -103,6 +103,22 @@ def test_exports_csv_and_validated_dpo(tmp_path):
     assert recs[0]["preferred_output"][0]["content"].startswith("Step 1") and recs[0]["input"]["messages"][-1]["role"] == "user"
 
 
+def test_the_exports_are_remade_from_every_decision_so_far(tmp_path):
+    """Step 6 makes its exports at Run All, before anyone reviewed; made again after the reviews, they hold them."""
+    from ftwidgets.review import export_review
+
+    store = ReviewStore(tmp_path / "r.jsonl")
+    before = export_review(store, ITEMS, tmp_path)
+    assert before.summary.decisions == 0 and before.preferences.usable_examples == 0
+    assert "No person has reviewed yet" in before.describe()
+    for it in ITEMS[:4]:
+        decide(store, "ana", it, "fine_tuned")
+    after = export_review(store, ITEMS, tmp_path)
+    assert after.summary.decisions == 4 and after.preferences.usable_examples == 4
+    assert len(list(csv.DictReader(open(after.paths["csv"])))) == 4
+    assert after.describe().startswith(f"Made at {after.made_at} from 4 decision(s)")
+
+
 def test_validate_preference_file_reports_lines(tmp_path):
     from ftwidgets.validate import validate_preference_file
 

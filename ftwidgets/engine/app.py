@@ -29,7 +29,8 @@ from .store import NotFound, Store
 def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None) -> FastAPI:
     settings = settings or EngineSettings()
     store = Store(data_dir)
-    generator = Generator(threads=settings.threads, cpu_bf16=settings.cpu_bf16)  # torch comes with the first chat request
+    generator = Generator(threads=settings.threads, cpu_bf16=settings.cpu_bf16,  # torch comes with the first chat request
+                          idle_release=settings.serving_idle_release)
     # a trainer and the chat models together would not fit a 2 GB machine: the models go, and come back on the next chat
     runner = JobRunner(store, settings, before_training=generator.release)
     engine = Engine(store=store, runner=runner, generator=generator, settings=settings, api_key=api_key, started=now())

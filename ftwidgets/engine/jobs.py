@@ -102,6 +102,8 @@ class EngineSettings:
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
     # each job's trainer on this many data-parallel processes (`accelerate launch`; FTW_TRAIN_PROCESSES)
     train_processes: int = field(default_factory=data_parallel.processes_from_env)
+    # the chat models are dropped after this many seconds without a chat request (None: kept)
+    serving_idle_release: float | None = 120.0
 
 
 def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:

@@ -9,6 +9,7 @@ from .ab_review import ABReview
 from .comparison_view import ComparisonView
 from .data_import import DataImport
 from .dataset_report import DatasetReport
+from .download import DownloadButton
 from .drop_flagged import DropFlagged
 from .hyperparameter_panel import HyperparameterPanel
 from .job_monitor import JobMonitor
@@ -17,5 +18,5 @@ from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .validation_table import ValidationTable
 
-__all__ = ["ABReview", "ComparisonView", "DataImport", "DatasetReport", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
+__all__ = ["ABReview", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
            "ReviewSummaryView", "SplitView", "ValidationTable"]

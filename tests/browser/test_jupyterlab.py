@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -149,25 +150,42 @@ def _run_all(page, lab, notebook: str, timeout_s: float):
     assert not noise, noise[:1]  # library warnings and progress bars belong in the engine's log, not in front of a learner
 
 
-def test_01_prepare_takes_an_uploaded_csv(browser, lab, tmp_path):
-    """A learner's own spreadsheet: chosen in the upload button, its columns mapped, the converted preview shown."""
+LEARNER_CSV = ("id,blunt,polite,team\n"
+               + "".join(f'{i},"Send me report {i} now.","Could you send me report {i}, please?",ops\n' for i in range(1, 9))
+               + '9,"Where is it?",,ops\n10,"   ","Thanks for waiting.",ops\n'
+               + '11,"Send me report 1 now.","Could you send me report 1, please?",ops\n')
+
+
+def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
+    """A learner's own spreadsheet whose column names say nothing (id, blunt, polite, team), with an empty cell, a
+    blank one and a duplicate: nothing is converted until the columns are chosen; then every row converts or is
+    reported with its record number, and a system prompt typed once goes on every example."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "01_prepare.ipynb", timeout_s=300)
-    mine = tmp_path / "my_tutor.csv"
-    mine.write_text("question,reply,persona\n\"What is 12 + 30?\",\"Step 1: add the tens.\nAnswer: 42\",You are a tutor.\n")
+    mine = tmp_path / "my_messages.csv"
+    mine.write_text(LEARNER_CSV)
     with page.expect_file_chooser() as chooser:  # the button opens the browser's file dialog, as for a learner
         page.locator(".widget-upload").first.click()
     chooser.value.set_files(str(mine))
     importer = page.locator(".widget-vbox").filter(has=page.locator(".widget-upload")).first
     importer.get_by_text("Which column holds what?").wait_for(timeout=30_000)
-    for label, column in (("User column", "question"), ("Answer column", "reply"), ("System column", "persona")):
+    importer.get_by_text("Choose them above, then press Convert", exact=False).wait_for(timeout=30_000)
+    convert = importer.get_by_role("button", name="Convert")
+    assert convert.is_disabled() and importer.locator("table").count() == 0 and "OK" not in importer.inner_text()
+    page.screenshot(path=str(SHOTS / "01_prepare_choose_columns.png"))
+    for label, column in (("User column", "blunt"), ("Answer column", "polite")):
         importer.locator(".widget-dropdown").filter(has=page.locator("label", has_text=label)).locator("select").select_option(column)
-    importer.get_by_role("button", name="Convert").click()
+    system = importer.locator(".widget-text").filter(has=page.locator("label", has_text="System prompt")).locator("input")
+    system.fill("You rewrite blunt messages politely.")
+    system.press("Enter")
+    convert.click()
     preview = importer.locator("table")
-    preview.get_by_text("Answer: 42", exact=False).wait_for(timeout=30_000)  # the reply column, mapped as the answer
-    cells = preview.locator("td").all_inner_texts()
-    assert cells[:2] == ["You are a tutor.", "What is 12 + 30?"] and "1 converted" in importer.inner_text()
+    preview.get_by_text("Could you send me report 1, please?", exact=False).first.wait_for(timeout=30_000)
+    said = importer.inner_text()
+    assert "11 records read as csv: 9 converted, 2 reported" in said, said
+    assert "record 9: 'polite' is empty" in said and "record 10: 'blunt' is empty" in said, said
+    assert preview.locator("td").all_inner_texts()[0] == "You rewrite blunt messages politely."
     importer.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "01_prepare_upload.png"))
     page.close()  # the tab closes; its kernel stays open, as a learner leaves it
@@ -242,7 +260,7 @@ def test_05_evaluate_runs(browser, lab):
     page.close()
 
 
-def test_review_click_appends_an_annotation(browser, lab, work_dir):
+def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "06_review.ipynb", timeout_s=900)
@@ -274,6 +292,24 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir):
     newer = [json.loads(x) for x in reviews.read_text().splitlines()[len(lines) + 1:]]
     assert [(r["reviewer"], r["choice"]) for r in newer] == [("browser-reviewer", "B")]
     page.screenshot(path=str(SHOTS / "06_review_after.png"))
+    # the download: made when pressed (so it holds these two reviews), saved by the browser whatever JupyterLab's root
+    download = page.get_by_role("button", name="Download my work (zip)")
+    download.scroll_into_view_if_needed()
+    with page.expect_download(timeout=120_000) as saved:
+        download.click()
+    zipped = tmp_path / saved.value.suggested_filename
+    saved.value.save_as(zipped)
+    with zipfile.ZipFile(zipped) as archive:
+        names = set(archive.namelist())
+        reviews_csv = archive.read("06_review/reviews.csv").decode()
+        card = archive.read("04_train/model/README.md").decode()
+    assert saved.value.suggested_filename == "my_work.zip"
+    assert {"04_train/model/adapter_model.safetensors", "04_train/model/adapter_config.json",
+            "04_train/model/Modelfile", "06_review/preferences.jsonl"} <= names, sorted(names)
+    assert reviews_csv.count("browser-reviewer") == 2, reviews_csv  # both clicks above, made after them
+    assert "## Evaluation" in card and "Not evaluated" not in card  # step 5's verdict is on the model's card
+    page.get_by_text("made at", exact=False).first.wait_for(timeout=10_000)
+    page.screenshot(path=str(SHOTS / "06_review_download.png"))
     page.close()
 
 
