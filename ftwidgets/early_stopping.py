@@ -8,11 +8,14 @@ A job asks for it with ``metadata={"early_stopping": "true"}`` (optional
 ``"early_stopping_patience": "<evaluations>"``): metadata, because the official
 `openai` client sends it unchanged to any backend.
 
+The kept model is the one with the lowest validation loss, however small its lead; the patience counts
+evaluations since the last *significant* gain (1% of perplexity), so noise never keeps a job going.
+
 >>> rule = EarlyStopping(patience=2)
 >>> [rule.update(step, loss) for step, loss in [(10, 1.0), (20, 0.8), (30, 0.81), (40, 0.795), (50, 0.85)]]
-[True, True, False, False, False]
+[True, True, False, True, False]
 >>> rule.stopped, rule.best_step
-(True, 20)
+(True, 40)
 """
 
 from __future__ import annotations
@@ -35,20 +38,25 @@ MIN_IMPROVEMENT = math.log(1.01)
 
 @dataclass
 class EarlyStopping:
-    """Watches validation losses; `stopped` once `patience` evaluations in a row brought no improvement."""
+    """Watches validation losses; `stopped` once `patience` evaluations in a row brought no significant gain.
+    `best_step` is always the evaluation with the lowest loss: the model to keep."""
 
     patience: int = DEFAULT_PATIENCE
     min_improvement: float = MIN_IMPROVEMENT
     best_loss: float | None = None
     best_step: int | None = None
     waited: int = 0
+    gain_loss: float | None = None  # the loss at the last significant gain, which the patience counts from
 
     def update(self, step: int, loss: float) -> bool:
-        """Record one evaluation; True when it is a new best (the model to keep)."""
-        if self.best_loss is None or loss < self.best_loss - self.min_improvement:
-            self.best_loss, self.best_step, self.waited = loss, step, 0
+        """Record one evaluation; True when it is the lowest loss so far (the model to keep)."""
+        if self.gain_loss is None or loss < self.gain_loss - self.min_improvement:
+            self.gain_loss, self.waited = loss, 0
+        else:
+            self.waited += 1
+        if self.best_loss is None or loss < self.best_loss:
+            self.best_loss, self.best_step = loss, step
             return True
-        self.waited += 1
         return False
 
     @property
@@ -86,9 +94,15 @@ def replay(steps: Sequence[int], losses: Sequence[float | None], patience: int =
 
 def stop_message(step: int, total_steps: int, rule: EarlyStopping) -> str:
     """The event a stopped job reports, in plain words."""
-    return (f"Stopped early at step {step} of {total_steps} planned: the validation loss has not improved for "
-            f"{rule.patience} evaluations. Kept the model from step {rule.best_step} "
-            f"(validation loss {rule.best_loss:.4f}).")
+    return (f"Stopped early at step {step} of {total_steps} planned: the validation loss has not improved by 1% of "
+            f"perplexity for {rule.patience} evaluations. Kept the model from step {rule.best_step} "
+            f"(validation loss {rule.best_loss:.4f}, the lowest).")
+
+
+def stopped_early(step: int, total_steps: int, rule: EarlyStopping) -> bool:
+    """Whether a job really stopped before its planned end (a rule that runs out of patience at the last step did
+    not stop anything)."""
+    return rule.stopped and step < total_steps
 
 
 @dataclass(frozen=True)

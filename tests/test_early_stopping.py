@@ -15,17 +15,30 @@ def test_a_made_up_curve_stops_after_patience_evaluations_without_improvement():
     assert "step 120 of 300" in stop_message(stopped_at, 300, rule) and "from step 70" in stop_message(stopped_at, 300, rule)
 
 
-def test_noise_below_the_threshold_does_not_reset_the_wait():
+def test_noise_below_the_threshold_does_not_reset_the_wait_but_the_lowest_loss_is_kept():
+    """Gains under 1% of perplexity never keep a job going, yet the model kept is the lowest loss seen: the kept
+    model and the table that lists the losses never contradict each other."""
     rule = replay([1, 2, 3, 4, 5], [1.0, 0.999, 0.998, 0.997, 0.996], patience=3)
-    assert rule.stopped and rule.best_step == 1
+    assert rule.stopped and rule.waited == 3 and rule.best_step == 4 and rule.best_loss == 0.997
 
 
 def test_a_loss_near_zero_stops_when_its_perplexity_stops_moving():
     """A task learned perfectly: the loss keeps halving, but the model no longer changes what it says."""
-    rule = replay(list(range(12, 200, 12)), [0.29, 0.21, 0.13, 0.05, 0.008, 0.004, 0.002, 0.001, 0.0005, 0.0003],
-                  patience=5)
-    assert rule.stopped and rule.best_step == 60  # 0.05 -> 0.008 was the last 1% change in perplexity
-    assert replay([1, 2], [0.0016, 0.0009], patience=1).best_step == 1  # halved, yet no better a model
+    steps = list(range(12, 200, 12))
+    rule = replay(steps, [0.29, 0.21, 0.13, 0.05, 0.008, 0.004, 0.002, 0.001, 0.0005, 0.0003], patience=5)
+    # 0.05 -> 0.008 (step 60) was the last 1% change in perplexity: five evaluations later it stops, at step 120,
+    # keeping the lowest loss it saw, there
+    assert rule.stopped and rule.best_step == 120
+    assert replay([1, 2], [0.0016, 0.0009], patience=1).best_step == 2
+
+
+def test_a_curve_lowest_at_its_last_step_keeps_that_step_and_did_not_stop_early():
+    from ftwidgets.early_stopping import stopped_early
+
+    rule = replay([20, 40, 60, 80, 96], [0.9, 0.5, 0.0074, 0.0060, 0.0042], patience=2)
+    assert rule.best_step == 96 and rule.stopped  # out of patience exactly at the end of the plan ...
+    assert not stopped_early(96, 96, rule)  # ... which stops nothing: the job ran to its end
+    assert stopped_early(80, 96, replay([20, 40, 60, 80], [0.9, 0.5, 0.0074, 0.0070], patience=1))
 
 
 def test_a_steadily_improving_curve_never_stops():

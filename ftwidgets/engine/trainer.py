@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from ..early_stopping import EarlyStopping, stop_message
+from ..early_stopping import EarlyStopping, stop_message, stopped_early
 from . import models
 from .chat import IGNORE, encode_example
 from .contract import (
@@ -306,7 +306,7 @@ class TrainingRun:
                 self._train_on(batch, epoch)
                 if self.stopper is not None and self.stopper.stopped:
                     break
-            if self.stopper is not None and self.stopper.stopped:
+            if self.stopper is not None and stopped_early(self.step, self.total_steps, self.stopper):
                 rule = self.stopper
                 self.say(stop_message(self.step, self.total_steps, rule),
                          data={"stopped_at": self.step, "total_steps": self.total_steps, "kept_step": rule.best_step})
@@ -398,7 +398,8 @@ class TrainingRun:
         data = {**row, "full_valid_loss": full_loss, "full_valid_mean_token_accuracy": full_acc}
         if all(c.step_number != rule.best_step for c in self.checkpoints):
             self._save_checkpoint(rule.best_step, data)
-        self.say(f"The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
+        ran = "" if stopped_early(self.step, self.total_steps, rule) else f"The job ran every planned step ({self.step}). "
+        self.say(f"{ran}The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
                  f"(whole validation file: {full_loss:.4f}).", data={"kept_step": rule.best_step})
 
 

@@ -70,6 +70,8 @@ class JobMonitor(w.VBox):
             v = overfitting(curve.steps, curve.train_loss, curve.valid_loss)
             self.verdict.value = badge("warning" if v.overfitting else "ok", v.message) + self._stop_note()
             best = pick_checkpoint(ckpts, v) if ckpts else None
+            if self.stop is not None:  # early stopping chose the model: the table marks that one, as the messages say
+                best = next((c for c in ckpts if c["step_number"] == self.stop.kept_step), best)
         self.checkpoints.value = table(
             ["checkpoint model", "step", "train loss", "full valid loss", ""],
             [(c["fine_tuned_model_checkpoint"], c["step_number"], (c.get("metrics") or {}).get("train_loss"),

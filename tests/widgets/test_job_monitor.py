@@ -60,3 +60,17 @@ def test_an_early_stop_is_named_and_the_kept_model_marked():
     m.show({"id": "ftjob-5", "status": "succeeded", "fine_tuned_model": "ft:x"}, events, [])
     assert "stopped at step 6 of 12 planned" in m.verdict.value and "from step 3" in m.verdict.value
     assert [s.x0 for s in m.figure.layout.shapes] == [3]  # a line where the kept model was measured
+
+
+def test_the_keep_mark_is_the_kept_model_and_a_full_run_is_not_called_a_stop():
+    """A run whose validation loss is lowest at its last step: the monitor says it ran every planned step, and the
+    table marks that step, the model early stopping kept, even where another checkpoint's full loss is lower."""
+    m = JobMonitor()
+    events = _events([2.0, 1.5, 1.2, 1.0], [2.0, 1.6, 1.3, 1.2]) + [{"type": "message", "data": {"kept_step": 4}}]
+    ckpts = [{"fine_tuned_model_checkpoint": f"ft:x:ckpt-step-{s}", "step_number": s,
+              "metrics": {"full_valid_loss": loss}} for s, loss in ((4, 0.0074), (2, 0.0042))]
+    m.show({"id": "ftjob-6", "status": "succeeded", "fine_tuned_model": "ft:x"}, events, ckpts)
+    assert "ran every planned step" in m.verdict.value and "stopped at" not in m.verdict.value
+    assert "lowest at step 4" in m.verdict.value and "from step 4" in m.verdict.value
+    marked = [row for row in m.checkpoints.value.split("<tr>") if "keep" in row]
+    assert len(marked) == 1 and "ckpt-step-4" in marked[0]
