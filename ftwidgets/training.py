@@ -51,11 +51,36 @@ def _retrieve_if_known(client, job_id: str):
         raise
 
 
+class LaunchRefused(RuntimeError):
+    """The backend said no to a job (a 4xx): the message says why in plain words and what to do instead."""
+
+
+WHAT_ELSE = ("the embedded engine (FTW_BACKEND=engine, the default: offline, on this machine, no key) or Azure OpenAI "
+             "(FTW_BACKEND=azure)")
+
+
+def refusal_message(exc) -> str:
+    """A backend's 4xx at job creation, read plainly: OpenAI's "this organisation cannot fine-tune" names the other
+    backends; any other refusal keeps the backend's own words, with its code and the parameter it names."""
+    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
+    code, param = body.get("code") or getattr(exc, "code", None), body.get("param") or getattr(exc, "param", None)
+    said = body.get("message") or getattr(exc, "message", "") or str(exc)
+    if code == "training_not_available" or (exc.status_code == 403 and "fine-tun" in said.lower()):
+        return (f"The backend does not offer fine-tuning to your organisation (403 training_not_available). "
+                f"Fine-tune on {WHAT_ELSE} instead: these same cells run there.")
+    if exc.status_code in (401, 403):
+        return (f"The backend refused the key ({exc.status_code} {code or 'unauthorised'}): check the key you gave, "
+                f"or use {WHAT_ELSE}.")
+    where = f" (parameter {param})" if param else ""
+    return f"The backend refused the job ({exc.status_code} {code or 'error'}){where}: {said}"
+
+
 def launch_or_attach(client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path) -> str:
     """The id of the job for these files and settings: the saved one if it is alive or done, else a new one.
 
     Raises `hyperparams.PlanBlocked` for a plan the rules refuse and `JobStillActive` while the
-    saved job runs with other settings; neither creates anything.
+    saved job runs with other settings; neither creates anything. A backend's refusal (a 4xx at creation) is a
+    `LaunchRefused` whose message says what to do (`refusal_message`).
     """
     ensure_launchable(sum(1 for _ in iter_raw_lines(train)), settings)
     fp = _fingerprint(train, validation, settings=settings)
@@ -68,11 +93,18 @@ def launch_or_attach(client, train: Path, validation: Path | None, settings: dic
             raise JobStillActive(f"Not launched: job {job.id} of this step is still {job.status} with other settings. "
                                  "Cancel it (the monitor's Cancel button) or wait for it to end, then launch again.")
     metadata = {**(settings.get("metadata") or {}), "workbook": "04_train", "fingerprint": fp}
-    job = client.fine_tuning.jobs.create(
-        training_file=_upload(client, train),
-        validation_file=_upload(client, validation) if validation else None,
-        **{**settings, "metadata": metadata},
-    )
+    import openai
+
+    try:
+        job = client.fine_tuning.jobs.create(
+            training_file=_upload(client, train),
+            validation_file=_upload(client, validation) if validation else None,
+            **{**settings, "metadata": metadata},
+        )
+    except openai.APIStatusError as exc:
+        if 400 <= exc.status_code < 500:
+            raise LaunchRefused(refusal_message(exc)) from None
+        raise
     state_file.parent.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"job_id": job.id, "fingerprint": fp, "model": settings.get("model")}, indent=2) + "\n")
     return job.id
