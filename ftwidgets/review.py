@@ -28,7 +28,7 @@ from .dataset import (
     read_log,
     write_preferences,
 )
-from .evaluate import Evaluation
+from .evaluate import Evaluation, prompt_key
 from .stats import Interval, cohen_kappa, krippendorff_alpha, wilson_interval
 
 CHOICES = ("A", "B", "tie", "both_bad")
@@ -322,3 +322,20 @@ def export_review(store: ReviewStore, items: Sequence[ReviewItem], folder: str |
     line = (f"Agreement with the automatic reviewer (Cohen's kappa): {pairs}." if pairs
             else "No person has reviewed yet: the summary is the automatic reviewer's.")
     return ReviewExports(summarize(store, reviewers=humans or None), preferences, line, time.strftime("%H:%M:%S"), paths)
+
+
+def queue_for_review(path: str | os.PathLike, messages: Sequence[dict[str, Any]], answers: dict[str, str]) -> ReviewItem:
+    """Put a playground pair (a learner's own prompt and each model's answer) in step 6's queue of prompts to
+    review, one durable line; it is reviewed apart from the test split, whose statistics it never enters."""
+    item = ReviewItem(prompt_key(list(messages)), [dict(m) for m in messages], "", dict(answers))
+    append_durably(path, {"id": item.id, "messages": item.messages, "answers": item.answers})
+    return item
+
+
+def queued_items(path: str | os.PathLike) -> list[ReviewItem]:
+    """The playground pairs queued for review (each prompt once, its latest answers)."""
+    latest: dict[str, ReviewItem] = {}
+    for record in read_log(Path(path)) if Path(path).exists() else []:
+        if isinstance(record, dict) and {"id", "messages", "answers"} <= set(record):
+            latest[record["id"]] = ReviewItem(record["id"], record["messages"], "", record["answers"])
+    return list(latest.values())

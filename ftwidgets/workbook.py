@@ -132,6 +132,11 @@ def write_manifest(step: str, **info: Any) -> Path:
     return path
 
 
+def review_queue_file() -> Path:
+    """The learner's own prompts queued from the playground (steps 5 and 6) for step 6's blind review."""
+    return work_dir("06_review") / "playground_queue.jsonl"
+
+
 def exported_model_dir() -> Path:
     """Where the workbook keeps the fine-tuned model's export (its LoRA adapter, Ollama Modelfile and model card):
     step 4 writes it, step 6 renews it with step 5's verdict, and the download zip carries it."""

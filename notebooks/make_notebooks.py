@@ -366,6 +366,17 @@ def main(out_dir=HERE):
     comparison.save(workbook.work_dir("05_evaluate"))
     workbook.write_manifest("05_evaluate", models=models, items=len(items), verdict=comparison.verdict())
     '''),
+        md("**Try it yourself: the playground.** Type any prompt: the base model and the fine-tuned one answer side "
+           "by side, streamed, with the system prompt they were trained with. Turn the temperature up to see how "
+           "answers vary. **Add to review** puts the prompt and both answers into step 6, where you judge them blind, "
+           "apart from the test set (whose statistics above they never change)."),
+        code('''
+    from ftwidgets.widgets import ChatCompare
+    trained_system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
+    playground = ChatCompare(client, models=[models["base"], models["fine_tuned"]], labels=["base", "fine-tuned"],
+                             system=trained_system, review_queue=workbook.review_queue_file())
+    playground
+    '''),
     ], "You compared the fine-tuned model with its base on held-out data, with intervals and p-values instead of a bare number.",
         "06_review", out_dir)
 
@@ -418,6 +429,25 @@ def main(out_dir=HERE):
     summary_view = ReviewSummaryView(current_summary())
     review.on_decision(lambda: summary_view.update(current_summary()))
     summary_view
+    '''),
+        md("**Your own prompts**, from the playground in step 5 (and the one below): reviewed blind the same way, "
+           "kept apart from the test set's reviews, so they never change its statistics."),
+        code('''
+    from ftwidgets.review import queued_items
+    own_prompts = queued_items(workbook.review_queue_file())
+    if own_prompts:
+        own_review = ABReview(own_prompts, ReviewStore(workbook.work_dir("06_review") / "playground_reviews.jsonl"),
+                              reviewer=os.environ.get("FTW_REVIEWER", ""))
+    else:
+        own_review = "No prompt added from the playground yet: type one below, press Send, then Add to review."
+    own_review
+    '''),
+        code('''
+    from ftwidgets.widgets import ChatCompare
+    evaluated = Evaluation.load(source).models  # the two models these answers came from
+    ChatCompare(ftwidgets.client(os.environ.get("FTW_BACKEND", "engine")), models=[evaluated["base"], evaluated["fine_tuned"]],
+                labels=["base", "fine-tuned"], system=next((m["content"] for m in items[0].messages if m["role"] == "system"), None),
+                review_queue=workbook.review_queue_file())
     '''),
         md("**Export.** Every decision to CSV; decisions with a winner (where reviewers agree) to OpenAI's preference "
            "(DPO) format, checked by the same validator as training data (the start of a preference-tuning round), "

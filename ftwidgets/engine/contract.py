@@ -16,6 +16,7 @@ field here and a line where the runner fills it in, nothing else.
                               frozen_prefix.bin  the frozen lower layers' output, while the job trains
                                                  (frozen_prefix-rank1.bin ... from the other processes
                                                  of a data-parallel job)
+                              progress.json      the steps done and when (the job's estimated_finish)
                               trainer.pid, trainer.log
 """
 
@@ -125,6 +126,7 @@ class JobFolder:
         self.metrics_csv = self.path / "metrics.csv"
         self.model_dir = self.path / "model"
         self.pid_file = self.path / "trainer.pid"
+        self.progress_file = self.path / "progress.json"
         self.log_file = self.path / "trainer.log"
 
     def checkpoint_dir(self, step: int) -> Path:
@@ -183,6 +185,23 @@ class JobFolder:
             return [CheckpointRecord.model_validate(c) for c in json.loads(self.checkpoints_file.read_text())]
         except FileNotFoundError:
             return []
+
+    # --- progress: the steps done, for the job's estimated_finish ---------------------------------
+    def write_progress(self, step: int, total_steps: int, started: float) -> None:
+        write_json_atomic(self.progress_file, {"step": step, "total_steps": total_steps, "started": started,
+                                               "at": time.time()})
+
+    def estimated_finish(self, now: float | None = None) -> int | None:
+        """When the job's last step should end, from the mean time of its steps so far (None before the first)."""
+        try:
+            p = json.loads(self.progress_file.read_text())
+            step, total, started, at = int(p["step"]), int(p["total_steps"]), float(p["started"]), float(p["at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if step < 1:
+            return None
+        per_step = (at - started) / step
+        return int(max(now or time.time(), at + per_step * max(0, total - step)))
 
     # --- the trainer process -------------------------------------------------------------------
     def write_pid(self, pid: int) -> None:

@@ -299,7 +299,7 @@ class TrainingRun:
                      f"{self.processes.backend}): each takes every {self.processes.count}th example of each batch of "
                      f"{spec.batch_size}, and their gradients are summed, so every update is the one a single process makes",
                      data={"processes": self.processes.count, "backend": self.processes.backend})
-        t0 = time.time()
+        self.t0 = t0 = time.time()
         for epoch in range(1, spec.n_epochs + 1):
             self.model.train()
             for batch in _batches(self.train_data, spec.batch_size, self.rng, bucket=spec.length_buckets):
@@ -353,6 +353,8 @@ class TrainingRun:
                  + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
                  type="metrics", data=data)
         self.rows.append(data)
+        if self.processes.is_main:
+            self.folder.write_progress(self.step, self.total_steps, self.t0)
         if last_of_epoch:
             self._save_checkpoint(self.step, data)
             self.say(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")

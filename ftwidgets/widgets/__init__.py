@@ -6,6 +6,7 @@ setting `.value`), which is how the tests drive them.
 """
 
 from .ab_review import ABReview
+from .chat_compare import ChatCompare
 from .comparison_view import ComparisonView
 from .data_import import DataImport
 from .dataset_report import DatasetReport
@@ -18,5 +19,5 @@ from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .validation_table import ValidationTable
 
-__all__ = ["ABReview", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
+__all__ = ["ABReview", "ChatCompare", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
            "ReviewSummaryView", "SplitView", "ValidationTable"]

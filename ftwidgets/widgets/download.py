@@ -24,6 +24,7 @@ _ESM = """
 function render({ model, el }) {
   const button = document.createElement("button");
   button.className = "jupyter-widgets jupyter-button widget-button mod-primary ftw-download";
+  button.style.width = "auto";
   const status = document.createElement("div");
   status.className = "ftw-download-status";
   status.style.cssText = "margin:4px 0;color:#555";

@@ -23,21 +23,41 @@ def _as_dict(obj: Any) -> dict:
     return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
 
 
+def progress_line(state: str, step: int | None, total: int, estimated_finish: int | None, now: float | None = None) -> str:
+    """"step 12 of 75, about 3 min left": where a job is, and when it should end (the backend's estimate)."""
+    if step is None:
+        return "waiting for the first step" if state not in FINAL else ""
+    line = f"step {step} of {total}"
+    if state not in FINAL and estimated_finish:
+        left = max(0, estimated_finish - (now or time.time()))
+        line += f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
+    return line
+
+
 class JobMonitor(w.VBox):
     def __init__(self, client=None, job_id: str | None = None):
         self.client, self.job_id = client, job_id
+        self._events: list = []  # every event read so far, newest first
         self.status = w.HTML()
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Steps")
-        self.plot = w.Output()
+        self.progress_text = w.Label()
+        import plotly.graph_objects as go
+
+        # one figure for the job's life, its traces updated in place (visible from the first evaluation)
+        self.figure = go.FigureWidget(layout=dict(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step",
+                                                  yaxis_title="loss"))
+        self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="training loss")
+        self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="validation loss", visible=False)
+        self.plot = self.figure
         self.verdict = w.HTML()
         self.checkpoints = w.HTML()
         self.cancel = w.Button(description="Cancel", button_style="danger", icon="stop")
         self.cancel.on_click(lambda _: self._cancel())
-        self.figure = None
         self.curve = LossCurve()
         self.stop = None
         self._thread: threading.Thread | None = None
-        super().__init__([self.status, self.progress, self.plot, self.verdict, self.checkpoints, self.cancel])
+        super().__init__([self.status, w.HBox([self.progress, self.progress_text]), self.plot, self.verdict, self.checkpoints,
+                          self.cancel])
 
     # --- the view ---------------------------------------------------------------------
     def show(self, job: Mapping, events: Iterable[Mapping], checkpoints: Iterable[Mapping] = ()) -> None:
@@ -58,6 +78,8 @@ class JobMonitor(w.VBox):
             self.progress.value = curve.steps[-1]
         if state == "succeeded":
             self.progress.value = self.progress.max
+        self.progress_text.value = progress_line(state, self.progress.value if curve.steps else None, self.progress.max,
+                                                 job.get("estimated_finish"))
         self.cancel.disabled = state in FINAL
         self._draw()
         ckpts = [_as_dict(c) for c in checkpoints]
@@ -88,30 +110,44 @@ class JobMonitor(w.VBox):
                              "where the validation loss was lowest.")
 
     def _draw(self) -> None:
-        import plotly.graph_objects as go
-
-        c = self.curve
-        fig = go.Figure()
-        fig.add_scatter(x=c.steps, y=c.train_loss, mode="lines+markers", name="training loss")
-        if any(v is not None for v in c.valid_loss):
-            fig.add_scatter(x=[s for s, v in zip(c.steps, c.valid_loss) if v is not None],
-                            y=[v for v in c.valid_loss if v is not None], mode="lines+markers", name="validation loss")
-        if self.stop is not None:  # the kept model, marked where the curve shows why
-            fig.add_vline(x=self.stop.kept_step, line_dash="dash", line_color="green", annotation_text="kept model")
-        fig.update_layout(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step", yaxis_title="loss")
-        self.figure = fig
-        self.plot.clear_output(wait=True)
-        with self.plot:
-            fig.show()
+        """The curves, updated in place in one `FigureWidget` (never redrawn through an ``Output`` from the watching
+        thread): training loss, validation loss where it was measured, and a line at the kept model."""
+        c, fig = self.curve, self.figure
+        valid = [(s, v) for s, v in zip(c.steps, c.valid_loss) if v is not None]
+        with fig.batch_update():
+            fig.data[0].x, fig.data[0].y = list(c.steps), list(c.train_loss)
+            fig.data[1].x, fig.data[1].y = [s for s, _ in valid], [v for _, v in valid]
+            fig.data[1].visible = bool(valid)
+            kept = self.stop.kept_step if self.stop is not None else None
+            fig.layout.shapes = ([dict(type="line", x0=kept, x1=kept, yref="paper", y0=0, y1=1,
+                                       line=dict(dash="dash", color="green"))] if kept is not None else [])
+            fig.layout.annotations = ([dict(x=kept, y=1, yref="paper", text="kept model", showarrow=False,
+                                            xanchor="left")] if kept is not None else [])
 
     # --- talking to the backend --------------------------------------------------------------
     def refresh(self) -> str:
         """Fetch the job, its events and checkpoints once; returns the status."""
         job = self.client.fine_tuning.jobs.retrieve(self.job_id)
-        events = list(self.client.fine_tuning.jobs.list_events(self.job_id, limit=100))
+        events = self._new_events() + self._events
+        self._events = events
         ckpts = self.client.fine_tuning.jobs.checkpoints.list(self.job_id).data if job.status in FINAL else []
         self.show(job, events, ckpts)
         return job.status
+
+    def _new_events(self) -> list:
+        """The events since the last refresh, newest first: pages are read until a known event appears, so a
+        refresh costs one page however long the job has run."""
+        known = self._events[0].id if self._events else None
+        new, after = [], None
+        while True:
+            page = self.client.fine_tuning.jobs.list_events(self.job_id, limit=100, **({"after": after} if after else {}))
+            for event in page.data:
+                if event.id == known:
+                    return new
+                new.append(event)
+            if not page.has_more or not page.data:
+                return new
+            after = page.data[-1].id
 
     def watch(self, every: float = 2.0, timeout: float | None = None) -> None:
         """Refresh in the background until the job ends (returns at once)."""

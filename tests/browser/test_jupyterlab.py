@@ -254,9 +254,32 @@ def test_training_curves_render(browser, lab):
     page.close()
 
 
-def test_05_evaluate_runs(browser, lab):
+PLAYGROUND_PROMPT = "What is 17 + 25?"
+ANSWERED = """(el) => {
+  const notes = [...el.querySelectorAll('.widget-html')].map(h => h.innerText.trim().split('\\n').pop());
+  return notes.length >= 2 && notes.slice(0, 2).every(n => /^\\d+\\.\\d s$/.test(n));
+}"""
+
+
+def test_05_evaluate_and_its_playground(browser, lab, work_dir):
+    """05 runs, then a learner types a prompt into the playground: the base and the fine-tuned model both answer,
+    side by side, and Add to review queues the pair for step 6."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "05_evaluate.ipynb", timeout_s=900)
+    playground = page.locator(".widget-vbox").filter(has=page.locator("textarea[placeholder='Type a prompt, then press Send']")).first
+    playground.scroll_into_view_if_needed()
+    playground.locator("textarea").fill(PLAYGROUND_PROMPT)
+    playground.get_by_role("button", name="Send").click()
+    page.wait_for_function(ANSWERED, arg=playground.element_handle(), timeout=180_000, polling=500)
+    boxes = playground.locator(".widget-html").all_inner_texts()
+    assert boxes[0].startswith("base") and boxes[1].startswith("fine-tuned"), boxes
+    assert all(len(box.strip().splitlines()) >= 3 for box in boxes[:2]), boxes  # a title, an answer, its time
+    page.screenshot(path=str(SHOTS / "05_playground.png"))
+    playground.get_by_role("button", name="Add to review").click()
+    playground.get_by_text("Added: step 6 shows it to you blind", exact=False).wait_for(timeout=30_000)
+    queued = (work_dir / "06_review" / "playground_queue.jsonl").read_text()
+    assert PLAYGROUND_PROMPT in queued
     page.close()
 
 
@@ -264,6 +287,8 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "06_review.ipynb", timeout_s=900)
+    # the prompt added from 05's playground waits in its own blind review, apart from the test set's
+    page.get_by_text(PLAYGROUND_PROMPT, exact=False).first.wait_for(timeout=30_000)
     reviews = work_dir / "06_review" / "reviews.jsonl"
     lines = reviews.read_text().splitlines() if reviews.exists() else []
     name = page.locator(".widget-text input[placeholder='your name']").first

@@ -121,6 +121,12 @@ def test_cancel_stops_the_trainer_within_seconds(client, engine):
     f = upload(client, MATH[:200])
     job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 3})
     job = wait_for(client, job.id, statuses=("running",), timeout=120)
+    deadline = time.monotonic() + 120  # a running job says when it should end, from its measured steps
+    while job.estimated_finish is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = client.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "running" and time.time() - 5 < job.estimated_finish < time.time() + 3 * 3600, job
+    assert client.fine_tuning.jobs.list().data[0].estimated_finish is not None  # the list says it too
     pid = int((Path(engine.data_dir) / "jobs" / job.id / "trainer.pid").read_text())
     time.sleep(1)
     t0 = time.monotonic()

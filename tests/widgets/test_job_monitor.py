@@ -74,3 +74,57 @@ def test_the_keep_mark_is_the_kept_model_and_a_full_run_is_not_called_a_stop():
     assert "lowest at step 4" in m.verdict.value and "from step 4" in m.verdict.value
     marked = [row for row in m.checkpoints.value.split("<tr>") if "keep" in row]
     assert len(marked) == 1 and "ckpt-step-4" in marked[0]
+
+
+class _Page:
+    def __init__(self, data, has_more):
+        self.data, self.has_more = data, has_more
+
+
+class _Event:
+    def __init__(self, n, step):
+        self.id, self.type = f"ftevent-{n:04d}", "metrics"
+        self.data = {"step": step, "total_steps": 300, "train_loss": 2.0 / step, "valid_loss": None}
+
+    def model_dump(self):
+        return {"id": self.id, "type": self.type, "data": self.data}
+
+
+class _Jobs:
+    """A backend whose job grows by 150 events between two refreshes, listed newest first in pages of 100."""
+
+    def __init__(self):
+        self.events, self.pages_read = [], 0
+        self.checkpoints = self
+
+    def grow(self, n):
+        start = len(self.events)
+        self.events = [_Event(i, i + 1) for i in range(start, start + n)][::-1] + self.events
+
+    def retrieve(self, job_id):
+        from openai.types.fine_tuning import FineTuningJob
+
+        return FineTuningJob.model_construct(id=job_id, status="running", estimated_finish=int(__import__("time").time()) + 150)
+
+    def list_events(self, job_id, limit=20, after=None):
+        self.pages_read += 1
+        ids = [e.id for e in self.events]
+        rest = self.events[ids.index(after) + 1:] if after else self.events
+        return _Page(rest[:limit], len(rest) > limit)
+
+    def list(self, job_id):
+        return _Page([], False)
+
+
+def test_refreshes_read_only_the_new_events_and_show_step_and_time_left():
+    jobs = _Jobs()
+    client = type("Client", (), {"fine_tuning": type("FT", (), {"jobs": jobs})()})()
+    m = JobMonitor(client, "ftjob-7")
+    jobs.grow(150)
+    m.refresh()
+    assert jobs.pages_read == 2 and len(m._events) == 150  # the first refresh reads the whole history once
+    jobs.grow(3)
+    m.refresh()
+    assert jobs.pages_read == 3 and len(m._events) == 153 and m.curve.steps[-1] == 153  # then one page
+    assert m.progress_text.value.startswith("step 153 of 300, about") and "min left" in m.progress_text.value
+    assert list(m.figure.data[0].x)[-1] == 153  # the same figure, updated in place
