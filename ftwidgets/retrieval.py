@@ -22,7 +22,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from .evaluate import EvalItem, Evaluation, Generation, OutputCache, evaluate, generate, prompt_key
 
@@ -110,12 +110,15 @@ def question_items(records: Sequence[Mapping[str, Any]], system: str | None = No
 
 
 def evaluate_with_retrieval(client: Any, items: Sequence[EvalItem], models: Mapping[str, str], index: DocumentIndex, *,
-                            reader: str, cache_dir: str | os.PathLike, k: int = 2, **generate_kw: Any) -> Evaluation:
+                            reader: str, cache_dir: str | os.PathLike, k: int = 2,
+                            on_progress: Callable[[str, int, int], None] | None = None, **generate_kw: Any) -> Evaluation:
     """`evaluate`'s answers from each of `models`, plus a ``"retrieval"`` system: `reader` answering with the
-    documents' best passages in its prompt (same items, same cache, same generation settings)."""
-    evaluation = evaluate(client, items, models, cache_dir=cache_dir, **generate_kw)
+    documents' best passages in its prompt (same items, same cache, same generation settings). `on_progress`
+    is `evaluate`'s: (system, answers in, answers asked)."""
+    evaluation = evaluate(client, items, models, cache_dir=cache_dir, on_progress=on_progress, **generate_kw)
     cache = OutputCache(Path(cache_dir) / "answers.jsonl")
-    read = answer_with_retrieval(client, reader, items, index, cache=cache, k=k, **generate_kw)
+    progress = (lambda done, total: on_progress("retrieval", done, total)) if on_progress else None
+    read = answer_with_retrieval(client, reader, items, index, cache=cache, k=k, on_progress=progress, **generate_kw)
     return Evaluation(list(items), {**evaluation.models, "retrieval": f"{reader} + BM25 over {len(index)} documents"},
                       {**evaluation.outputs, "retrieval": read})
 

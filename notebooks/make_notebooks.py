@@ -346,7 +346,11 @@ def main(out_dir=HERE):
         md("Both models answer every test prompt, 32 requests at a time (the embedded engine batches them). "
            "Answers are saved as they arrive: re-running this cell after a crash only asks for the missing ones."),
         code('''
-    evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=32, max_tokens=task.max_tokens)
+    from IPython.display import display
+    from ftwidgets.widgets import ProgressBar
+    progress = ProgressBar("Answers"); display(progress)  # each model's answers as they come in, and the time left
+    evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=32, max_tokens=task.max_tokens,
+                          on_progress=progress.update)
     evaluation.errors()
     '''),
         md("**Honest statistics.** A test split of a few dozen items is small: each difference comes with a "
@@ -400,8 +404,12 @@ def main(out_dir=HERE):
     if source is None:
         client, split = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine")), workbook.split_or_fallback("06_review")
         models = {"base": "smollm2-135m-instruct", "fine_tuned": train_small(client, split, workbook.work_dir("06_review"))}
+        from IPython.display import display
+        from ftwidgets.widgets import ProgressBar
+        progress = ProgressBar("Answers"); display(progress)
         source = evaluate(client, held_out_test_items(split)[:24], models, cache_dir=workbook.work_dir("06_review"),
-                          concurrency=32, max_tokens=workbook.task().max_tokens).save(workbook.work_dir("06_review") / "outputs.jsonl")
+                          concurrency=32, max_tokens=workbook.task().max_tokens,
+                          on_progress=progress.update).save(workbook.work_dir("06_review") / "outputs.jsonl")
     items = review_items(Evaluation.load(source))
     len(items)
     '''),
@@ -566,8 +574,12 @@ def main(out_dir=HERE):
         code('''
     system = facts[0]["messages"][0]["content"]
     items = question_items(answerable + absent, system)
+    from IPython.display import display
+    from ftwidgets.widgets import ProgressBar
+    progress = ProgressBar("Answers"); display(progress)
     evaluation = evaluate_with_retrieval(client, items, {"base": base_model, "fine_tuned": fine_tuned}, index,
-                                         reader=base_model, cache_dir=out, concurrency=32, max_tokens=48)
+                                         reader=base_model, cache_dir=out, concurrency=32, max_tokens=48,
+                                         on_progress=progress.update)
     table = fact_table(evaluation, [q["kind"] for q in answerable + absent])
     table.groupby("kind", sort=False)[[f"{label} right" for label in evaluation.outputs]].mean().round(2)
     '''),

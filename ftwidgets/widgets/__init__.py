@@ -14,10 +14,11 @@ from .download import DownloadButton
 from .drop_flagged import DropFlagged
 from .hyperparameter_panel import HyperparameterPanel
 from .job_monitor import JobMonitor
+from .progress import ProgressBar
 from .keyboard import KeyboardShortcuts
 from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .validation_table import ValidationTable
 
-__all__ = ["ABReview", "ChatCompare", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts",
+__all__ = ["ABReview", "ChatCompare", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts", "ProgressBar",
            "ReviewSummaryView", "SplitView", "ValidationTable"]

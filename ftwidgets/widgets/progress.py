@@ -1,0 +1,34 @@
+"""ProgressBar: what a learner sees while answers are generated: how many are in, for which model, and the time
+left. Its `update(label, done, total)` is `evaluate`'s ``on_progress``; it may be called from the worker threads,
+and only sets widget values (nothing is drawn through an ``Output``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import ipywidgets as w
+
+
+def time_left(done: int, total: int, elapsed: float) -> str:
+    """ "about 40 s left" from the pace so far (nothing before the first answer)."""
+    if done <= 0 or done >= total:
+        return ""
+    left = elapsed / done * (total - done)
+    return f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
+
+
+class ProgressBar(w.HBox):
+    def __init__(self, description: str = "Answers"):
+        self.bar = w.IntProgress(value=0, min=0, max=1, description=description)
+        self.text = w.Label("waiting for the first answer")
+        self._lock = threading.Lock()
+        self._started: dict[str, float] = {}
+        super().__init__([self.bar, self.text])
+
+    def update(self, label: str, done: int, total: int) -> None:
+        with self._lock:
+            started = self._started.setdefault(label, time.monotonic())
+            self.bar.max, self.bar.value = max(1, total), done
+            self.text.value = (f"{label}: {done} of {total}" + time_left(done, total, time.monotonic() - started)
+                               if done < total else f"{label}: all {total} answers in")
