@@ -331,7 +331,8 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):
     assert saved.value.suggested_filename == "my_work.zip"
     assert {"04_train/model/adapter_model.safetensors", "04_train/model/adapter_config.json",
             "04_train/model/Modelfile", "06_review/preferences.jsonl"} <= names, sorted(names)
-    assert reviews_csv.count("browser-reviewer") == 2, reviews_csv  # both clicks above, made after them
+    clicked = sum('"browser-reviewer"' in line for line in reviews.read_text().splitlines())
+    assert clicked >= 2 and reviews_csv.count("browser-reviewer") == clicked, reviews_csv  # made after the clicks
     assert "## Evaluation" in card and "Not evaluated" not in card  # step 5's verdict is on the model's card
     page.get_by_text("made at", exact=False).first.wait_for(timeout=10_000)
     page.screenshot(path=str(SHOTS / "06_review_download.png"))
