@@ -133,6 +133,43 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 1 if conversion.rejected else 0
 
 
+def cmd_labels(args: argparse.Namespace) -> int:
+    from .labels import ExampleLabels, LabelReport, openai_label_report, read_examples
+
+    if args.backend == "openai":
+        report = openai_label_report(args.file, show=args.show)
+    else:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from .engine import models
+        from .engine.chat import label_pieces
+        from .engine.jobs import MAX_SEQ_LEN
+
+        hf_logging.set_verbosity_error()
+        base = args.base_model or models.DEFAULT_BASE_MODEL
+        try:
+            tok = AutoTokenizer.from_pretrained(models.resolve(base))
+        except (OSError, models.ModelUnavailable) as exc:
+            raise DataError(f"could not load the tokenizer of {base}: {exc}") from None
+        report = LabelReport(f"the embedded engine ({base}'s chat template; assistant replies, weight honoured)")
+        for line, messages, why in read_examples(args.file):
+            if messages is None:
+                report.unreadable[line] = why
+                continue
+            pieces, trained, total = label_pieces(tok, messages, MAX_SEQ_LEN)
+            report.examples.append(ExampleLabels(line, trained, total, pieces if len(report.examples) < args.show else []))
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.summary())
+        for example in report.examples[: args.show]:
+            print(f"\nline {example.line}: {example.trained_tokens} of {example.total_tokens} tokens train "
+                  "(trained text between [[ and ]]):")
+            print("".join(f"[[{text}]]" if trained else text for text, trained in example.pieces))
+    return 0 if report.ok else 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .engine.export import ExportError, export
 
@@ -225,6 +262,17 @@ def build_parser() -> argparse.ArgumentParser:
     est = esub.add_parser("stop", help="stop the engine that serves a data folder")
     est.add_argument("--data-dir", default=None, help="its data folder (default ~/.cache/ftwidgets/engine)")
     est.set_defaults(func=cmd_engine_stop)
+    lb = sub.add_parser("labels", help="what a model learns from: the trained tokens of each example (exit code 1 "
+                                       "when an example trains on nothing)")
+    lb.add_argument("file", help="chat fine-tuning JSONL file")
+    lb.add_argument("--show", type=int, default=2, help="examples to show with their trained text marked (default 2)")
+    lb.add_argument("--json", action="store_true", help="print one JSON object for machines")
+    lb.add_argument("--backend", choices=["engine", "openai"], default="engine",
+                    help="engine: the embedded engine's chat template, token by token (default); openai: OpenAI's "
+                         "documented rule, message by message")
+    lb.add_argument("--base-model", default=None, help="the engine's base model whose template to use (default the "
+                                                        "embedded SmolLM2)")
+    lb.set_defaults(func=cmd_labels)
     ex = sub.add_parser("export", help="take a fine-tuned model with you: its adapter, a merged model or a GGUF file")
     ex.add_argument("model", help="a fine-tuned model or checkpoint the engine serves (ft:..., ft:...:ckpt-step-N) or a job id")
     ex.add_argument("--format", choices=["adapter", "merged", "gguf"], default="adapter",

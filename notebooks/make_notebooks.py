@@ -132,6 +132,20 @@ def main(out_dir=HERE):
     way_on = DropFlagged(report, on_drop=workbook.drop_flagged_examples)
     way_on
     '''),
+        md("**What the model learns from.** A job trains on the assistant replies only: the system and user turns, "
+           "replies with `weight: 0` and the template's own tokens are context. Here are your first examples as the "
+           "job sees them (through the model's chat template on the embedded engine; on OpenAI, its documented rule), "
+           "the trained text highlighted. An example that trains on nothing is an error: a job would learn nothing "
+           "from it."),
+        code('''
+    import os
+    from ftwidgets.labels import engine_label_report, openai_label_report
+    from ftwidgets.widgets import TrainedTokens
+    on_openai = os.environ.get("FTW_BACKEND", "engine") in ("openai", "azure")
+    labelled = dataset
+    labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)  # `ftw labels` in a process of its own
+    TrainedTokens(labels)
+    '''),
         md("Tokens, cost, lengths, duplicates, diversity and the fact-versus-style verdict:"),
         code('''
     DatasetReport(report)
@@ -149,6 +163,9 @@ def main(out_dir=HERE):
         report = validate_file(dataset)
     assert report.valid, (f"{report.error_count} error(s) are listed above: press the Drop button above to go on "
                           "without those examples, or fix your file and run step 1 again.")
+    if dataset != labelled:  # the cleaned file: its own trained tokens
+        labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)
+    assert labels.ok, f"Examples on lines {labels.untrained_lines} train on nothing: give their replies a weight of 1."
     assert not report.quality["fact_verdict"]["looks_like_facts"], "This data teaches facts: use retrieval (RAG) instead."
     workbook.write_manifest("02_validate", dataset=str(dataset), valid=report.valid, counts=dict(report.counts), tokens=report.tokens)
     print(f"{dataset.name} passed every rule: {report.examples} examples, {report.tokens['billable_tokens']:,} billable tokens.")
@@ -217,6 +234,14 @@ def main(out_dir=HERE):
     train_file, valid_file = workbook.work_dir("04_train") / "train.jsonl", workbook.work_dir("04_train") / "validation.jsonl"
     write_jsonl(train_file, train, overwrite=True); write_jsonl(valid_file, valid, overwrite=True)
     state = workbook.work_dir("04_train") / "job.json"  # this step's job id: a restarted kernel re-attaches
+    '''),
+        md("**What the model learns from**, in the very file the job gets: the highlighted text trains, the rest is "
+           "context. Step 2 showed the same for your dataset."),
+        code('''
+    from ftwidgets.labels import engine_label_report, openai_label_report
+    from ftwidgets.widgets import TrainedTokens
+    labels = (openai_label_report if BACKEND in ("openai", "azure") else engine_label_report)(train_file, show=1)
+    TrainedTokens(labels)
     '''),
         md("Choose the settings: 2-4 epochs and a low learning rate, then press **Launch**: the job's monitor "
            "appears below the button. Try 50 epochs: the panel refuses, and so does every other way to launch.\n\n"

@@ -91,3 +91,22 @@ def _last_reply_only(tok, msgs: list[dict[str, Any]], max_len: int) -> tuple[lis
 def prompt_ids(tok, messages: Sequence[Mapping[str, Any]]) -> list[int]:
     """The conversation so far plus the assistant generation prompt (for serving)."""
     return render_ids(tok, normalize(messages), generation_prompt=True)
+
+
+def label_pieces(tok, messages: Sequence[Mapping[str, Any]], max_len: int) -> tuple[list[tuple[str, bool]], int, int]:
+    """An example as the trainer sees it: its tokens, rendered through the chat template, in runs of text marked
+    trained or not (`encode_example`'s labels), with the counts of trained and of all tokens."""
+    ids, labels = encode_example(tok, messages, max_len)
+    pieces: list[tuple[str, bool]] = []
+    run: list[int] = []
+    state = None
+    for token, label in zip(ids, labels):
+        trained = label != IGNORE
+        if state is not None and trained != state:
+            pieces.append((tok.decode(run), state))
+            run = []
+        run.append(token)
+        state = trained
+    if run:
+        pieces.append((tok.decode(run), bool(state)))
+    return pieces, sum(label != IGNORE for label in labels), len(ids)

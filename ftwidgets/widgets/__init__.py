@@ -18,7 +18,8 @@ from .progress import ProgressBar
 from .keyboard import KeyboardShortcuts
 from .review_summary import ReviewSummaryView
 from .split_view import SplitView
+from .trained_tokens import TrainedTokens
 from .validation_table import ValidationTable
 
 __all__ = ["ABReview", "ChatCompare", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts", "ProgressBar",
-           "ReviewSummaryView", "SplitView", "ValidationTable"]
+           "ReviewSummaryView", "SplitView", "TrainedTokens", "ValidationTable"]

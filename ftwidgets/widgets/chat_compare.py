@@ -41,8 +41,9 @@ class ChatCompare(w.VBox):
         self.texts: list[str | None] = [None] * len(self.models)  # the same, by position (a model may be shown twice)
         self.messages: list[dict[str, Any]] = []
         self.prompt = w.Textarea(placeholder="Type a prompt, then press Send", layout=w.Layout(width="100%", height="4em"))
-        self.temperature = w.FloatSlider(value=temperature, min=0, max=2, step=0.1, description="Temperature")
-        self.max_tokens = w.IntSlider(value=max_tokens, min=16, max=1024, step=16, description="Max tokens")
+        label = {"style": {"description_width": "7em"}}  # wide enough for the whole word
+        self.temperature = w.FloatSlider(value=temperature, min=0, max=2, step=0.1, description="Temperature", **label)
+        self.max_tokens = w.IntSlider(value=max_tokens, min=8, max=1024, step=8, description="Max tokens", **label)
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.review_button = w.Button(description="Add to review", disabled=True, icon="plus",
                                       tooltip="step 6 shows this prompt and the two answers blind, apart from the test set")

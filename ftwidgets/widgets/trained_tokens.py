@@ -1,0 +1,34 @@
+"""TrainedTokens: what the model learns from, shown. A few examples rendered as the job sees them (through the
+model's chat template for the engine), the trained text highlighted and the rest greyed, with the count of trained
+tokens per example and for the file, and every example that trains nothing named by its line.
+
+A thin view over `ftwidgets.labels.LabelReport`."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from ..labels import LabelReport
+from ._html import badge, esc
+
+TRAINED = "background:#c8e6c9;color:#1b5e20;border-radius:2px"
+CONTEXT = "color:#9e9e9e"
+
+
+def render_pieces(pieces) -> str:
+    spans = "".join(f"<span style='{TRAINED if trained else CONTEXT}'>{esc(text)}</span>" for text, trained in pieces)
+    return f"<pre style='white-space:pre-wrap;margin:2px 0 8px;font-size:90%'>{spans}</pre>"
+
+
+class TrainedTokens(w.VBox):
+    def __init__(self, report: LabelReport):
+        self.report = report
+        level = "ok" if report.ok else "error"
+        head = badge(level, report.summary().splitlines()[0]) + "".join(
+            f"<div>{esc(line.strip())}</div>" for line in report.summary().splitlines()[1:])
+        legend = (f"<div><span style='{TRAINED}'>highlighted</span>: trained on; <span style='{CONTEXT}'>grey</span>: "
+                  "context only (system and user turns, replies with weight 0, the template's own tokens)</div>")
+        shown = "".join(f"<div><b>line {e.line}</b>: {e.trained_tokens} of {e.total_tokens} tokens train"
+                        f"{render_pieces(e.pieces)}</div>" for e in report.examples if e.pieces)
+        self.html = w.HTML(head + legend + shown)
+        super().__init__([self.html])
