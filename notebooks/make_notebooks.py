@@ -243,6 +243,35 @@ def main(out_dir=HERE):
     labels = (openai_label_report if BACKEND in ("openai", "azure") else engine_label_report)(train_file, show=1)
     TrainedTokens(labels)
     '''),
+        md("## First, a small search\n\nA few learning rates, one epoch each on a subset (100 examples, 16 for "
+           "validation), compared by **validation** loss (never test data). The panel below opens at the winner; "
+           "change it if you like, then train the main job on the whole split."),
+        code('''
+    from ftwidgets.training import best_by_validation, grid_search
+    from ftwidgets.machine import cuda_available
+    multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if cuda_available() else (0.5, 1.0, 2.0)
+    grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]
+    sub_train, sub_valid = workbook.work_dir("04_train") / "grid_train.jsonl", workbook.work_dir("04_train") / "grid_valid.jsonl"
+    write_jsonl(sub_train, train[:100], overwrite=True); write_jsonl(sub_valid, valid[:16], overwrite=True)
+    search_model = "gpt-4o-mini-2024-07-18" if BACKEND in ("openai", "azure") else "smollm2-135m-instruct"
+    results = grid_search(client, sub_train, sub_valid, grid, base={"model": search_model, "seed": 42},
+                          state_dir=workbook.work_dir("04_train"))
+    '''),
+        code('''
+    import plotly.graph_objects as go
+    best = best_by_validation(results)
+    fig = go.Figure()
+    for r in results:  # each setting's validation points, joined: the losses are measured every few steps
+        points = [(s, v) for s, v in zip(r.steps, r.valid_loss) if v is not None]
+        winner = " (winner)" if r is best else ""
+        fig.add_scatter(x=[s for s, _ in points], y=[v for _, v in points], mode="lines+markers",
+                        name=f"lr x{r.settings['learning_rate_multiplier']}{winner}", line=dict(width=4 if winner else 2))
+    fig.update_layout(title=f"validation loss per setting: lr x{best.settings['learning_rate_multiplier']} wins",
+                      xaxis_title="step", yaxis_title="validation loss", height=320); fig.show()
+    print(f"best by validation loss: lr x{best.settings['learning_rate_multiplier']} ({best.final_valid_loss:.3f}); "
+          "the panel below starts there")
+    '''),
+        md("## The main job"),
         md("Choose the settings: 2-4 epochs and a low learning rate, then press **Launch**: the job's monitor "
            "appears below the button. Try 50 epochs: the panel refuses, and so does every other way to launch.\n\n"
            "**Early stopping** is on: the job watches its validation loss, stops when it has not improved for a "
@@ -258,6 +287,7 @@ def main(out_dir=HERE):
     from ftwidgets.tokens import count_message_tokens
     train_tokens = [count_message_tokens(example["messages"]) for example in train]  # this file's own tokens, as step 2 counts them
     panel = HyperparameterPanel(len(train), example_tokens=train_tokens, early_stopping=BACKEND not in ("openai", "azure"))
+    panel.lr.value = best.settings["learning_rate_multiplier"]  # the search's winner; yours to change
     panel.on_launch(launch)
     panel
     '''),
@@ -308,25 +338,8 @@ def main(out_dir=HERE):
         except ftwidgets.ExportError as why:
             print("Not exported:", why)
     '''),
-        md("## Small hyperparameter search\n\nA few settings on a subset, compared by **validation** loss (never test data)."),
-        code('''
-    from ftwidgets.training import best_by_validation, grid_search
-    from ftwidgets.machine import cuda_available
-    import plotly.graph_objects as go
-    multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if cuda_available() else (0.5, 1.0, 2.0)
-    grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]
-    sub_train, sub_valid = workbook.work_dir("04_train") / "grid_train.jsonl", workbook.work_dir("04_train") / "grid_valid.jsonl"
-    write_jsonl(sub_train, train[:100], overwrite=True); write_jsonl(sub_valid, valid[:16], overwrite=True)
-    base = {"model": job.model, "seed": 42}
-    results = grid_search(client, sub_train, sub_valid, grid, base=base, state_dir=workbook.work_dir("04_train"))
-    '''),
-        code('''
-    fig = go.Figure([go.Scatter(x=r.steps, y=r.valid_loss, name=f"lr x{r.settings['learning_rate_multiplier']}") for r in results])
-    fig.update_layout(title="validation loss per setting", xaxis_title="step", yaxis_title="loss", height=300); fig.show()
-    best = best_by_validation(results)
-    print("best by validation loss:", best.settings, round(best.final_valid_loss, 3))
-    '''),
-    ], "You fine-tuned a real model with guarded settings, watched its loss curves and compared settings by validation loss.", "05_evaluate", out_dir)
+    ], "You compared settings by validation loss on a subset, then fine-tuned a real model with the winner and guarded "
+       "settings, and watched its loss curves.", "05_evaluate", out_dir)
 
     notebook("05_evaluate", "Step 5: compare with the base model on the test set",
              "At the end you will know, with confidence intervals, whether fine-tuning helped "
@@ -606,7 +619,18 @@ def main(out_dir=HERE):
                                          reader=base_model, cache_dir=out, concurrency=32, max_tokens=48,
                                          on_progress=progress.update)
     table = fact_table(evaluation, [q["kind"] for q in answerable + absent])
-    table.groupby("kind", sort=False)[[f"{label} right" for label in evaluation.outputs]].mean().round(2)
+    shares = table.groupby("kind", sort=False)[[f"{label} right" for label in evaluation.outputs]].mean().round(2)
+    '''),
+        md("The headline: the share each system gets right, by kind of question (the numbers are in the table below it)."),
+        code('''
+    import plotly.graph_objects as go
+    names = {"base": "base model", "fine_tuned": "fine-tuned on the facts", "retrieval": "base model + retrieval"}
+    fig = go.Figure([go.Bar(name=names.get(label, label), x=list(shares.index), y=shares[f"{label} right"],
+                            text=[f"{v:.0%}" for v in shares[f"{label} right"]], textposition="outside")
+                     for label in evaluation.outputs])
+    fig.update_layout(barmode="group", height=360, yaxis=dict(title="share right", range=[0, 1.1], tickformat=".0%"),
+                      title="Facts need retrieval: the share right by kind of question"); fig.show()
+    shares
     '''),
         md("**Retrieval against the fine-tuned model** on the answerable questions (the answer contains the fact): a "
            "paired bootstrap interval and McNemar's exact test, as in step 5."),
