@@ -34,7 +34,7 @@ def _manifest(work: Path, step: str) -> dict:
 
 # The most a cell may take, QUICK and full size: the longest cell waits for notebook 04's main job (QUICK: under
 # 5 min; full size: 10-12 min here, 25 min with an earlier float32 trainer). A kernel that stops answering (seen
-# three times with ipykernel 7, now pinned below it; README, Troubleshooting) then fails the run instead of hanging it.
+# three times with ipykernel 7, now pinned below it; docs/troubleshooting.md) then fails the run instead of hanging it.
 CELL_TIMEOUT_S = {False: 15 * 60, True: 60 * 60}
 
 

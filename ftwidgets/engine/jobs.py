@@ -49,7 +49,7 @@ LORA = LoraSettings(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_pro
 # loop's tokens/s with the format learned as well (100% against 81% on held-out prompts). In one epoch the
 # top layers alone learned the format worse (81%, 44% with the other speed-ups, against 94%) and there is no
 # later epoch to reuse anything in, so a one-epoch job keeps LoRA on every layer (benchmarks/trainer_speed.py,
-# README "Performance"). A model of 10 layers or fewer gets LoRA on all of them.
+# docs/performance.md). A model of 10 layers or fewer gets LoRA on all of them.
 TOP_LAYERS, TOP_LAYERS_FROM_EPOCHS = 10, 2
 
 
@@ -58,7 +58,7 @@ def lora_for(n_epochs: int) -> LoraSettings:
 
 
 # Tokens per forward pass when memory is tight (mybinder gives 2 GiB), by the precision of the frozen
-# weights. Measured on the real trainer process, SmolLM2 at batch 4, 100 math-tutor examples (README,
+# weights. Measured on the real trainer process, SmolLM2 at batch 4, 100 math-tutor examples (docs/performance.md,
 # "Performance"): float32 peaks at 1.16-1.18 GB with parts of 128 tokens (1.40 GB in the full-size workbook);
 # bfloat16, its shapes rounded (models.HALF_PRECISION_ROWS), at 1.20 GB with parts of 256 and 1.40 GB with
 # 512, at 1.96x float32's tokens/s with 256. binder/start and scripts/run_workbook.py ask for it by name (FTW_MAX_BATCH_TOKENS=tight,
@@ -93,10 +93,10 @@ class EngineSettings:
     max_upload_bytes: int = 512 * 1024 * 1024
     validations_per_job: int = 30  # evaluations of a fixed validation sample over a job's planned steps
     # batches cut from runs of 16 batches sorted by length: 1.14x tokens/s, format learned as well
-    # (benchmarks/trainer_speed.py; README, "Performance")
+    # (benchmarks/trainer_speed.py; docs/performance.md)
     length_buckets: int = 16
     # the frozen base weights in bfloat16 on a CPU with hardware bfloat16, for training and for chat: 1.5-2x
-    # float32's speed (README, "Performance"); settings that turn it off should pass
+    # float32's speed (docs/performance.md); settings that turn it off should pass
     # max_batch_tokens=default_max_batch_tokens(cpu_bf16=False) under tight memory
     cpu_bf16: bool = True
     max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)

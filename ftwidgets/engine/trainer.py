@@ -7,8 +7,8 @@ last three are kept), writes the step-metrics CSV and, last, its `TrainerOutcome
 through `contract.JobFolder`. It is its own process so the API stays responsive and
 cancel is a signal; the runner treats a missing outcome as a crash.
 
-A hand-rolled loop rather than TRL's SFTTrainer: it was measured no slower (see the
-README), and it gives OpenAI-shaped metrics at every step without callbacks.
+A hand-rolled loop rather than TRL's SFTTrainer: it was measured no slower (see
+docs/performance.md), and it gives OpenAI-shaped metrics at every step without callbacks.
 """
 
 from __future__ import annotations
