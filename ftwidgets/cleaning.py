@@ -8,13 +8,13 @@ the new file is validated again by whoever asks, so nothing is trusted that was 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dataset import atomic_write, iter_raw_lines
 from .findings import CODES, ERROR, Report
+from .split import sha256_file
 
 
 @dataclass
@@ -44,14 +44,6 @@ class Cleaned:
         return "\n".join(parts)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def drop_flagged(report: Report, out: str | os.PathLike, *, duplicates: bool = True) -> Cleaned:
     """Write the examples of ``report.path`` that have no error (and, with `duplicates`, are no later exact copy of
     an earlier one) to `out`, unchanged; `out` is replaced whole if it exists, and is never the input."""
@@ -77,4 +69,4 @@ def drop_flagged(report: Report, out: str | os.PathLike, *, duplicates: bool = T
                 kept += 1
             elif raw.line not in dropped_as_copy:
                 errors[raw.line] = first_error.get(raw.line, "an error (see the table above)")
-    return Cleaned(source, target, kept, errors, duplicate_lines, file_sha256(source))
+    return Cleaned(source, target, kept, errors, duplicate_lines, sha256_file(source))

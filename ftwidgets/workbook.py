@@ -65,9 +65,9 @@ def prepared_dataset() -> Path:
         return SAMPLES / (task().sample or "math_tutor.jsonl")
     cleaned, record = work_dir("02_validate") / "dataset.cleaned.jsonl", work_dir("02_validate") / "cleaned.json"
     if cleaned.exists() and record.exists():
-        from .cleaning import file_sha256
+        from .split import sha256_file
 
-        if json.loads(record.read_text()).get("source_sha256") == file_sha256(p):
+        if json.loads(record.read_text()).get("source_sha256") == sha256_file(p):
             return cleaned
     return p
 

@@ -20,7 +20,7 @@ from ftwidgets.engine import models, start
 from ftwidgets.engine.export import ExportError, export
 
 from ..conftest import SAMPLES
-from .conftest import upload, wait_for
+from .conftest import tiny_job, upload
 
 TRAIN = load_jsonl(SAMPLES / "math_tutor.jsonl")[:24]
 PROMPTS = ["Solve 1 + 2.", "What is 7 times 3?", "Hello!"]
@@ -50,12 +50,7 @@ def trained(tmp_path_factory, base_folder):
     data = tmp_path_factory.mktemp("engine-export")
     handle = start(data, api_key="k", threads=1, base_models=(str(base_folder),), cpu_bf16=False)
     client = handle.client(max_retries=0, _strict_response_validation=True)
-    f = upload(client, TRAIN)
-    job = client.fine_tuning.jobs.create(model=str(base_folder), training_file=f.id, suffix="exp", seed=3,
-                                         hyperparameters={"n_epochs": 2, "batch_size": 8},
-                                         metadata={"allow_small_dataset": "true"})
-    job = wait_for(client, job.id, timeout=300)
-    assert job.status == "succeeded", job.error
+    job = tiny_job(client, str(base_folder), suffix="exp", seed=3)
     answers = [client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": p}],
                                               temperature=0, max_tokens=NEW_TOKENS).choices[0].message.content
                for p in PROMPTS]

@@ -5,11 +5,9 @@ that names the parameter."""
 import openai
 import pytest
 
-from ftwidgets.dataset import load_jsonl
 from ftwidgets.engine import models, start
 
-from ..conftest import SAMPLES
-from .conftest import upload, wait_for
+from .conftest import tiny_job
 
 BASE = models.DEFAULT_BASE_MODEL
 QUESTION = "What is 2 + 3?"
@@ -107,11 +105,7 @@ def test_a_fine_tuned_model_and_its_checkpoint_answer_as_in_chat(tmp_path, tiny_
     handle = start(tmp_path / "engine", api_key="k", threads=1, base_models=(str(tiny_llama),))
     try:
         client = handle.client(max_retries=0, _strict_response_validation=True)
-        f = upload(client, load_jsonl(SAMPLES / "math_tutor.jsonl")[:24])
-        job = client.fine_tuning.jobs.create(model=str(tiny_llama), training_file=f.id, hyperparameters={"n_epochs": 2, "batch_size": 8},
-                                             metadata={"allow_small_dataset": "true"})
-        job = wait_for(client, job.id, timeout=300)
-        assert job.status == "succeeded", job.error
+        job = tiny_job(client, str(tiny_llama))
         checkpoint = client.fine_tuning.jobs.checkpoints.list(job.id).data[-1].fine_tuned_model_checkpoint
         for model in (job.fine_tuned_model, checkpoint):
             r = client.responses.create(model=model, input="Solve 1 + 2.", temperature=0, max_output_tokens=8)
