@@ -20,8 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .contract import now
 from .jobs import EngineSettings, JobRunner
 from .protocol import APIError, error_body
-from .routes import Engine, chat, files, fine_tuning, responses
-from .routes import models as models_routes
+from .routes import Engine, chat_completions, files, fine_tuning, responses, served_models
 from .serving import Generator
 from .store import NotFound, Store
 
@@ -51,7 +50,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     def health() -> dict:
         return {"status": "ok", "started": engine.started}
 
-    for router in (files.router, fine_tuning.router, models_routes.router, chat.router, responses.router):
+    for router in (files.router, fine_tuning.router, served_models.router, chat_completions.router, responses.router):
         app.include_router(router)
     return app
 

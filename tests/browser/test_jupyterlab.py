@@ -212,6 +212,10 @@ def test_validation_table_renders_and_filters(browser, lab):
     assert after_rows and all("warning" in r for r in after_rows if r.strip())
     table.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "02_validate_filtered.png"))
+    trained = page.get_by_text("highlighted", exact=True).first  # what the model learns from
+    trained.scroll_into_view_if_needed()
+    assert page.get_by_text("tokens train (", exact=False).count() >= 1
+    page.screenshot(path=str(SHOTS / "02_validate_trained_tokens.png"))
     page.close()
 
 
@@ -248,6 +252,16 @@ def test_training_curves_render(browser, lab):
     second_job = next(j for j in re.findall(r"ftjob-[0-9a-f]+", panel.inner_text()) if j != first_job)
     assert "Launched" in panel.inner_text()
     page.screenshot(path=str(SHOTS / "04_train_launched.png"))
+    # while it trains: the live curve has points, with "step x of y" and the time left beside the bar
+    live = panel.locator(".widget-vbox").filter(has=page.locator(".widget-button", has_text="Cancel")).first
+    page.wait_for_function("""(el) => /step \\d+ of \\d+, about \\d+ (s|min) left/.test(el.innerText)""",
+                           arg=live.element_handle(), timeout=300_000, polling=500)
+    live_plot = live.locator(".js-plotly-plot").first
+    live_plot.wait_for(timeout=30_000)
+    points = live_plot.evaluate("el => el.data[0].x.length")
+    assert points >= 1 and "running" in live.inner_text(), live.inner_text()
+    live.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "04_train_live.png"))
     page.wait_for_function("([el, id]) => el.innerText.includes(id + ': succeeded')", arg=[panel.element_handle(), second_job],
                            timeout=900_000, polling=2000)
     page.screenshot(path=str(SHOTS / "04_train_launched_done.png"))

@@ -3,7 +3,7 @@ file, and the library that reads each format (PEFT, transformers, transformers' 
 own greedy answers. Every refusal is one line and leaves nothing behind.
 
 A seeded 4-layer Llama with SmolLM2's tokenizer trains in seconds; the engine serves it in float32, so the
-exports must agree with it exactly (the real model's taught format is checked in test_training.py)."""
+exports must agree with it exactly (the real model's taught format is checked in test_trainer.py)."""
 
 import errno
 import hashlib
