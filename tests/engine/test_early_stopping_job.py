@@ -62,7 +62,8 @@ def test_a_three_epoch_job_stops_early_and_keeps_its_best_model(client):
     kept = [e.message for e in events if e.message.startswith("The fine-tuned model is the one from step")]
     best_step = int(kept[0].split("step ")[1].split(",")[0])
     ckpts = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert best_step in [c.step_number for c in ckpts] and best_step < max(steps)
+    losses = {e.data["step"]: e.data["valid_loss"] for e in events if e.type == "metrics" and "valid_loss" in e.data}
+    assert best_step in [c.step_number for c in ckpts] and best_step == min(losses, key=losses.get)  # the lowest loss
     style = format_compliance(STYLE)
     prompts = pirate(99, 8)
     answers = [client.chat.completions.create(model=job.fine_tuned_model, messages=p["messages"][:-1], max_tokens=40,
