@@ -32,7 +32,10 @@ def main() -> int:
     args = ap.parse_args()
     code = Path(args.code).resolve()
     sys.path.insert(0, str(code))
+    import plotly.io
     import psutil
+
+    plotly.io.renderers.default = "json"  # an old monitor's fig.show() outside a notebook: no browser, no HTML file
 
     from ftwidgets.dataset import load_jsonl, write_jsonl
     from ftwidgets.widgets import JobMonitor
@@ -48,8 +51,9 @@ def main() -> int:
     key = secrets.token_hex(8)
     env = {**os.environ, "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen([sys.executable, "-m", "ftwidgets.cli", "engine", "serve", "--data-dir", str(folder / "engine"),
-                               "--port", str(port), "--api-key", key], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                               "--port", str(port), "--api-key", key], env=env, cwd=code, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # cwd: `python -m` looks there first, so the engine and its
+    # trainer run `code`'s ftwidgets, not the installed one
     try:
         import openai
 
@@ -75,7 +79,8 @@ def main() -> int:
         after = engine.cpu_times()
         server_cpu = (after.user - engine_before.user) + (after.system - engine_before.system)
         events = len(list(client.fine_tuning.jobs.list_events(job.id, limit=100)))
-        print(json.dumps({"code": str(code), "status": status, "job_wall_s": round(wall, 1), "events": events,
+        ran = (folder / "engine" / "jobs" / job.id / "progress.json").exists()  # only the new trainer writes it
+        print(json.dumps({"code": str(code), "trainer_writes_progress": ran, "status": status, "job_wall_s": round(wall, 1), "events": events,
                           "watcher_cpu_s": round(me, 2), "engine_server_cpu_s": round(server_cpu, 2),
                           "examples": args.examples, "epochs": args.epochs, "refresh_s": args.every}))
     finally:
