@@ -125,7 +125,10 @@ def engine_label_report(path: str | os.PathLike, *, show: int = 2, base_model: s
     cmd = [sys.executable, "-m", "ftwidgets.cli", "labels", str(Path(path)), "--json", "--show", str(show)]
     if base_model:
         cmd += ["--base-model", base_model]
-    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
+    except subprocess.TimeoutExpired:
+        raise DataError(f"working out the trained tokens of {path} took over 15 minutes: try `ftw labels {path}`") from None
     try:
         return LabelReport.from_json(json.loads(done.stdout))
     except (ValueError, KeyError):
