@@ -23,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .dataset import DataError, iter_raw_lines, parse_json
+from .dataset import DataError
+from .importers import read_records
 
 
 @dataclass
@@ -81,17 +82,14 @@ class LabelReport:
 
 def read_examples(path: str | os.PathLike) -> Iterable[tuple[int, Any, str | None]]:
     """(line, messages, None) for each example with a messages list, (line, None, why) for the others."""
-    for raw in iter_raw_lines(path):
-        try:
-            record = parse_json(raw.data)
-        except (ValueError, UnicodeDecodeError):
-            yield raw.line, None, "not valid JSON"
-            continue
+    for line, record, error in read_records(path):
         messages = record.get("messages") if isinstance(record, dict) else None
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            yield raw.line, None, "no 'messages' list"
-            continue
-        yield raw.line, messages, None
+        if error is not None:
+            yield line, None, "not valid JSON"
+        elif not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            yield line, None, "no 'messages' list"
+        else:
+            yield line, messages, None
 
 
 def trains(message: Mapping[str, Any]) -> bool:

@@ -335,7 +335,7 @@ def queue_for_review(path: str | os.PathLike, messages: Sequence[dict[str, Any]]
 def queued_items(path: str | os.PathLike) -> list[ReviewItem]:
     """The playground pairs queued for review (each prompt once, its latest answers)."""
     latest: dict[str, ReviewItem] = {}
-    for record in read_log(Path(path)) if Path(path).exists() else []:
+    for record in read_log(path):
         if isinstance(record, dict) and {"id", "messages", "answers"} <= set(record):
             latest[record["id"]] = ReviewItem(record["id"], record["messages"], "", record["answers"])
     return list(latest.values())

@@ -36,9 +36,8 @@ class ChatCompare(w.VBox):
         self.client, self.models = client, list(models)
         self.labels = list(labels) if labels else self.models
         self.system, self.review_queue = system, Path(review_queue) if review_queue else None
-        self.answers: dict[str, str] = {}  # model -> its answer to the last prompt
         self.errors: dict[str, str] = {}
-        self.texts: list[str | None] = [None] * len(self.models)  # the same, by position (a model may be shown twice)
+        self.texts: list[str | None] = [None] * len(self.models)  # each box's answer to the last prompt
         self.messages: list[dict[str, Any]] = []
         self.prompt = w.Textarea(placeholder="Type a prompt, then press Send", layout=w.Layout(width="100%", height="4em"))
         label = {"style": {"description_width": "7em"}}  # wide enough for the whole word
@@ -55,6 +54,11 @@ class ChatCompare(w.VBox):
         super().__init__([self.prompt, w.HBox([self.temperature, self.max_tokens]), w.HBox([self.send_button, self.review_button]),
                           w.HBox(self.boxes), self.message])
 
+    @property
+    def answers(self) -> dict[str, str]:
+        """Each model's answer to the last prompt (a model shown twice answers once)."""
+        return {m: t for m, t in zip(self.models, self.texts) if t is not None}
+
     def send(self, prompt: str | None = None) -> dict[str, str]:
         """Ask every model (at once, each streamed into its box); returns when every answer is in."""
         text = (prompt if prompt is not None else self.prompt.value).strip()
@@ -63,7 +67,7 @@ class ChatCompare(w.VBox):
             return {}
         self.prompt.value = text
         self.messages = ([{"role": "system", "content": self.system}] if self.system else []) + [{"role": "user", "content": text}]
-        self.answers, self.errors, self.texts = {}, {}, [None] * len(self.models)
+        self.errors, self.texts = {}, [None] * len(self.models)
         self.send_button.disabled = self.review_button.disabled = True
         self.message.value = ""
         threads = [threading.Thread(target=self._stream, args=(i,), daemon=True) for i in range(len(self.models))]
@@ -88,7 +92,7 @@ class ChatCompare(w.VBox):
                 if piece:
                     text += piece
                     box.value = _box(label, text, "answering ...")
-            self.answers[model] = self.texts[i] = text
+            self.texts[i] = text
             box.value = _box(label, text, f"{time.monotonic() - started:.1f} s")
         except Exception as exc:  # noqa: BLE001 - a model that cannot answer says so in its box, the others go on
             self.errors[model] = str(exc)

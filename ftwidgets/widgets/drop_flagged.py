@@ -22,9 +22,8 @@ class DropFlagged(w.VBox):
         self.report, self._on_drop = report, on_drop
         self.cleaned: Cleaned | None = None
         self.cleaned_report: Report | None = None
-        errors = int((~report.per_example["usable"]).sum()) if len(report.per_example.get("usable", [])) else 0
-        errors = max(errors, len({f.line for f in report.errors if f.line is not None}))
-        copies = int(report.per_example["exact_duplicate"].sum()) if "exact_duplicate" in report.per_example else 0
+        errors = report.examples - report.usable_examples  # every line with an error, unreadable ones included
+        copies = int(report.per_example["exact_duplicate"].sum())
         self.flagged = errors + copies
         self.button = w.Button(description=f"Drop {errors} with errors and {copies} duplicates", button_style="warning",
                                layout=w.Layout(width="auto"), disabled=self.flagged == 0,

@@ -17,6 +17,7 @@ from ..curves import LossCurve, loss_curve, overfitting, pick_checkpoint
 from ..early_stopping import stop_from_events
 from ..job_states import FINAL
 from ._html import badge, esc, table
+from .progress import left_text
 
 
 def _as_dict(obj: Any) -> dict:
@@ -29,8 +30,7 @@ def progress_line(state: str, step: int | None, total: int, estimated_finish: in
         return "waiting for the first step" if state not in FINAL else ""
     line = f"step {step} of {total}"
     if state not in FINAL and estimated_finish:
-        left = max(0, estimated_finish - (now or time.time()))
-        line += f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
+        line += left_text(max(0, estimated_finish - (now or time.time())))
     return line
 
 
@@ -48,7 +48,6 @@ class JobMonitor(w.VBox):
                                                   yaxis_title="loss"))
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="training loss")
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="validation loss", visible=False)
-        self.plot = self.figure
         self.verdict = w.HTML()
         self.checkpoints = w.HTML()
         self.cancel = w.Button(description="Cancel", button_style="danger", icon="stop")
@@ -56,7 +55,7 @@ class JobMonitor(w.VBox):
         self.curve = LossCurve()
         self.stop = None
         self._thread: threading.Thread | None = None
-        super().__init__([self.status, w.HBox([self.progress, self.progress_text]), self.plot, self.verdict, self.checkpoints,
+        super().__init__([self.status, w.HBox([self.progress, self.progress_text]), self.figure, self.verdict, self.checkpoints,
                           self.cancel])
 
     # --- the view ---------------------------------------------------------------------

@@ -10,12 +10,16 @@ import time
 import ipywidgets as w
 
 
+def left_text(seconds: float) -> str:
+    """ ", about 40 s left" (minutes from 90 s on)."""
+    return f", about {seconds / 60:.0f} min left" if seconds >= 90 else f", about {seconds:.0f} s left"
+
+
 def time_left(done: int, total: int, elapsed: float) -> str:
-    """ "about 40 s left" from the pace so far (nothing before the first answer)."""
+    """The time left from the pace so far (nothing before the first answer)."""
     if done <= 0 or done >= total:
         return ""
-    left = elapsed / done * (total - done)
-    return f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
+    return left_text(elapsed / done * (total - done))
 
 
 class ProgressBar(w.HBox):

@@ -14,7 +14,8 @@ from fastapi import Depends, Request
 
 from ..jobs import EngineSettings, JobRunner
 from ..protocol import APIError
-from ..serving import Generator, GenRequest
+from .. import models
+from ..serving import Generator, GenRequest, GenResult
 from ..store import Store
 
 
@@ -50,6 +51,14 @@ def generation_request(e: Engine, *, model: str, messages: list[dict[str, Any]],
     return GenRequest(model=model, base=base, adapter=adapter, messages=messages, max_new_tokens=max_tokens or 256,
                       temperature=1.0 if temperature is None else temperature, top_p=1.0 if top_p is None else top_p,
                       stop=[s for s in stops if s], seed=seed)
+
+
+def answer(e: Engine, req: GenRequest) -> GenResult:
+    """A whole (not streamed) answer; a base model that cannot be loaded here is a 503 saying how to get it."""
+    try:
+        return e.generator.submit(req).result()
+    except models.ModelUnavailable as exc:
+        raise APIError(503, str(exc), code="model_unavailable", type="server_error") from None
 
 
 def engine(request: Request) -> Engine:

@@ -14,11 +14,10 @@ from openai.types.chat.chat_completion import Choice
 from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from .. import models
-from ..protocol import APIError, ChatCreate, error_body
+from ..protocol import ChatCreate, error_body
 from ..serving import GenRequest
 from ..store import wire
-from . import GUARDED, Engine, engine, generation_request
+from . import GUARDED, Engine, answer, engine, generation_request
 
 router = APIRouter(prefix="/v1/chat/completions", dependencies=GUARDED)
 
@@ -49,10 +48,7 @@ def chat_completions(body: ChatCreate, e: Engine = Depends(engine)):
     cid, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
     if body.stream:
         return StreamingResponse(stream(req, e, cid, created), media_type="text/event-stream")
-    try:
-        res = e.generator.submit(req).result()
-    except models.ModelUnavailable as exc:
-        raise APIError(503, str(exc), code="model_unavailable", type="server_error") from None
+    res = answer(e, req)
     return wire(ChatCompletion(
         id=cid, object="chat.completion", created=created, model=body.model, system_fingerprint="ftwidgets-engine",
         choices=[Choice(index=0, message=ChatCompletionMessage(role="assistant", content=res.text, refusal=None),

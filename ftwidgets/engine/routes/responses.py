@@ -36,11 +36,10 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
-from .. import models
 from ..protocol import APIError, ResponseCreate
 from ..serving import GenRequest, GenResult
 from ..store import wire
-from . import GUARDED, Engine, engine, generation_request
+from . import GUARDED, Engine, answer, engine, generation_request
 
 router = APIRouter(prefix="/v1/responses", dependencies=GUARDED)
 
@@ -210,11 +209,7 @@ def create_response(body: ResponseCreate, e: Engine = Depends(engine)):
     refusals(body)
     req = generation_request(e, model=body.model, messages=chat_messages(body), max_tokens=body.max_output_tokens,
                              temperature=body.temperature, top_p=body.top_p, stop=body.stop, seed=body.seed)
-    answer = _Answer(body, req)
+    reply = _Answer(body, req)
     if body.stream:
-        return StreamingResponse(_events(answer, e), media_type="text/event-stream")
-    try:
-        result = e.generator.submit(req).result()
-    except models.ModelUnavailable as exc:
-        raise APIError(503, str(exc), code="model_unavailable", type="server_error") from None
-    return wire(answer.response(result))
+        return StreamingResponse(_events(reply, e), media_type="text/event-stream")
+    return wire(reply.response(answer(e, req)))
