@@ -173,10 +173,13 @@ def _write_merged(source: Source, folder: Path, _quantize: str) -> None:
 
 
 def _write_gguf(source: Source, folder: Path, quantize: str) -> None:
-    model, tok = merged_model(source)
-    if getattr(model.config, "model_type", None) != "llama":
+    from transformers import AutoConfig
+
+    kind = getattr(AutoConfig.from_pretrained(models.resolve(source.base)), "model_type", None)
+    if kind != "llama":  # said from the config, before the weights are loaded and merged
         raise ExportError(f"GGUF export knows Llama-architecture models, and {source.base} is "
-                          f"{model.config.model_type!r}: export the merged folder and convert it with llama.cpp")
+                          f"{kind!r}: export the merged folder and convert it with llama.cpp")
+    model, tok = merged_model(source)
     file = f"{safe_name(source.name)}.{quantize}.gguf"
     write_gguf(model, tok, folder / file, quantize=quantize, name=source.name,
                pre_tokenizer=PRE_TOKENIZERS.get(source.base, "default"))
