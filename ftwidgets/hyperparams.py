@@ -28,7 +28,10 @@ MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 DEFAULT_LR_MULTIPLIER = 1.0
 # what a job request may ask for at all (the guards below judge what is wise within these)
-BOUNDS = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10)}
+BOUNDS = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10), "beta": (1e-3, 2.0)}
+# DPO's beta for "auto": how far the preference-tuned model may move from its starting model (TRL's default too)
+DEFAULT_DPO_BETA = 0.1
+SUPERVISED, DPO = "supervised", "dpo"
 
 OK, WARNING, BLOCKED = "ok", "warning", "blocked"
 RECOMMENDED_EPOCHS = (2, 4)
@@ -60,18 +63,25 @@ def auto_batch_size(n_examples: int) -> int:
     return int(min(64, max(4, math.ceil(0.002 * n_examples))))
 
 
-def resolve_hyperparameters(requested: Mapping[str, Any], n_examples: int) -> dict[str, Any]:
-    """Every "auto" (or missing) hyperparameter replaced by what it means for `n_examples` examples."""
+def resolve_hyperparameters(requested: Mapping[str, Any], n_examples: int, method: str = SUPERVISED) -> dict[str, Any]:
+    """Every "auto" (or missing) hyperparameter replaced by what it means for `n_examples` examples (or pairs).
+
+    >>> resolve_hyperparameters({"beta": "auto"}, 200, DPO)["beta"]
+    0.1
+    """
     def chosen(name: str) -> Any:
         value = requested.get(name, "auto")
         return None if value in (None, "auto") else value
 
     epochs, batch, lrm = chosen("n_epochs"), chosen("batch_size"), chosen("learning_rate_multiplier")
-    return {
+    resolved = {
         "n_epochs": auto_epochs(n_examples) if epochs is None else int(epochs),
         "batch_size": auto_batch_size(n_examples) if batch is None else int(batch),
         "learning_rate_multiplier": DEFAULT_LR_MULTIPLIER if lrm is None else float(lrm),
     }
+    if method == DPO:
+        resolved["beta"] = DEFAULT_DPO_BETA if chosen("beta") is None else float(chosen("beta"))
+    return resolved
 
 
 def out_of_bounds(requested: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -178,7 +188,20 @@ def epochs_guard(epochs: int, *, allow_many_epochs: bool = False, chosen: bool =
 
 def supervised_method(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
     """The ``method`` argument of `client.fine_tuning.jobs.create` for supervised fine-tuning."""
-    return {"type": "supervised", "supervised": {"hyperparameters": dict(hyperparameters)}}
+    return method_object(SUPERVISED, hyperparameters)
+
+
+def dpo_method(hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``method`` argument for preference tuning (DPO): beta, n_epochs, batch_size, learning_rate_multiplier.
+
+    >>> dpo_method({"beta": 0.2})
+    {'type': 'dpo', 'dpo': {'hyperparameters': {'beta': 0.2}}}
+    """
+    return method_object(DPO, hyperparameters)
+
+
+def method_object(kind: str, hyperparameters: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": kind, kind: {"hyperparameters": dict(hyperparameters)}}
 
 
 def requested_hyperparameters(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -573,8 +573,10 @@ def validate_examples(examples: Iterable[Mapping[str, Any]], **kwargs: Any) -> R
         return report
 
 
-def validate_preference_file(path: str | os.PathLike, *, max_per_code: int | None = 10_000) -> Report:
-    """Validate an OpenAI preference (DPO) JSONL file: every malformed line, with its line number."""
+def validate_preference_file(path: str | os.PathLike, *, rules: Rules | None = None,
+                             max_per_code: int | None = 10_000) -> Report:
+    """Validate an OpenAI preference (DPO) JSONL file: every malformed line, with its line number; with `rules`,
+    the size rule too (fewer than 100 pairs refused without the override), as for a training file."""
     report = Report(path=str(path), max_per_code=max_per_code)
     for raw in iter_raw_lines(path):
         report.examples += 1
@@ -592,6 +594,8 @@ def validate_preference_file(path: str | os.PathLike, *, max_per_code: int | Non
             report.add(Finding("invalid_preference", "; ".join(problems), raw.line, report.examples - 1))
         else:
             report.usable_examples += 1
-    if report.usable_examples == 0:
+    if rules is not None:
+        _size_policy(report, rules)
+    elif report.usable_examples == 0:
         report.add(Finding("empty_file", "no usable preference record"))
     return report

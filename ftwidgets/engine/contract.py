@@ -49,6 +49,9 @@ class TrainerSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     job_id: str
     base_model: str
+    method: Literal["supervised", "dpo"] = "supervised"
+    beta: Optional[float] = None  # DPO's: how far the policy may move from the starting model
+    start_adapter: Optional[str] = None  # the adapter of a fine-tuned starting model, trained on from where it is
     training_path: str
     validation_path: Optional[str] = None
     n_epochs: int

@@ -26,13 +26,14 @@ from ..early_stopping import requested_patience
 from ..findings import CODES, ERROR
 from ..hyperparams import (
     ALLOW_SMALL_METADATA,
+    DPO,
     check_plan,
     metadata_flag,
+    method_object,
     resolve_hyperparameters,
-    supervised_method,
 )
 from ..job_states import ACTIVE, FINAL
-from ..validate import Rules, validate_file
+from ..validate import Rules, validate_file, validate_preference_file
 from . import data_parallel, memory_plan, models
 from .contract import JobError, JobFolder, LoraSettings, TrainerSpec, now
 from .store import NotFound, Store
@@ -40,6 +41,12 @@ from .store import NotFound, Store
 ORG = "ftwidgets"
 BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 (measured: learns the
 # math-tutor format in one epoch of 64 examples; 2e-4 learned nothing in two)
+# DPO's LoRA learning rate at multiplier 1: 50x lower. The two answers of a pair share their prompt and most of
+# their words, which cancel in the loss, so nothing holds the rest of the model in place; measured from a
+# fine-tuned SmolLM2 on 120 pairs x 2 epochs (docs/performance.md), 2e-3 and 5e-4 made every answer a run of the
+# preferred words and 1e-4 still repeated them; 4e-5 moved 16 of 16 held-out answers to the preferred ending (from 6),
+# 13 of them exactly; 2e-5 moved 13 and left 3 on the other.
+DPO_BASE_LEARNING_RATE = 4e-5
 MAX_SEQ_LEN = 1024
 # attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
 # as well as all seven projections, and about 8% faster.
@@ -223,6 +230,7 @@ class JobRunner:
         """Check the files with the workbook's validator and resolve "auto"; a bad file fails the job."""
         notes: list[str] = []  # warnings, reported only if the job is still alive when validation ends
         n_train = 0
+        kind = job.method.type
         for param in ("training_file", "validation_file"):
             file_id = getattr(job, param)
             if not file_id:
@@ -232,28 +240,38 @@ class JobRunner:
             except NotFound:
                 self._fail(job.id, JobError(code=f"invalid_{param}", param=param, message=f"{param} {file_id} no longer exists"))
                 return
-            report = validate_file(path, rules=self._rules(job, param), workers=1)
+            rules = self._rules(job, param)
+            # a DPO job's files hold preference pairs, checked line by line by their own validator, under the same size rule
+            report = validate_preference_file(path, rules=rules) if kind == DPO else validate_file(path, rules=rules, workers=1)
             if not report.valid:
                 self._fail(job.id, _validation_error(report, param, file_id))
                 return
             notes += [f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}" for row in report.summary()]
             n_train = report.examples if param == "training_file" else n_train
-        refusal = self._memory_refusal(job.model)
+        refusal = self._memory_refusal(self.starting_point(job.model)[0])
         if refusal:
             self._fail(job.id, JobError(code="insufficient_memory", param="model", message=refusal))
             return
-        requested = job.method.supervised.hyperparameters.model_dump(exclude_none=True)  # as the client asked
-        hp = resolve_hyperparameters(requested, n_train)
+        requested = getattr(job.method, kind).hyperparameters.model_dump(exclude_none=True)  # as the client asked
+        hp = resolve_hyperparameters(requested, n_train, kind)
         plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
                           allow_small=True, allow_many_epochs=True)  # size and epochs were judged already
         notes += [g.message for g in plan.warnings if g.field != "examples"]
         if requested_patience(job.metadata) and not job.validation_file:
             notes.append(f"Early stopping needs a validation file to watch; without one this job trains all "
                          f"{hp['n_epochs']} epoch(s).")
-        if self.store.transition(job.id, ("validating_files",), status="queued", hyperparameters=hp, method=supervised_method(hp)):
+        job_hp = {k: v for k, v in hp.items() if k != "beta"}  # the job's own (older) field has no beta; its method does
+        if self.store.transition(job.id, ("validating_files",), status="queued", hyperparameters=job_hp,
+                                 method=method_object(kind, hp)):
             for note in notes:
                 self.store.event(job.id, note, level="warn")
             self.store.event(job.id, "Files validated, moving job to queued state")
+
+    def starting_point(self, model: str) -> tuple[str, str | None]:
+        """The base model a job trains on and the adapter it starts from: (model, None) for a base model; for a model
+        fine-tuned here (a DPO job may start from one), its base and its adapter."""
+        entry = self.store.models().get(model)
+        return (entry.base, entry.adapter) if entry is not None else (model, None)
 
     def _memory_refusal(self, base_model: str) -> str | None:
         """Why a job on `base_model` cannot fit in this machine's memory (memory_plan), or None."""
@@ -279,17 +297,20 @@ class JobRunner:
     def spec_for(self, job: FineTuningJob) -> TrainerSpec:
         """What the trainer needs for this job, every setting resolved."""
         hp = job.hyperparameters
+        base, start_adapter = self.starting_point(job.model)
+        dpo = job.method.dpo.hyperparameters if job.method.type == DPO else None
         return TrainerSpec(
-            job_id=job.id, base_model=job.model, training_path=str(self.store.file_path(job.training_file)),
+            job_id=job.id, base_model=base, start_adapter=start_adapter, method=job.method.type,
+            beta=float(dpo.beta) if dpo is not None else None, training_path=str(self.store.file_path(job.training_file)),
             validation_path=str(self.store.file_path(job.validation_file)) if job.validation_file else None,
-            n_epochs=hp.n_epochs, batch_size=hp.batch_size, learning_rate=BASE_LEARNING_RATE * hp.learning_rate_multiplier,
+            n_epochs=hp.n_epochs, batch_size=hp.batch_size, learning_rate=(DPO_BASE_LEARNING_RATE if dpo is not None else BASE_LEARNING_RATE) * hp.learning_rate_multiplier,
             seed=job.seed, threads=self.settings.threads, max_seq_len=self.settings.max_seq_len,
             validations_per_job=self.settings.validations_per_job, max_batch_tokens=self.settings.max_batch_tokens,
             lora=lora_for(hp.n_epochs),
             early_stopping_patience=requested_patience(job.metadata) if job.validation_file else None,
             length_buckets=self.settings.length_buckets, processes=self.settings.train_processes,
             cpu_bf16=self.settings.cpu_bf16,
-            fine_tuned_model=fine_tuned_name(job.model, getattr(job, "user_provided_suffix", None), job.id),
+            fine_tuned_model=fine_tuned_name(base, getattr(job, "user_provided_suffix", None), job.id),
         )
 
     def _launch(self, job: FineTuningJob) -> None:
@@ -328,9 +349,10 @@ class JobRunner:
         if outcome.status != "succeeded":
             self._fail(job_id, outcome.error or JobError(code="training_error", message="training failed"))
             return
-        self.store.add_model(outcome.fine_tuned_model, outcome.adapter, job.model, job_id)
+        base = folder.read_spec().base_model  # a DPO job from a fine-tuned model: one adapter on the same base
+        self.store.add_model(outcome.fine_tuned_model, outcome.adapter, base, job_id)
         for ckpt in outcome.checkpoints:
-            self.store.add_model(ckpt.fine_tuned_model_checkpoint, ckpt.adapter, job.model, job_id)
+            self.store.add_model(ckpt.fine_tuned_model_checkpoint, ckpt.adapter, base, job_id)
         result = self.store.add_file_bytes(folder.metrics_csv.read_bytes(), "step_metrics.csv", "fine-tune-results")
         self.store.transition(job_id, ("running",), status="succeeded", fine_tuned_model=outcome.fine_tuned_model,
                               finished_at=now(), trained_tokens=outcome.trained_tokens, result_files=[result.id])

@@ -36,14 +36,24 @@ class Hyperparameters(BaseModel):
     learning_rate_multiplier: Union[Literal["auto"], float, None] = Field(default=None)
 
 
+class DpoHyperparameters(Hyperparameters):
+    beta: Union[Literal["auto"], float, None] = Field(default=None)
+
+
 class Supervised(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     hyperparameters: Optional[Hyperparameters] = None
+
+
+class Dpo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hyperparameters: Optional[DpoHyperparameters] = None
 
 
 class Method(BaseModel):
     type: Literal["supervised", "dpo", "reinforcement"]
     supervised: Optional[Supervised] = None
-    dpo: Optional[dict] = None
+    dpo: Optional[Dpo] = None
     reinforcement: Optional[dict] = None
 
 
@@ -61,9 +71,14 @@ class JobCreate(BaseModel):
     def requested_hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters asked for (``method`` wins over the older top-level field), "auto" kept."""
         hp = self.hyperparameters
-        if self.method is not None and self.method.supervised and self.method.supervised.hyperparameters:
-            hp = self.method.supervised.hyperparameters
+        chosen = getattr(self.method, self.method.type, None) if self.method is not None else None
+        if chosen is not None and getattr(chosen, "hyperparameters", None) is not None:
+            hp = chosen.hyperparameters
         return hp.model_dump(exclude_none=True) if hp else {}
+
+    @property
+    def method_type(self) -> str:
+        return self.method.type if self.method is not None else "supervised"
 
 
 class ChatMessage(BaseModel):

@@ -53,7 +53,7 @@ def _read_jsonl(path: str) -> list[dict]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _batches(data: list, size: int, rng: random.Random | None, *, bucket: int = 0):
+def _batches(data: list, size: int, rng: random.Random | None, *, bucket: int = 0, length=lambda item: len(item[0])):
     """Batches of `size` in a shuffled order (by `rng`; in file order without one).
 
     With ``bucket=k``, each run of ``k`` batches is cut from examples sorted by length, so
@@ -65,7 +65,7 @@ def _batches(data: list, size: int, rng: random.Random | None, *, bucket: int = 
         rng.shuffle(order)
     if bucket and rng is not None:
         span = size * bucket
-        order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda i: len(data[i][0]))]
+        order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda i: length(data[i]))]
         batches = [order[s : s + size] for s in range(0, len(order), size)]
         rng.shuffle(batches)
         order = [i for b in batches for i in b]
@@ -210,11 +210,22 @@ def _encoded(tok, path: str | None, max_len: int) -> list:
 
 
 class TrainingRun:
-    """One job's model, data, optimiser and records, from the spec to the outcome."""
+    """One supervised job's model, data, optimiser and records, from the spec to the outcome.
+
+    A preference (DPO) job is a subclass (`preference.PreferenceRun`) that changes what an example is, how a batch
+    is learned from and what is measured: `_encode`, `_prepare`, `_learn_from`, `_measure`.
+    """
+
+    # the step metrics a checkpoint carries, and the result file's columns (step metric: column name)
+    CHECKPOINT_METRICS = ("step", "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy",
+                          "full_valid_loss", "full_valid_mean_token_accuracy")
+    RESULT_COLUMNS = {"step": "step", "train_loss": "train_loss", "train_mean_token_accuracy": "train_accuracy",
+                      "valid_loss": "valid_loss", "valid_mean_token_accuracy": "valid_mean_token_accuracy"}
+
+    UNIT = "examples"
 
     def __init__(self, spec: TrainerSpec, folder: JobFolder):
         import torch
-        from peft import get_peft_model
 
         self.spec, self.folder = spec, folder
         self.processes = Processes.join(spec.threads)
@@ -229,13 +240,13 @@ class TrainingRun:
             self.say("This CPU multiplies bfloat16 in hardware: the frozen base weights are loaded in bfloat16; "
                      "LoRA's weights, its optimiser and the loss stay float32")
         model, self.tok = models.load(spec.base_model, self.device)
-        self.train_data = _encoded(self.tok, spec.training_path, spec.max_seq_len)
-        self.valid_data = _encoded(self.tok, spec.validation_path, spec.max_seq_len)
+        self.train_data = self._encode(spec.training_path)
+        self.valid_data = self._encode(spec.validation_path)
         if not self.train_data:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
-        lora, peft_config = self._lora_on(model)
-        self.model = get_peft_model(model, peft_config)
-        self.prefix = self._frozen_prefix(model, lora.layers)
+        self.model, layers = self._policy(model)
+        self.prefix = self._frozen_prefix(model, layers)
+        self._prepare()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.processes.same_start(self.params)
         self.opt = torch.optim.AdamW(self.params, lr=spec.learning_rate, weight_decay=0.0)
@@ -251,6 +262,33 @@ class TrainingRun:
         self.rows: list[dict[str, Any]] = []
         self.checkpoints: list[CheckpointRecord] = []
         self.trained_tokens = self.step = 0
+
+    def _encode(self, path: str | None) -> list:
+        """A data file as the trainer learns from it: (ids, labels) per example."""
+        return _encoded(self.tok, path, self.spec.max_seq_len)
+
+    @staticmethod
+    def _length(item) -> int:
+        """How long an example is, for batches of similar lengths."""
+        return len(item[0])
+
+    def _prepare(self) -> None:
+        """Anything to compute from the starting model before the first step (nothing, for supervised jobs)."""
+
+    def _policy(self, model) -> tuple[Any, int | None]:
+        """The model to train and how many top layers its LoRA covers (None: all): a new adapter on the base model,
+        or the starting model's own adapter, trained on from where it is."""
+        if self.spec.start_adapter:
+            from peft import PeftModel
+
+            peft_model = PeftModel.from_pretrained(model, self.spec.start_adapter, is_trainable=True)
+            top = peft_model.peft_config["default"].layers_to_transform
+            self.say(f"Training on from the starting model's adapter ({len(top) if top else 'all'} layers)")
+            return peft_model, len(top) if top else None
+        from peft import get_peft_model
+
+        lora, peft_config = self._lora_on(model)
+        return get_peft_model(model, peft_config), lora.layers
 
     def _lora_on(self, model) -> tuple[LoraSettings, Any]:
         """The spec's LoRA as this model allows it, and PEFT's config for it: the model's own targets, and every
@@ -292,7 +330,7 @@ class TrainingRun:
 
     def _run(self) -> TrainerOutcome:
         spec = self.spec
-        self.say(f"Training {len(self.train_data)} examples for {spec.n_epochs} epoch(s): {self.total_steps} steps "
+        self.say(f"Training {len(self.train_data)} {self.UNIT} for {spec.n_epochs} epoch(s): {self.total_steps} steps "
                  f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}")
         if self.processes.count > 1:
             self.say(f"Training on {self.processes.count} processes (data parallel through Hugging Face Accelerate, "
@@ -302,7 +340,7 @@ class TrainingRun:
         self.t0 = t0 = time.time()
         for epoch in range(1, spec.n_epochs + 1):
             self.model.train()
-            for batch in _batches(self.train_data, spec.batch_size, self.rng, bucket=spec.length_buckets):
+            for batch in _batches(self.train_data, spec.batch_size, self.rng, bucket=spec.length_buckets, length=self._length):
                 self._train_on(batch, epoch)
                 if self.stopper is not None and self.stopper.stopped:
                     break
@@ -315,7 +353,7 @@ class TrainingRun:
             self._keep_best()
         elapsed = time.time() - t0
         if self.processes.is_main:
-            _write_metrics_csv(self.folder.metrics_csv, self.rows)
+            _write_metrics_csv(self.folder.metrics_csv, self.rows, self.RESULT_COLUMNS)
             shutil.rmtree(self.folder.model_dir, ignore_errors=True)
             self.model.save_pretrained(self.folder.model_dir)
         return TrainerOutcome(status="succeeded", fine_tuned_model=spec.fine_tuned_model, adapter=str(self.folder.model_dir),
@@ -327,9 +365,7 @@ class TrainingRun:
         """One optimiser step, its metrics event, and the epoch's checkpoint when it is the last."""
         import torch
 
-        spec = self.spec
-        loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, spec.max_batch_tokens,
-                                         spec.labelled_logits, self.prefix, self.processes)
+        metrics, n_tokens = self._learn_from(batch)
         self.processes.sum_gradients(self.params)
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
@@ -337,18 +373,18 @@ class TrainingRun:
         self.opt.zero_grad(set_to_none=True)
         self.step += 1
         self.trained_tokens += n_tokens
-        data: dict[str, Any] = {"step": self.step, "total_steps": self.total_steps, "train_loss": round(loss, 6),
-                                "train_mean_token_accuracy": round(acc, 6)}
+        data: dict[str, Any] = {"step": self.step, "total_steps": self.total_steps,
+                                **{k: round(v, 6) for k, v in metrics.items()}}
         if self.valid_data and (self.step == 1 or self.step % self.validate_every == 0 or self.step == self.total_steps):
-            data["valid_loss"], data["valid_mean_token_accuracy"] = self._evaluate(self.valid_sample)
+            data.update(self._measure(self.valid_sample, "valid"))
             if self.stopper is not None and self.stopper.update(self.step, data["valid_loss"]):
                 self.best_weights = {k: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad}
         last_of_epoch = self.step == epoch * self.steps_per_epoch
         if last_of_epoch and self.valid_data:
             if "valid_loss" in data and len(self.valid_sample) == len(self.valid_data):  # the sample is the whole file
-                data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = data["valid_loss"], data["valid_mean_token_accuracy"]
+                data.update({"full_" + k: v for k, v in data.items() if k.startswith("valid_")})
             else:
-                data["full_valid_loss"], data["full_valid_mean_token_accuracy"] = self._evaluate(self.valid_data)
+                data.update(self._measure(self.valid_data, "full_valid"))
         self.say(f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
                  + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
                  type="metrics", data=data)
@@ -359,12 +395,19 @@ class TrainingRun:
             self._save_checkpoint(self.step, data)
             self.say(f"Checkpoint saved at step {self.step} (epoch {epoch}/{self.spec.n_epochs})")
 
-    def _evaluate(self, data: list) -> tuple[float, float]:
+    def _learn_from(self, batch: list) -> tuple[dict[str, float], int]:
+        """Backpropagate one batch: its step metrics and the tokens it trained on."""
+        loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, self.spec.max_batch_tokens,
+                                         self.spec.labelled_logits, self.prefix, self.processes)
+        return {"train_loss": loss, "train_mean_token_accuracy": acc}, n_tokens
+
+    def _measure(self, data: list, name: str) -> dict[str, float]:
+        """The metrics of `data` under `name` ("valid" for the fixed sample, "full_valid" for the whole file)."""
         self.model.eval()
         loss, acc = _evaluate(self.model, data, self.spec.batch_size, self.tok.pad_token_id, self.device.name,
                               self.spec.max_batch_tokens, self.spec.labelled_logits, self.prefix, self.processes)
         self.model.train()
-        return round(float(loss), 6), round(acc, 6)
+        return {f"{name}_loss": round(float(loss), 6), f"{name}_mean_token_accuracy": round(acc, 6)}
 
     def _save_checkpoint(self, step: int, data: dict[str, Any]) -> None:
         """Save the adapter as it is now under `step`'s name; keep the last three, as OpenAI does."""
@@ -376,8 +419,7 @@ class TrainingRun:
             id=new_id("ftckpt"), created_at=int(time.time()), step_number=step,
             fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{step}",
             fine_tuning_job_id=self.spec.job_id, adapter=str(ckpt_dir),
-            metrics={k: data.get(k) for k in ("step", "train_loss", "train_mean_token_accuracy", "valid_loss",
-                                              "valid_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy")}))
+            metrics={k: data.get(k) for k in self.CHECKPOINT_METRICS}))
         for old in self.checkpoints[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old.adapter, ignore_errors=True)
         self.checkpoints = self.checkpoints[-KEEP_CHECKPOINTS:]
@@ -396,8 +438,8 @@ class TrainingRun:
                 if name in self.best_weights:
                     param.copy_(self.best_weights[name])
         row = next(r for r in self.rows if r["step"] == rule.best_step)
-        full_loss, full_acc = self._evaluate(self.valid_data)
-        data = {**row, "full_valid_loss": full_loss, "full_valid_mean_token_accuracy": full_acc}
+        data = {**row, **self._measure(self.valid_data, "full_valid")}
+        full_loss = data["full_valid_loss"]
         if all(c.step_number != rule.best_step for c in self.checkpoints):
             self._save_checkpoint(rule.best_step, data)
         ran = "" if stopped_early(self.step, self.total_steps, rule) else f"The job ran every planned step ({self.step}). "
@@ -406,16 +448,20 @@ class TrainingRun:
 
 
 def train(folder: JobFolder) -> TrainerOutcome:
-    return TrainingRun(folder.read_spec(), folder).run()
+    spec = folder.read_spec()
+    if spec.method == "dpo":
+        from .preference import PreferenceRun
+
+        return PreferenceRun(spec, folder).run()
+    return TrainingRun(spec, folder).run()
 
 
-def _write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_metrics_csv(path: Path, rows: list[dict[str, Any]], columns: dict[str, str]) -> None:
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"])
+        w.writerow(list(columns.values()))
         for r in rows:
-            w.writerow([r["step"], r["train_loss"], r["train_mean_token_accuracy"], r.get("valid_loss", ""),
-                        r.get("valid_mean_token_accuracy", "")])
+            w.writerow([r.get(k, "") for k in columns])
 
 
 def _failure(exc: Exception, rank: int, world: str | None, folder: JobFolder) -> JobError:

@@ -52,7 +52,7 @@ def test_bad_job_requests_are_400_with_openai_errors(client):
         dict(model="smollm2-135m-instruct", training_file="file-doesnotexist00"),
         dict(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 0}),
         dict(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": "many"}),
-        dict(model="smollm2-135m-instruct", training_file=f.id, method={"type": "dpo", "dpo": {}}),
+        dict(model="smollm2-135m-instruct", training_file=f.id, method={"type": "reinforcement", "reinforcement": {}}),
         dict(model="smollm2-135m-instruct", training_file=f.id, suffix="x" * 65),
     ]
     for kw in cases:

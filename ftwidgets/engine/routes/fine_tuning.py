@@ -14,10 +14,12 @@ from ...early_stopping import PATIENCE_KEY, requested_patience
 from ...hyperparams import (
     ALLOW_MANY_EPOCHS_METADATA,
     BLOCKED,
+    DPO,
+    SUPERVISED,
     epochs_guard,
     metadata_flag,
+    method_object,
     out_of_bounds,
-    supervised_method,
 )
 from ...job_states import ACTIVE
 from ..contract import new_id, now
@@ -31,12 +33,14 @@ router = APIRouter(prefix="/v1/fine_tuning/jobs", dependencies=GUARDED)
 
 def check_request(body: JobCreate, e: Engine) -> dict:
     """Everything that can be refused before the data is read, as a 400; returns the requested hyperparameters."""
-    if body.model not in e.settings.base_models:
+    if body.method_type not in (SUPERVISED, DPO):
+        raise APIError(400, f"Method {body.method_type!r} is not supported by the embedded engine; use 'supervised' or "
+                            "'dpo'", code="unsupported_method", param="method.type")
+    fine_tuned = body.method_type == DPO and body.model in e.store.models()  # DPO may start from a fine-tuned model
+    if body.model not in e.settings.base_models and not fine_tuned:
+        also = " (or, for DPO, a model fine-tuned here)" if body.method_type == DPO else ""
         raise APIError(400, f"Model {body.model!r} is not available for fine-tuning here; use one of "
-                            f"{list(e.settings.base_models)}", code="model_not_available", param="model")
-    if body.method is not None and body.method.type != "supervised":
-        raise APIError(400, f"Method {body.method.type!r} is not supported by the embedded engine; use 'supervised'",
-                       code="unsupported_method", param="method.type")
+                            f"{list(e.settings.base_models)}{also}", code="model_not_available", param="model")
     for param in ("training_file", "validation_file"):
         if (fid := getattr(body, param)) is not None:
             try:
@@ -71,7 +75,7 @@ def new_job(body: JobCreate, requested: dict) -> FineTuningJob:
         model=body.model, organization_id=f"org-{ORG}", result_files=[],
         seed=body.seed if body.seed is not None else secrets.randbelow(2**31), status="validating_files",
         trained_tokens=None, training_file=body.training_file, validation_file=body.validation_file, integrations=[],
-        user_provided_suffix=body.suffix, metadata=body.metadata, estimated_finish=None, method=supervised_method(requested),
+        user_provided_suffix=body.suffix, metadata=body.metadata, estimated_finish=None, method=method_object(body.method_type, requested),
     )
 
 
