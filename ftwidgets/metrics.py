@@ -74,6 +74,37 @@ def exact_match(extract: Callable[[str], str | None] = extract_final_answer) -> 
     return Metric("answer accuracy", "pass", fn, "the final answer equals the reference's")
 
 
+# a worked sum as the math tutor writes them: "9+3+1=13", "527×6=3162", "15-4=11"
+_WORKED_SUM = re.compile(r"(\d+(?:\s*[-+×x*]\s*\d+)+)\s*=\s*(\d+)")
+
+
+def _sum_value(left: str) -> int:
+    """The value of a worked sum's left side: products first, then sums and differences from left to right."""
+    tokens = re.findall(r"\d+|[-+×x*]", left)
+    terms, signs = [int(tokens[0])], []
+    for op, number in zip(tokens[1::2], tokens[2::2]):
+        if op in "×x*":
+            terms[-1] *= int(number)
+        else:
+            signs.append(op)
+            terms.append(int(number))
+    return terms[0] + sum(t if op == "+" else -t for op, t in zip(signs, terms[1:]))
+
+
+def correct_arithmetic(name: str = "correct arithmetic") -> Metric:
+    """The share of the answer's worked sums that are right (0 when it shows none): a graded check of the steps,
+    where the final answer alone is right or wrong.
+
+    >>> correct_arithmetic().score("Ones: 5+7=12; Tens: 9+3+1=13; 527×6=3062", "", {})
+    0.6666666666666666
+    """
+    def fn(pred: str, _ref: str, _ex: Mapping[str, Any]) -> float:
+        found = _WORKED_SUM.findall(pred)
+        return sum(_sum_value(left) == int(right) for left, right in found) / len(found) if found else 0.0
+
+    return Metric(name, "score", fn, "the share of the worked sums in the answer that are right")
+
+
 def format_compliance(check: str | Pattern[str] | Callable[[str], bool], name: str = "format compliance") -> Metric:
     """1 when the prediction has the expected format: a regex (searched) or a callable.
 

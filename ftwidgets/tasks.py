@@ -16,6 +16,7 @@ from typing import Callable
 
 from .metrics import (
     Metric,
+    correct_arithmetic,
     default_metrics,
     exact_match,
     format_compliance,
@@ -45,8 +46,9 @@ TASKS = {
     "math_tutor": Task(
         "math_tutor", "Math tutor: step-by-step explanations", "math_tutor.jsonl",
         "a style and format (a small model learns the layout, not the arithmetic)",
-        lambda: default_metrics(format_check=MATH_FORMAT),
-        lambda: [format_compliance(MATH_FORMAT), exact_match()],
+        lambda: [*default_metrics(format_check=MATH_FORMAT), correct_arithmetic()],
+        # the right final answer first; between two answers alike in that, the one with more right sums
+        lambda: [format_compliance(MATH_FORMAT), exact_match(), correct_arithmetic()],
         ("format compliance", "answer accuracy"), 160),
     "support_routing": Task(
         "support_routing", "Support routing: category and priority as JSON", "support_routing.jsonl",

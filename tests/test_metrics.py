@@ -85,3 +85,16 @@ def test_custom_metric_and_defaults():
     assert m.score("short", "", {}) == 1.0
     names = [d.name for d in default_metrics(r"Answer:")]
     assert names == ["format compliance", "answer accuracy", "token F1", "ROUGE-L"]
+
+
+def test_correct_arithmetic_grades_the_worked_sums():
+    from ftwidgets.dataset import load_jsonl
+    from ftwidgets.metrics import correct_arithmetic
+
+    from .conftest import SAMPLES
+
+    metric = correct_arithmetic()
+    references = [ex["messages"][-1]["content"] for ex in load_jsonl(SAMPLES / "math_tutor.jsonl")]
+    assert all(metric.score(r, "", {}) == 1.0 for r in references)  # every reference answer's sums are right
+    assert metric.score("Tens: 15-4=11; 527×70=40540; 2+3×4=14", "", {}) == pytest.approx(2 / 3)  # 527×70 is 36890
+    assert metric.score("no sums at all", "", {}) == 0.0
