@@ -75,7 +75,8 @@ def refusal_message(exc) -> str:
     return f"The backend refused the job ({exc.status_code} {code or 'error'}){where}: {said}"
 
 
-def launch_or_attach(client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path) -> str:
+def launch_or_attach(client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path,
+                     step: str = "04_train") -> str:
     """The id of the job for these files and settings: the saved one if it is alive or done, else a new one.
 
     Raises `hyperparams.PlanBlocked` for a plan the rules refuse and `JobStillActive` while the
@@ -92,7 +93,7 @@ def launch_or_attach(client, train: Path, validation: Path | None, settings: dic
         if job is not None and job.status in ACTIVE:
             raise JobStillActive(f"Not launched: job {job.id} of this step is still {job.status} with other settings. "
                                  "Cancel it (the monitor's Cancel button) or wait for it to end, then launch again.")
-    metadata = {**(settings.get("metadata") or {}), "workbook": "04_train", "fingerprint": fp}
+    metadata = {**(settings.get("metadata") or {}), "workbook": step, "fingerprint": fp}
     import openai
 
     try:

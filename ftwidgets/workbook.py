@@ -39,7 +39,10 @@ ROOT = find_root()
 SAMPLES = ROOT / "data" / "samples"
 STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
 LESSONS = ["07_facts_need_retrieval"]  # side lessons: not a step of the pipeline, no later step reads them
-NOTEBOOKS = STEPS + LESSONS
+# a further round after the six: preference tuning (DPO) from step 4's model, measured on step 3's test split
+ROUNDS = ["08_preference_tuning"]
+NOTEBOOKS = STEPS + LESSONS + ROUNDS
+WORKBOOK_RUN = STEPS + ROUNDS  # what a headless run of the workbook executes, in order
 
 
 def work_dir(step: str | None = None) -> Path:
@@ -158,7 +161,7 @@ def archive_work(name: str = "my_work.zip") -> Path:
 
 
 def navigation(step: str) -> str:
-    """A markdown line showing where a step sits among the six (and the side lessons)."""
+    """A markdown line showing where a step sits among the six (then the further rounds, and the side lessons)."""
     parts = []
     for s in NOTEBOOKS:
         label = s.replace("_", " ")
@@ -168,4 +171,6 @@ def navigation(step: str) -> str:
             parts.append(f"[{label}]({s}.ipynb)")
         else:
             parts.append(f"{label} (coming)")
-    return " -> ".join(parts[: len(STEPS)]) + " | side lesson: " + ", ".join(parts[len(STEPS):])
+    steps, lessons = parts[: len(STEPS)], parts[len(STEPS): len(STEPS) + len(LESSONS)]
+    rounds = parts[len(STEPS) + len(LESSONS):]
+    return " -> ".join(steps) + " | then: " + ", ".join(rounds) + " | side lesson: " + ", ".join(lessons)

@@ -1,4 +1,4 @@
-"""Run the six notebooks headless, in order, on the embedded engine, and say how it went.
+"""Run the workbook's notebooks headless (the six steps, then the preference-tuning round), in order, on the embedded engine, and say how it went.
 
 Writes the executed notebooks, the per-step work folders and ``summary.md`` (timings,
 the evaluation verdict, the review summary, peak memory) to the output folder. Peak
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from ftwidgets.engine.server import engine_pid, stop_process  # noqa: E402  (light: no torch in this process)
 from ftwidgets.memory import PeakMemory  # noqa: E402
-from ftwidgets.workbook import STEPS  # noqa: E402  (the one list of the six steps)
+from ftwidgets.workbook import WORKBOOK_RUN  # noqa: E402  (the one list of the notebooks a run executes)
 
 
 def _manifest(work: Path, step: str) -> dict:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="results", help="folder for executed notebooks, work and summary.md")
     parser.add_argument("--full", action="store_true", help="full-size run instead of the QUICK subsets")
     parser.add_argument("--max-memory-gb", type=float, default=None, help="fail when peak memory exceeds this")
-    parser.add_argument("--steps", nargs="*", default=STEPS, help="run only these notebooks")
+    parser.add_argument("--steps", nargs="*", default=WORKBOOK_RUN, help="run only these notebooks")
     args = parser.parse_args(argv)
 
     import papermill
@@ -90,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", "## Review (step 6)", "", f"- {reviewed.get('summary')}",
                   f"- reviewers: {', '.join(reviewed.get('reviewers', []))}; preference pairs exported: "
                   f"{reviewed.get('preference_pairs')}"]
+    preferred = _manifest(work, "08_preference_tuning")
+    if preferred:
+        lines += ["", "## Preference tuning (step 8)", "",
+                  f"- {preferred.get('pairs')} preference pairs from {preferred.get('prompts')} prompts outside the test "
+                  f"split; model `{preferred.get('preference_tuned_model')}`", "", "```", preferred.get("verdict", ""), "```"]
     if failed:
         lines += ["", f"**{failed[0]} failed**: open `{out / 'notebooks' / (failed[0] + '.ipynb')}` to see where.",
                   "", f"    {type(failed[1]).__name__}: {str(failed[1]).strip().splitlines()[-1] if str(failed[1]).strip() else ''}"]

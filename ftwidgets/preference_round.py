@@ -1,0 +1,116 @@
+"""A round of preference tuning on the learner's own prompts, never on the test set's.
+
+Step 8 samples the fine-tuned model twice on prompts of step 3's training and validation splits, has each pair
+of answers reviewed blind (the learner's clicks, and the ``rule:`` reviewer, so the round also runs headless),
+and turns the decisions with a winner into DPO pairs for a job that starts from the fine-tuned model. The test
+split stays untouched for the comparison that follows: `preference_prompts` refuses to hand out a test prompt.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .dataset import load_jsonl
+from .evaluate import EvalItem, HeldOutError, OutputCache, distinct_items, generate, held_out_test_items, to_eval_items
+from .review import ReviewItem, ReviewStore, preference_records, rule_review
+
+SAMPLES = ("first", "second")  # the two sampled answers of a prompt, as the blind review labels them
+SAMPLE_SEEDS = (1, 2)
+SAMPLE_TEMPERATURE = 1.0  # varied enough that two answers differ, as a learner's model answers when asked twice
+
+
+def preference_prompts(split_folder: str | os.PathLike, *, limit: int | None = None, seed: int = 0) -> list[EvalItem]:
+    """Distinct prompts of the split's training and validation files, shuffled (by `seed`), at most `limit`:
+    never one of the test split's, which the comparison after the round needs unseen."""
+    folder = Path(split_folder)
+    test = held_out_test_items(folder)  # also checks that the test split shares no prompt with the others
+    pool = [item for name in ("train.jsonl", "validation.jsonl") if (folder / name).exists()
+            for item in to_eval_items(load_jsonl(folder / name))]
+    prompts = list(distinct_items(pool))
+    check_apart(prompts, test)
+    random.Random(seed).shuffle(prompts)
+    return prompts[:limit]
+
+
+def check_apart(prompts: Sequence[EvalItem], test: Sequence[EvalItem]) -> None:
+    """Refuse preference prompts that are also test prompts (a pair learned from one would leak the test)."""
+    shared = {p.id for p in prompts} & {t.id for t in test}
+    if shared:
+        raise HeldOutError(f"{len(shared)} preference prompt(s) are also in the test split: preferences must come "
+                           "from prompts the evaluation never sees")
+
+
+def sampled_pairs(client: Any, model: str, prompts: Sequence[EvalItem], *, cache_dir: str | os.PathLike,
+                  max_tokens: int, concurrency: int = 32, temperature: float = SAMPLE_TEMPERATURE,
+                  on_progress: Callable[[str, int, int], None] | None = None) -> list[ReviewItem]:
+    """Two answers of `model` to each prompt, sampled with different seeds, as review items labelled `SAMPLES`;
+    a prompt whose answers failed or came out the same is left out (there is nothing to prefer)."""
+    cache = OutputCache(Path(cache_dir) / "samples.jsonl")
+    answers = {}
+    for label, seed in zip(SAMPLES, SAMPLE_SEEDS):
+        progress = (lambda d, n, label=label: on_progress(label, d, n)) if on_progress else None
+        answers[label] = generate(client, model, prompts, cache=cache, concurrency=concurrency, max_tokens=max_tokens,
+                                  temperature=temperature, seed=seed, on_progress=progress)
+    items = []
+    for i, prompt in enumerate(prompts):
+        first, second = answers[SAMPLES[0]][i], answers[SAMPLES[1]][i]
+        if first.error or second.error or first.text.strip() == second.text.strip():
+            continue
+        items.append(ReviewItem(prompt.id, prompt.messages, prompt.reference, {SAMPLES[0]: first.text, SAMPLES[1]: second.text}))
+    return items
+
+
+def gather_pairs(client: Any, model: str, prompts: Sequence[EvalItem], store: ReviewStore, metrics: Sequence[Any], *,
+                 enough: int, chunk: int = 100, cache_dir: str | os.PathLike, max_tokens: int,
+                 on_progress: Callable[[str, int, int], None] | None = None) -> list[ReviewItem]:
+    """Sampled pairs, `chunk` prompts at a time, each judged by the ``rule:`` reviewer as it comes, until `enough`
+    of them have a winner (or the prompts run out): sampling is the round's slowest part, so no more than needed."""
+    pairs: list[ReviewItem] = []
+    for start in range(0, len(prompts), chunk):
+        pairs += sampled_pairs(client, model, prompts[start:start + chunk], cache_dir=cache_dir, max_tokens=max_tokens,
+                               on_progress=on_progress)
+        rule_review(store, pairs, metrics, labels=SAMPLES)
+        if len(preference_records(store, pairs)) >= enough:
+            break
+    return pairs
+
+
+def split_pairs(records: Sequence[dict], *, validation_share: float = 0.1, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    """Training and validation pairs (at least one of each when there are two or more), in a fixed random order."""
+    shuffled = list(records)
+    random.Random(seed).shuffle(shuffled)
+    n_valid = min(len(shuffled) - 1, max(1, round(validation_share * len(shuffled)))) if len(shuffled) > 1 else 0
+    return shuffled[n_valid:], shuffled[:n_valid]
+
+
+def write_pairs(records: Sequence[dict], folder: str | os.PathLike, *, validation_share: float = 0.1, seed: int = 0):
+    """The pairs as a DPO job's training and validation files in `folder`, each checked by the preference validator;
+    returns ``{"train": (path, report), "validation": (path, report)}``."""
+    from .dataset import write_preferences
+    from .validate import validate_preference_file
+
+    train, valid = split_pairs(records, validation_share=validation_share, seed=seed)
+    out = {}
+    for name, chunk in (("train", train), ("validation", valid)):
+        path = Path(folder) / f"preferences_{name}.jsonl"
+        write_preferences(path, chunk, overwrite=True)
+        out[name] = (path, validate_preference_file(path))
+    return out
+
+
+def round_verdict(comparison: Any, key_metrics: Sequence[str], alpha: float = 0.05) -> str:
+    """Whether preference tuning helped, in one plain sentence from the comparison's key metrics: helped only where a
+    key metric rose with its interval above zero and p < `alpha`; "did not help" is said as plainly."""
+    results = [r for r in comparison.results if r.metric in key_metrics]
+    better = [r.metric for r in results if r.low > 0 and r.p_value < alpha]
+    worse = [r.metric for r in results if r.high < 0 and r.p_value < alpha]
+    if worse:
+        return (f"Preference tuning made {', '.join(worse)} worse on the test split: keep the fine-tuned model"
+                + (f" (it improved {', '.join(better)})." if better else "."))
+    if better:
+        return f"Preference tuning helped: {', '.join(better)} rose on the test split, beyond chance."
+    return ("Preference tuning did not help: no key metric moved beyond chance on the test split. Keep the fine-tuned "
+            "model, or gather more (or clearer) preferences and try again.")

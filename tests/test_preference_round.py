@@ -1,0 +1,92 @@
+"""Step 8's round: preference prompts never come from the test split, two sampled answers make a pair, the pairs
+are split and validated, and the verdict says plainly when preference tuning did not help."""
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.evaluate import HeldOutError, held_out_test_items, to_eval_items
+from ftwidgets.metrics import correct_arithmetic, exact_match
+from ftwidgets.preference_round import (
+    SAMPLES,
+    check_apart,
+    preference_prompts,
+    round_verdict,
+    sampled_pairs,
+    split_pairs,
+    write_pairs,
+)
+from ftwidgets.review import ReviewStore, preference_records, rule_review
+from ftwidgets.split import split_file
+
+from .conftest import SAMPLES as SAMPLE_DIR
+
+
+@pytest.fixture
+def split(tmp_path):
+    split_file(SAMPLE_DIR / "math_tutor.jsonl", tmp_path / "split", seed=0)
+    return tmp_path / "split"
+
+
+def test_preference_prompts_never_overlap_the_test_split(split):
+    prompts = preference_prompts(split)
+    test_ids = {item.id for item in held_out_test_items(split)}
+    train_ids = {i.id for name in ("train", "validation") for i in to_eval_items(load_jsonl(split / f"{name}.jsonl"))}
+    assert prompts and not {p.id for p in prompts} & test_ids
+    assert {p.id for p in prompts} == train_ids  # every distinct training and validation prompt, each once
+    assert [p.id for p in preference_prompts(split, limit=10)] == [p.id for p in prompts[:10]]  # a fixed order
+    with pytest.raises(HeldOutError):
+        check_apart(prompts[:3], [prompts[1]])
+
+
+def test_a_test_prompt_in_the_training_file_is_refused(split):
+    train = load_jsonl(split / "train.jsonl")
+    write_jsonl(split / "train.jsonl", [*train, load_jsonl(split / "test.jsonl")[0]], overwrite=True)
+    with pytest.raises(HeldOutError):
+        preference_prompts(split)
+
+
+class TwoMinds:
+    """Answers 7 with seed 1 and 8 with seed 2 (the same for one prompt, to be left out)."""
+
+    def __init__(self):
+        self.chat = NS(completions=NS(create=self.create))
+
+    def create(self, model, messages, seed=None, **kw):
+        same = "same" in messages[-1]["content"]
+        text = "Step 1: 3+4=7\nAnswer: 7" if seed == 1 or same else "Step 1: 3+4=8\nAnswer: 8"
+        return NS(choices=[NS(message=NS(content=text), finish_reason="stop")])
+
+
+def test_two_sampled_answers_make_a_pair_and_the_rule_picks_the_right_one(tmp_path):
+    items = to_eval_items([{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Answer: 7"}]}
+                           for q in ("3+4?", "4+3?", "same 3+4?")])
+    pairs = sampled_pairs(TwoMinds(), "m", items, cache_dir=tmp_path, max_tokens=20)
+    assert [p.id for p in pairs] == [items[0].id, items[1].id]  # the prompt answered the same twice is left out
+    store = ReviewStore(tmp_path / "reviews.jsonl")
+    rule_review(store, pairs, [exact_match(), correct_arithmetic()], labels=SAMPLES)
+    records = preference_records(store, pairs)
+    assert [r["preferred_output"][0]["content"] for r in records] == ["Step 1: 3+4=7\nAnswer: 7"] * 2
+    files = write_pairs(records, tmp_path)
+    assert files["train"][1].valid and files["validation"][1].valid
+    assert (files["train"][1].usable_examples, files["validation"][1].usable_examples) == (1, 1)
+
+
+def test_pairs_are_split_with_one_tenth_to_validate_on():
+    train, valid = split_pairs([{"n": i} for i in range(120)])
+    assert (len(train), len(valid)) == (108, 12) and not {r["n"] for r in train} & {r["n"] for r in valid}
+    assert split_pairs([{"n": 0}]) == ([{"n": 0}], [])
+
+
+def result(metric, low, high, p):
+    return NS(metric=metric, low=low, high=high, p_value=p)
+
+
+def test_the_verdict_says_plainly_when_it_did_not_help():
+    flat = NS(results=[result("answer accuracy", -0.05, 0.08, 0.6), result("token F1", 0.01, 0.03, 0.01)])
+    assert round_verdict(flat, ["answer accuracy"]).startswith("Preference tuning did not help")
+    better = NS(results=[result("answer accuracy", 0.02, 0.12, 0.01)])
+    assert round_verdict(better, ["answer accuracy"]).startswith("Preference tuning helped: answer accuracy")
+    worse = NS(results=[result("answer accuracy", -0.2, -0.05, 0.001), result("correct arithmetic", 0.01, 0.1, 0.02)])
+    assert "made answer accuracy worse" in round_verdict(worse, ["answer accuracy", "correct arithmetic"])
