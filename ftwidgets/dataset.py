@@ -20,6 +20,8 @@ from typing import IO, Any, Iterable, Iterator, Mapping
 
 import orjson
 
+from . import disk
+
 BOM = b"\xef\xbb\xbf"
 
 Example = dict[str, Any]
@@ -139,6 +141,11 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, permissions: int 
             os.fsync(fh.fileno())
         os.replace(tmp, target)
         _fsync_folder(target.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if disk.is_full(exc) and not isinstance(exc, disk.DiskFull):
+            raise disk.DiskFull(target.parent, target.name) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -190,12 +197,23 @@ def append_durably(path: str | os.PathLike, record: Any) -> None:
 
     For logs that must survive a killed process (evaluation answers, review clicks):
     the line is one ``write`` to a file opened for appending, then flushed and fsynced,
-    so a crash can at worst cut the line being written, which readers skip.
+    so a crash can at worst cut the line being written, which readers skip. A full disk
+    raises `disk.DiskFull` with the file cut back to what it was.
     """
     with open(path, "ab") as fh:
-        fh.write(dump_json(record) + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+        start = fh.tell()
+        try:
+            fh.write(dump_json(record) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            if not disk.is_full(exc):
+                raise
+            try:  # no half line left for the next append to run into
+                fh.truncate(start)
+            except OSError:
+                pass
+            raise disk.DiskFull(Path(path).parent, f"the line for {Path(path).name}") from None
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[Example]:

@@ -10,6 +10,7 @@ route but ``/health``.
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import disk
 from .contract import now
 from .jobs import EngineSettings, JobRunner
 from .protocol import APIError, error_body
@@ -43,7 +45,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     app = FastAPI(title="ftwidgets engine", version="1", description="OpenAI-compatible fine-tuning, offline.",
                   docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.engine = engine
-    _answer_errors_as_openai_does(app)
+    _answer_errors_as_openai_does(app, store.root)
     _refuse_oversized_uploads(app, settings.max_upload_bytes)
 
     @app.get("/health", include_in_schema=False)
@@ -55,7 +57,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     return app
 
 
-def _answer_errors_as_openai_does(app: FastAPI) -> None:
+def _answer_errors_as_openai_does(app: FastAPI, data_dir: Path) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError):
         return JSONResponse(error_body(exc.message, code=exc.code, param=exc.param, type=exc.type), status_code=exc.status)
@@ -76,6 +78,17 @@ def _answer_errors_as_openai_does(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound):
         return JSONResponse(error_body(f"No such object: {exc.args[0]!r}", code="not_found"), status_code=404)
+
+    @app.exception_handler(OSError)
+    async def _disk_error(request: Request, exc: OSError):
+        """A full disk says so, with the space left (507, as WebDAV names it); any other failure to read or write the
+        data folder says which it was. Either way the engine keeps serving, and the log gets a line."""
+        if disk.is_full(exc):
+            message, code, status = disk.full_message(data_dir, "this request's data"), "disk_full", 507
+        else:
+            message, code, status = f"The engine could not read or write its data folder {data_dir}: {exc}", "storage_error", 500
+        print(f"ftw engine: {request.method} {request.url.path}: {message}", file=sys.stderr, flush=True)
+        return JSONResponse(error_body(message, code=code, type="server_error"), status_code=status)
 
 
 def _refuse_oversized_uploads(app: FastAPI, max_upload_bytes: int) -> None:

@@ -17,7 +17,6 @@ the engine is stopped; a model whose job is still running is refused.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import disk
 from ..job_states import ACTIVE
 from . import models
 from .contract import JobFolder
@@ -120,10 +120,8 @@ def export(model: str, fmt: str = "adapter", out: str | os.PathLike | None = Non
         os.replace(partial, target)
     except OSError as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
-            free = shutil.disk_usage(target.parent).free
-            raise ExportError(f"the disk holding {target.parent} is full ({free / 1e6:,.0f} MB free): nothing was "
-                              "written; free some space and export again") from None
+        if disk.is_full(exc):
+            raise ExportError(disk.full_message(target.parent, "the export")) from None
         raise
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

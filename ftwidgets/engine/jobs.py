@@ -21,7 +21,7 @@ from typing import Callable
 
 from openai.types.fine_tuning import FineTuningJob
 
-from .. import machine
+from .. import disk, machine
 from ..early_stopping import requested_patience
 from ..findings import CODES, ERROR
 from ..hyperparams import (
@@ -341,6 +341,10 @@ class JobRunner:
             return
         folder = self.store.job_folder(job_id)
         outcome = folder.read_outcome()
+        if outcome is None and (disk.free_bytes(folder.path) or 0) < 2**20:  # no room even for the outcome
+            self._fail(job_id, JobError(code="disk_full", message="Training stopped: " + disk.full_message(
+                folder.path, "the job's output")))
+            return
         if outcome is None:
             group = f" (one of its {self.settings.train_processes} processes, or their launcher)" if self.settings.train_processes > 1 else ""
             self._fail(job_id, JobError(code="trainer_crashed", message=f"The trainer process{group} stopped unexpectedly "

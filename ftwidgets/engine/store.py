@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -61,6 +62,7 @@ class Store:
         for sub in ("files", "jobs"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
+        self._reported: set[tuple[str, float]] = set()  # damaged records already written to the log
 
     # --- ids and paths ---------------------------------------------------------------
     @staticmethod
@@ -79,15 +81,20 @@ class Store:
         The content is complete on disk before its description is: a listed file can always be read.
         """
         file_id, size = new_id("file"), 0
-        with atomic_write(self.root / "files" / f"{file_id}.data") as fh:
-            while chunk := stream.read(1 << 20):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise TooLarge(f"File is larger than the {max_bytes:,}-byte limit")
-                fh.write(chunk)
-        file = FileObject(id=file_id, object="file", bytes=size, created_at=now(), filename=filename, purpose=purpose,
-                          status="processed", status_details=None, expires_at=None)
-        write_json_atomic(self.root / "files" / f"{file_id}.json", wire(file))
+        data = self.root / "files" / f"{file_id}.data"
+        try:
+            with atomic_write(data) as fh:
+                while chunk := stream.read(1 << 20):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(f"File is larger than the {max_bytes:,}-byte limit")
+                    fh.write(chunk)
+            file = FileObject(id=file_id, object="file", bytes=size, created_at=now(), filename=filename, purpose=purpose,
+                              status="processed", status_details=None, expires_at=None)
+            write_json_atomic(self.root / "files" / f"{file_id}.json", wire(file))
+        except BaseException:
+            data.unlink(missing_ok=True)  # content without its description would be a file nobody can list or delete
+            raise
         return file
 
     def add_file_bytes(self, content: bytes, filename: str, purpose: str) -> FileObject:
@@ -107,15 +114,32 @@ class Store:
         return self.root / "files" / f"{file_id}.data"
 
     def list_files(self, purpose: str | None = None) -> list[FileObject]:
+        """Every file; one whose record cannot be read is listed with status "error" and the reason, not hidden."""
         out = []
         for p in (self.root / "files").glob("file-*.json"):
             try:
                 file = FileObject.model_validate_json(p.read_bytes())
-            except (OSError, ValueError):
-                continue
+            except (OSError, ValueError) as exc:
+                file = self._damaged_file(p, exc)
             if purpose is None or file.purpose == purpose:
                 out.append(file)
         return sorted(out, key=lambda f: (f.created_at, f.id))
+
+    def _damaged_file(self, record: Path, exc: Exception) -> FileObject:
+        reason = self._damaged(record, exc)
+        data = record.with_suffix(".data")
+        return FileObject(id=record.stem, object="file", bytes=data.stat().st_size if data.exists() else 0,
+                          created_at=int(record.stat().st_mtime), filename="(damaged record)", purpose="fine-tune",
+                          status="error", status_details=reason, expires_at=None)
+
+    def _damaged(self, record: Path, exc: Exception) -> str:
+        """Why a record cannot be read, in words; the engine's log gets one line per damaged record."""
+        reason = f"its record {record} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        key = (str(record), record.stat().st_mtime if record.exists() else 0)
+        if key not in self._reported:
+            self._reported.add(key)
+            print(f"ftw engine: damaged record: {reason}", file=sys.stderr, flush=True)
+        return reason
 
     def delete_file(self, file_id: str) -> None:
         with self.lock:
@@ -131,10 +155,22 @@ class Store:
             write_json_atomic(folder.path / "job.json", wire(job))
 
     def get_job(self, job_id: str) -> FineTuningJob:
+        record = self.job_folder(job_id).path / "job.json"
         try:
-            return FineTuningJob.model_validate_json((self.job_folder(job_id).path / "job.json").read_bytes())
+            return FineTuningJob.model_validate_json(record.read_bytes())
         except FileNotFoundError:
             raise NotFound(job_id) from None
+        except (OSError, ValueError) as exc:
+            return self._damaged_job(record, exc)
+
+    def _damaged_job(self, record: Path, exc: Exception) -> FineTuningJob:
+        """A job whose record cannot be read, listed as failed with the reason (never hidden, never run)."""
+        reason = self._damaged(record, exc)
+        return FineTuningJob(
+            id=record.parent.name, object="fine_tuning.job", created_at=int(record.stat().st_mtime), finished_at=None,
+            error={"code": "damaged_record", "message": f"This job cannot be shown or resumed: {reason}.", "param": None},
+            fine_tuned_model=None, hyperparameters={}, model="unknown", organization_id="org-ftwidgets", result_files=[],
+            seed=0, status="failed", trained_tokens=None, training_file="unknown", validation_file=None)
 
     def transition(self, job_id: str, expected: tuple[str, ...], **changes: Any) -> FineTuningJob | None:
         """Apply ``changes`` only while the job's status is one of ``expected`` (no lost cancels)."""
@@ -152,8 +188,8 @@ class Store:
         for p in (self.root / "jobs").glob("ftjob-*/job.json"):
             try:
                 out.append(FineTuningJob.model_validate_json(p.read_bytes()))
-            except (OSError, ValueError):
-                continue
+            except (OSError, ValueError) as exc:
+                out.append(self._damaged_job(p, exc))
         return sorted(out, key=lambda j: (j.created_at, j.id), reverse=True)
 
     def iter_active_jobs(self) -> Iterator[FineTuningJob]:

@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .. import disk
 from ..early_stopping import EarlyStopping, stop_message, stopped_early
 from . import models
 from .chat import IGNORE, encode_example
@@ -355,7 +356,7 @@ class TrainingRun:
         if self.processes.is_main:
             _write_metrics_csv(self.folder.metrics_csv, self.rows, self.RESULT_COLUMNS)
             shutil.rmtree(self.folder.model_dir, ignore_errors=True)
-            self.model.save_pretrained(self.folder.model_dir)
+            _save_whole(self.model, self.folder.model_dir)
         return TrainerOutcome(status="succeeded", fine_tuned_model=spec.fine_tuned_model, adapter=str(self.folder.model_dir),
                               trained_tokens=self.trained_tokens, train_seconds=round(elapsed, 2),
                               tokens_per_second=round(self.trained_tokens / elapsed, 1) if elapsed else None,
@@ -414,7 +415,7 @@ class TrainingRun:
         if not self.processes.is_main:
             return
         ckpt_dir = self.folder.checkpoint_dir(step)
-        self.model.save_pretrained(ckpt_dir)
+        _save_whole(self.model, ckpt_dir)
         self.checkpoints.append(CheckpointRecord(
             id=new_id("ftckpt"), created_at=int(time.time()), step_number=step,
             fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{step}",
@@ -447,6 +448,15 @@ class TrainingRun:
                  f"(whole validation file: {full_loss:.4f}).", data={"kept_step": rule.best_step})
 
 
+def _save_whole(model, folder: Path) -> None:
+    """Save an adapter, or nothing: a save cut short (a full disk) leaves no half folder to be served."""
+    try:
+        model.save_pretrained(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
 def train(folder: JobFolder) -> TrainerOutcome:
     spec = folder.read_spec()
     if spec.method == "dpo":
@@ -469,6 +479,8 @@ def _failure(exc: Exception, rank: int, world: str | None, folder: JobFolder) ->
     if isinstance(exc, GroupBroken):  # a peer is gone, not this process's fault
         return JobError(code="trainer_crashed", message=f"Training failed: another of the job's {world} processes stopped, "
                                                         f"so process {rank + 1} lost its connection to it; see {folder.log_file}")
+    if disk.is_full(exc):  # a checkpoint, the frozen prefix or the model could not be written
+        return JobError(code="disk_full", message="Training stopped: " + disk.full_message(folder.path, "the job's output"))
     where = f" in process {rank + 1} of {world}" if world else ""
     return JobError(code="training_error", message=f"Training failed{where}: {type(exc).__name__}: {exc}")
 
@@ -480,7 +492,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcome = train(folder)
     except Exception as exc:  # a crash fails the job with a message, never leaves it running
-        folder.traceback_file(rank).write_text(traceback.format_exc())
+        try:
+            folder.traceback_file(rank).write_text(traceback.format_exc())
+        except OSError:  # e.g. the disk that just filled up
+            pass
         outcome = TrainerOutcome(status="failed", error=_failure(exc, rank, os.environ.get("WORLD_SIZE"), folder))
         folder.event(outcome.error.message, level="error")
     if rank == 0 or outcome.status != "succeeded":  # any process may fail the job; only the main one finishes it

@@ -213,7 +213,7 @@ def test_a_full_disk_is_said_and_leaves_nothing(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(export_module.shutil, "copyfile", no_room)
     with pytest.raises(ExportError) as e:
         export(job.fine_tuned_model, "adapter", tmp_path / "out", data_dir=handle.data_dir)
-    assert f"the disk holding {tmp_path} is full" in str(e.value) and "MB free" in str(e.value)
+    assert f"The disk holding {tmp_path} is full" in str(e.value) and "MB free" in str(e.value)
     assert list(tmp_path.iterdir()) == []  # no half-written export, not even a hidden one
 
 

@@ -1,0 +1,97 @@
+"""Faults that say what happened: a full disk is said to be one (with the space left) and leaves nothing partial,
+the engine keeps serving, and a damaged record is listed as failed with its reason instead of hidden."""
+
+import errno
+import io
+import json
+import os
+
+import openai
+import pytest
+
+from ftwidgets import dataset, disk
+from ftwidgets.engine import start
+from ftwidgets.engine.trainer import _failure
+from ftwidgets.engine.contract import JobFolder
+
+from ..conftest import chat
+
+
+def no_room(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture()
+def engine(tmp_path):
+    handle = start(tmp_path / "engine", api_key="k", threads=1)
+    yield handle, handle.client(max_retries=0, _strict_response_validation=True)
+    handle.stop()
+
+
+def upload(client, text: bytes):
+    buf = io.BytesIO(text)
+    buf.name = "train.jsonl"
+    return client.files.create(file=buf, purpose="fine-tune")
+
+
+def test_a_full_disk_during_an_upload_names_the_disk_and_keeps_nothing(engine, monkeypatch, capfd):
+    handle, client = engine
+    kept = upload(client, b'{"messages": []}\n')
+    before = sorted(p.name for p in (handle.data_dir / "files").iterdir())
+    with monkeypatch.context() as m:
+        m.setattr(dataset.os, "fsync", no_room)  # the write reaches a disk with no room
+        with pytest.raises(openai.APIStatusError) as e:
+            upload(client, b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 100)
+    assert e.value.status_code == 507 and e.value.code == "disk_full"
+    assert f"The disk holding {handle.data_dir} is full" in e.value.message and "MB free" in e.value.message
+    assert sorted(p.name for p in (handle.data_dir / "files").iterdir()) == before  # not even a temporary file
+    assert [f.id for f in client.files.list().data] == [kept.id]
+    assert "is full" in capfd.readouterr().err  # a line in the engine's log
+    assert upload(client, b'{"messages": []}\n').id  # and it keeps serving
+
+
+def test_a_damaged_job_or_file_record_is_listed_as_failed_with_its_reason(engine, capfd):
+    handle, client = engine
+    f = upload(client, json.dumps(chat()).encode() + b"\n")
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id)  # too small: it fails
+    client.fine_tuning.jobs.cancel(job.id)
+    (handle.data_dir / "jobs" / job.id / "job.json").write_text('{"id": "ftjob-')  # cut off, as by a power cut
+    (handle.data_dir / "files" / f"{f.id}.json").write_text("not json")
+    listed = {j.id: j for j in client.fine_tuning.jobs.list().data}
+    assert listed[job.id].status == "failed" and listed[job.id].error.code == "damaged_record"
+    assert "job.json could not be read" in listed[job.id].error.message
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "failed"
+    files = {x.id: x for x in client.files.list().data}
+    assert files[f.id].status == "error" and "could not be read" in files[f.id].status_details
+    log = capfd.readouterr().err
+    assert log.count(f"damaged record: its record {handle.data_dir / 'jobs' / job.id / 'job.json'}") == 1  # once, not per listing
+
+
+def test_a_full_disk_while_training_fails_the_job_saying_so(tmp_path):
+    error = _failure(OSError(errno.ENOSPC, "No space left on device"), 0, None, JobFolder(tmp_path))
+    assert error.code == "disk_full" and f"The disk holding {tmp_path} is full" in error.message
+
+
+def test_the_review_store_and_the_answer_cache_say_a_full_disk_and_keep_their_lines(tmp_path, monkeypatch):
+    log = tmp_path / "reviews.jsonl"
+    dataset.append_durably(log, {"n": 1})
+    before = log.read_bytes()
+    monkeypatch.setattr(dataset.os, "fsync", no_room)
+    with pytest.raises(disk.DiskFull) as e:
+        dataset.append_durably(log, {"n": 2})
+    assert f"The disk holding {tmp_path} is full" in str(e.value) and e.value.errno == errno.ENOSPC
+    assert log.read_bytes() == before  # the half line cut back off
+    with pytest.raises(disk.DiskFull):
+        dataset.write_json_atomic(tmp_path / "manifest.json", {"a": 1})
+    assert sorted(os.listdir(tmp_path)) == ["reviews.jsonl"]  # no temporary file left
+
+
+def test_a_full_disk_while_converting_the_model_leaves_no_half_model(tmp_path, monkeypatch):
+    from ftwidgets.engine import models
+
+    monkeypatch.setenv("FTW_MODEL_CACHE", str(tmp_path / "models"))
+    monkeypatch.setattr("transformers.PreTrainedModel.save_pretrained", no_room)
+    with pytest.raises(disk.DiskFull) as e:
+        models.ensure_converted()
+    assert "is full" in str(e.value) and "converted smollm2-135m-instruct" in str(e.value)
+    assert [p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock")] == []
