@@ -90,3 +90,19 @@ def test_the_verdict_says_plainly_when_it_did_not_help():
     assert round_verdict(better, ["answer accuracy"]).startswith("Preference tuning helped: answer accuracy")
     worse = NS(results=[result("answer accuracy", -0.2, -0.05, 0.001), result("correct arithmetic", 0.01, 0.1, 0.02)])
     assert "made answer accuracy worse" in round_verdict(worse, ["answer accuracy", "correct arithmetic"])
+
+
+def test_gathering_stops_once_enough_pairs_have_a_winner(tmp_path):
+    from ftwidgets.preference_round import gather_pairs
+
+    items = to_eval_items([{"messages": [{"role": "user", "content": f"{i}: 3+4?"}, {"role": "assistant", "content": "Answer: 7"}]}
+                           for i in range(10)])
+    client = TwoMinds()
+    asked = []
+    create = client.create
+    client.chat.completions.create = lambda **kw: asked.append(1) or create(**kw)
+    store = ReviewStore(tmp_path / "reviews.jsonl")
+    pairs = gather_pairs(client, "m", items, store, [exact_match(), correct_arithmetic()], enough=3, chunk=2,
+                         cache_dir=tmp_path, max_tokens=20)
+    assert len(pairs) == 4 and len(preference_records(store, pairs)) == 4  # two chunks of two: the first with 3 or more
+    assert len(asked) == 8  # two answers for each of the 4 prompts sampled, none for the 6 left
