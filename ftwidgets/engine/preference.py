@@ -12,9 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import dataset
-from . import models
 from .chat import IGNORE, encode_example
-from .trainer import TrainingRun, _collate, micro_batches
+from .trainer import TrainingRun, labelled_logits, micro_batches
 
 
 @dataclass(frozen=True)
@@ -50,17 +49,8 @@ def sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id: 
     import torch
     import torch.nn.functional as F
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    multiple = models.row_multiple(base.get_input_embeddings().weight.dtype)
-    ids, mask, labels = _collate(sequences, pad_id, device, multiple)
-    target = labels[:, 1:]
-    sel = target != IGNORE
-    states = base.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
-    picked = states[:, :-1][sel]
-    n = picked.shape[0]
-    padded = F.pad(picked, (0, 0, 0, models.round_up(n, multiple) - n))
-    logits = base.get_output_embeddings()(padded)[:n].float()
-    token_logps = -F.cross_entropy(logits, target[sel], reduction="none")  # as the supervised loss: no second [n, V] copy
+    logits, target, sel, _ = labelled_logits(model, sequences, pad_id, device)
+    token_logps = -F.cross_entropy(logits, target, reduction="none")  # as the supervised loss: no second [n, V] copy
     rows = sel.nonzero()[:, 0]
     return torch.zeros(len(sequences), dtype=token_logps.dtype, device=token_logps.device).index_add(0, rows, token_logps)
 

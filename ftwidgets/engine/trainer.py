@@ -88,36 +88,46 @@ def _collate(batch, pad_id: int, device: str, multiple: int = 1):
     return ids.to(device), mask.to(device), labels.to(device)
 
 
-def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bool = True,
-                       prefix: FrozenPrefix | None = None):
-    """Mean loss over labelled tokens and the share of them predicted exactly (argmax).
-
-    With `labelled_only`, the output layer (576 x 49,152 for SmolLM2) runs only at the
-    positions that carry a label, not at every position: the same loss, less work. With a
-    `prefix`, the frozen lower layers' output is read back instead of recomputed, and only
-    the trainable top layers run.
-    """
+def labelled_logits(model, batch, pad_id: int, device: str, prefix: FrozenPrefix | None = None):
+    """The output layer (576 x 49,152 for SmolLM2) run only at the positions that carry a label, in float32: those
+    logits, their target tokens, the [batch, position] mask of where they are, and the attention mask. With a
+    `prefix`, the frozen lower layers' output is read back instead of recomputed, and only the top layers run."""
     import torch.nn.functional as F
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     multiple = models.row_multiple(base.get_input_embeddings().weight.dtype)
     ids, mask, labels = _collate(batch, pad_id, device, multiple)
+    sel = labels[:, 1:] != IGNORE
+    n = int(sel.sum())
+    decoder = base.get_decoder()
+    if prefix is not None:
+        states = decoder.norm(run_layers(decoder, prefix.hidden(ids, mask), mask, prefix.start, len(decoder.layers)))
+    else:
+        states = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
+    padded = F.pad(states[:, :-1][sel], (0, 0, 0, models.round_up(n, multiple) - n))  # zero rows, cut off again below
+    return base.get_output_embeddings()(padded)[:n].float(), labels[:, 1:][sel], sel, mask
+
+
+def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bool = True,
+                       prefix: FrozenPrefix | None = None):
+    """Mean loss over labelled tokens and the share of them predicted exactly (argmax).
+
+    With `labelled_only` (or a `prefix`), the output layer runs at the labelled positions only (`labelled_logits`):
+    the same loss, less work.
+    """
+    import torch.nn.functional as F
+
+    if labelled_only or prefix is not None:
+        logits, target, sel, mask = labelled_logits(model, batch, pad_id, device, prefix)
+        n = len(target)
+        loss = F.cross_entropy(logits, target) if n else logits.sum() * 0.0
+        acc = float((logits.argmax(-1) == target).float().mean()) if n else 0.0
+        return loss, acc, n, int(mask.sum())
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    ids, mask, labels = _collate(batch, pad_id, device, models.row_multiple(base.get_input_embeddings().weight.dtype))
     target = labels[:, 1:]
     sel = target != IGNORE
     n = int(sel.sum())
-    if labelled_only or prefix is not None:
-        decoder = base.get_decoder()
-        if prefix is not None:
-            top = run_layers(decoder, prefix.hidden(ids, mask), mask, prefix.start, len(decoder.layers))
-            states = decoder.norm(top)
-        else:
-            states = decoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        picked = states[:, :-1][sel]
-        padded = F.pad(picked, (0, 0, 0, models.round_up(n, multiple) - n))  # zero rows, cut off again below
-        logits = base.get_output_embeddings()(padded)[:n].float()
-        loss = F.cross_entropy(logits, target[sel]) if n else logits.sum() * 0.0
-        acc = float((logits.argmax(-1) == target[sel]).float().mean()) if n else 0.0
-        return loss, acc, n, int(mask.sum())
     out = model(input_ids=ids, attention_mask=mask, labels=labels)
     pred = out.logits[:, :-1].argmax(-1)
     acc = float((pred[sel] == target[sel]).float().mean()) if n else 0.0
