@@ -128,19 +128,20 @@ class PreferenceRun(TrainingRun):
         reference = torch.tensor([p.reference for p in part], dtype=logps.dtype, device=logps.device)
         return dpo_loss(logps[: len(part)], logps[len(part):], reference[:, 0], reference[:, 1], self.spec.beta)
 
+    @staticmethod
+    def _tally(losses, chosen, rejected) -> list[float]:
+        """A part's summed DPO loss, summed reward margin, and pairs whose preferred answer is rewarded more."""
+        return [float(losses.sum()), float((chosen - rejected).sum()), float((chosen > rejected).sum())]
+
     def _learn_from(self, batch: list[Pair]) -> tuple[dict[str, float], int]:
         """Backpropagate the batch's mean DPO loss, part by part; this process takes its share of the pairs."""
-        mine = self.processes.share(batch)
-        loss = margin = right = tokens = 0.0
-        for part in pair_parts(mine, self.spec.max_batch_tokens):
+        totals, tokens = [0.0, 0.0, 0.0], 0
+        for part in pair_parts(self.processes.share(batch), self.spec.max_batch_tokens):
             losses, chosen, rejected = self._losses(part)
             (losses.sum() / len(batch)).backward()
-            losses, chosen, rejected = losses.detach(), chosen.detach(), rejected.detach()
-            loss += float(losses.sum())
-            margin += float((chosen - rejected).sum())
-            right += float((chosen > rejected).sum())
+            totals = [a + b for a, b in zip(totals, self._tally(losses.detach(), chosen.detach(), rejected.detach()))]
             tokens += sum(p.tokens for p in part)
-        loss, margin, right, tokens = self.processes.sum([loss, margin, right, tokens])
+        loss, margin, right, tokens = self.processes.sum([*totals, tokens])
         n = len(batch)
         return {"train_loss": loss / n, "train_reward_margin": margin / n, "train_preference_accuracy": right / n}, int(tokens)
 
@@ -149,15 +150,11 @@ class PreferenceRun(TrainingRun):
         import torch
 
         self.model.eval()
-        mine = self.processes.share(data)
-        loss = margin = right = 0.0
+        totals = [0.0, 0.0, 0.0]
         with torch.no_grad():
-            for part in pair_parts(mine, self.spec.max_batch_tokens):
-                losses, chosen, rejected = self._losses(part)
-                loss += float(losses.sum())
-                margin += float((chosen - rejected).sum())
-                right += float((chosen > rejected).sum())
-        loss, margin, right = self.processes.sum([loss, margin, right])
+            for part in pair_parts(self.processes.share(data), self.spec.max_batch_tokens):
+                totals = [a + b for a, b in zip(totals, self._tally(*self._losses(part)))]
+        loss, margin, right = self.processes.sum(totals)
         self.model.train()
         n = max(1, len(data))
         return {f"{name}_loss": round(loss / n, 6), f"{name}_reward_margin": round(margin / n, 6),
