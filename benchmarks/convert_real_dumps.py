@@ -42,8 +42,11 @@ def main(paths: list[str]) -> int:
         conversion = convert_file(path)
         converted_s = time.perf_counter() - t0
         n = conversion.records
-        print(f"\n## {Path(path).name}: {n:,} records read as {conversion.format} in {converted_s:.1f} s: "
-              f"{len(conversion.examples):,} converted, {len(conversion.rejected):,} reported with their number and reason")
+        print(
+            f"\n## {Path(path).name}: {n:,} records read as {conversion.format} in {converted_s:.1f} s: "
+            f"{len(conversion.examples):,} converted, {len(conversion.rejected):,} reported "
+            "with their number and reason"
+        )
         for reason, count in Counter(re.sub(r"\d[\d,]*", "N", r.reason) for r in conversion.rejected).most_common():
             print(f"- {count:,} x {reason}")
         out = out_dir / (Path(path).stem + ".jsonl")
@@ -54,9 +57,12 @@ def main(paths: list[str]) -> int:
         errors = {c: k for c, k in report.counts.items() if CODES[c].severity == ERROR}
         structural = {c: k for c, k in errors.items() if c not in CONTENT_ERRORS}
         structural_total += sum(structural.values())
-        print(f"validate ({validated_s:.1f} s): {report.examples:,} examples; structural errors: "
-              f"{structural or 'none'}; content errors: {({c: k for c, k in errors.items() if c in CONTENT_ERRORS}) or 'none'}; "
-              f"warnings: {sum(k for c, k in report.counts.items() if CODES[c].severity != ERROR):,}")
+        print(
+            f"validate ({validated_s:.1f} s): {report.examples:,} examples; structural errors: "
+            f"{structural or 'none'}; "
+            f"content errors: {({c: k for c, k in errors.items() if c in CONTENT_ERRORS}) or 'none'}; "
+            f"warnings: {sum(k for c, k in report.counts.items() if CODES[c].severity != ERROR):,}"
+        )
     return 1 if structural_total else 0
 
 

@@ -33,9 +33,13 @@ def engine_job(client, train_path: Path, epochs: int, bs: int) -> tuple[float, i
     t0 = time.perf_counter()
     with open(train_path, "rb") as fh:
         f = client.files.create(file=fh, purpose="fine-tune")
-    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, seed=7,
-                                         hyperparameters={"n_epochs": epochs, "batch_size": bs},
-                                         metadata={"allow_small_dataset": "true"})
+    job = client.fine_tuning.jobs.create(
+        model="smollm2-135m-instruct",
+        training_file=f.id,
+        seed=7,
+        hyperparameters={"n_epochs": epochs, "batch_size": bs},
+        metadata={"allow_small_dataset": "true"},
+    )
     while job.status not in ("succeeded", "failed", "cancelled"):
         time.sleep(0.2)
         job = client.fine_tuning.jobs.retrieve(job.id)
@@ -45,8 +49,20 @@ def engine_job(client, train_path: Path, epochs: int, bs: int) -> tuple[float, i
 
 def plain(train_path: Path, epochs: int, bs: int) -> tuple[float, int]:
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plain_peft.py"), str(train_path),
-                          "--epochs", str(epochs), "--batch-size", str(bs)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "plain_peft.py"),
+            str(train_path),
+            "--epochs",
+            str(epochs),
+            "--batch-size",
+            str(bs),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     res = json.loads(out.stdout.strip().splitlines()[-1])
     return time.perf_counter() - t0, res["tokens"]
 
@@ -74,10 +90,12 @@ def main() -> None:
     print(f"  plain PEFT script: {b:6.1f} tokens/s")
     print(f"  engine job:        {e:6.1f} tokens/s   ratio engine/plain = {e / b:.2f}  (target >= 0.9)")
 
-    prompts = [ex["messages"][:-1] for ex in MATH[1100:1100 + args.prompts]]
+    prompts = [ex["messages"][:-1] for ex in MATH[1100 : 1100 + args.prompts]]
 
     def ask(messages):
-        return client.chat.completions.create(model="smollm2-135m-instruct", messages=messages, temperature=0, max_tokens=64)
+        return client.chat.completions.create(
+            model="smollm2-135m-instruct", messages=messages, temperature=0, max_tokens=64
+        )
 
     ask(prompts[0])  # load the model outside the timing
     t0 = time.perf_counter()
@@ -92,7 +110,10 @@ def main() -> None:
     same = sum(a.choices[0].message.content == b.choices[0].message.content for a, b in zip(seq, bat))
     print(f"serving, {args.prompts} prompts, greedy, max 64 tokens:")
     print(f"  one at a time: {t_seq:6.1f} s")
-    print(f"  concurrent:    {t_bat:6.1f} s in {gen.batches - before} batched calls   speed-up = {t_seq / t_bat:.1f}x  (target >= 3x)")
+    print(
+        f"  concurrent:    {t_bat:6.1f} s in {gen.batches - before} batched calls   "
+        f"speed-up = {t_seq / t_bat:.1f}x  (target >= 3x)"
+    )
     print(f"  identical answers: {same}/{args.prompts}")
     handle.stop()
 

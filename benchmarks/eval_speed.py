@@ -55,10 +55,12 @@ def main() -> None:
     test = split_examples(load_jsonl(ROOT / "data" / "samples" / "math_tutor.jsonl"), seed=42).test
     items = to_eval_items(test[: args.items])
     bf16 = "bfloat16" if cpu_has_native_bf16() else "float32"
-    setups = [("float32, 20 ms gathering, 16 at a time (baseline)", "float32", 0.02, 16),
-              ("float32, gathering while requests arrive, 16", "float32", 0.25, 16),
-              (f"{bf16}, gathering, 16", bf16, 0.25, 16),
-              (f"{bf16}, gathering, 32 at a time", bf16, 0.25, 32)]
+    setups = [
+        ("float32, 20 ms gathering, 16 at a time (baseline)", "float32", 0.02, 16),
+        ("float32, gathering while requests arrive, 16", "float32", 0.25, 16),
+        (f"{bf16}, gathering, 16", bf16, 0.25, 16),
+        (f"{bf16}, gathering, 32 at a time", bf16, 0.25, 32),
+    ]
     with tempfile.TemporaryDirectory() as d:
         engine = start(Path(d) / "engine", threads=2)
         client = engine.client(max_retries=0)
@@ -68,18 +70,38 @@ def main() -> None:
             use(gen, dtype, gather)
             client.chat.completions.create(model=BASE, messages=items[0].messages, max_tokens=1)  # load the model
             before, t0 = gen.batches, time.perf_counter()
-            ev = evaluate(client, items, {"base": BASE}, cache_dir=Path(d) / label, concurrency=concurrency,
-                          max_tokens=args.max_tokens)
+            ev = evaluate(
+                client,
+                items,
+                {"base": BASE},
+                cache_dir=Path(d) / label,
+                concurrency=concurrency,
+                max_tokens=args.max_tokens,
+            )
             runs.append((label, time.perf_counter() - t0, gen.batches - before, ev.answers("base")))
             print(f"  {label}: {runs[-1][1]:.1f} s in {runs[-1][2]} generate calls", flush=True)
         if args.adapter:
             metrics = get_task("math_tutor").metrics()
             for dtype in ("float32", bf16):
                 use(gen, dtype, 0.25)
-                futures = [gen.submit(GenRequest(model="ft", base=BASE, adapter=args.adapter, messages=it.messages,
-                                                 max_new_tokens=args.max_tokens, temperature=0.0)) for it in items]
+                futures = [
+                    gen.submit(
+                        GenRequest(
+                            model="ft",
+                            base=BASE,
+                            adapter=args.adapter,
+                            messages=it.messages,
+                            max_new_tokens=args.max_tokens,
+                            temperature=0.0,
+                        )
+                    )
+                    for it in items
+                ]
                 answers = [f.result().text for f in futures]
-                scores = {m.name: statistics.mean(m.score(a, it.reference, it.example) for a, it in zip(answers, items)) for m in metrics}
+                scores = {
+                    m.name: statistics.mean(m.score(a, it.reference, it.example) for a, it in zip(answers, items))
+                    for m in metrics
+                }
                 print(f"  fine-tuned adapter in {dtype}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
         engine.stop()
     base_time, base_answers = runs[0][1], runs[0][3]

@@ -50,9 +50,25 @@ def main() -> int:
         port = s.getsockname()[1]
     key = secrets.token_hex(8)
     env = {**os.environ, "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "ftwidgets.cli", "engine", "serve", "--data-dir", str(folder / "engine"),
-                               "--port", str(port), "--api-key", key], env=env, cwd=code, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # cwd: `python -m` looks there first, so the engine and its
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ftwidgets.cli",
+            "engine",
+            "serve",
+            "--data-dir",
+            str(folder / "engine"),
+            "--port",
+            str(port),
+            "--api-key",
+            key,
+        ],
+        env=env,
+        cwd=code,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # cwd: `python -m` looks there first, so the engine and its
     # trainer run `code`'s ftwidgets, not the installed one
     try:
         import openai
@@ -67,12 +83,20 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-        files = [client.files.create(file=open(folder / n, "rb"), purpose="fine-tune").id for n in ("train.jsonl", "valid.jsonl")]
+        files = [
+            client.files.create(file=open(folder / n, "rb"), purpose="fine-tune").id
+            for n in ("train.jsonl", "valid.jsonl")
+        ]
         engine = psutil.Process(server.pid)
         engine_before, me_before, t0 = engine.cpu_times(), time.process_time(), time.monotonic()
-        job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=files[0], validation_file=files[1],
-                                             seed=42, hyperparameters={"n_epochs": args.epochs},
-                                             metadata={"early_stopping": "true"})
+        job = client.fine_tuning.jobs.create(
+            model="smollm2-135m-instruct",
+            training_file=files[0],
+            validation_file=files[1],
+            seed=42,
+            hyperparameters={"n_epochs": args.epochs},
+            metadata={"early_stopping": "true"},
+        )
         monitor = JobMonitor(client, job.id)
         status = monitor.wait(every=args.every, timeout=7200)
         wall, me = time.monotonic() - t0, time.process_time() - me_before
@@ -80,9 +104,22 @@ def main() -> int:
         server_cpu = (after.user - engine_before.user) + (after.system - engine_before.system)
         events = len(list(client.fine_tuning.jobs.list_events(job.id, limit=100)))
         ran = (folder / "engine" / "jobs" / job.id / "progress.json").exists()  # only the new trainer writes it
-        print(json.dumps({"code": str(code), "trainer_writes_progress": ran, "status": status, "job_wall_s": round(wall, 1), "events": events,
-                          "watcher_cpu_s": round(me, 2), "engine_server_cpu_s": round(server_cpu, 2),
-                          "examples": args.examples, "epochs": args.epochs, "refresh_s": args.every}))
+        print(
+            json.dumps(
+                {
+                    "code": str(code),
+                    "trainer_writes_progress": ran,
+                    "status": status,
+                    "job_wall_s": round(wall, 1),
+                    "events": events,
+                    "watcher_cpu_s": round(me, 2),
+                    "engine_server_cpu_s": round(server_cpu, 2),
+                    "examples": args.examples,
+                    "epochs": args.epochs,
+                    "refresh_s": args.every,
+                }
+            )
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
 from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
-from ftwidgets.engine.jobs import BASE_LEARNING_RATE, LORA, MAX_SEQ_LEN  # noqa: E402
+from ftwidgets.engine.lora import LORA  # noqa: E402
+from ftwidgets.engine.recipe import BASE_LEARNING_RATE, MAX_SEQ_LEN  # noqa: E402
 from ftwidgets.memory import PeakMemory  # noqa: E402
 
 FORMAT = r"Step 1:.*Answer: -?[\d,.]+\s*$"
@@ -39,8 +40,13 @@ OPTIONS = {  # name -> the trainer's settings
     "+ LoRA on the top 10 of 30 layers": {**NONE, "layers": 10},
     "+ length-bucketed batches": {**NONE, "length_buckets": 16},
     "+ top 10 layers, the frozen 20 computed once per example": {**NONE, "layers": 10, "reuse_frozen_layers": True},
-    "labelled positions + buckets (all layers)": {"labelled_logits": True, "length_buckets": 16, "layers": None,
-                                                  "reuse_frozen_layers": False, "cpu_bf16": False},
+    "labelled positions + buckets (all layers)": {
+        "labelled_logits": True,
+        "length_buckets": 16,
+        "layers": None,
+        "reuse_frozen_layers": False,
+        "cpu_bf16": False,
+    },
     "all four": {**ALL_FOUR, "cpu_bf16": False},
     "+ frozen weights in bfloat16 (on a CPU with hardware bfloat16)": {**NONE, "cpu_bf16": True},
     "all four + frozen weights in bfloat16 (the engine's default)": {**ALL_FOUR, "cpu_bf16": True},
@@ -60,17 +66,40 @@ def measured(command: list[str]) -> tuple[str, float]:
 
 
 def plain(train: Path, out: Path, epochs: int) -> tuple[float, float, Path]:
-    printed, peak = measured([sys.executable, str(ROOT / "benchmarks" / "plain_peft.py"), str(train), "--epochs", str(epochs),
-                              "--batch-size", "4", "--adapter", str(out)])
+    printed, peak = measured(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "plain_peft.py"),
+            str(train),
+            "--epochs",
+            str(epochs),
+            "--batch-size",
+            "4",
+            "--adapter",
+            str(out),
+        ]
+    )
     return json.loads(printed.strip().splitlines()[-1])["tokens_per_s"], peak, out
 
 
 def engine(train: Path, job_dir: Path, epochs: int, layers: int | None, **options) -> tuple[float, float, Path]:
     job_dir.mkdir(parents=True)
     folder = JobFolder(job_dir)
-    folder.write_spec(TrainerSpec(job_id="ftjob-benchmark", base_model="smollm2-135m-instruct", training_path=str(train),
-                                  n_epochs=epochs, batch_size=4, learning_rate=BASE_LEARNING_RATE, seed=7, max_seq_len=MAX_SEQ_LEN,
-                                  lora=LORA.model_copy(update={"layers": layers}), fine_tuned_model="ft:benchmark", **options))
+    folder.write_spec(
+        TrainerSpec(
+            job_id="ftjob-benchmark",
+            base_model="smollm2-135m-instruct",
+            training_path=str(train),
+            n_epochs=epochs,
+            batch_size=4,
+            learning_rate=BASE_LEARNING_RATE,
+            seed=7,
+            max_seq_len=MAX_SEQ_LEN,
+            lora=LORA.model_copy(update={"layers": layers}),
+            fine_tuned_model="ft:benchmark",
+            **options,
+        )
+    )
     _, peak = measured([sys.executable, "-m", "ftwidgets.engine.trainer", str(job_dir)])
     outcome = folder.read_outcome()
     assert outcome is not None and outcome.status == "succeeded", outcome
@@ -96,7 +125,7 @@ def format_compliance(adapter: Path, prompts: list[dict]) -> float:
             ids = tok.apply_chat_template(p["messages"][:-1], add_generation_prompt=True, return_tensors="pt")
             ids = ids["input_ids"] if hasattr(ids, "keys") else ids
             out = model.generate(ids, max_new_tokens=96, do_sample=False, pad_token_id=tok.pad_token_id)
-            hits += re.search(FORMAT, tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True), re.S) is not None
+            hits += re.search(FORMAT, tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True), re.S) is not None
     return hits / len(prompts)
 
 
@@ -111,18 +140,24 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ftw-trainer-speed-"))
     train = work / "train.jsonl"
     write_jsonl(train, math[: args.examples])
-    prompts = math[-args.prompts:]  # never trained on
+    prompts = math[-args.prompts :]  # never trained on
     t0 = time.perf_counter()
     runs = {"plain PEFT loop (baseline)": plain(train, work / "plain-adapter", args.epochs)}
     for i, name in enumerate(args.runs or OPTIONS):
         runs[name] = engine(train, work / f"job{i}", args.epochs, **OPTIONS[name])
         print(name, runs[name][:2], flush=True)
     base = runs["plain PEFT loop (baseline)"][0]  # tokens/s
-    print(f"\n{args.examples} examples, {args.epochs} epoch(s), batch 4, LoRA r{LORA.r}; {time.perf_counter() - t0:.0f} s of training runs\n")
+    print(
+        f"\n{args.examples} examples, {args.epochs} epoch(s), batch 4, LoRA r{LORA.r}; "
+        f"{time.perf_counter() - t0:.0f} s of training runs\n"
+    )
     print("| run | tokens/s | ratio to the plain loop | peak memory (PSS) | format compliance on held-out prompts |")
     print("|---|---|---|---|---|")
     for name, (tps, peak, adapter) in runs.items():
-        print(f"| {name} | {tps:.0f} | {tps / base:.2f} | {peak:.2f} GB | {format_compliance(adapter, prompts):.0%} |", flush=True)
+        print(
+            f"| {name} | {tps:.0f} | {tps / base:.2f} | {peak:.2f} GB | {format_compliance(adapter, prompts):.0%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def make_file(n: int) -> Path:
         return path
     examples = make_samples.math_tutor(n)
     for i in range(0, n, 997):  # a contact address now and then, for the personal-data scan
-        examples[i]["messages"][1]["content"] += " My email is student%d@example.com" % i
+        examples[i]["messages"][1]["content"] += f" My email is student{i}@example.com"
     with open(path, "w", encoding="utf-8") as fh:
         for ex in examples:
             fh.write(json.dumps(ex, ensure_ascii=False) + "\n")

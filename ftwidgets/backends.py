@@ -11,10 +11,28 @@ from typing import Any, Literal
 
 Backend = Literal["engine", "openai", "azure", "compatible"]
 
+# the embedded engine's base model, SmolLM2-135M-Instruct: the one place its name is written
+DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
+# what the workbook fine-tunes on OpenAI and Azure: the cheapest model their fine-tuning takes (until 2027-01-14)
+OPENAI_BASE_MODEL = "gpt-4o-mini-2024-07-18"
+
 OPENAI_FINE_TUNING_END = "2027-01-06"  # OpenAI stops new self-serve fine-tuning jobs on this date
 OPENAI_FAMILIES_RETIRED = "2027-01-14"  # gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini and their fine-tuned variants
 # Azure OpenAI's settings, the names its own client reads: the resource's endpoint, a key, the API version
-AZURE_ENV = {"azure_endpoint": "AZURE_OPENAI_ENDPOINT", "api_key": "AZURE_OPENAI_API_KEY", "api_version": "OPENAI_API_VERSION"}
+AZURE_ENV = {
+    "azure_endpoint": "AZURE_OPENAI_ENDPOINT",
+    "api_key": "AZURE_OPENAI_API_KEY",
+    "api_version": "OPENAI_API_VERSION",
+}
+
+
+def base_model(backend: Backend | str) -> str:
+    """The base model the workbook fine-tunes on `backend`: OpenAI's smallest for OpenAI and Azure, else the engine's.
+
+    >>> base_model("engine"), base_model("azure")
+    ('smollm2-135m-instruct', 'gpt-4o-mini-2024-07-18')
+    """
+    return OPENAI_BASE_MODEL if backend in ("openai", "azure") else DEFAULT_BASE_MODEL
 
 
 def client(backend: Backend = "engine", *, base_url: str | None = None, api_key: str | None = None, **kwargs: Any):
@@ -51,7 +69,9 @@ def client(backend: Backend = "engine", *, base_url: str | None = None, api_key:
         settings = {name: value or os.environ.get(AZURE_ENV[name]) for name, value in given.items()}
         missing = [AZURE_ENV[name] for name, value in settings.items() if not value]
         if missing:
-            raise ValueError(f"Azure OpenAI needs {', '.join(missing)} (the resource's endpoint, a key and an API version)")
+            raise ValueError(
+                f"Azure OpenAI needs {', '.join(missing)} (the resource's endpoint, a key and an API version)"
+            )
         return AzureOpenAI(**settings, **kwargs)
     if backend == "compatible":
         base_url = base_url or os.environ.get("FTW_BASE_URL")

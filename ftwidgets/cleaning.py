@@ -12,8 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dataset import atomic_write, iter_raw_lines
 from .findings import CODES, ERROR, Report
+from .safe_files import atomic_write, iter_raw_lines
 from .split import sha256_file
 
 
@@ -33,8 +33,10 @@ class Cleaned:
         return len(self.errors) + len(self.duplicates)
 
     def summary(self, show: int = 5) -> str:
-        parts = [f"Kept {self.kept:,} examples in {self.path.name}; dropped {len(self.errors):,} with errors and "
-                 f"{len(self.duplicates):,} exact duplicates ({self.source.name} is unchanged)."]
+        parts = [
+            f"Kept {self.kept:,} examples in {self.path.name}; dropped {len(self.errors):,} with errors and "
+            f"{len(self.duplicates):,} exact duplicates ({self.source.name} is unchanged)."
+        ]
         parts += [f"  line {line}: {why}" for line, why in list(self.errors.items())[:show]]
         if len(self.errors) > show:
             parts.append(f"  ... and {len(self.errors) - show:,} more lines with errors")

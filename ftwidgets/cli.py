@@ -10,9 +10,11 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ._version import __version__
+from .backends import OPENAI_BASE_MODEL
 from .dataset import DataError
 
 
@@ -30,7 +32,12 @@ def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     if not rows:
         return ""
     widths = {c: min(60, max(len(c), *(len(str(r.get(c, ""))) for r in rows))) for c in cols}
-    fmt = lambda r: "  ".join(str(r.get(c, "") if r.get(c) is not None else "")[: widths[c]].ljust(widths[c]) for c in cols)  # noqa: E731
+
+    def fmt(row: dict[str, Any]) -> str:
+        return "  ".join(
+            str(row.get(c, "") if row.get(c) is not None else "")[: widths[c]].ljust(widths[c]) for c in cols
+        )
+
     return "\n".join([fmt({c: c for c in cols}), "  ".join("-" * widths[c] for c in cols), *map(fmt, rows)])
 
 
@@ -53,7 +60,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_json(report.to_dict())
         return 0 if report.valid else 1
     verdict = "VALID" if report.valid else "INVALID"
-    print(f"{args.file}: {verdict} - {report.examples:,} examples, {report.error_count:,} errors, {report.warning_count:,} warnings")
+    print(
+        f"{args.file}: {verdict} - {report.examples:,} examples, {report.error_count:,} errors, "
+        f"{report.warning_count:,} warnings"
+    )
     summary = report.summary()
     if summary:
         print("\nWhat was found (counted, then explained):")
@@ -77,14 +87,22 @@ def _print_tokens(t: dict[str, Any]) -> None:
         f"p95 {pe.get('p95', 0)}, max {pe.get('max', 0)}; {t['over_limit']} over the {t['limit']:,} limit."
     )
     cost = f"${t['estimated_cost_usd']:,.2f}" if t.get("estimated_cost_usd") is not None else "unknown"
-    print(f'"auto" epochs would pick {t["auto_epochs"]}: {t["billable_tokens"]:,} billable tokens, about {cost} (prices as of {t["prices_as_of"]}).')
+    print(
+        f'"auto" epochs would pick {t["auto_epochs"]}: {t["billable_tokens"]:,} billable tokens, about {cost} '
+        f"(prices as of {t['prices_as_of']})."
+    )
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from .validate import validate_file
 
     report = validate_file(args.file, rules=_rules(args), workers=args.workers)
-    stats = {"examples": report.examples, "tokens": report.tokens, "quality": report.quality, "counts": dict(report.counts)}
+    stats = {
+        "examples": report.examples,
+        "tokens": report.tokens,
+        "quality": report.quality,
+        "counts": dict(report.counts),
+    }
     if args.json:
         _print_json(stats)
         return 0
@@ -92,7 +110,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     _print_tokens(report.tokens)
     q = report.quality
     print(f"\nTurns per example: {q.get('turns')}")
-    print(f"Distinct system prompts: {q.get('distinct_system_prompts')}; distinct user bigrams: {q.get('user_distinct_2')}")
+    print(
+        f"Distinct system prompts: {q.get('distinct_system_prompts')}; "
+        f"distinct user bigrams: {q.get('user_distinct_2')}"
+    )
     print(f"Exact duplicates: {q.get('exact_duplicates')}; near duplicates: {q.get('near_duplicates')}")
     if q.get("fact_verdict"):
         print(q["fact_verdict"]["sentence"])
@@ -109,7 +130,10 @@ def cmd_split(args: argparse.Namespace) -> int:
         _print_json(manifest)
         return 0
     counts = manifest["counts"]
-    print(f"Split {sum(counts.values()):,} examples into {args.out}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    print(
+        f"Split {sum(counts.values()):,} examples into {args.out}: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
     print(f"{manifest['groups']:,} groups; {len(manifest['leaks'])} leaks across splits; manifest.json written.")
     return 0
 
@@ -144,7 +168,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
 
         from .engine import models
         from .engine.chat import label_pieces
-        from .engine.jobs import MAX_SEQ_LEN
+        from .engine.recipe import MAX_SEQ_LEN
 
         hf_logging.set_verbosity_error()
         base = args.base_model or models.DEFAULT_BASE_MODEL
@@ -158,14 +182,18 @@ def cmd_labels(args: argparse.Namespace) -> int:
                 report.unreadable[line] = why
                 continue
             pieces, trained, total = label_pieces(tok, messages, MAX_SEQ_LEN)
-            report.examples.append(ExampleLabels(line, trained, total, pieces if len(report.examples) < args.show else []))
+            report.examples.append(
+                ExampleLabels(line, trained, total, pieces if len(report.examples) < args.show else [])
+            )
     if args.json:
         _print_json(report.to_json())
     else:
         print(report.summary())
         for example in report.examples[: args.show]:
-            print(f"\nline {example.line}: {example.trained_tokens} of {example.total_tokens} tokens train "
-                  "(trained text between [[ and ]]):")
+            print(
+                f"\nline {example.line}: {example.trained_tokens} of {example.total_tokens} tokens train "
+                "(trained text between [[ and ]]):"
+            )
             print("".join(f"[[{text}]]" if trained else text for text, trained in example.pieces))
     return 0 if report.ok else 1
 
@@ -174,7 +202,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .engine.export import ExportError, export
 
     try:
-        out = export(args.model, args.format, args.out, data_dir=args.data_dir, quantize=args.quantize, force=args.force)
+        out = export(
+            args.model, args.format, args.out, data_dir=args.data_dir, quantize=args.quantize, force=args.force
+        )
     except ExportError as exc:
         print(f"ftw: error: {exc}", file=sys.stderr)
         return 1
@@ -186,8 +216,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_engine_serve(args: argparse.Namespace) -> int:
     from .engine.server import serve
 
-    return serve(host=args.host, port=args.port, data_dir=args.data_dir, api_key=args.api_key, threads=args.threads,
-                 base_models=args.base_model, exit_when_unused=args.exit_when_unused, train_processes=args.train_processes)
+    return serve(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        api_key=args.api_key,
+        threads=args.threads,
+        base_models=args.base_model,
+        exit_when_unused=args.exit_when_unused,
+        train_processes=args.train_processes,
+    )
 
 
 def cmd_engine_stop(args: argparse.Namespace) -> int:
@@ -205,10 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def data_opts(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("file", help="chat fine-tuning JSONL file")
-        sp.add_argument("--model", help="target model (token limit and encoding); default gpt-4o-mini-2024-07-18")
+        sp.add_argument("--model", help="target model (token limit and encoding); default " + OPENAI_BASE_MODEL)
         sp.add_argument("--token-limit", type=int, help="override the per-example token limit")
         sp.add_argument("--allow-small", action="store_true", help="accept 10-99 examples (refused by default)")
-        sp.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core for big files)")
+        sp.add_argument(
+            "--workers", type=int, default=None, help="worker processes (default: one per core for big files)"
+        )
         sp.add_argument("--json", action="store_true", help="print one JSON object for machines")
 
     v = sub.add_parser("validate", help="check a JSONL file against every rule")
@@ -225,17 +265,29 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     sp.add_argument("--out", required=True, help="output folder")
     sp.add_argument("--seed", type=int, default=42)
-    sp.add_argument("--group-by", choices=["first_user"], default=None, help="keep examples with the same first user message together")
+    sp.add_argument(
+        "--group-by",
+        choices=["first_user"],
+        default=None,
+        help="keep examples with the same first user message together",
+    )
     sp.add_argument("--stratify", choices=["system"], default=None, help="keep each system prompt's proportions")
     sp.add_argument("--force", action="store_true", help="replace existing split files")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_split)
 
-    c = sub.add_parser("convert", help="CSV, ShareGPT, Alpaca or prompt/completion data to chat JSONL (every record "
-                                       "converted or reported; exit code 1 when any was reported)")
+    c = sub.add_parser(
+        "convert",
+        help="CSV, ShareGPT, Alpaca or prompt/completion data to chat JSONL (every record "
+        "converted or reported; exit code 1 when any was reported)",
+    )
     c.add_argument("file")
-    c.add_argument("--from", dest="source_format", choices=["csv", "sharegpt", "alpaca", "prompt_completion", "chat"],
-                   help="the input's format (default: detected from the extension or the first record)")
+    c.add_argument(
+        "--from",
+        dest="source_format",
+        choices=["csv", "sharegpt", "alpaca", "prompt_completion", "chat"],
+        help="the input's format (default: detected from the extension or the first record)",
+    )
     c.add_argument("--out", required=True)
     c.add_argument("--user", help="column holding the user message")
     c.add_argument("--assistant", help="column holding the assistant answer")
@@ -249,40 +301,75 @@ def build_parser() -> argparse.ArgumentParser:
     es = esub.add_parser("serve", help="serve the engine's HTTP API")
     es.add_argument("--host", default="127.0.0.1")
     es.add_argument("--port", type=int, default=8765)
-    es.add_argument("--data-dir", default=None, help="where files, jobs and models live (default ~/.cache/ftwidgets/engine)")
+    es.add_argument(
+        "--data-dir", default=None, help="where files, jobs and models live (default ~/.cache/ftwidgets/engine)"
+    )
     es.add_argument("--api-key", default=None, help="bearer key clients must send (default: generated and printed)")
     es.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    es.add_argument("--train-processes", type=int, default=None,
-                    help="train each job on N data-parallel processes through `accelerate launch` (default: "
-                         "FTW_TRAIN_PROCESSES, else 1); one per GPU on a GPU machine")
-    es.add_argument("--base-model", action="append", help="also offer this local folder or Hugging Face id (repeatable)")
-    es.add_argument("--exit-when-unused", action="store_true",
-                    help="exit once no notebook that attached lives and no job runs (how notebooks start it)")
+    es.add_argument(
+        "--train-processes",
+        type=int,
+        default=None,
+        help="train each job on N data-parallel processes through `accelerate launch` (default: "
+        "FTW_TRAIN_PROCESSES, else 1); one per GPU on a GPU machine",
+    )
+    es.add_argument(
+        "--base-model", action="append", help="also offer this local folder or Hugging Face id (repeatable)"
+    )
+    es.add_argument(
+        "--exit-when-unused",
+        action="store_true",
+        help="exit once no notebook that attached lives and no job runs (how notebooks start it)",
+    )
     es.set_defaults(func=cmd_engine_serve)
     est = esub.add_parser("stop", help="stop the engine that serves a data folder")
     est.add_argument("--data-dir", default=None, help="its data folder (default ~/.cache/ftwidgets/engine)")
     est.set_defaults(func=cmd_engine_stop)
-    lb = sub.add_parser("labels", help="what a model learns from: the trained tokens of each example (exit code 1 "
-                                       "when an example trains on nothing)")
+    lb = sub.add_parser(
+        "labels",
+        help="what a model learns from: the trained tokens of each example (exit code 1 "
+        "when an example trains on nothing)",
+    )
     lb.add_argument("file", help="chat fine-tuning JSONL file")
     lb.add_argument("--show", type=int, default=2, help="examples to show with their trained text marked (default 2)")
     lb.add_argument("--json", action="store_true", help="print one JSON object for machines")
-    lb.add_argument("--backend", choices=["engine", "openai"], default="engine",
-                    help="engine: the embedded engine's chat template, token by token (default); openai: OpenAI's "
-                         "documented rule, message by message")
-    lb.add_argument("--base-model", default=None, help="the engine's base model whose template to use (default the "
-                                                        "embedded SmolLM2)")
+    lb.add_argument(
+        "--backend",
+        choices=["engine", "openai"],
+        default="engine",
+        help="engine: the embedded engine's chat template, token by token (default); openai: OpenAI's "
+        "documented rule, message by message",
+    )
+    lb.add_argument(
+        "--base-model",
+        default=None,
+        help="the engine's base model whose template to use (default the embedded SmolLM2)",
+    )
     lb.set_defaults(func=cmd_labels)
     ex = sub.add_parser("export", help="take a fine-tuned model with you: its adapter, a merged model or a GGUF file")
-    ex.add_argument("model", help="a fine-tuned model or checkpoint the engine serves (ft:..., ft:...:ckpt-step-N) or a job id")
-    ex.add_argument("--format", choices=["adapter", "merged", "gguf"], default="adapter",
-                    help="adapter: the LoRA adapter with an Ollama Modelfile (a few MB); merged: a Hugging Face folder "
-                         "with the adapter merged in; gguf: one GGUF file for llama.cpp and Ollama (default adapter)")
-    ex.add_argument("--out", default=None, help="the folder to write (must not exist or be empty; default: named "
-                                                 "after the model, here)")
-    ex.add_argument("--quantize", choices=["f16", "q8_0", "f32"], default="f16", help="the GGUF's precision (default f16)")
-    ex.add_argument("--data-dir", default=None, help="the engine's data folder (default FTW_ENGINE_DIR, else "
-                                                      "~/.cache/ftwidgets/engine)")
+    ex.add_argument(
+        "model", help="a fine-tuned model or checkpoint the engine serves (ft:..., ft:...:ckpt-step-N) or a job id"
+    )
+    ex.add_argument(
+        "--format",
+        choices=["adapter", "merged", "gguf"],
+        default="adapter",
+        help="adapter: the LoRA adapter with an Ollama Modelfile (a few MB); merged: a Hugging Face folder "
+        "with the adapter merged in; gguf: one GGUF file for llama.cpp and Ollama (default adapter)",
+    )
+    ex.add_argument(
+        "--out",
+        default=None,
+        help="the folder to write (must not exist or be empty; default: named after the model, here)",
+    )
+    ex.add_argument(
+        "--quantize", choices=["f16", "q8_0", "f32"], default="f16", help="the GGUF's precision (default f16)"
+    )
+    ex.add_argument(
+        "--data-dir",
+        default=None,
+        help="the engine's data folder (default FTW_ENGINE_DIR, else ~/.cache/ftwidgets/engine)",
+    )
     ex.add_argument("--force", action="store_true", help="replace a folder that is not empty")
     ex.set_defaults(func=cmd_export)
     return p

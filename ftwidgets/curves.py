@@ -10,8 +10,9 @@ engine's step-metrics CSV), so the job monitor widget and a notebook cell agree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,16 @@ def overfitting(
     rise = (v_s[-1] - v_s[k]) / v_s[k] if v_s[k] > 0 else 0.0
     train_fell = t_s[-1] < t_s[k]
     if rise >= min_rise and train_fell and k < len(v_s) - 1:
-        return OverfitVerdict(True, best, round(rise, 4),
-                              f"Overfitting: validation loss is {rise:.0%} above its lowest point (step {best}) while "
-                              f"training loss kept falling. Keep the checkpoint nearest step {best}, or train fewer epochs.")
-    return OverfitVerdict(False, best, round(max(rise, 0.0), 4),
-                          f"No sign of overfitting: validation loss is lowest at step {best}.")
+        return OverfitVerdict(
+            True,
+            best,
+            round(rise, 4),
+            f"Overfitting: validation loss is {rise:.0%} above its lowest point (step {best}) while "
+            f"training loss kept falling. Keep the checkpoint nearest step {best}, or train fewer epochs.",
+        )
+    return OverfitVerdict(
+        False, best, round(max(rise, 0.0), 4), f"No sign of overfitting: validation loss is lowest at step {best}."
+    )
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,12 @@ def loss_curve(events: Iterable[Any]) -> LossCurve:
         if etype == "metrics" and isinstance(data, Mapping) and "step" in data:
             rows.append(data)
     rows.sort(key=lambda d: d["step"])
-    return LossCurve([int(d["step"]) for d in rows], [float(d["train_loss"]) for d in rows],
-                     [d.get("valid_loss", d.get("full_valid_loss")) for d in rows],
-                     int(rows[-1].get("total_steps", rows[-1]["step"])) if rows else None)
+    return LossCurve(
+        [int(d["step"]) for d in rows],
+        [float(d["train_loss"]) for d in rows],
+        [d.get("valid_loss", d.get("full_valid_loss")) for d in rows],
+        int(rows[-1].get("total_steps", rows[-1]["step"])) if rows else None,
+    )
 
 
 def overfitting_from_events(events: Iterable[Any]) -> OverfitVerdict:

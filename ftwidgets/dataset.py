@@ -3,8 +3,7 @@
 Reading is streaming and forgiving about the container (UTF-8 BOM, CRLF, blank
 lines) but never about the content: judging content is `ftwidgets.validate`'s job.
 Writing never overwrites an existing file unless asked, and never the input; every
-whole-file write is atomic (`atomic_write`), and logs are appended durably and read
-tolerantly (`append_durably`, `read_log`).
+whole-file write is atomic (`safe_files`).
 """
 
 from __future__ import annotations
@@ -12,17 +11,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Mapping
+from typing import Any
 
-import orjson
-
-from . import disk
-
-BOM = b"\xef\xbb\xbf"
+from .safe_files import RawLine, atomic_write, dump_json, iter_raw_lines, parse_json
 
 Example = dict[str, Any]
 """One training example: ``{"messages": [{"role": ..., "content": ...}, ...]}``."""
@@ -30,69 +23,6 @@ Example = dict[str, Any]
 
 class DataError(ValueError):
     """Bad input a user can fix; the message says where and how."""
-
-
-@dataclass(frozen=True, slots=True)
-class RawLine:
-    """One non-blank physical line of a JSONL file, still undecoded."""
-
-    line: int  # 1-based physical line number
-    index: int  # 0-based example index (blank lines are not examples)
-    data: bytes
-    last: bool  # the file's final line
-    terminated: bool  # ended with a newline
-
-
-def iter_raw_lines(path: str | os.PathLike, *, block_size: int = 1 << 20) -> Iterator[RawLine]:
-    """Yield the non-blank lines of a file with their physical line numbers, in constant memory."""
-    with open(path, "rb") as fh:
-        lineno = 0
-        index = 0
-        pending: RawLine | None = None
-        rest = b""
-        first = True
-        while True:
-            block = fh.read(block_size)
-            if first:
-                first = False
-                if block.startswith(BOM):
-                    block = block[len(BOM):]
-            if not block:
-                break
-            block = rest + block
-            parts = block.split(b"\n")
-            rest = parts.pop()
-            for part in parts:
-                lineno += 1
-                if part.endswith(b"\r"):
-                    part = part[:-1]
-                if not part.strip():
-                    continue
-                if pending is not None:
-                    yield pending
-                pending = RawLine(lineno, index, part, False, True)
-                index += 1
-        if rest:
-            lineno += 1
-            if rest.endswith(b"\r"):
-                rest = rest[:-1]
-            if rest.strip():
-                if pending is not None:
-                    yield pending
-                pending = RawLine(lineno, index, rest, False, False)
-        if pending is not None:
-            yield RawLine(pending.line, pending.index, pending.data, True, pending.terminated)
-
-
-def parse_json(data: bytes | str) -> Any:
-    """Parse one JSON document; fall back to the stdlib for what orjson refuses (NaN, huge ints).
-
-    A document neither accepts raises the stdlib's `json.JSONDecodeError` (its words and column).
-    """
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
 
 
 def describe_json_error(exc: ValueError, line: RawLine) -> str:
@@ -113,107 +43,6 @@ def describe_json_error(exc: ValueError, line: RawLine) -> str:
     if ran_out and line.last:
         return "the last line is truncated (the file ends mid-object)"
     return f"not valid JSON: {detail}" + (" (the line ends mid-object: cut off?)" if ran_out else "")
-
-
-def dump_json(obj: Any, *, sort_keys: bool = False) -> bytes:
-    """Compact JSON bytes; the stdlib takes over for what orjson refuses (integers over 64 bits)."""
-    try:
-        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
-    except TypeError:
-        return json.dumps(obj, sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-
-
-@contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", *, permissions: int | None = None) -> Iterator[IO]:
-    """Write `path` all or nothing: a temporary file beside it replaces it in one step when the block
-    ends, and is removed if the block fails, so a reader never sees half a file. The data reaches the disk
-    (fsync) before the rename, and the rename before returning, so a power cut leaves the old file or the
-    new one, never an empty one."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        if permissions is not None:
-            os.fchmod(fd, permissions)
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync_folder(target.parent)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if disk.is_full(exc) and not isinstance(exc, disk.DiskFull):
-            raise disk.DiskFull(target.parent, target.name) from None
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename in `folder` durable (where the system allows a folder to be opened and synced)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = None,
-                      permissions: int | None = None) -> None:
-    """One JSON document, written all or nothing (`atomic_write`)."""
-    with atomic_write(path, "w", permissions=permissions) as fh:
-        json.dump(obj, fh, indent=indent, default=str)
-        if indent is not None:
-            fh.write("\n")
-
-
-def read_log(path: str | os.PathLike) -> list[Any]:
-    """Every record of an append-only JSONL log, skipping a line a crash (or a writer right now) cut short.
-
-    Logs written with `append_durably` can at worst end in one partial line; a missing
-    file is an empty log.
-    """
-    records = []
-    try:
-        for raw in iter_raw_lines(path):
-            try:
-                records.append(parse_json(raw.data))
-            except (ValueError, UnicodeDecodeError):
-                continue
-    except FileNotFoundError:
-        pass
-    return records
-
-
-def append_durably(path: str | os.PathLike, record: Any) -> None:
-    """Append one JSON line and force it to disk before returning.
-
-    For logs that must survive a killed process (evaluation answers, review clicks):
-    the line is one ``write`` to a file opened for appending, then flushed and fsynced,
-    so a crash can at worst cut the line being written, which readers skip. A full disk
-    raises `disk.DiskFull` with the file cut back to what it was.
-    """
-    with open(path, "ab") as fh:
-        start = fh.tell()
-        try:
-            fh.write(dump_json(record) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        except OSError as exc:
-            if not disk.is_full(exc):
-                raise
-            try:  # no half line left for the next append to run into
-                fh.truncate(start)
-            except OSError:
-                pass
-            raise disk.DiskFull(Path(path).parent, f"the line for {Path(path).name}") from None
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[Example]:
@@ -296,16 +125,19 @@ def from_dataframe(
     (`ftwidgets.importers.convert_file` converts the other rows and reports those).
     """
     examples, empty = [], []
-    for record, example, reason in dataframe_rows(df, system=system, user=user, assistant=assistant,
-                                                  default_system=default_system):
+    for record, example, reason in dataframe_rows(
+        df, system=system, user=user, assistant=assistant, default_system=default_system
+    ):
         if example is None:
             empty.append(f"record {record}: {reason}")
         else:
             examples.append(example)
     if empty:
         more = f" (and {len(empty) - 3:,} more)" if len(empty) > 3 else ""
-        raise DataError(f"{len(empty):,} row(s) cannot be examples: {'; '.join(empty[:3])}{more}. Fill them in or drop "
-                        "them; ftw convert converts the other rows and lists these")
+        raise DataError(
+            f"{len(empty):,} row(s) cannot be examples: {'; '.join(empty[:3])}{more}. Fill them in or drop "
+            "them; ftw convert converts the other rows and lists these"
+        )
     return examples
 
 
@@ -326,8 +158,14 @@ def guess_columns(columns: list[str]) -> dict[str, str | None]:
     return {"user": user, "assistant": assistant, "system": lower.get("system")}
 
 
-def dataframe_rows(df, *, system: str | None = "system", user: str | None = None, assistant: str | None = None,
-                   default_system: str | None = None) -> Iterator[tuple[int, Example | None, str | None]]:
+def dataframe_rows(
+    df,
+    *,
+    system: str | None = "system",
+    user: str | None = None,
+    assistant: str | None = None,
+    default_system: str | None = None,
+) -> Iterator[tuple[int, Example | None, str | None]]:
     """``(record number, example, None)`` for each row that makes a chat example, ``(record number, None, why)`` for
     a row whose user or answer cell is empty or only whitespace (records count from 1, the header excluded).
     The one home of how a table's row becomes an example."""
@@ -352,7 +190,9 @@ def dataframe_rows(df, *, system: str | None = "system", user: str | None = None
     for record, row in enumerate(df.itertuples(index=False), 1):
         values = dict(zip(columns, row))
         texts = {"user": _cell(values[user]), "assistant": _cell(values[assistant])}
-        missing = [f"{col!r} is empty" for role, col in (("user", user), ("assistant", assistant)) if texts[role] is None]
+        missing = [
+            f"{col!r} is empty" for role, col in (("user", user), ("assistant", assistant)) if texts[role] is None
+        ]
         if missing:
             yield record, None, " and ".join(missing)
             continue
@@ -391,9 +231,7 @@ def to_dataframe(examples: Iterable[Mapping[str, Any]]):
             {
                 "system": next((m.get("content") for m in msgs if m.get("role") == "system"), None),
                 "user": next((m.get("content") for m in msgs if m.get("role") == "user"), None),
-                "assistant": next(
-                    (m.get("content") for m in reversed(msgs) if m.get("role") == "assistant"), None
-                ),
+                "assistant": next((m.get("content") for m in reversed(msgs) if m.get("role") == "assistant"), None),
                 "turns": len(msgs),
             }
         )
@@ -403,9 +241,7 @@ def to_dataframe(examples: Iterable[Mapping[str, Any]]):
 # --- DPO preference format ---------------------------------------------------------
 
 
-def make_preference(
-    prompt_messages: list[Mapping[str, Any]], preferred: str, non_preferred: str
-) -> Example:
+def make_preference(prompt_messages: list[Mapping[str, Any]], preferred: str, non_preferred: str) -> Example:
     """One OpenAI DPO record: the prompt, the better answer and the worse one."""
     return {
         "input": {"messages": [dict(m) for m in prompt_messages]},

@@ -37,7 +37,10 @@ def full_message(folder: str | os.PathLike, what: str) -> str:
     """
     free = free_bytes(folder)
     left = f" ({free / 1e6:,.0f} MB free)" if free is not None else ""
-    return f"The disk holding {folder} is full{left}: {what} was not kept, and nothing of it is left behind. Free some space and try again."
+    return (
+        f"The disk holding {folder} is full{left}: {what} was not kept, and nothing of it is left behind. "
+        "Free some space and try again."
+    )
 
 
 class DiskFull(OSError):

@@ -21,8 +21,8 @@ evaluations since the last *significant* gain (1% of perplexity), so noise never
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from .hyperparams import metadata_flag
 
@@ -94,9 +94,11 @@ def replay(steps: Sequence[int], losses: Sequence[float | None], patience: int =
 
 def stop_message(step: int, total_steps: int, rule: EarlyStopping) -> str:
     """The event a stopped job reports, in plain words."""
-    return (f"Stopped early at step {step} of {total_steps} planned: the validation loss has not improved by 1% of "
-            f"perplexity for {rule.patience} evaluations. Kept the model from step {rule.best_step} "
-            f"(validation loss {rule.best_loss:.4f}, the lowest).")
+    return (
+        f"Stopped early at step {step} of {total_steps} planned: the validation loss has not improved by 1% of "
+        f"perplexity for {rule.patience} evaluations. Kept the model from step {rule.best_step} "
+        f"(validation loss {rule.best_loss:.4f}, the lowest)."
+    )
 
 
 def stopped_early(step: int, total_steps: int, rule: EarlyStopping) -> bool:

@@ -13,23 +13,17 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .dataset import (
-    DataError,
-    Example,
-    append_durably,
-    atomic_write,
-    dump_json,
-    load_jsonl,
-    read_log,
-)
+from .dataset import DataError, Example, load_jsonl
 from .metrics import Metric
+from .safe_files import append_durably, atomic_write, dump_json, read_log
 from .stats import mcnemar_exact, paired_bootstrap, verdict_sentence
 
 
@@ -44,7 +38,9 @@ class EvalItem:
 
 
 def prompt_key(messages: Sequence[Mapping[str, Any]]) -> str:
-    return hashlib.sha256(dump_json([[m.get("role"), m.get("content")] for m in messages], sort_keys=True)).hexdigest()[:16]
+    return hashlib.sha256(dump_json([[m.get("role"), m.get("content")] for m in messages], sort_keys=True)).hexdigest()[
+        :16
+    ]
 
 
 def to_eval_items(examples: Iterable[Example]) -> list[EvalItem]:
@@ -83,8 +79,12 @@ class HeldOutItems(list):
     repeats: int = 0
 
     def note(self) -> str:
-        return (f"{len(self):,} distinct test prompts ({self.repeats:,} exact repeat{'s' if self.repeats != 1 else ''} "
-                "counted once)" if self.repeats else f"{len(self):,} distinct test prompts")
+        return (
+            f"{len(self):,} distinct test prompts ({self.repeats:,} exact repeat{'s' if self.repeats != 1 else ''} "
+            "counted once)"
+            if self.repeats
+            else f"{len(self):,} distinct test prompts"
+        )
 
 
 def distinct_items(items: Iterable[EvalItem]) -> HeldOutItems:
@@ -127,8 +127,9 @@ class OutputCache:
 
     @staticmethod
     def key(model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
-        return hashlib.sha256(dump_json({"model": model, "messages": list(messages), "params": dict(params)},
-                                        sort_keys=True)).hexdigest()
+        return hashlib.sha256(
+            dump_json({"model": model, "messages": list(messages), "params": dict(params)}, sort_keys=True)
+        ).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self._answers.get(key)
@@ -150,9 +151,19 @@ class Generation:
     cached: bool = False
 
 
-def generate(client: Any, model: str, items: Sequence[EvalItem], *, cache: OutputCache, concurrency: int = 8,
-             max_tokens: int = 256, temperature: float = 0.0, seed: int | None = 0, retries: int = 3,
-             on_progress: Callable[[int, int], None] | None = None) -> list[Generation]:
+def generate(
+    client: Any,
+    model: str,
+    items: Sequence[EvalItem],
+    *,
+    cache: OutputCache,
+    concurrency: int = 8,
+    max_tokens: int = 256,
+    temperature: float = 0.0,
+    seed: int | None = 0,
+    retries: int = 3,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Generation]:
     """Answers of one model to every test prompt, ``concurrency`` requests at a time, cached on disk.
 
     Transient errors (connection, timeout, 408/409/429, 5xx) are retried ``retries`` times by
@@ -178,7 +189,10 @@ def generate(client: Any, model: str, items: Sequence[EvalItem], *, cache: Outpu
             else:
                 reply = caller.chat.completions.create(model=model, messages=item.messages, **params)
                 text = reply.choices[0].message.content or ""
-                cache.put(key, {"model": model, "item": item.id, "text": text, "finish_reason": reply.choices[0].finish_reason})
+                cache.put(
+                    key,
+                    {"model": model, "item": item.id, "text": text, "finish_reason": reply.choices[0].finish_reason},
+                )
                 results[i] = Generation(text)
         except openai.APIStatusError as exc:
             results[i] = Generation("", error=f"{exc.status_code}: {exc.message}")
@@ -208,11 +222,14 @@ class Evaluation:
     def errors(self) -> dict[str, int]:
         return {label: sum(g.error is not None for g in gens) for label, gens in self.outputs.items()}
 
-    def select(self, indices: Iterable[int]) -> "Evaluation":
+    def select(self, indices: Iterable[int]) -> Evaluation:
         """The same models' answers on some of the items (e.g. only those that have a reference answer)."""
         keep = list(indices)
-        return Evaluation([self.items[i] for i in keep], dict(self.models),
-                          {label: [gens[i] for i in keep] for label, gens in self.outputs.items()})
+        return Evaluation(
+            [self.items[i] for i in keep],
+            dict(self.models),
+            {label: [gens[i] for i in keep] for label, gens in self.outputs.items()},
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         """One line per test item with the prompt, the reference and each model's answer (what review reads)."""
@@ -220,29 +237,54 @@ class Evaluation:
         with atomic_write(path) as fh:
             fh.write(dump_json({"models": self.models}) + b"\n")
             for i, item in enumerate(self.items):
-                fh.write(dump_json({"id": item.id, "messages": item.messages, "reference": item.reference,
-                                    "answers": {label: self.outputs[label][i].text for label in self.outputs},
-                                    "errors": {label: self.outputs[label][i].error for label in self.outputs
-                                               if self.outputs[label][i].error}}) + b"\n")
+                fh.write(
+                    dump_json(
+                        {
+                            "id": item.id,
+                            "messages": item.messages,
+                            "reference": item.reference,
+                            "answers": {label: self.outputs[label][i].text for label in self.outputs},
+                            "errors": {
+                                label: self.outputs[label][i].error
+                                for label in self.outputs
+                                if self.outputs[label][i].error
+                            },
+                        }
+                    )
+                    + b"\n"
+                )
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Evaluation":
+    def load(cls, path: str | os.PathLike) -> Evaluation:
         lines = load_jsonl(path)  # a bad line raises DataError naming it
         if not lines or "models" not in lines[0]:
             raise DataError(f"{path} is not an evaluation file written by Evaluation.save")
         models = lines[0]["models"]
         items, outputs = [], {label: [] for label in models}
         for rec in lines[1:]:
-            items.append(EvalItem(rec["id"], rec["messages"], rec["reference"],
-                                  {"messages": rec["messages"] + [{"role": "assistant", "content": rec["reference"]}]}))
+            items.append(
+                EvalItem(
+                    rec["id"],
+                    rec["messages"],
+                    rec["reference"],
+                    {"messages": rec["messages"] + [{"role": "assistant", "content": rec["reference"]}]},
+                )
+            )
             for label in models:
                 outputs[label].append(Generation(rec["answers"][label], rec.get("errors", {}).get(label), cached=True))
         return cls(items, models, outputs)
 
 
-def evaluate(client: Any, items: Sequence[EvalItem], models: Mapping[str, str], *, cache_dir: str | os.PathLike,
-             on_progress: Callable[[str, int, int], None] | None = None, **generate_kw: Any) -> Evaluation:
+def evaluate(
+    client: Any,
+    items: Sequence[EvalItem],
+    models: Mapping[str, str],
+    *,
+    cache_dir: str | os.PathLike,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    **generate_kw: Any,
+) -> Evaluation:
     """Answers from each model (e.g. ``{"base": ..., "fine_tuned": ...}``) to the same test prompts."""
     cache = OutputCache(Path(cache_dir) / "answers.jsonl")
     outputs = {}
@@ -285,8 +327,9 @@ class Comparison:
         lines = [r.sentence for r in self.results]
         errors = {k: v for k, v in self.evaluation.errors().items() if v}
         if errors:
-            lines.append("answers that failed to generate count as wrong: "
-                         + ", ".join(f"{k} {v}" for k, v in errors.items()))
+            lines.append(
+                "answers that failed to generate count as wrong: " + ", ".join(f"{k} {v}" for k, v in errors.items())
+            )
         n = len(self.evaluation.items)
         return f"On {n} held-out test items:\n- " + "\n- ".join(lines)
 
@@ -303,8 +346,13 @@ class Comparison:
         rows = []
         for i, item in enumerate(ev.items):
             user = [m["content"] for m in item.messages if m.get("role") == "user"]
-            row = {"item": i, "prompt": user[-1] if user else "", "reference": item.reference,
-                   self.baseline: ev.outputs[self.baseline][i].text, self.candidate: ev.outputs[self.candidate][i].text}
+            row = {
+                "item": i,
+                "prompt": user[-1] if user else "",
+                "reference": item.reference,
+                self.baseline: ev.outputs[self.baseline][i].text,
+                self.candidate: ev.outputs[self.candidate][i].text,
+            }
             gap = 0.0
             for metric, by_label in self.scores.items():
                 b, c = by_label[self.baseline][i], by_label[self.candidate][i]
@@ -316,9 +364,15 @@ class Comparison:
         return df.sort_values(["disagreement", "item"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"baseline": self.baseline, "candidate": self.candidate, "models": self.evaluation.models,
-                "items": len(self.evaluation.items), "errors": self.evaluation.errors(),
-                "results": [asdict(r) for r in self.results], "verdict": self.verdict()}
+        return {
+            "baseline": self.baseline,
+            "candidate": self.candidate,
+            "models": self.evaluation.models,
+            "items": len(self.evaluation.items),
+            "errors": self.evaluation.errors(),
+            "results": [asdict(r) for r in self.results],
+            "verdict": self.verdict(),
+        }
 
     def save(self, folder: str | os.PathLike) -> dict[str, Path]:
         folder = Path(folder)
@@ -329,8 +383,15 @@ class Comparison:
         return paths
 
 
-def compare(evaluation: Evaluation, metrics: Sequence[Metric], *, baseline: str = "base", candidate: str = "fine_tuned",
-            resamples: int = 10_000, seed: int = 0) -> Comparison:
+def compare(
+    evaluation: Evaluation,
+    metrics: Sequence[Metric],
+    *,
+    baseline: str = "base",
+    candidate: str = "fine_tuned",
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
     """Score both models with every metric and test each difference on the paired items.
 
     Pass/fail metrics: McNemar's exact test for the p-value; every metric: a paired
@@ -342,9 +403,15 @@ def compare(evaluation: Evaluation, metrics: Sequence[Metric], *, baseline: str 
     scores: dict[str, dict[str, np.ndarray]] = {}
     results = []
     for metric in metrics:
-        per = {label: np.array([metric.score(g.text, item.reference, item.example)
-                                for g, item in zip(evaluation.outputs[label], evaluation.items)])
-               for label in (baseline, candidate)}
+        per = {
+            label: np.array(
+                [
+                    metric.score(g.text, item.reference, item.example)
+                    for g, item in zip(evaluation.outputs[label], evaluation.items)
+                ]
+            )
+            for label in (baseline, candidate)
+        }
         scores[metric.name] = per
         a, b = per[baseline], per[candidate]
         boot = paired_bootstrap(a, b, resamples=resamples, seed=seed)
@@ -352,9 +419,23 @@ def compare(evaluation: Evaluation, metrics: Sequence[Metric], *, baseline: str 
             p, test = mcnemar_exact(a, b).p_value, "McNemar exact"
         else:
             p, test = boot.p_value, "paired bootstrap"
-        results.append(MetricComparison(
-            metric.name, metric.kind, float(a.mean()), float(b.mean()), boot.delta, boot.low, boot.high, p, test,
-            int((b > a).sum()), int((b < a).sum()), int((b == a).sum()),
-            verdict_sentence(metric.name, boot.delta, boot.low, boot.high, p, candidate=candidate.replace("_", "-")),
-        ))
+        results.append(
+            MetricComparison(
+                metric.name,
+                metric.kind,
+                float(a.mean()),
+                float(b.mean()),
+                boot.delta,
+                boot.low,
+                boot.high,
+                p,
+                test,
+                int((b > a).sum()),
+                int((b < a).sum()),
+                int((b == a).sum()),
+                verdict_sentence(
+                    metric.name, boot.delta, boot.low, boot.high, p, candidate=candidate.replace("_", "-")
+                ),
+            )
+        )
     return Comparison(baseline, candidate, results, scores, evaluation)

@@ -8,8 +8,9 @@ catalogue: each code's severity, title and how to fix it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
@@ -25,34 +26,100 @@ class Code:
 CODES: dict[str, Code] = {
     # errors: OpenAI (and the embedded engine) would reject the file or the example
     "invalid_encoding": Code(ERROR, "Line is not valid UTF-8", "Save the file as UTF-8."),
-    "invalid_json": Code(ERROR, "Line is not valid JSON", "Each line must be one complete JSON object; check quotes, commas and brackets."),
+    "invalid_json": Code(
+        ERROR,
+        "Line is not valid JSON",
+        "Each line must be one complete JSON object; check quotes, commas and brackets.",
+    ),
     "data_type": Code(ERROR, "Wrong JSON type", "Each line must be a JSON object, and each message an object too."),
     "missing_messages_list": Code(ERROR, "No messages list", 'Put the conversation in a non-empty "messages" list.'),
-    "message_missing_key": Code(ERROR, "Message lacks a key", 'Every message needs "role" (and "content", unless it is an assistant tool call).'),
-    "message_unrecognized_key": Code(ERROR, "Unknown message key", "Messages may only hold role, content, name, weight, tool_calls, tool_call_id and function_call."),
+    "message_missing_key": Code(
+        ERROR, "Message lacks a key", 'Every message needs "role" (and "content", unless it is an assistant tool call).'
+    ),
+    "message_unrecognized_key": Code(
+        ERROR,
+        "Unknown message key",
+        "Messages may only hold role, content, name, weight, tool_calls, tool_call_id and function_call.",
+    ),
     "unrecognized_role": Code(ERROR, "Unknown role", "Use system, developer, user, assistant or tool."),
     "missing_content": Code(ERROR, "Empty message", "Give the message some text; delete it if it is not needed."),
-    "invalid_content_type": Code(ERROR, "Content is not text", 'content must be a string (or a list of {"type": "text", "text": ...} parts).'),
-    "example_missing_assistant_message": Code(ERROR, "No assistant message", "Add the answer the model should learn as an assistant message."),
-    "last_message_not_assistant": Code(ERROR, "Does not end with the assistant", "End every example with the assistant reply to learn."),
+    "invalid_content_type": Code(
+        ERROR, "Content is not text", 'content must be a string (or a list of {"type": "text", "text": ...} parts).'
+    ),
+    "example_missing_assistant_message": Code(
+        ERROR, "No assistant message", "Add the answer the model should learn as an assistant message."
+    ),
+    "last_message_not_assistant": Code(
+        ERROR, "Does not end with the assistant", "End every example with the assistant reply to learn."
+    ),
     "invalid_weight": Code(ERROR, "Bad weight", "weight may only be 0 or 1, and only on assistant messages."),
-    "invalid_tool_call": Code(ERROR, "Malformed tool call", 'tool_calls need id, type "function" and function {name, arguments as a JSON string}; a tool message needs the tool_call_id of an earlier call.'),
-    "reserved_token": Code(ERROR, "Reserved special token in text", "Remove special tokens such as <|endoftext|>; the server rejects them only after upload."),
-    "too_many_tokens": Code(ERROR, "Example over the token limit", "Shorten the example or split the conversation; tokens past the limit are cut off."),
-    "empty_file": Code(ERROR, "No usable example", "The file holds no example that can be trained on: every line is blank or has an error."),
-    "too_few_examples": Code(ERROR, "Too few examples", "Collect more examples: 10 is OpenAI's minimum and under 100 rarely teaches anything; aim for 500-1,000."),
-    "invalid_preference": Code(ERROR, "Malformed preference record", 'A DPO line needs "input" {"messages" ending with a user turn} and one assistant message each in "preferred_output" and "non_preferred_output", with different texts.'),
+    "invalid_tool_call": Code(
+        ERROR,
+        "Malformed tool call",
+        'tool_calls need id, type "function" and function {name, arguments as a JSON string}; '
+        "a tool message needs the tool_call_id of an earlier call.",
+    ),
+    "reserved_token": Code(
+        ERROR,
+        "Reserved special token in text",
+        "Remove special tokens such as <|endoftext|>; the server rejects them only after upload.",
+    ),
+    "too_many_tokens": Code(
+        ERROR,
+        "Example over the token limit",
+        "Shorten the example or split the conversation; tokens past the limit are cut off.",
+    ),
+    "empty_file": Code(
+        ERROR,
+        "No usable example",
+        "The file holds no example that can be trained on: every line is blank or has an error.",
+    ),
+    "too_few_examples": Code(
+        ERROR,
+        "Too few examples",
+        "Collect more examples: 10 is OpenAI's minimum and under 100 rarely teaches anything; aim for 500-1,000.",
+    ),
+    "invalid_preference": Code(
+        ERROR,
+        "Malformed preference record",
+        'A DPO line needs "input" {"messages" ending with a user turn} and one assistant message each in '
+        '"preferred_output" and "non_preferred_output", with different texts.',
+    ),
     # warnings: it trains, but probably not well
-    "unrecognized_example_key": Code(WARNING, "Unknown top-level key", "Only messages, tools, parallel_tool_calls and functions are used; other keys are ignored."),
-    "no_system_message": Code(WARNING, "No system message", "A consistent system prompt in every example makes the behaviour easier to trigger."),
+    "unrecognized_example_key": Code(
+        WARNING,
+        "Unknown top-level key",
+        "Only messages, tools, parallel_tool_calls and functions are used; other keys are ignored.",
+    ),
+    "no_system_message": Code(
+        WARNING,
+        "No system message",
+        "A consistent system prompt in every example makes the behaviour easier to trigger.",
+    ),
     "no_user_message": Code(WARNING, "No user message", "Include the user turn the assistant is answering."),
-    "exact_duplicate": Code(WARNING, "Exact duplicate", "Remove repeats: they overweight one example and can leak across splits."),
-    "near_duplicate": Code(WARNING, "Near duplicate", "Vary your examples or remove the near copy; diversity matters more than count."),
-    "repetitive_text": Code(WARNING, "Repetitive answer", "An answer that repeats one phrase teaches the model to loop; rewrite it."),
-    "long_example": Code(WARNING, "Very long example", "Long examples cost more and may be truncated; check it is intended."),
-    "personal_data": Code(WARNING, "Personal data or secret", "Remove e-mail addresses, phone numbers and keys before uploading."),
-    "small_dataset": Code(WARNING, "Small dataset", "100-499 examples can work; 500-1,000 diverse examples usually work much better."),
-    "looks_like_facts": Code(WARNING, "Looks like teaching facts", "Fine-tuning teaches style and format, not knowledge: use retrieval (RAG) for facts."),
+    "exact_duplicate": Code(
+        WARNING, "Exact duplicate", "Remove repeats: they overweight one example and can leak across splits."
+    ),
+    "near_duplicate": Code(
+        WARNING, "Near duplicate", "Vary your examples or remove the near copy; diversity matters more than count."
+    ),
+    "repetitive_text": Code(
+        WARNING, "Repetitive answer", "An answer that repeats one phrase teaches the model to loop; rewrite it."
+    ),
+    "long_example": Code(
+        WARNING, "Very long example", "Long examples cost more and may be truncated; check it is intended."
+    ),
+    "personal_data": Code(
+        WARNING, "Personal data or secret", "Remove e-mail addresses, phone numbers and keys before uploading."
+    ),
+    "small_dataset": Code(
+        WARNING, "Small dataset", "100-499 examples can work; 500-1,000 diverse examples usually work much better."
+    ),
+    "looks_like_facts": Code(
+        WARNING,
+        "Looks like teaching facts",
+        "Fine-tuning teaches style and format, not knowledge: use retrieval (RAG) for facts.",
+    ),
 }
 
 

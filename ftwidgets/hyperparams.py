@@ -17,8 +17,9 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 # OpenAI's documented rule for n_epochs="auto": 3 epochs, stretched so 100..25,000 example-passes happen
 TARGET_EPOCHS = 3
@@ -69,6 +70,7 @@ def resolve_hyperparameters(requested: Mapping[str, Any], n_examples: int, metho
     >>> resolve_hyperparameters({"beta": "auto"}, 200, DPO)["beta"]
     0.1
     """
+
     def chosen(name: str) -> Any:
         value = requested.get(name, "auto")
         return None if value in (None, "auto") else value
@@ -145,12 +147,30 @@ def check_plan(
     plan = Plan(n_examples, epochs, learning_rate_multiplier, batch_size)
     add = plan.guards.append
     if n_examples < OPENAI_MIN_EXAMPLES:
-        add(Guard(BLOCKED, "examples", f"{n_examples} examples: at least {OPENAI_MIN_EXAMPLES} are required, and 500-1,000 work well."))
+        add(
+            Guard(
+                BLOCKED,
+                "examples",
+                f"{n_examples} examples: at least {OPENAI_MIN_EXAMPLES} are required, and 500-1,000 work well.",
+            )
+        )
     elif n_examples < MIN_EXAMPLES and not allow_small:
-        add(Guard(BLOCKED, "examples", f"{n_examples} examples: under {MIN_EXAMPLES} rarely teaches anything. Collect more, "
-                                       "or tick the explicit override if this is only a rehearsal."))
+        add(
+            Guard(
+                BLOCKED,
+                "examples",
+                f"{n_examples} examples: under {MIN_EXAMPLES} rarely teaches anything. Collect more, "
+                "or tick the explicit override if this is only a rehearsal.",
+            )
+        )
     elif n_examples < RECOMMENDED_EXAMPLES:
-        add(Guard(WARNING, "examples", f"{n_examples} examples: it can work; 500-1,000 diverse examples usually work much better."))
+        add(
+            Guard(
+                WARNING,
+                "examples",
+                f"{n_examples} examples: it can work; 500-1,000 diverse examples usually work much better.",
+            )
+        )
     if guard := epochs_guard(epochs, allow_many_epochs=allow_many_epochs, chosen=n_epochs != "auto"):
         add(guard)
     if learning_rate_multiplier != "auto":
@@ -158,8 +178,14 @@ def check_plan(
         if lr <= 0:
             add(Guard(BLOCKED, "learning_rate_multiplier", "the learning-rate multiplier must be positive."))
         elif lr > HIGH_LR_MULTIPLIER:
-            add(Guard(WARNING, "learning_rate_multiplier", f"a multiplier of {lr:g} is high: keep the learning rate low "
-                                                           f"(at most {HIGH_LR_MULTIPLIER:g}) and add epochs or data instead."))
+            add(
+                Guard(
+                    WARNING,
+                    "learning_rate_multiplier",
+                    f"a multiplier of {lr:g} is high: keep the learning rate low "
+                    f"(at most {HIGH_LR_MULTIPLIER:g}) and add epochs or data instead.",
+                )
+            )
     if batch_size != "auto" and int(batch_size) < 1:
         add(Guard(BLOCKED, "batch_size", "the batch size must be at least 1."))
     if not plan.guards:
@@ -177,10 +203,18 @@ def epochs_guard(epochs: int, *, allow_many_epochs: bool = False, chosen: bool =
     if epochs < 1:
         return Guard(BLOCKED, "n_epochs", "at least one epoch is needed.")
     if epochs > MAX_EPOCHS_WITHOUT_OVERRIDE and not allow_many_epochs:
-        return Guard(BLOCKED, "n_epochs", f"{epochs} epochs will memorise the data: use {lo}-{hi}. An explicit override "
-                                          f"(metadata {ALLOW_MANY_EPOCHS_METADATA}) is needed above {MAX_EPOCHS_WITHOUT_OVERRIDE}.")
+        return Guard(
+            BLOCKED,
+            "n_epochs",
+            f"{epochs} epochs will memorise the data: use {lo}-{hi}. An explicit override "
+            f"(metadata {ALLOW_MANY_EPOCHS_METADATA}) is needed above {MAX_EPOCHS_WITHOUT_OVERRIDE}.",
+        )
     if epochs > hi:
-        return Guard(WARNING, "n_epochs", f"{epochs} epochs: more than {hi} often memorises the data; {lo}-{hi} is the usual range.")
+        return Guard(
+            WARNING,
+            "n_epochs",
+            f"{epochs} epochs: more than {hi} often memorises the data; {lo}-{hi} is the usual range.",
+        )
     if epochs < lo and chosen:
         return Guard(WARNING, "n_epochs", f"{epochs} epoch: a quick rehearsal; {lo}-{hi} epochs usually learn more.")
     return None
@@ -215,17 +249,21 @@ def plan_for_job(n_examples: int, settings: Mapping[str, Any]) -> Plan:
     """The plan that `client.fine_tuning.jobs.create(**settings)` on `n_examples` training examples would run."""
     hp = requested_hyperparameters(settings)
     metadata = settings.get("metadata")
-    return check_plan(n_examples, n_epochs=hp.get("n_epochs", "auto"),
-                      learning_rate_multiplier=hp.get("learning_rate_multiplier", "auto"),
-                      batch_size=hp.get("batch_size", "auto"),
-                      allow_small=metadata_flag(metadata, ALLOW_SMALL_METADATA),
-                      allow_many_epochs=metadata_flag(metadata, ALLOW_MANY_EPOCHS_METADATA))
+    return check_plan(
+        n_examples,
+        n_epochs=hp.get("n_epochs", "auto"),
+        learning_rate_multiplier=hp.get("learning_rate_multiplier", "auto"),
+        batch_size=hp.get("batch_size", "auto"),
+        allow_small=metadata_flag(metadata, ALLOW_SMALL_METADATA),
+        allow_many_epochs=metadata_flag(metadata, ALLOW_MANY_EPOCHS_METADATA),
+    )
 
 
 def ensure_launchable(n_examples: int, settings: Mapping[str, Any]) -> Plan:
     """The one gate before a job is created: the plan, or `PlanBlocked` with every blocking guard's message.
 
-    >>> ensure_launchable(1000, {"method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}}).epochs
+    >>> supervised = {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}}
+    >>> ensure_launchable(1000, {"method": supervised}).epochs
     3
     >>> ensure_launchable(1000, {"hyperparameters": {"n_epochs": 50}})
     Traceback (most recent call last):

@@ -19,12 +19,13 @@ speaker that is not a known role is reported, not mapped to the nearest role.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
-from .dataset import (DataError, Example, dataframe_rows, describe_json_error, guess_columns, iter_raw_lines, parse_json,
-                      read_csv_table)
+from .dataset import DataError, Example, dataframe_rows, describe_json_error, guess_columns, read_csv_table
+from .safe_files import iter_raw_lines, parse_json
 
 FORMATS = ("csv", "sharegpt", "alpaca", "prompt_completion", "chat")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -50,8 +51,10 @@ class Conversion:
 
     def summary(self, show: int = 20) -> str:
         """One line of counts, then the first rejected records with their reasons."""
-        lines = [f"{self.records:,} record{'s' if self.records != 1 else ''} read as {self.format}: "
-                 f"{len(self.examples):,} converted, {len(self.rejected):,} reported"]
+        lines = [
+            f"{self.records:,} record{'s' if self.records != 1 else ''} read as {self.format}: "
+            f"{len(self.examples):,} converted, {len(self.rejected):,} reported"
+        ]
         lines += [f"  record {r.record}: {r.reason}" for r in self.rejected[:show]]
         if len(self.rejected) > show:
             lines.append(f"  ... and {len(self.rejected) - show:,} more")
@@ -110,7 +113,10 @@ def from_alpaca(record: Mapping[str, Any], default_system: str | None = None) ->
     extra = record.get("input")
     if extra not in (None, ""):
         user = f"{user}\n\n{_text(extra, repr('input'))}"
-    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": _text(record["output"], "'output'")}]
+    messages = [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": _text(record["output"], "'output'")},
+    ]
     return _with_system(messages, default_system or _own_system(record))
 
 
@@ -118,8 +124,10 @@ def from_prompt_completion(record: Mapping[str, Any], default_system: str | None
     """One legacy prompt/completion record as a chat example (surrounding whitespace trimmed)."""
     if not isinstance(record, Mapping) or "prompt" not in record or "completion" not in record:
         raise DataError("not an object with 'prompt' and 'completion'")
-    messages = [{"role": "user", "content": _text(record["prompt"], "'prompt'").strip()},
-                {"role": "assistant", "content": _text(record["completion"], "'completion'").strip()}]
+    messages = [
+        {"role": "user", "content": _text(record["prompt"], "'prompt'").strip()},
+        {"role": "assistant", "content": _text(record["completion"], "'completion'").strip()},
+    ]
     return _with_system(messages, default_system)
 
 
@@ -130,8 +138,12 @@ def from_chat(record: Mapping[str, Any], default_system: str | None = None) -> E
     return dict(record) if not default_system else {**record, **_with_system(list(record["messages"]), default_system)}
 
 
-CONVERTERS: dict[str, Callable[..., Example]] = {"sharegpt": from_sharegpt, "alpaca": from_alpaca,
-                                                  "prompt_completion": from_prompt_completion, "chat": from_chat}
+CONVERTERS: dict[str, Callable[..., Example]] = {
+    "sharegpt": from_sharegpt,
+    "alpaca": from_alpaca,
+    "prompt_completion": from_prompt_completion,
+    "chat": from_chat,
+}
 
 
 def read_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None]]:
@@ -168,8 +180,8 @@ def csv_columns(path: str | os.PathLike) -> list[str]:
 
 
 def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
-    """The columns a CSV's names say hold the user's message, the answer and the system prompt (`dataset.guess_columns`);
-    None where a person must choose."""
+    """The columns a CSV's names say hold the user's message, the answer and the system prompt
+    (`dataset.guess_columns`); None where a person must choose."""
     return guess_columns(columns)
 
 
@@ -212,9 +224,14 @@ def _array_records(path: Path, data: bytes) -> Iterator[tuple[int, Any, str | No
         try:
             record, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")  # no closing quote before the end
-            why = (f"the file ends inside this record, which starts on line {line} (cut short?)" if cut_short
-                   else f"{exc.msg} on line {exc.lineno} (the record starts on line {line})")
+            cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith(
+                "Unterminated string"
+            )  # no closing quote before the end
+            why = (
+                f"the file ends inside this record, which starts on line {line} (cut short?)"
+                if cut_short
+                else f"{exc.msg} on line {exc.lineno} (the record starts on line {line})"
+            )
             yield n, None, f"{why}; nothing after it can be read"
             return
         yield n, record, None
@@ -224,9 +241,16 @@ def _array_records(path: Path, data: bytes) -> Iterator[tuple[int, Any, str | No
         elif text.startswith("]", pos):
             return
         else:
-            yield n + 1, None, (f"the file ends after record {n} without the closing ']' (cut short?)" if pos >= len(text)
-                                else f"line {text.count(chr(10), 0, pos) + 1} has neither ',' nor ']' after record {n}; "
-                                     f"nothing after it can be read")
+            yield (
+                n + 1,
+                None,
+                (
+                    f"the file ends after record {n} without the closing ']' (cut short?)"
+                    if pos >= len(text)
+                    else f"line {text.count(chr(10), 0, pos) + 1} has neither ',' nor ']' after record {n}; "
+                    f"nothing after it can be read"
+                ),
+            )
             return
 
 
@@ -248,13 +272,16 @@ def detect_format(path: str | os.PathLike) -> str:
                 return "alpaca"
             if {"prompt", "completion"} <= keys:
                 return "prompt_completion"
-            raise DataError(f"{path}: cannot tell the format from the first record's keys {sorted(keys)}; "
-                            f"name it with --from ({', '.join(FORMATS)})")
+            raise DataError(
+                f"{path}: cannot tell the format from the first record's keys {sorted(keys)}; "
+                f"name it with --from ({', '.join(FORMATS)})"
+            )
     raise DataError(f"{path}: no readable JSON record to tell the format from")
 
 
-def convert_file(path: str | os.PathLike, fmt: str | None = None, *, default_system: str | None = None,
-                 **csv_mapping: Any) -> Conversion:
+def convert_file(
+    path: str | os.PathLike, fmt: str | None = None, *, default_system: str | None = None, **csv_mapping: Any
+) -> Conversion:
     """Every record of `path` converted to a chat example or reported (see the module's docstring)."""
     path = Path(path)
     if not path.is_file():

@@ -19,9 +19,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .dataset import DataError
 from .importers import read_records
@@ -60,23 +61,35 @@ class LabelReport:
 
     def summary(self) -> str:
         share = f" ({self.trained_tokens / self.total_tokens:.0%})" if self.total_tokens else ""
-        lines = [f"{self.rule}: {self.trained_tokens:,} of {self.total_tokens:,} tokens train{share}, over "
-                 f"{len(self.examples):,} examples."]
-        lines += [f"  line {n}: error: this example trains on no token (every reply has weight 0, or the template "
-                  "masks it): the job would learn nothing from it" for n in self.untrained_lines[:20]]
+        lines = [
+            f"{self.rule}: {self.trained_tokens:,} of {self.total_tokens:,} tokens train{share}, over "
+            f"{len(self.examples):,} examples."
+        ]
+        lines += [
+            f"  line {n}: error: this example trains on no token (every reply has weight 0, or the template "
+            "masks it): the job would learn nothing from it"
+            for n in self.untrained_lines[:20]
+        ]
         lines += [f"  line {n}: not read: {why}" for n, why in list(self.unreadable.items())[:20]]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "ok": self.ok, "trained_tokens": self.trained_tokens,
-                "total_tokens": self.total_tokens, "untrained_lines": self.untrained_lines,
-                "unreadable": {str(k): v for k, v in self.unreadable.items()},
-                "examples": [asdict(e) for e in self.examples]}
+        return {
+            "rule": self.rule,
+            "ok": self.ok,
+            "trained_tokens": self.trained_tokens,
+            "total_tokens": self.total_tokens,
+            "untrained_lines": self.untrained_lines,
+            "unreadable": {str(k): v for k, v in self.unreadable.items()},
+            "examples": [asdict(e) for e in self.examples],
+        }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "LabelReport":
-        examples = [ExampleLabels(e["line"], e["trained_tokens"], e["total_tokens"], [tuple(p) for p in e["pieces"]])
-                    for e in data["examples"]]
+    def from_json(cls, data: Mapping[str, Any]) -> LabelReport:
+        examples = [
+            ExampleLabels(e["line"], e["trained_tokens"], e["total_tokens"], [tuple(p) for p in e["pieces"]])
+            for e in data["examples"]
+        ]
         return cls(data["rule"], examples, {int(k): v for k, v in data.get("unreadable", {}).items()})
 
 
@@ -124,9 +137,13 @@ def engine_label_report(path: str | os.PathLike, *, show: int = 2, base_model: s
     if base_model:
         cmd += ["--base-model", base_model]
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=900
+        )
     except subprocess.TimeoutExpired:
-        raise DataError(f"working out the trained tokens of {path} took over 15 minutes: try `ftw labels {path}`") from None
+        raise DataError(
+            f"working out the trained tokens of {path} took over 15 minutes: try `ftw labels {path}`"
+        ) from None
     try:
         return LabelReport.from_json(json.loads(done.stdout))
     except (ValueError, KeyError):

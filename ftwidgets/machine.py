@@ -22,8 +22,10 @@ def gpu_memory_bytes() -> list[int]:
     asked in a short-lived process like `cuda_available`."""
     if not Path("/dev/nvidiactl").exists() and not Path("/proc/driver/nvidia").exists():
         return []  # no NVIDIA driver: no need to start torch to know
-    code = ("import torch; print(' '.join(str(torch.cuda.get_device_properties(i).total_memory) "
-            "for i in range(torch.cuda.device_count())) if torch.cuda.is_available() else '')")
+    code = (
+        "import torch; print(' '.join(str(torch.cuda.get_device_properties(i).total_memory) "
+        "for i in range(torch.cuda.device_count())) if torch.cuda.is_available() else '')"
+    )
     try:
         probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):

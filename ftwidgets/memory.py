@@ -11,7 +11,7 @@ it; summing RSS would count every shared library once per process. Needs ``psuti
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 
 class PeakMemory:
@@ -58,7 +58,9 @@ class PeakMemory:
 
     def describe(self, top: int = 4) -> str:
         """The peak in GB and the largest processes at that moment, for a summary line."""
-        parts = ", ".join(f"`{name}` {pss / 2**20:.0f} MB" for name, pss in sorted(self.at_peak, key=lambda r: -r[1])[:top])
+        parts = ", ".join(
+            f"`{name}` {pss / 2**20:.0f} MB" for name, pss in sorted(self.at_peak, key=lambda r: -r[1])[:top]
+        )
         return f"{self.peak / 2**30:.2f} GB; at the peak: {parts}"
 
     def __enter__(self) -> PeakMemory:
@@ -68,4 +70,3 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-

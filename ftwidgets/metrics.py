@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Pattern, Sequence
+from re import Pattern
+from typing import Any, Literal
 
 Kind = Literal["pass", "score"]
 ScoreFn = Callable[[str, str, Mapping[str, Any]], float]
@@ -98,6 +100,7 @@ def correct_arithmetic(name: str = "correct arithmetic") -> Metric:
     >>> correct_arithmetic().score("Ones: 5+7=12; Tens: 9+3+1=13; 527×6=3062", "", {})
     0.6666666666666666
     """
+
     def fn(pred: str, _ref: str, _ex: Mapping[str, Any]) -> float:
         found = _WORKED_SUM.findall(pred)
         return sum(_sum_value(left) == int(right) for left, right in found) / len(found) if found else 0.0
@@ -115,6 +118,7 @@ def format_compliance(check: str | Pattern[str] | Callable[[str], bool], name: s
         test = check
     else:
         pattern = re.compile(check, re.S) if isinstance(check, str) else check
+
         def test(text: str) -> bool:
             return pattern.search(text) is not None
 
@@ -181,7 +185,9 @@ def contains_answer() -> Metric:
 
     def fn(pred: str, ref: str, _ex: Mapping[str, Any]) -> float:
         words = _tokens(ref)
-        return float(bool(words) and re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", pred.lower()) is not None)
+        return float(
+            bool(words) and re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", pred.lower()) is not None
+        )
 
     return Metric("fact accuracy", "pass", fn, "the answer contains the reference fact")
 
@@ -206,7 +212,8 @@ def parse_json_object(text: str) -> dict[str, Any] | None:
 def valid_json(keys: Sequence[str]) -> Metric:
     """1 when the whole answer is one JSON object holding every one of `keys` (nothing around it).
 
-    >>> valid_json(["category"]).score('{"category": "billing"}', "", {}), valid_json(["category"]).score("billing", "", {})
+    >>> has_category = valid_json(["category"])
+    >>> has_category.score('{"category": "billing"}', "", {}), has_category.score("billing", "", {})
     (1.0, 0.0)
     """
 
@@ -255,9 +262,16 @@ def llm_judge(client: Any, model: str, rubric: str = JUDGE_RUBRIC, *, name: str 
         prompt = [m for m in example.get("messages", []) if m.get("role") == "user"]
         question = prompt[-1]["content"] if prompt else ""
         reply = client.chat.completions.create(
-            model=model, temperature=0, max_tokens=8,
-            messages=[{"role": "system", "content": rubric + " Reply with the number only."},
-                      {"role": "user", "content": f"QUESTION:\n{question}\n\nREFERENCE ANSWER:\n{ref}\n\nASSISTANT ANSWER:\n{pred}"}],
+            model=model,
+            temperature=0,
+            max_tokens=8,
+            messages=[
+                {"role": "system", "content": rubric + " Reply with the number only."},
+                {
+                    "role": "user",
+                    "content": f"QUESTION:\n{question}\n\nREFERENCE ANSWER:\n{ref}\n\nASSISTANT ANSWER:\n{pred}",
+                },
+            ],
         )
         match = _SCORE.search(reply.choices[0].message.content or "")
         if not match:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .dataset import load_jsonl
 from .evaluate import EvalItem, HeldOutError, OutputCache, distinct_items, generate, held_out_test_items, to_eval_items
@@ -27,8 +28,12 @@ def preference_prompts(split_folder: str | os.PathLike, *, limit: int | None = N
     never one of the test split's, which the comparison after the round needs unseen."""
     folder = Path(split_folder)
     test = held_out_test_items(folder)  # also checks that the test split shares no prompt with the others
-    pool = [item for name in ("train.jsonl", "validation.jsonl") if (folder / name).exists()
-            for item in to_eval_items(load_jsonl(folder / name))]
+    pool = [
+        item
+        for name in ("train.jsonl", "validation.jsonl")
+        if (folder / name).exists()
+        for item in to_eval_items(load_jsonl(folder / name))
+    ]
     prompts = list(distinct_items(pool))
     check_apart(prompts, test)
     random.Random(seed).shuffle(prompts)
@@ -39,46 +44,85 @@ def check_apart(prompts: Sequence[EvalItem], test: Sequence[EvalItem]) -> None:
     """Refuse preference prompts that are also test prompts (a pair learned from one would leak the test)."""
     shared = {p.id for p in prompts} & {t.id for t in test}
     if shared:
-        raise HeldOutError(f"{len(shared)} preference prompt(s) are also in the test split: preferences must come "
-                           "from prompts the evaluation never sees")
+        raise HeldOutError(
+            f"{len(shared)} preference prompt(s) are also in the test split: preferences must come "
+            "from prompts the evaluation never sees"
+        )
 
 
-def sampled_pairs(client: Any, model: str, prompts: Sequence[EvalItem], *, cache_dir: str | os.PathLike,
-                  max_tokens: int, concurrency: int = 32, temperature: float = SAMPLE_TEMPERATURE,
-                  on_progress: Callable[[str, int, int], None] | None = None) -> list[ReviewItem]:
+def sampled_pairs(
+    client: Any,
+    model: str,
+    prompts: Sequence[EvalItem],
+    *,
+    cache_dir: str | os.PathLike,
+    max_tokens: int,
+    concurrency: int = 32,
+    temperature: float = SAMPLE_TEMPERATURE,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> list[ReviewItem]:
     """Two answers of `model` to each prompt, sampled with different seeds, as review items labelled `SAMPLES`;
     a prompt whose answers failed or came out the same is left out (there is nothing to prefer)."""
     cache = OutputCache(Path(cache_dir) / "samples.jsonl")
     answers = {}
     for label, seed in zip(SAMPLES, SAMPLE_SEEDS):
         progress = (lambda d, n, label=label: on_progress(label, d, n)) if on_progress else None
-        answers[label] = generate(client, model, prompts, cache=cache, concurrency=concurrency, max_tokens=max_tokens,
-                                  temperature=temperature, seed=seed, on_progress=progress)
+        answers[label] = generate(
+            client,
+            model,
+            prompts,
+            cache=cache,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            on_progress=progress,
+        )
     items = []
     for i, prompt in enumerate(prompts):
         first, second = answers[SAMPLES[0]][i], answers[SAMPLES[1]][i]
         if first.error or second.error or first.text.strip() == second.text.strip():
             continue
-        items.append(ReviewItem(prompt.id, prompt.messages, prompt.reference, {SAMPLES[0]: first.text, SAMPLES[1]: second.text}))
+        items.append(
+            ReviewItem(prompt.id, prompt.messages, prompt.reference, {SAMPLES[0]: first.text, SAMPLES[1]: second.text})
+        )
     return items
 
 
-def gather_pairs(client: Any, model: str, prompts: Sequence[EvalItem], store: ReviewStore, metrics: Sequence[Any], *,
-                 enough: int, chunk: int = 100, cache_dir: str | os.PathLike, max_tokens: int,
-                 on_progress: Callable[[str, int, int], None] | None = None) -> list[ReviewItem]:
+def gather_pairs(
+    client: Any,
+    model: str,
+    prompts: Sequence[EvalItem],
+    store: ReviewStore,
+    metrics: Sequence[Any],
+    *,
+    enough: int,
+    chunk: int = 100,
+    cache_dir: str | os.PathLike,
+    max_tokens: int,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> list[ReviewItem]:
     """Sampled pairs, `chunk` prompts at a time, each judged by the ``rule:`` reviewer as it comes, until `enough`
     of them have a winner (or the prompts run out): sampling is the round's slowest part, so no more than needed."""
     pairs: list[ReviewItem] = []
     for start in range(0, len(prompts), chunk):
-        pairs += sampled_pairs(client, model, prompts[start:start + chunk], cache_dir=cache_dir, max_tokens=max_tokens,
-                               on_progress=on_progress)
+        pairs += sampled_pairs(
+            client,
+            model,
+            prompts[start : start + chunk],
+            cache_dir=cache_dir,
+            max_tokens=max_tokens,
+            on_progress=on_progress,
+        )
         rule_review(store, pairs, metrics, labels=SAMPLES)
         if len(preference_records(store, pairs)) >= enough:
             break
     return pairs
 
 
-def split_pairs(records: Sequence[dict], *, validation_share: float = 0.1, seed: int = 0) -> tuple[list[dict], list[dict]]:
+def split_pairs(
+    records: Sequence[dict], *, validation_share: float = 0.1, seed: int = 0
+) -> tuple[list[dict], list[dict]]:
     """Training and validation pairs (at least one of each when there are two or more), in a fixed random order."""
     shuffled = list(records)
     random.Random(seed).shuffle(shuffled)
@@ -108,9 +152,12 @@ def round_verdict(comparison: Any, key_metrics: Sequence[str], alpha: float = 0.
     better = [r.metric for r in results if r.low > 0 and r.p_value < alpha]
     worse = [r.metric for r in results if r.high < 0 and r.p_value < alpha]
     if worse:
-        return (f"Preference tuning made {', '.join(worse)} worse on the test split: keep the fine-tuned model"
-                + (f" (it improved {', '.join(better)})." if better else "."))
+        return f"Preference tuning made {', '.join(worse)} worse on the test split: keep the fine-tuned model" + (
+            f" (it improved {', '.join(better)})." if better else "."
+        )
     if better:
         return f"Preference tuning helped: {', '.join(better)} rose on the test split, beyond chance."
-    return ("Preference tuning did not help: no key metric moved beyond chance on the test split. Keep the fine-tuned "
-            "model, or gather more (or clearer) preferences and try again.")
+    return (
+        "Preference tuning did not help: no key metric moved beyond chance on the test split. Keep the fine-tuned "
+        "model, or gather more (or clearer) preferences and try again."
+    )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ EMPTY = np.uint16(0xFFFF)  # a bin no shingle fell into
 # signatures keep 16 bits of each bin's minimum: two different minimums look equal with
 # probability 1/65,535, far below the estimator's own noise, at half the memory of 32 bits
 
-_P = np.array([0x9E3779B97F4A7C15 ** k % 2**64 for k in range(1, SHINGLE + 1)], dtype=np.uint64)
+_P = np.array([0x9E3779B97F4A7C15**k % 2**64 for k in range(1, SHINGLE + 1)], dtype=np.uint64)
 _BIN_SHIFT = np.uint64(64 - (NUM_PERM - 1).bit_length())
 
 
@@ -156,8 +157,16 @@ PERSONAL_DATA = re.compile(
 # cheap necessary conditions, checked first so clean text costs a few fast scans
 def _has_key_hint(t: str) -> bool:
     """An '@' or an API-key prefix; spelled out because a loop over the prefixes costs twice as much."""
-    return ("@" in t or "sk-" in t or "AKIA" in t or "gh" in t and ("ghp_" in t or "gho_" in t or "ghu_" in t
-            or "ghs_" in t or "ghr_" in t) or "xox" in t or "AIza" in t or "hf_" in t)
+    return (
+        "@" in t
+        or "sk-" in t
+        or "AKIA" in t
+        or "gh" in t
+        and ("ghp_" in t or "gho_" in t or "ghu_" in t or "ghs_" in t or "ghr_" in t)
+        or "xox" in t
+        or "AIza" in t
+        or "hf_" in t
+    )
 
 
 _PHONE_HINT = re.compile(r"[ .)-]\d{3,4}[ .-]\d")

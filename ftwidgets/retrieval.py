@@ -20,17 +20,22 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .evaluate import EvalItem, Evaluation, Generation, OutputCache, evaluate, generate, prompt_key
 
 NOT_FOUND = "Not found in the documents."
-_ADMITS = re.compile(r"not found|don't know|do not know|no information|not sure|cannot find|can't find|unknown|"
-                     r"no (?:island|record)|does not exist|doesn't exist", re.I)
-CONTEXT_PROMPT = ("Answer the question using only the passages below. Answer in one short sentence.\n\n"
-                  "Passages:\n{passages}")
+_ADMITS = re.compile(
+    r"not found|don't know|do not know|no information|not sure|cannot find|can't find|unknown|"
+    r"no (?:island|record)|does not exist|doesn't exist",
+    re.I,
+)
+CONTEXT_PROMPT = (
+    "Answer the question using only the passages below. Answer in one short sentence.\n\nPassages:\n{passages}"
+)
 
 
 @dataclass(frozen=True)
@@ -46,16 +51,20 @@ class DocumentIndex:
     def __init__(self, documents: Sequence[Mapping[str, Any] | str]):
         import bm25s
 
-        self.documents = [{"id": str(i), "text": d} if isinstance(d, str) else {"id": str(d.get("id", i)), "text": d["text"]}
-                          for i, d in enumerate(documents)]
+        self.documents = [
+            {"id": str(i), "text": d} if isinstance(d, str) else {"id": str(d.get("id", i)), "text": d["text"]}
+            for i, d in enumerate(documents)
+        ]
         if not self.documents:
             raise ValueError("no documents to index")
         self._bm25 = bm25s.BM25()
-        self._bm25.index(bm25s.tokenize([d["text"] for d in self.documents], stopwords="en", show_progress=False),
-                         show_progress=False)
+        self._bm25.index(
+            bm25s.tokenize([d["text"] for d in self.documents], stopwords="en", show_progress=False),
+            show_progress=False,
+        )
 
     @classmethod
-    def from_jsonl(cls, path: str | os.PathLike) -> "DocumentIndex":
+    def from_jsonl(cls, path: str | os.PathLike) -> DocumentIndex:
         from .dataset import load_jsonl
 
         return cls(load_jsonl(path))
@@ -71,8 +80,11 @@ class DocumentIndex:
         if not tokens[0]:
             return []
         found, scores = self._bm25.retrieve(tokens, k=min(k, len(self.documents)), show_progress=False)
-        return [Passage(self.documents[i]["id"], self.documents[i]["text"], float(s))
-                for i, s in zip(found[0], scores[0]) if s > 0]
+        return [
+            Passage(self.documents[i]["id"], self.documents[i]["text"], float(s))
+            for i, s in zip(found[0], scores[0])
+            if s > 0
+        ]
 
 
 def with_context(messages: Sequence[Mapping[str, Any]], passages: Sequence[Passage]) -> list[dict[str, Any]]:
@@ -88,8 +100,16 @@ def _question(item: EvalItem) -> str:
     return next((m["content"] for m in reversed(item.messages) if m.get("role") == "user"), "")
 
 
-def answer_with_retrieval(client: Any, model: str, items: Sequence[EvalItem], index: DocumentIndex, *,
-                          cache: OutputCache, k: int = 2, **generate_kw: Any) -> list[Generation]:
+def answer_with_retrieval(
+    client: Any,
+    model: str,
+    items: Sequence[EvalItem],
+    index: DocumentIndex,
+    *,
+    cache: OutputCache,
+    k: int = 2,
+    **generate_kw: Any,
+) -> list[Generation]:
     """Each item answered by `model` with the `k` best passages for its question in the prompt;
     `NOT_FOUND` for an item whose question matches no document (the model is not asked)."""
     found = [index.search(_question(item), k) for item in items]
@@ -104,14 +124,25 @@ def question_items(records: Sequence[Mapping[str, Any]], system: str | None = No
     reply is that it is not known); the record rides along as the item's example."""
     items = []
     for record in records:
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": record["question"]}]
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": record["question"]}
+        ]
         items.append(EvalItem(prompt_key(messages), messages, record.get("answer") or "", dict(record)))
     return items
 
 
-def evaluate_with_retrieval(client: Any, items: Sequence[EvalItem], models: Mapping[str, str], index: DocumentIndex, *,
-                            reader: str, cache_dir: str | os.PathLike, k: int = 2,
-                            on_progress: Callable[[str, int, int], None] | None = None, **generate_kw: Any) -> Evaluation:
+def evaluate_with_retrieval(
+    client: Any,
+    items: Sequence[EvalItem],
+    models: Mapping[str, str],
+    index: DocumentIndex,
+    *,
+    reader: str,
+    cache_dir: str | os.PathLike,
+    k: int = 2,
+    on_progress: Callable[[str, int, int], None] | None = None,
+    **generate_kw: Any,
+) -> Evaluation:
     """`evaluate`'s answers from each of `models`, plus a ``"retrieval"`` system: `reader` answering with the
     documents' best passages in its prompt (same items, same cache, same generation settings). `on_progress`
     is `evaluate`'s: (system, answers in, answers asked)."""
@@ -119,8 +150,11 @@ def evaluate_with_retrieval(client: Any, items: Sequence[EvalItem], models: Mapp
     cache = OutputCache(Path(cache_dir) / "answers.jsonl")
     progress = (lambda done, total: on_progress("retrieval", done, total)) if on_progress else None
     read = answer_with_retrieval(client, reader, items, index, cache=cache, k=k, on_progress=progress, **generate_kw)
-    return Evaluation(list(items), {**evaluation.models, "retrieval": f"{reader} + BM25 over {len(index)} documents"},
-                      {**evaluation.outputs, "retrieval": read})
+    return Evaluation(
+        list(items),
+        {**evaluation.models, "retrieval": f"{reader} + BM25 over {len(index)} documents"},
+        {**evaluation.outputs, "retrieval": read},
+    )
 
 
 def admits_not_knowing(answer: str) -> bool:
@@ -132,8 +166,9 @@ def admits_not_knowing(answer: str) -> bool:
     return bool(_ADMITS.search(answer or ""))
 
 
-def questions_by_kind(questions: Sequence[Mapping[str, Any]], trained: Sequence[Mapping[str, Any]],
-                      untrained: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def questions_by_kind(
+    questions: Sequence[Mapping[str, Any]], trained: Sequence[Mapping[str, Any]], untrained: Sequence[Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     """Held-out questions (``{"question", "answer", "asks"}``; ``asks`` is the training-style prompt they
     reword) grouped by what the model saw: ``"trained"`` (the fact was in its training data),
     ``"not trained"`` (in the documents only), ``"not in the documents"`` (``answer`` is None);
@@ -145,8 +180,15 @@ def questions_by_kind(questions: Sequence[Mapping[str, Any]], trained: Sequence[
     seen, unseen = prompts(trained), prompts(untrained)
     groups: dict[str, list[dict[str, Any]]] = {"trained": [], "not trained": [], "not in the documents": []}
     for q in questions:
-        kind = ("not in the documents" if q.get("answer") is None else "trained" if q.get("asks") in seen
-                else "not trained" if q.get("asks") in unseen else None)
+        kind = (
+            "not in the documents"
+            if q.get("answer") is None
+            else "trained"
+            if q.get("asks") in seen
+            else "not trained"
+            if q.get("asks") in unseen
+            else None
+        )
         if kind:
             groups[kind].append({**q, "kind": kind})
     return groups
@@ -167,8 +209,11 @@ def fact_table(evaluation: Evaluation, kinds: Sequence[str]):
         for label in evaluation.outputs:
             answer = evaluation.outputs[label][i].text
             row[label] = answer
-            row[f"{label} right"] = (fact.score(answer, item.reference, item.example) == 1.0 if item.reference
-                                     else admits_not_knowing(answer))
+            row[f"{label} right"] = (
+                fact.score(answer, item.reference, item.example) == 1.0
+                if item.reference
+                else admits_not_knowing(answer)
+            )
         rows.append(row)
     table = pd.DataFrame(rows)
     if "fine_tuned" in evaluation.outputs:

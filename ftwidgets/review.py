@@ -16,19 +16,15 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from .dataset import (
-    append_durably,
-    atomic_write,
-    make_preference,
-    read_log,
-    write_preferences,
-)
+from .dataset import make_preference, write_preferences
 from .evaluate import Evaluation, prompt_key
+from .safe_files import append_durably, atomic_write, read_log
 from .stats import Interval, cohen_kappa, krippendorff_alpha, wilson_interval
 
 CHOICES = ("A", "B", "tie", "both_bad")
@@ -51,8 +47,10 @@ class ReviewItem:
 
 def review_items(evaluation: Evaluation, labels: Sequence[str] = ("base", "fine_tuned")) -> list[ReviewItem]:
     """The test items with the two answers to compare."""
-    return [ReviewItem(item.id, item.messages, item.reference, {lab: evaluation.outputs[lab][i].text for lab in labels})
-            for i, item in enumerate(evaluation.items)]
+    return [
+        ReviewItem(item.id, item.messages, item.reference, {lab: evaluation.outputs[lab][i].text for lab in labels})
+        for i, item in enumerate(evaluation.items)
+    ]
 
 
 def blind_order(item_id: str, reviewer: str, labels: Sequence[str], *, seed: int = 0) -> tuple[str, str]:
@@ -78,8 +76,18 @@ class ReviewStore:
             self.records.append(record)
         return record
 
-    def submit(self, reviewer: str, item_id: str, left: str, right: str, choice: str, *,
-               scores: dict[str, int] | None = None, tags: Iterable[str] = (), comment: str = "") -> dict[str, Any]:
+    def submit(
+        self,
+        reviewer: str,
+        item_id: str,
+        left: str,
+        right: str,
+        choice: str,
+        *,
+        scores: dict[str, int] | None = None,
+        tags: Iterable[str] = (),
+        comment: str = "",
+    ) -> dict[str, Any]:
         """Record a decision: ``choice`` is A (left better), B (right better), tie or both_bad.
 
         ``scores`` maps a model label to a 1-5 rubric score (optional).
@@ -92,9 +100,20 @@ class ReviewStore:
             if label not in (left, right) or not (isinstance(score, int) and 1 <= score <= 5):
                 raise ValueError(f"a rubric score is a whole number from 1 to 5 for {left!r} or {right!r}")
         preferred = {"A": left, "B": right}.get(choice)
-        return self._append({"action": "annotate", "reviewer": reviewer.strip(), "item": item_id, "left": left,
-                             "right": right, "choice": choice, "preferred": preferred, "scores": dict(scores or {}),
-                             "tags": sorted({t.strip() for t in tags if t.strip()}), "comment": comment})
+        return self._append(
+            {
+                "action": "annotate",
+                "reviewer": reviewer.strip(),
+                "item": item_id,
+                "left": left,
+                "right": right,
+                "choice": choice,
+                "preferred": preferred,
+                "scores": dict(scores or {}),
+                "tags": sorted({t.strip() for t in tags if t.strip()}),
+                "comment": comment,
+            }
+        )
 
     def skip(self, reviewer: str, item_id: str) -> dict[str, Any]:
         return self._append({"action": "skip", "reviewer": reviewer.strip(), "item": item_id})
@@ -110,8 +129,13 @@ class ReviewStore:
 
     def _live(self, reviewer: str | None = None) -> list[dict[str, Any]]:
         undone = {r["undoes"] for r in self.records if r.get("action") == "undo"}
-        return [r for r in self.records if r.get("action") in ("annotate", "skip") and r["id"] not in undone
-                and (reviewer is None or r.get("reviewer") == reviewer.strip())]
+        return [
+            r
+            for r in self.records
+            if r.get("action") in ("annotate", "skip")
+            and r["id"] not in undone
+            and (reviewer is None or r.get("reviewer") == reviewer.strip())
+        ]
 
     def annotations(self, reviewer: str | None = None) -> list[dict[str, Any]]:
         """Effective decisions (undone ones removed; a later decision on the same item replaces an earlier one)."""
@@ -158,17 +182,23 @@ class ReviewSummary:
         wa, wb = self.win_rates[a], self.win_rates[b]
         who = sorted(self.per_reviewer)
         by = ", ".join(f"{r} (automatic)" if is_automatic(r) else r for r in who)
-        text = (f"{self.decisions} decisions by {by}: {b} preferred {wb.estimate:.0%} (95% CI {wb.low:.0%}-{wb.high:.0%}), "
-                f"{a} {wa.estimate:.0%} (95% CI {wa.low:.0%}-{wa.high:.0%}), "
-                f"tie {self.counts['tie']}, both bad {self.counts['both_bad']}")
+        text = (
+            f"{self.decisions} decisions by {by}: {b} preferred {wb.estimate:.0%} (95% CI {wb.low:.0%}-{wb.high:.0%}), "
+            f"{a} {wa.estimate:.0%} (95% CI {wa.low:.0%}-{wa.high:.0%}), "
+            f"tie {self.counts['tie']}, both bad {self.counts['both_bad']}"
+        )
         if self.agreement.get("items"):
-            text += (f"; agreement between {', '.join(self.agreement['reviewers'])} on {self.agreement['items']} shared items: "
-                     f"Krippendorff's alpha {self.agreement['krippendorff_alpha']:.2f}")
+            text += (
+                f"; agreement between {', '.join(self.agreement['reviewers'])} "
+                f"on {self.agreement['items']} shared items: "
+                f"Krippendorff's alpha {self.agreement['krippendorff_alpha']:.2f}"
+            )
         return text
 
 
-def summarize(store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned"), *,
-              reviewers: Sequence[str] | None = None) -> ReviewSummary:
+def summarize(
+    store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned"), *, reviewers: Sequence[str] | None = None
+) -> ReviewSummary:
     """Win rates and agreement over the chosen reviewers' decisions (everyone's by default).
 
     Pass ``reviewers=people(store)`` for the persons alone: an automatic reviewer then never
@@ -186,8 +216,16 @@ def summarize(store: ReviewStore, labels: tuple[str, str] = ("base", "fine_tuned
     per_reviewer: dict[str, Counter] = {}
     for n in notes:
         per_reviewer.setdefault(n["reviewer"], Counter())[outcome(n)] += 1
-    return ReviewSummary(labels, total, counts, win_rates, Counter(t for n in notes for t in n.get("tags", [])),
-                         rubric, agreement(store, reviewers), per_reviewer)
+    return ReviewSummary(
+        labels,
+        total,
+        counts,
+        win_rates,
+        Counter(t for n in notes for t in n.get("tags", [])),
+        rubric,
+        agreement(store, reviewers),
+        per_reviewer,
+    )
 
 
 def agreement(store: ReviewStore, reviewers: Sequence[str] | None = None) -> dict[str, Any]:
@@ -206,7 +244,10 @@ def agreement(store: ReviewStore, reviewers: Sequence[str] | None = None) -> dic
     for a, b in combinations(reviewers, 2):
         both = [(lab[a], lab[b]) for lab in shared.values() if a in lab and b in lab]
         if both:
-            pairs[f"{a} / {b}"] = {"items": len(both), "cohen_kappa": cohen_kappa([x for x, _ in both], [y for _, y in both])}
+            pairs[f"{a} / {b}"] = {
+                "items": len(both),
+                "cohen_kappa": cohen_kappa([x for x, _ in both], [y for _, y in both]),
+            }
     alpha = krippendorff_alpha([[labels.get(r) for r in reviewers] for labels in shared.values()])
     return {"items": len(shared), "reviewers": reviewers, "pairs": pairs, "krippendorff_alpha": alpha}
 
@@ -224,8 +265,14 @@ def people(store: ReviewStore) -> list[str]:
     return [r for r in store.reviewers() if not is_automatic(r)]
 
 
-def rule_review(store: ReviewStore, items: Sequence[ReviewItem], metrics: Sequence[Any], *,
-                labels: tuple[str, str] = ("base", "fine_tuned"), name: str = "rule:metrics") -> int:
+def rule_review(
+    store: ReviewStore,
+    items: Sequence[ReviewItem],
+    metrics: Sequence[Any],
+    *,
+    labels: tuple[str, str] = ("base", "fine_tuned"),
+    name: str = "rule:metrics",
+) -> int:
     """An automatic second reviewer that prefers the answer passing more of ``metrics``.
 
     Named with the ``rule:`` prefix so it is never mistaken for a person; useful as a
@@ -237,8 +284,10 @@ def rule_review(store: ReviewStore, items: Sequence[ReviewItem], metrics: Sequen
         if it.id in done:
             continue
         left, right = blind_order(it.id, name, labels)
-        points = {lab: sum(m.score(it.answers[lab], it.reference, {"messages": it.messages}) for m in metrics)
-                  for lab in labels}
+        points = {
+            lab: sum(m.score(it.answers[lab], it.reference, {"messages": it.messages}) for m in metrics)
+            for lab in labels
+        }
         if points[left] == points[right]:
             choice = "tie" if points[left] > 0 else "both_bad"
         else:
@@ -254,14 +303,44 @@ def export_csv(store: ReviewStore, items: Sequence[ReviewItem], path: str | os.P
     path = Path(path)
     with atomic_write(path, "w") as fh:
         out = csv.writer(fh)
-        out.writerow(["reviewer", "item", "prompt", "left_model", "right_model", "choice", "outcome",
-                      "left_answer", "right_answer", "left_score", "right_score", "tags", "comment", "time"])
+        out.writerow(
+            [
+                "reviewer",
+                "item",
+                "prompt",
+                "left_model",
+                "right_model",
+                "choice",
+                "outcome",
+                "left_answer",
+                "right_answer",
+                "left_score",
+                "right_score",
+                "tags",
+                "comment",
+                "time",
+            ]
+        )
         for n in store.annotations():
             it = by_id.get(n["item"])
-            out.writerow([n["reviewer"], n["item"], it.prompt if it else "", n["left"], n["right"], n["choice"], outcome(n),
-                          it.answers.get(n["left"], "") if it else "", it.answers.get(n["right"], "") if it else "",
-                          n["scores"].get(n["left"], ""), n["scores"].get(n["right"], ""), ";".join(n["tags"]),
-                          n["comment"], n["time"]])
+            out.writerow(
+                [
+                    n["reviewer"],
+                    n["item"],
+                    it.prompt if it else "",
+                    n["left"],
+                    n["right"],
+                    n["choice"],
+                    outcome(n),
+                    it.answers.get(n["left"], "") if it else "",
+                    it.answers.get(n["right"], "") if it else "",
+                    n["scores"].get(n["left"], ""),
+                    n["scores"].get(n["right"], ""),
+                    ";".join(n["tags"]),
+                    n["comment"],
+                    n["time"],
+                ]
+            )
     return path
 
 
@@ -304,9 +383,11 @@ class ReviewExports:
     paths: dict[str, Path]
 
     def describe(self) -> str:
-        return (f"Made at {self.made_at} from {self.summary.decisions} decision(s): {self.paths['csv'].name}, "
-                f"{self.paths['preferences'].name} ({self.preferences.usable_examples} preference pairs; "
-                f"valid: {self.preferences.valid}). {self.agreement_line}")
+        return (
+            f"Made at {self.made_at} from {self.summary.decisions} decision(s): {self.paths['csv'].name}, "
+            f"{self.paths['preferences'].name} ({self.preferences.usable_examples} preference pairs; "
+            f"valid: {self.preferences.valid}). {self.agreement_line}"
+        )
 
 
 def export_review(store: ReviewStore, items: Sequence[ReviewItem], folder: str | os.PathLike) -> ReviewExports:
@@ -319,12 +400,19 @@ def export_review(store: ReviewStore, items: Sequence[ReviewItem], folder: str |
     humans = people(store)
     with_rule = agreement(store, [*humans, "rule:metrics"]) if humans else {}
     pairs = {k: round(v["cohen_kappa"], 2) for k, v in with_rule.get("pairs", {}).items() if "rule:" in k}
-    line = (f"Agreement with the automatic reviewer (Cohen's kappa): {pairs}." if pairs
-            else "No person has reviewed yet: the summary is the automatic reviewer's.")
-    return ReviewExports(summarize(store, reviewers=humans or None), preferences, line, time.strftime("%H:%M:%S"), paths)
+    line = (
+        f"Agreement with the automatic reviewer (Cohen's kappa): {pairs}."
+        if pairs
+        else "No person has reviewed yet: the summary is the automatic reviewer's."
+    )
+    return ReviewExports(
+        summarize(store, reviewers=humans or None), preferences, line, time.strftime("%H:%M:%S"), paths
+    )
 
 
-def queue_for_review(path: str | os.PathLike, messages: Sequence[dict[str, Any]], answers: dict[str, str]) -> ReviewItem:
+def queue_for_review(
+    path: str | os.PathLike, messages: Sequence[dict[str, Any]], answers: dict[str, str]
+) -> ReviewItem:
     """Put a playground pair (a learner's own prompt and each model's answer) in step 6's queue of prompts to
     review, one durable line; it is reviewed apart from the test split, whose statistics it never enters."""
     item = ReviewItem(prompt_key(list(messages)), [dict(m) for m in messages], "", dict(answers))

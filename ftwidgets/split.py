@@ -12,15 +12,17 @@ import json
 import os
 import random
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import quality, tokens
 from ._version import __version__
-from .dataset import DataError, Example, load_jsonl, write_json_atomic, write_jsonl
+from .dataset import DataError, Example, load_jsonl, write_jsonl
+from .safe_files import write_json_atomic
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -83,7 +85,11 @@ def _content_signatures(examples: Sequence[Example]) -> np.ndarray:
     for ex in examples:
         toks: list[int] = []
         for m in ex.get("messages") or []:
-            if isinstance(m, dict) and m.get("role") not in ("system", "developer") and isinstance(m.get("content"), str):
+            if (
+                isinstance(m, dict)
+                and m.get("role") not in ("system", "developer")
+                and isinstance(m.get("content"), str)
+            ):
                 toks.extend(enc.encode_ordinary(m["content"]))
         seqs.append(toks)
     offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
@@ -129,8 +135,15 @@ def fix_leaks(result: SplitResult) -> SplitResult:
     for split, idx in move.items():
         parts["train"] += [parts[split][i] for i in sorted(idx)]
         parts[split] = [ex for i, ex in enumerate(parts[split]) if i not in idx]
-    fixed = SplitResult(parts["train"], parts["validation"], parts["test"], result.seed, result.ratios, result.groups,
-                        params={**result.params, "leaks_fixed": sum(len(v) for v in move.values())})
+    fixed = SplitResult(
+        parts["train"],
+        parts["validation"],
+        parts["test"],
+        result.seed,
+        result.ratios,
+        result.groups,
+        params={**result.params, "leaks_fixed": sum(len(v) for v in move.values())},
+    )
     fixed.leaks = find_leaks(fixed.parts())
     return fixed
 
@@ -152,7 +165,7 @@ def _groups(examples: Sequence[Example], group_key: GroupKey | None, merge_near_
 
     by_key: dict[Any, int] = {}
     for i, ex in enumerate(examples):
-        for key in ((("exact", _fingerprint(ex)),) + ((("key", group_key(ex)),) if group_key else ())):
+        for key in (("exact", _fingerprint(ex)),) + ((("key", group_key(ex)),) if group_key else ()):
             if key in by_key:
                 union(i, by_key[key])
             else:
@@ -216,7 +229,9 @@ def split_examples(
         "stratify": getattr(sk, "__name__", None) if sk else None,
         "merge_near_duplicates": merge_near_duplicates,
     }
-    result = SplitResult(parts["train"], parts["validation"], parts["test"], seed, tuple(ratios), len(members), params=params)
+    result = SplitResult(
+        parts["train"], parts["validation"], parts["test"], seed, tuple(ratios), len(members), params=params
+    )
     result.leaks = find_leaks(parts)
     return result
 
@@ -262,7 +277,9 @@ def write_split(
     return manifest
 
 
-def split_file(path: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False, **kwargs: Any) -> dict[str, Any]:
+def split_file(
+    path: str | os.PathLike, out_dir: str | os.PathLike, *, overwrite: bool = False, **kwargs: Any
+) -> dict[str, Any]:
     """Read a JSONL file, split it and write the result; returns the manifest."""
     result = split_examples(load_jsonl(path), **kwargs)
     return write_split(result, out_dir, source=path, overwrite=overwrite)

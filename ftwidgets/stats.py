@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -39,8 +39,9 @@ class BootstrapResult:
     confidence: float
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, seed: int = 0,
-                     confidence: float = 0.95) -> BootstrapResult:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000, seed: int = 0, confidence: float = 0.95
+) -> BootstrapResult:
     """Resample items (with replacement), keeping each item's pair of scores together."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or len(x) == 0:
@@ -85,7 +86,7 @@ def mcnemar_exact(a_pass: Sequence[float], b_pass: Sequence[float]) -> McNemarRe
     if n == 0:
         return McNemarResult(0, 0, 1.0)
     k = min(a_only, b_only)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return McNemarResult(a_only, b_only, min(1.0, 2 * tail))
 
 
@@ -148,8 +149,17 @@ def format_p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
-def verdict_sentence(metric: str, delta: float, low: float, high: float, p: float, *, candidate: str = "fine-tuned",
-                     points: bool = True, alpha: float = 0.05) -> str:
+def verdict_sentence(
+    metric: str,
+    delta: float,
+    low: float,
+    high: float,
+    p: float,
+    *,
+    candidate: str = "fine-tuned",
+    points: bool = True,
+    alpha: float = 0.05,
+) -> str:
     """One plain sentence: who is better on what, by how much, how sure.
 
     >>> verdict_sentence("format compliance", 0.62, 0.55, 0.69, 0.0001)
@@ -166,4 +176,3 @@ def verdict_sentence(metric: str, delta: float, low: float, high: float, p: floa
     if p < alpha and delta < 0:
         return f"{candidate} is worse on {metric}: {detail}"
     return f"no significant change in {metric}: {detail}"
-

@@ -11,8 +11,8 @@ measured by word overlap with its reference answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .metrics import (
     Metric,
@@ -44,22 +44,41 @@ class Task:
 
 TASKS = {
     "math_tutor": Task(
-        "math_tutor", "Math tutor: step-by-step explanations", "math_tutor.jsonl",
+        "math_tutor",
+        "Math tutor: step-by-step explanations",
+        "math_tutor.jsonl",
         "a style and format (a small model learns the layout, not the arithmetic)",
         lambda: [*default_metrics(format_check=MATH_FORMAT), correct_arithmetic()],
         # the right final answer first; between two answers alike in that, the one with more right sums
         lambda: [format_compliance(MATH_FORMAT), exact_match(), correct_arithmetic()],
-        ("format compliance", "answer accuracy"), 160),
+        ("format compliance", "answer accuracy"),
+        160,
+    ),
     "support_routing": Task(
-        "support_routing", "Support routing: category and priority as JSON", "support_routing.jsonl",
+        "support_routing",
+        "Support routing: category and priority as JSON",
+        "support_routing.jsonl",
         "a classification (the model learns which words mean which category and priority)",
-        lambda: [valid_json(ROUTING_FIELDS), json_fields_match(ROUTING_FIELDS),
-                 json_fields_match(("category",), "category accuracy"), json_fields_match(("priority",), "priority accuracy")],
+        lambda: [
+            valid_json(ROUTING_FIELDS),
+            json_fields_match(ROUTING_FIELDS),
+            json_fields_match(("category",), "category accuracy"),
+            json_fields_match(("priority",), "priority accuracy"),
+        ],
         lambda: [valid_json(ROUTING_FIELDS), json_fields_match(ROUTING_FIELDS)],
-        ("valid JSON", "label accuracy"), 32),
+        ("valid JSON", "label accuracy"),
+        32,
+    ),
     "own_data": Task(
-        "own_data", "Your own data", "", "what your examples show (measured by overlap with the reference answers)",
-        lambda: [token_f1(), rouge_l()], lambda: [token_f1(), rouge_l()], ("token F1",), 256),
+        "own_data",
+        "Your own data",
+        "",
+        "what your examples show (measured by overlap with the reference answers)",
+        lambda: [token_f1(), rouge_l()],
+        lambda: [token_f1(), rouge_l()],
+        ("token F1",),
+        256,
+    ),
 }
 DEFAULT_TASK = "math_tutor"
 

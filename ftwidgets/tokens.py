@@ -11,15 +11,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from .dataset import atomic_write
+from .backends import OPENAI_BASE_MODEL
 from .hyperparams import auto_epochs
+from .safe_files import atomic_write
 
-DEFAULT_MODEL = "gpt-4o-mini-2024-07-18"
+DEFAULT_MODEL = OPENAI_BASE_MODEL
 
 _ENCODING_URLS = {
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -53,7 +55,6 @@ TRAINING_PRICE_PER_1M: dict[str, float] = {
     "gpt-4o": 25.00,
     "gpt-3.5-turbo": 8.00,
 }
-
 
 
 def _longest_prefix(table: Mapping[str, Any], model: str) -> Any:

@@ -11,15 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
+from .backends import DEFAULT_BASE_MODEL
 from .curves import loss_curve, overfitting_from_events, pick_checkpoint
-from .dataset import iter_raw_lines, load_jsonl, write_jsonl
+from .dataset import load_jsonl, write_jsonl
 from .early_stopping import stop_from_events
 from .hyperparams import ALLOW_SMALL_METADATA, ensure_launchable, supervised_method
 from .job_states import ACTIVE, FINAL
+from .safe_files import iter_raw_lines
 
 ACTIVE_OR_DONE = (*ACTIVE, "succeeded")
 
@@ -55,8 +58,10 @@ class LaunchRefused(RuntimeError):
     """The backend said no to a job (a 4xx): the message says why in plain words and what to do instead."""
 
 
-WHAT_ELSE = ("the embedded engine (FTW_BACKEND=engine, the default: offline, on this machine, no key) or Azure OpenAI "
-             "(FTW_BACKEND=azure)")
+WHAT_ELSE = (
+    "the embedded engine (FTW_BACKEND=engine, the default: offline, on this machine, no key) or Azure OpenAI "
+    "(FTW_BACKEND=azure)"
+)
 
 
 def refusal_message(exc) -> str:
@@ -66,17 +71,22 @@ def refusal_message(exc) -> str:
     code, param = body.get("code") or getattr(exc, "code", None), body.get("param") or getattr(exc, "param", None)
     said = body.get("message") or getattr(exc, "message", "") or str(exc)
     if code == "training_not_available" or (exc.status_code == 403 and "fine-tun" in said.lower()):
-        return (f"The backend does not offer fine-tuning to your organisation (403 training_not_available). "
-                f"Fine-tune on {WHAT_ELSE} instead: these same cells run there.")
+        return (
+            f"The backend does not offer fine-tuning to your organisation (403 training_not_available). "
+            f"Fine-tune on {WHAT_ELSE} instead: these same cells run there."
+        )
     if exc.status_code in (401, 403):
-        return (f"The backend refused the key ({exc.status_code} {code or 'unauthorised'}): check the key you gave, "
-                f"or use {WHAT_ELSE}.")
+        return (
+            f"The backend refused the key ({exc.status_code} {code or 'unauthorised'}): check the key you gave, "
+            f"or use {WHAT_ELSE}."
+        )
     where = f" (parameter {param})" if param else ""
     return f"The backend refused the job ({exc.status_code} {code or 'error'}){where}: {said}"
 
 
-def launch_or_attach(client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path,
-                     step: str = "04_train") -> str:
+def launch_or_attach(
+    client, train: Path, validation: Path | None, settings: dict[str, Any], state_file: Path, step: str = "04_train"
+) -> str:
     """The id of the job for these files and settings: the saved one if it is alive or done, else a new one.
 
     Raises `hyperparams.PlanBlocked` for a plan the rules refuse and `JobStillActive` while the
@@ -91,8 +101,10 @@ def launch_or_attach(client, train: Path, validation: Path | None, settings: dic
         if job is not None and saved.get("fingerprint") == fp and job.status in ACTIVE_OR_DONE:
             return job.id
         if job is not None and job.status in ACTIVE:
-            raise JobStillActive(f"Not launched: job {job.id} of this step is still {job.status} with other settings. "
-                                 "Cancel it (the monitor's Cancel button) or wait for it to end, then launch again.")
+            raise JobStillActive(
+                f"Not launched: job {job.id} of this step is still {job.status} with other settings. "
+                "Cancel it (the monitor's Cancel button) or wait for it to end, then launch again."
+            )
     metadata = {**(settings.get("metadata") or {}), "workbook": step, "fingerprint": fp}
     import openai
 
@@ -107,7 +119,9 @@ def launch_or_attach(client, train: Path, validation: Path | None, settings: dic
             raise LaunchRefused(refusal_message(exc)) from None
         raise
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    state_file.write_text(json.dumps({"job_id": job.id, "fingerprint": fp, "model": settings.get("model")}, indent=2) + "\n")
+    state_file.write_text(
+        json.dumps({"job_id": job.id, "fingerprint": fp, "model": settings.get("model")}, indent=2) + "\n"
+    )
     return job.id
 
 
@@ -134,8 +148,16 @@ class GridResult:
         return self.valid_loss[-1] if self.valid_loss else float("inf")
 
 
-def grid_search(client, train: Path, validation: Path, grid: Sequence[dict[str, Any]], *, base: dict[str, Any],
-                state_dir: Path, timeout: float = 3600) -> list[GridResult]:
+def grid_search(
+    client,
+    train: Path,
+    validation: Path,
+    grid: Sequence[dict[str, Any]],
+    *,
+    base: dict[str, Any],
+    state_dir: Path,
+    timeout: float = 3600,
+) -> list[GridResult]:
     """Train one job per setting (re-attaching to finished ones) and collect their validation curves."""
     results = []
     for i, hp in enumerate(grid):
@@ -164,8 +186,11 @@ def chosen_model(client, job_id: str) -> tuple[str, str]:
     loss = ((best or {}).get("metrics") or {}).get("full_valid_loss")
     if best is None or loss is None:
         return job.fine_tuned_model, f"the job's final model: {job.fine_tuned_model}"
-    return (best["fine_tuned_model_checkpoint"],
-            f"the checkpoint at step {best['step_number']}, lowest validation loss ({loss:.4f}): {best['fine_tuned_model_checkpoint']}")
+    return (
+        best["fine_tuned_model_checkpoint"],
+        f"the checkpoint at step {best['step_number']}, lowest validation loss ({loss:.4f}): "
+        f"{best['fine_tuned_model_checkpoint']}",
+    )
 
 
 def best_by_validation(results: Sequence[GridResult]) -> GridResult:
@@ -176,17 +201,29 @@ def best_by_validation(results: Sequence[GridResult]) -> GridResult:
     return min(done, key=lambda r: r.final_valid_loss)
 
 
-
-def train_small(client, split: Path, state_dir: Path, *, model: str = "smollm2-135m-instruct", n_train: int = 64,
-                n_valid: int = 16, seed: int = 42) -> str:
+def train_small(
+    client,
+    split: Path,
+    state_dir: Path,
+    *,
+    model: str = DEFAULT_BASE_MODEL,
+    n_train: int = 64,
+    n_valid: int = 16,
+    seed: int = 42,
+) -> str:
     """A small one-epoch fine-tune on the first examples of a split (a later notebook's fallback when
     step 4 has not been run); re-running attaches to the same job. Returns the fine-tuned model."""
     state_dir.mkdir(parents=True, exist_ok=True)
     train, valid = state_dir / "small_train.jsonl", state_dir / "small_valid.jsonl"
     write_jsonl(train, load_jsonl(split / "train.jsonl")[:n_train], overwrite=True)
     write_jsonl(valid, load_jsonl(split / "validation.jsonl")[:n_valid], overwrite=True)
-    settings = {"model": model, "seed": seed, "suffix": "small", "metadata": dict(ALLOW_SMALL_METADATA),
-                "method": supervised_method({"n_epochs": 1})}
+    settings = {
+        "model": model,
+        "seed": seed,
+        "suffix": "small",
+        "metadata": dict(ALLOW_SMALL_METADATA),
+        "method": supervised_method({"n_epochs": 1}),
+    }
     job = wait(client, launch_or_attach(client, train, valid, settings, state_dir / "small_job.json"))
     if job.status != "succeeded":
         raise RuntimeError(f"the small fine-tuning job {job.id} ended {job.status}: {job.error}")

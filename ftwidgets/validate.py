@@ -13,21 +13,15 @@ import hashlib
 import os
 import tempfile
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from . import quality, tokens
-from .dataset import (
-    RawLine,
-    check_preference,
-    describe_json_error,
-    dump_json,
-    iter_raw_lines,
-    parse_json,
-)
+from .dataset import check_preference, describe_json_error
 from .findings import Finding, Report
 from .hyperparams import (
     MIN_EXAMPLES,
@@ -35,13 +29,20 @@ from .hyperparams import (
     RECOMMENDED_EXAMPLES,
     auto_epochs,
 )
+from .safe_files import RawLine, dump_json, iter_raw_lines, parse_json
 
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 RESERVED_TOKENS = (
-    "<|endoftext|>", "<|endofprompt|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
-    "<|im_start|>", "<|im_end|>", "<|im_sep|>",
+    "<|endoftext|>",
+    "<|endofprompt|>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|im_sep|>",
 )
 _PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})  # roles the fast path may take
 
@@ -87,7 +88,9 @@ class _Chunk:
     examples: int = 0
     usable_count: int = 0
     flat: list[int] | None = field(default_factory=list)  # token ids for MinHash, laid end to end ...
-    seq_lengths: list[int] | None = field(default_factory=list)  # ... one length per example; both dropped before returning
+    seq_lengths: list[int] | None = field(
+        default_factory=list
+    )  # ... one length per example; both dropped before returning
 
 
 # --- one example ---------------------------------------------------------------------
@@ -123,15 +126,27 @@ class _ExampleChecker:
             return
         extra = [k for k in obj if k not in EXAMPLE_KEYS] if len(obj) > 1 or "messages" not in obj else None
         if extra:
-            f.append(Finding("unrecognized_example_key", f"unknown top-level key(s) {sorted(extra)} will be ignored", line, index))
+            f.append(
+                Finding(
+                    "unrecognized_example_key", f"unknown top-level key(s) {sorted(extra)} will be ignored", line, index
+                )
+            )
         messages = obj.get("messages")
         if not isinstance(messages, list) or not messages:
-            add("missing_messages_list", '"messages" is missing' if messages is None else '"messages" must be a non-empty list')
+            add(
+                "missing_messages_list",
+                '"messages" is missing' if messages is None else '"messages" must be a non-empty list',
+            )
             return
         tools = obj.get("tools")
         if tools is not None and not (
             isinstance(tools, list)
-            and all(isinstance(t, dict) and t.get("type") == "function" and isinstance((t.get("function") or {}).get("name"), str) for t in tools)
+            and all(
+                isinstance(t, dict)
+                and t.get("type") == "function"
+                and isinstance((t.get("function") or {}).get("name"), str)
+                for t in tools
+            )
         ):
             add("invalid_tool_call", '"tools" must be a list of {"type": "function", "function": {"name": ...}}')
 
@@ -202,10 +217,18 @@ class _ExampleChecker:
                 for part in content:
                     ok = isinstance(part, dict) and (
                         (part.get("type") == "text" and isinstance(part.get("text"), str))
-                        or (part.get("type") == "image_url" and role == "user" and isinstance(part.get("image_url"), dict))
+                        or (
+                            part.get("type") == "image_url"
+                            and role == "user"
+                            and isinstance(part.get("image_url"), dict)
+                        )
                     )
                     if not ok:
-                        add("invalid_content_type", f"message {mi} has a content part that is not text or an image_url", mi)
+                        add(
+                            "invalid_content_type",
+                            f"message {mi} has a content part that is not text or an image_url",
+                            mi,
+                        )
                         break
                     if part.get("type") == "text":
                         toks = enc(part["text"])
@@ -224,7 +247,11 @@ class _ExampleChecker:
                     if isinstance(value, bool) or value not in (0, 1):
                         add("invalid_weight", f"weight {value!r} in message {mi}: only 0 or 1 is allowed", mi)
                     elif role != "assistant":
-                        add("invalid_weight", f"weight is only allowed on assistant messages (message {mi} is {role})", mi)
+                        add(
+                            "invalid_weight",
+                            f"weight is only allowed on assistant messages (message {mi} is {role})",
+                            mi,
+                        )
                     continue
                 text = value if isinstance(value, str) else dump_json(value).decode()
                 total += len(enc(text))
@@ -235,7 +262,11 @@ class _ExampleChecker:
             if role in ("tool",):
                 call_id = m.get("tool_call_id")
                 if not isinstance(call_id, str) or call_id not in issued:
-                    add("invalid_tool_call", f"tool message {mi} answers tool_call_id {call_id!r}, which no earlier assistant call issued", mi)
+                    add(
+                        "invalid_tool_call",
+                        f"tool message {mi} answers tool_call_id {call_id!r}, which no earlier assistant call issued",
+                        mi,
+                    )
             if role in ("system", "developer"):
                 has_system = True
                 if isinstance(content, str) and system_text is None:
@@ -250,7 +281,11 @@ class _ExampleChecker:
         if not has_assistant:
             add("example_missing_assistant_message", "no assistant message: there is nothing to learn")
         elif last_role != "assistant":
-            add("last_message_not_assistant", f"the last message is from {last_role!r}, not the assistant", len(messages) - 1)
+            add(
+                "last_message_not_assistant",
+                f"the last message is from {last_role!r}, not the assistant",
+                len(messages) - 1,
+            )
         for role, text in texts_for_scan:
             if len(text) >= 1000 and role == "assistant" and quality.is_repetitive(text):
                 f.append(Finding("repetitive_text", "the assistant repeats the same phrase over and over", line, index))
@@ -263,11 +298,20 @@ class _ExampleChecker:
             pii = quality.find_personal_data(joined)
             if pii:
                 kinds = sorted({k for k, _ in pii})
-                f.append(Finding("personal_data", f"possible {', '.join(k.replace('_', ' ') for k in kinds)} found ({pii[0][1]})", line, index))
+                f.append(
+                    Finding(
+                        "personal_data",
+                        f"possible {', '.join(k.replace('_', ' ') for k in kinds)} found ({pii[0][1]})",
+                        line,
+                        index,
+                    )
+                )
         if total > self.limit:
             add("too_many_tokens", f"{total:,} tokens, over the {self.limit:,}-token limit of {self.rules.model}")
         elif total > self.rules.long_example_tokens:
-            f.append(Finding("long_example", f"{total:,} tokens (over {self.rules.long_example_tokens:,})", line, index))
+            f.append(
+                Finding("long_example", f"{total:,} tokens (over {self.rules.long_example_tokens:,})", line, index)
+            )
         if not has_system:
             f.append(Finding("no_system_message", "no system message", line, index))
         if not has_user:
@@ -348,7 +392,9 @@ def check_lines(lines: list[RawLine], rules: Rules) -> _Chunk:
         try:
             text = raw.data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            out.findings.append(Finding("invalid_encoding", f"byte {exc.start + 1} of the line is not valid UTF-8", raw.line, raw.index))
+            out.findings.append(
+                Finding("invalid_encoding", f"byte {exc.start + 1} of the line is not valid UTF-8", raw.line, raw.index)
+            )
             continue
         try:
             obj = parse_json(text)
@@ -441,8 +487,14 @@ def validate_file(
         report.extend(chunk.findings)
         report.examples += chunk.examples
         report.usable_examples += chunk.usable_count
-        for key, dtype in (("lines", np.int64), ("indices", np.int64), ("tokens", np.int64), ("turns", np.int32),
-                           ("usable", bool), ("exact", np.uint64)):
+        for key, dtype in (
+            ("lines", np.int64),
+            ("indices", np.int64),
+            ("tokens", np.int64),
+            ("turns", np.int32),
+            ("usable", bool),
+            ("exact", np.uint64),
+        ):
             parts[key].append(np.asarray(getattr(chunk, key), dtype=dtype))
         if chunk.sig is not None:
             chunk.sig.tofile(sig_file)
@@ -490,8 +542,9 @@ def validate_file(
     return report
 
 
-def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray], sig_file,
-                       sig_rows: int) -> tuple[list, np.ndarray]:
+def _report_duplicates(
+    report: Report, rules: Rules, cat: dict[str, np.ndarray], sig_file, sig_rows: int
+) -> tuple[list, np.ndarray]:
     """Exact and near duplicates among the usable examples (a broken line is reported for its error);
     returns the near-duplicate pairs and which examples are later exact copies of an earlier one."""
     lines_arr, idx_arr = cat["lines"], cat["indices"]
@@ -500,7 +553,14 @@ def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray],
     duplicate = np.zeros(len(keep), dtype=bool)
     duplicate[later] = True
     for f_, l_ in sorted(zip(first.tolist(), later.tolist()), key=lambda p: p[1]):
-        report.add(Finding("exact_duplicate", f"same as line {lines_arr[keep[f_]]}", int(lines_arr[keep[l_]]), int(idx_arr[keep[l_]])))
+        report.add(
+            Finding(
+                "exact_duplicate",
+                f"same as line {lines_arr[keep[f_]]}",
+                int(lines_arr[keep[l_]]),
+                int(idx_arr[keep[l_]]),
+            )
+        )
     near = []
     if rules.near_duplicates and sig_rows:
         sig_file.flush()
@@ -508,7 +568,14 @@ def _report_duplicates(report: Report, rules: Rules, cat: dict[str, np.ndarray],
         near = [(keep[i], keep[j], s) for i, j, s in quality.near_duplicate_pairs(sig, skip=duplicate, rows=keep)]
         del sig
         for i, j, s in near:
-            report.add(Finding("near_duplicate", f"about {round(100 * s)}% similar to line {lines_arr[i]}", int(lines_arr[j]), int(idx_arr[j])))
+            report.add(
+                Finding(
+                    "near_duplicate",
+                    f"about {round(100 * s)}% similar to line {lines_arr[i]}",
+                    int(lines_arr[j]),
+                    int(idx_arr[j]),
+                )
+            )
     copies = np.zeros(len(lines_arr), dtype=bool)
     copies[keep[duplicate]] = True
     return near, copies
@@ -524,7 +591,12 @@ def _size_policy(report: Report, rules: Rules) -> None:
     if n < rules.hard_min_examples:
         report.add(Finding("too_few_examples", f"{n} example(s): OpenAI requires at least {rules.hard_min_examples}"))
     elif n < rules.min_examples and not rules.allow_small:
-        report.add(Finding("too_few_examples", f"{n} examples: under {rules.min_examples} is refused by default (allow_small overrides)"))
+        report.add(
+            Finding(
+                "too_few_examples",
+                f"{n} examples: under {rules.min_examples} is refused by default (allow_small overrides)",
+            )
+        )
     elif n < rules.recommended_examples:
         report.add(Finding("small_dataset", f"{n} examples: 500-1,000 diverse examples usually work much better"))
 
@@ -573,8 +645,9 @@ def validate_examples(examples: Iterable[Mapping[str, Any]], **kwargs: Any) -> R
         return report
 
 
-def validate_preference_file(path: str | os.PathLike, *, rules: Rules | None = None,
-                             max_per_code: int | None = 10_000) -> Report:
+def validate_preference_file(
+    path: str | os.PathLike, *, rules: Rules | None = None, max_per_code: int | None = 10_000
+) -> Report:
     """Validate an OpenAI preference (DPO) JSONL file: every malformed line, with its line number; with `rules`,
     the size rule too (fewer than 100 pairs refused without the override), as for a training file."""
     report = Report(path=str(path), max_per_code=max_per_code)
@@ -583,8 +656,14 @@ def validate_preference_file(path: str | os.PathLike, *, rules: Rules | None = N
         try:
             record = parse_json(raw.data)
         except UnicodeDecodeError as exc:
-            report.add(Finding("invalid_encoding", f"byte {exc.start + 1} of the line is not valid UTF-8", raw.line,
-                               report.examples - 1))
+            report.add(
+                Finding(
+                    "invalid_encoding",
+                    f"byte {exc.start + 1} of the line is not valid UTF-8",
+                    raw.line,
+                    report.examples - 1,
+                )
+            )
             continue
         except ValueError as exc:
             report.add(Finding("invalid_json", describe_json_error(exc, raw), raw.line, report.examples - 1))

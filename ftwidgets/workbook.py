@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .dataset import atomic_write, write_json_atomic
+from .safe_files import atomic_write, write_json_atomic
 
 
 def find_root() -> Path:
@@ -82,10 +82,17 @@ def drop_flagged_examples(report):
     from .cleaning import drop_flagged
 
     cleaned = drop_flagged(report, work_dir("02_validate") / "dataset.cleaned.jsonl")
-    write_json_atomic(work_dir("02_validate") / "cleaned.json",
-                      {"source": str(cleaned.source), "source_sha256": cleaned.source_sha256, "kept": cleaned.kept,
-                       "dropped_error_lines": sorted(cleaned.errors), "dropped_duplicate_lines": cleaned.duplicates},
-                      indent=2)
+    write_json_atomic(
+        work_dir("02_validate") / "cleaned.json",
+        {
+            "source": str(cleaned.source),
+            "source_sha256": cleaned.source_sha256,
+            "kept": cleaned.kept,
+            "dropped_error_lines": sorted(cleaned.errors),
+            "dropped_duplicate_lines": cleaned.duplicates,
+        },
+        indent=2,
+    )
     return cleaned
 
 
@@ -171,6 +178,6 @@ def navigation(step: str) -> str:
             parts.append(f"[{label}]({s}.ipynb)")
         else:
             parts.append(f"{label} (coming)")
-    steps, lessons = parts[: len(STEPS)], parts[len(STEPS): len(STEPS) + len(LESSONS)]
-    rounds = parts[len(STEPS) + len(LESSONS):]
+    steps, lessons = parts[: len(STEPS)], parts[len(STEPS) : len(STEPS) + len(LESSONS)]
+    rounds = parts[len(STEPS) + len(LESSONS) :]
     return " -> ".join(steps) + " | then: " + ", ".join(rounds) + " | side lesson: " + ", ".join(lessons)

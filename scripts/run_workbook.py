@@ -1,4 +1,5 @@
-"""Run the workbook's notebooks headless (the six steps, then the preference-tuning round), in order, on the embedded engine, and say how it went.
+"""Run the workbook's notebooks headless (the six steps, then the preference-tuning round), in order, on the
+embedded engine, and say how it went.
 
 Writes the executed notebooks, the per-step work folders and ``summary.md`` (timings,
 the evaluation verdict, the review summary, peak memory) to the output folder. Peak
@@ -38,6 +39,12 @@ def _manifest(work: Path, step: str) -> dict:
 CELL_TIMEOUT_S = {False: 15 * 60, True: 60 * 60}
 
 
+def last_line(error: BaseException) -> str:
+    """The last line of an error's message: where a notebook's traceback says what went wrong."""
+    text = str(error).strip()
+    return text.splitlines()[-1] if text else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results", help="folder for executed notebooks, work and summary.md")
@@ -50,11 +57,18 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out).resolve()
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    os.environ.update({"FTW_WORK_DIR": str(out / "work"), "FTW_ENGINE_DIR": str(out / "engine"),
-                       "FTW_QUICK": "0" if args.full else "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    os.environ.update(
+        {
+            "FTW_WORK_DIR": str(out / "work"),
+            "FTW_ENGINE_DIR": str(out / "engine"),
+            "FTW_QUICK": "0" if args.full else "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+    )
     if args.max_memory_gb is not None and args.max_memory_gb < 4:
         # what the engine picks by itself inside a container with such a limit (e.g. Binder's 2 GB):
-        # ftwidgets.engine.jobs.TIGHT_MEMORY_BATCH_TOKENS, named so this process need not import the engine
+        # ftwidgets.engine.recipe.TIGHT_MEMORY_BATCH_TOKENS, named so this process need not import the engine
         os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "tight")
     timings, failed = {}, None
     with PeakMemory(lambda: [os.getpid(), engine_pid(out / "engine")]) as memory:
@@ -62,9 +76,15 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             print(f"running {step} ...", flush=True)
             try:
-                papermill.execute_notebook(ROOT / "notebooks" / f"{step}.ipynb", out / "notebooks" / f"{step}.ipynb",
-                                           parameters={"QUICK": not args.full}, cwd=str(ROOT / "notebooks"),
-                                           kernel_name="python3", progress_bar=False, execution_timeout=CELL_TIMEOUT_S[args.full])
+                papermill.execute_notebook(
+                    ROOT / "notebooks" / f"{step}.ipynb",
+                    out / "notebooks" / f"{step}.ipynb",
+                    parameters={"QUICK": not args.full},
+                    cwd=str(ROOT / "notebooks"),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    execution_timeout=CELL_TIMEOUT_S[args.full],
+                )
             except Exception as exc:  # noqa: BLE001 - reported below with the notebook to open
                 failed = (step, exc)
             timings[step] = time.perf_counter() - t0
@@ -74,11 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         stop_process(out / "engine")  # the notebooks' engine would otherwise wait a little for another notebook
     peak_gb = memory.peak / 2**30
     work = out / "work"
-    lines = [f"# Workbook run ({'full' if args.full else 'QUICK'})", "",
-             f"- notebooks: {', '.join(timings)} (executed copies in `{out / 'notebooks'}`)",
-             f"- total time: {sum(timings.values()) / 60:.1f} min; per notebook: "
-             + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),
-             f"- peak memory of the whole run (all processes, PSS): {memory.describe()}"]
+    lines = [
+        f"# Workbook run ({'full' if args.full else 'QUICK'})",
+        "",
+        f"- notebooks: {', '.join(timings)} (executed copies in `{out / 'notebooks'}`)",
+        f"- total time: {sum(timings.values()) / 60:.1f} min; per notebook: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),
+        f"- peak memory of the whole run (all processes, PSS): {memory.describe()}",
+    ]
     trained = _manifest(work, "04_train")
     if trained:
         lines.append(f"- fine-tuned model: `{trained.get('fine_tuned_model')}` from `{trained.get('base_model')}`")
@@ -87,17 +110,34 @@ def main(argv: list[str] | None = None) -> int:
         lines += ["", "## Evaluation (step 5)", "", "```", evaluated.get("verdict", ""), "```"]
     reviewed = _manifest(work, "06_review")
     if reviewed:
-        lines += ["", "## Review (step 6)", "", f"- {reviewed.get('summary')}",
-                  f"- reviewers: {', '.join(reviewed.get('reviewers', []))}; preference pairs exported: "
-                  f"{reviewed.get('preference_pairs')}"]
+        lines += [
+            "",
+            "## Review (step 6)",
+            "",
+            f"- {reviewed.get('summary')}",
+            f"- reviewers: {', '.join(reviewed.get('reviewers', []))}; preference pairs exported: "
+            f"{reviewed.get('preference_pairs')}",
+        ]
     preferred = _manifest(work, "08_preference_tuning")
     if preferred:
-        lines += ["", "## Preference tuning (step 8)", "",
-                  f"- {preferred.get('pairs')} preference pairs from {preferred.get('prompts')} prompts outside the test "
-                  f"split; model `{preferred.get('preference_tuned_model')}`", "", "```", preferred.get("verdict", ""), "```"]
+        lines += [
+            "",
+            "## Preference tuning (step 8)",
+            "",
+            f"- {preferred.get('pairs')} preference pairs from {preferred.get('prompts')} prompts outside the test "
+            f"split; model `{preferred.get('preference_tuned_model')}`",
+            "",
+            "```",
+            preferred.get("verdict", ""),
+            "```",
+        ]
     if failed:
-        lines += ["", f"**{failed[0]} failed**: open `{out / 'notebooks' / (failed[0] + '.ipynb')}` to see where.",
-                  "", f"    {type(failed[1]).__name__}: {str(failed[1]).strip().splitlines()[-1] if str(failed[1]).strip() else ''}"]
+        lines += [
+            "",
+            f"**{failed[0]} failed**: open `{out / 'notebooks' / (failed[0] + '.ipynb')}` to see where.",
+            "",
+            f"    {type(failed[1]).__name__}: {last_line(failed[1])}",
+        ]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"\nwritten: {out / 'summary.md'}")

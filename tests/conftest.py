@@ -26,8 +26,13 @@ def _environment_dirs() -> tuple[Path, ...]:
     is not one of them, or nothing beside the repository would be checked; only where the
     repository sits directly in it (``/tmp/repo``) do its other entries pass.
     """
-    named = [os.environ.get(v) for v in ("FTW_MODEL_CACHE", "FTW_ENGINE_DIR", "FTW_WORK_DIR", "HF_HOME", "XDG_CACHE_HOME")]
-    dirs = [Path(os.path.abspath(d)) for d in (sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(), *filter(None, named))]
+    named = [
+        os.environ.get(v) for v in ("FTW_MODEL_CACHE", "FTW_ENGINE_DIR", "FTW_WORK_DIR", "HF_HOME", "XDG_CACHE_HOME")
+    ]
+    dirs = [
+        Path(os.path.abspath(d))
+        for d in (sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(), *filter(None, named))
+    ]
     return tuple(d for d in dirs if d == ROOT.parent or not ROOT.parent.is_relative_to(d))
 
 
@@ -78,7 +83,11 @@ def write_lines(path: Path, lines: list) -> Path:
     return path
 
 
-def chat(user: str = "Solve 2 + 3 and explain.", answer: str = "Step 1: Add.\nAnswer: 5", system: str | None = "You are a math tutor.") -> dict:
+def chat(
+    user: str = "Solve 2 + 3 and explain.",
+    answer: str = "Step 1: Add.\nAnswer: 5",
+    system: str | None = "You are a math tutor.",
+) -> dict:
     msgs = [{"role": "system", "content": system}] if system else []
     msgs += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
     return {"messages": msgs}

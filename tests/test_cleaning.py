@@ -10,8 +10,13 @@ from ftwidgets.widgets import DropFlagged
 
 
 def example(i):
-    return {"messages": [{"role": "system", "content": "You rewrite politely."}, {"role": "user", "content": f"Fix {i} now."},
-                         {"role": "assistant", "content": f"Could you fix {i}, please?"}]}
+    return {
+        "messages": [
+            {"role": "system", "content": "You rewrite politely."},
+            {"role": "user", "content": f"Fix {i} now."},
+            {"role": "assistant", "content": f"Could you fix {i}, please?"},
+        ]
+    }
 
 
 def learner_file(path):

@@ -10,7 +10,9 @@ from .conftest import SAMPLES, TEST_DATA
 
 
 def ftw(*args, cwd=None):
-    p = subprocess.run([sys.executable, "-m", "ftwidgets.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    p = subprocess.run(
+        [sys.executable, "-m", "ftwidgets.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd
+    )
     assert "Traceback" not in p.stderr + p.stdout, p.stderr
     return p
 
@@ -71,9 +73,14 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     """`ftw validate big.jsonl | head -n 1`: the reader leaves early, and ftw exits 0 without a word."""
     big = tmp_path / "big.jsonl"
     big.write_text('{"messages": [{"role": "user", "content": ""}]}\n' * 3000)
-    p = subprocess.run(f"{sys.executable} -m ftwidgets.cli validate {big} --limit 3000 | head -n 1; "
-                       "echo \"exit=${PIPESTATUS[0]}\" >&2", shell=True, executable="/bin/bash", capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        f"{sys.executable} -m ftwidgets.cli validate {big} --limit 3000 | head -n 1; "
+        'echo "exit=${PIPESTATUS[0]}" >&2',
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+    )
     assert p.stdout.startswith(f"{big}: INVALID") and len(p.stdout.splitlines()) == 1
     assert p.stderr.strip() == "exit=0", p.stderr
 

@@ -26,6 +26,9 @@ def test_from_events_and_checkpoint_choice():
     assert v.overfitting and v.best_step == 2
     ckpts = [{"step_number": 4, "metrics": {}}, {"step_number": 2, "metrics": {}}, {"step_number": 1, "metrics": {}}]
     assert pick_checkpoint(ckpts, v)["step_number"] == 2
-    scored = [{"step_number": 4, "metrics": {"full_valid_loss": 1.5}}, {"step_number": 2, "metrics": {"full_valid_loss": 0.9}}]
+    scored = [
+        {"step_number": 4, "metrics": {"full_valid_loss": 1.5}},
+        {"step_number": 2, "metrics": {"full_valid_loss": 0.9}},
+    ]
     assert pick_checkpoint(scored, v)["step_number"] == 2
     assert pick_checkpoint([], v) is None

@@ -2,9 +2,19 @@ import pandas as pd
 import pytest
 
 from ftwidgets.dataset import (
-    DataError, check_preference, from_csv, from_dataframe, iter_raw_lines, load_jsonl, make_preference,
-    read_jsonl, read_preferences, to_dataframe, write_jsonl, write_preferences,
+    DataError,
+    check_preference,
+    from_csv,
+    from_dataframe,
+    load_jsonl,
+    make_preference,
+    read_jsonl,
+    read_preferences,
+    to_dataframe,
+    write_jsonl,
+    write_preferences,
 )
+from ftwidgets.safe_files import iter_raw_lines
 
 from .conftest import SAMPLES, chat, write_lines
 
@@ -51,7 +61,10 @@ def test_from_dataframe_with_role_or_prompt_columns():
     assert out[0]["messages"][0] == {"role": "system", "content": "S"}
     assert out[1]["messages"][0] == {"role": "system", "content": "D"}
     df2 = pd.DataFrame({"prompt": ["p"], "completion": ["c"]})
-    assert from_dataframe(df2)[0]["messages"] == [{"role": "user", "content": "p"}, {"role": "assistant", "content": "c"}]
+    assert from_dataframe(df2)[0]["messages"] == [
+        {"role": "user", "content": "p"},
+        {"role": "assistant", "content": "c"},
+    ]
     df3 = pd.DataFrame({"question": ["q"], "answer": ["a"]})
     assert from_dataframe(df3, user="question", assistant="answer")[0]["messages"][1]["content"] == "a"
 
@@ -61,7 +74,10 @@ def test_wrong_column_gets_a_message_naming_the_columns():
     with pytest.raises(DataError, match=r"no column name says .* \(columns: id, team\)"):
         from_dataframe(df)  # nothing guessed from position
     named = pd.DataFrame({"question": ["q"], "answer": ["a"]})
-    assert from_dataframe(named)[0]["messages"] == [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert from_dataframe(named)[0]["messages"] == [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+    ]
     with pytest.raises(DataError, match="'reply'"):
         from_dataframe(named, user="question", assistant="reply")
     with pytest.raises(DataError, match="both column 'question'"):
@@ -70,8 +86,11 @@ def test_wrong_column_gets_a_message_naming_the_columns():
 
 def test_an_empty_or_blank_cell_is_named_with_its_record():
     df = pd.DataFrame({"user": ["u1", "  ", "u3"], "assistant": ["a1", "a2", ""]})
-    with pytest.raises(DataError, match=r"2 row\(s\) cannot be examples: record 2: 'user' is empty; record 3: "
-                                        r"'assistant' is empty"):
+    with pytest.raises(
+        DataError,
+        match=r"2 row\(s\) cannot be examples: record 2: 'user' is empty; record 3: "
+        r"'assistant' is empty",
+    ):
         from_dataframe(df)
 
 
@@ -131,15 +150,19 @@ def test_atomic_write_reaches_the_disk_before_it_renames(tmp_path, monkeypatch):
     """fsync of the new file, then the rename, then the folder's fsync: a power cut leaves old or new, never empty."""
     import os
 
-    from ftwidgets import dataset
+    from ftwidgets import safe_files
 
     calls = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(dataset.os, "fsync", lambda fd: (calls.append(("fsync", os.path.isdir(f"/proc/self/fd/{fd}"))),
-                                                         real_fsync(fd)))
-    monkeypatch.setattr(dataset.os, "replace", lambda a, b: (calls.append(("replace", None)), real_replace(a, b)))
+
+    def fsync(fd):
+        calls.append(("fsync", os.path.isdir(f"/proc/self/fd/{fd}")))  # a folder's fsync, or a file's
+        real_fsync(fd)
+
+    monkeypatch.setattr(safe_files.os, "fsync", fsync)
+    monkeypatch.setattr(safe_files.os, "replace", lambda a, b: (calls.append(("replace", None)), real_replace(a, b)))
     target = tmp_path / "out.json"
     target.write_text("old")
-    dataset.write_json_atomic(target, {"new": True})
+    safe_files.write_json_atomic(target, {"new": True})
     assert calls == [("fsync", False), ("replace", None), ("fsync", True)]
     assert target.read_text() == '{"new": true}'

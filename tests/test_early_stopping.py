@@ -12,7 +12,9 @@ def test_a_made_up_curve_stops_after_patience_evaluations_without_improvement():
     stopped_at = next(step for step, loss in zip(steps, losses) if (rule.update(step, loss), rule.stopped)[1])
     assert rule.best_step == 70 and rule.best_loss == 0.44
     assert stopped_at == 120  # five evaluations (80..120) without a 1% improvement
-    assert "step 120 of 300" in stop_message(stopped_at, 300, rule) and "from step 70" in stop_message(stopped_at, 300, rule)
+    assert "step 120 of 300" in stop_message(stopped_at, 300, rule) and "from step 70" in stop_message(
+        stopped_at, 300, rule
+    )
 
 
 def test_noise_below_the_threshold_does_not_reset_the_wait_but_the_lowest_loss_is_kept():
@@ -50,10 +52,16 @@ def test_missing_points_are_skipped():
     assert replay([1, 2, 3], [None, 0.5, None]).best_step == 2
 
 
-@pytest.mark.parametrize("metadata, patience", [
-    (None, None), ({}, None), ({"early_stopping": "false"}, None), ({"early_stopping": "true"}, DEFAULT_PATIENCE),
-    ({"early_stopping": "True", "early_stopping_patience": "3"}, 3),
-])
+@pytest.mark.parametrize(
+    "metadata, patience",
+    [
+        (None, None),
+        ({}, None),
+        ({"early_stopping": "false"}, None),
+        ({"early_stopping": "true"}, DEFAULT_PATIENCE),
+        ({"early_stopping": "True", "early_stopping_patience": "3"}, 3),
+    ],
+)
 def test_how_a_job_asks_for_it(metadata, patience):
     assert requested_patience(metadata) == patience
 
@@ -67,8 +75,10 @@ def test_a_bad_patience_is_refused_in_words(bad):
 def test_the_record_read_back_from_events():
     from ftwidgets.early_stopping import StopRecord, stop_from_events
 
-    events = [{"type": "message", "data": {"kept_step": 70}},
-              {"type": "message", "data": {"stopped_at": 120, "total_steps": 300, "kept_step": 70}},
-              {"type": "metrics", "data": {"step": 120, "train_loss": 0.3}}]
+    events = [
+        {"type": "message", "data": {"kept_step": 70}},
+        {"type": "message", "data": {"stopped_at": 120, "total_steps": 300, "kept_step": 70}},
+        {"type": "metrics", "data": {"step": 120, "train_loss": 0.3}},
+    ]
     assert stop_from_events(events) == StopRecord(kept_step=70, stopped_at=120, total_steps=300)
     assert stop_from_events(events[2:]) is None

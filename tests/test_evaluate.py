@@ -10,8 +10,16 @@ import openai
 import pytest
 
 from ftwidgets.dataset import DataError, write_jsonl
-from ftwidgets.evaluate import (Evaluation, HeldOutError, OutputCache, compare, evaluate, generate, to_eval_items,
-                                held_out_test_items)
+from ftwidgets.evaluate import (
+    Evaluation,
+    HeldOutError,
+    OutputCache,
+    compare,
+    evaluate,
+    generate,
+    held_out_test_items,
+    to_eval_items,
+)
 from ftwidgets.metrics import exact_match, format_compliance, token_f1
 
 from .conftest import chat
@@ -58,8 +66,14 @@ def test_test_items_split_prompt_and_reference():
     assert items[0].messages == EXAMPLES[0]["messages"][:-1]
     assert items[0].reference.endswith("Answer: 0")
     assert items[0].id != items[1].id and items[0].id == to_eval_items(EXAMPLES[:1])[0].id
-    weighted = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "a", "weight": 0},
-                             {"role": "user", "content": "again"}, {"role": "assistant", "content": "b"}]}
+    weighted = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "a", "weight": 0},
+            {"role": "user", "content": "again"},
+            {"role": "assistant", "content": "b"},
+        ]
+    }
     (item,) = to_eval_items([weighted])
     assert item.messages[1] == {"role": "assistant", "content": "a"} and item.reference == "b"  # no training-only keys
     with pytest.raises(DataError, match="test example 1 has no assistant answer"):
@@ -111,12 +125,29 @@ def test_transient_errors_are_retried(tmp_path):
         calls.append(request)
         if len(calls) <= 2:
             return httpx.Response(500, json={"error": {"message": "boom", "type": "server_error", "code": None}})
-        return httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": "good",
-                                         "choices": [{"index": 0, "finish_reason": "stop",
-                                                      "message": {"role": "assistant", "content": "Step 1: add.\nAnswer: 0"}}]})
+        return httpx.Response(
+            200,
+            json={
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "good",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": "Step 1: add.\nAnswer: 0"},
+                    }
+                ],
+            },
+        )
 
-    client = openai.OpenAI(base_url="http://engine/v1", api_key="k", max_retries=0,
-                           http_client=httpx.Client(transport=httpx.MockTransport(server)))
+    client = openai.OpenAI(
+        base_url="http://engine/v1",
+        api_key="k",
+        max_retries=0,
+        http_client=httpx.Client(transport=httpx.MockTransport(server)),
+    )
     out = generate(client, "good", to_eval_items(EXAMPLES[:1]), cache=OutputCache(tmp_path / "a.jsonl"), retries=3)
     assert out[0].error is None and out[0].text.endswith("Answer: 0") and len(calls) == 3
     calls.clear()
@@ -141,10 +172,12 @@ def test_compare_reports_paired_statistics(tmp_path):
     by = {r.metric: r for r in comp.results}
     assert by["format compliance"].baseline == 0 and by["format compliance"].candidate == 1
     assert by["format compliance"].test == "McNemar exact"
-    assert by["format compliance"].p_value == pytest.approx(2 / 2 ** 30)
+    assert by["format compliance"].p_value == pytest.approx(2 / 2**30)
     assert by["format compliance"].sentence.startswith("fine-tuned is better on format compliance: +100 points")
     # the weak model is right on even i (15 of 30): accuracy +50 points
-    assert by["answer accuracy"].baseline == 0.5 and by["answer accuracy"].wins == 15 and by["answer accuracy"].ties == 15
+    assert (
+        by["answer accuracy"].baseline == 0.5 and by["answer accuracy"].wins == 15 and by["answer accuracy"].ties == 15
+    )
     assert by["token F1"].test == "paired bootstrap"
     assert "On 30 held-out test items" in comp.verdict()
     table = comp.per_example()

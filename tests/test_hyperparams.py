@@ -12,13 +12,19 @@ def test_a_good_plan_passes():
     assert not plan.blocked and [g.level for g in plan.guards] == [OK]
 
 
-@pytest.mark.parametrize("n,allow,level", [(5, True, BLOCKED), (30, False, BLOCKED), (30, True, WARNING), (300, False, WARNING), (800, False, None)])
+@pytest.mark.parametrize(
+    "n,allow,level",
+    [(5, True, BLOCKED), (30, False, BLOCKED), (30, True, WARNING), (300, False, WARNING), (800, False, None)],
+)
 def test_dataset_size(n, allow, level):
     got = levels(check_plan(n, n_epochs=3, allow_small=allow), "examples")
     assert got == ([level] if level else [])
 
 
-@pytest.mark.parametrize("epochs,override,level", [(3, False, None), (5, False, WARNING), (50, False, BLOCKED), (50, True, WARNING), (1, False, WARNING)])
+@pytest.mark.parametrize(
+    "epochs,override,level",
+    [(3, False, None), (5, False, WARNING), (50, False, BLOCKED), (50, True, WARNING), (1, False, WARNING)],
+)
 def test_epochs(epochs, override, level):
     got = levels(check_plan(1000, n_epochs=epochs, allow_many_epochs=override), "n_epochs")
     assert got == ([level] if level else [])

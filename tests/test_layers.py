@@ -27,7 +27,9 @@ def imported_modules(source: str, package: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.glob("*.py") if p.name not in FRONT_DOORS), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PACKAGE.glob("*.py") if p.name not in FRONT_DOORS), ids=lambda p: p.name
+)
 def test_the_core_imports_neither_the_engine_nor_the_widgets(path):
     names = imported_modules(path.read_text(), "ftwidgets")
     assert not {n for n in names if n.startswith(("ftwidgets.engine", "ftwidgets.widgets"))}, path.name

@@ -56,8 +56,9 @@ def test_binder_installs_through_the_lock_and_names_only_locked_packages():
     assert "-c ../requirements.lock" in lines and "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
     names = [canonicalize_name(Requirement(line).name) for line in lines if not line.startswith("-")]
     assert "torch" in names and set(names) <= set(lock()), set(names) - set(lock())
-    assert all(Requirement(line).specifier == Requirement("x").specifier for line in lines if not line.startswith("-")), \
-        "binder/requirements.txt pins nothing itself: the lock does"
+    assert all(
+        Requirement(line).specifier == Requirement("x").specifier for line in lines if not line.startswith("-")
+    ), "binder/requirements.txt pins nothing itself: the lock does"
 
 
 def test_this_environment_holds_the_locked_versions():

@@ -14,8 +14,13 @@ def test_the_gpu_question_never_loads_torch_in_the_asking_process():
     import subprocess
     import sys
 
-    probe = "import sys; from ftwidgets.machine import cuda_available; a = cuda_available(); print(type(a).__name__, 'torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180, check=True).stdout.split()
+    probe = (
+        "import sys; from ftwidgets.machine import cuda_available; a = cuda_available(); "
+        "print(type(a).__name__, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=180, check=True
+    ).stdout.split()
     assert out == ["bool", "False"]  # a notebook kernel that asks stays free of torch (about 180 MB)
 
 

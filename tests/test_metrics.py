@@ -4,21 +4,33 @@ import re
 
 import pytest
 
-from ftwidgets.metrics import (Metric, default_metrics, exact_match, extract_final_answer, format_compliance,
-                               lcs_length, llm_judge, rouge_l, token_f1)
+from ftwidgets.metrics import (
+    Metric,
+    default_metrics,
+    exact_match,
+    extract_final_answer,
+    format_compliance,
+    lcs_length,
+    llm_judge,
+    rouge_l,
+    token_f1,
+)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Step 1: ...\nAnswer: 4496", "4496"),
-    ("The answer is 12.", "12"),
-    ("answer = -7", "-7"),
-    ("Answer: 1,015", "1015"),
-    ("Answer: 4.0", "4"),
-    ("I think 3, no wait, 5", "5"),
-    ("Answer: 2.5", "2.5"),
-    ("no number", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Step 1: ...\nAnswer: 4496", "4496"),
+        ("The answer is 12.", "12"),
+        ("answer = -7", "-7"),
+        ("Answer: 1,015", "1015"),
+        ("Answer: 4.0", "4"),
+        ("I think 3, no wait, 5", "5"),
+        ("Answer: 2.5", "2.5"),
+        ("no number", None),
+        ("", None),
+    ],
+)
 def test_extract_final_answer(text, expected):
     assert extract_final_answer(text) == expected
 
@@ -65,6 +77,7 @@ class _JudgeClient:
     def create(self, **kw):
         self.calls.append(kw)
         from types import SimpleNamespace as NS
+
         return NS(choices=[NS(message=NS(content=self.reply))])
 
 

@@ -19,8 +19,9 @@ ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 def committed(path: Path) -> dict:
     """The notebook as git's index holds it; the file itself outside a git checkout."""
     try:
-        text = subprocess.run(["git", "show", f":notebooks/{path.name}"], cwd=NOTEBOOKS, capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["git", "show", f":notebooks/{path.name}"], cwd=NOTEBOOKS, capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         text = path.read_text()
     return json.loads(text)
@@ -32,7 +33,9 @@ def test_committed_without_outputs(path):
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code), "no papermill parameters cell"
-    assert all(len(c["source"].splitlines() if isinstance(c["source"], str) else c["source"]) <= 12 for c in code), "cells stay thin"
+    assert all(len(c["source"].splitlines() if isinstance(c["source"], str) else c["source"]) <= 12 for c in code), (
+        "cells stay thin"
+    )
 
 
 def test_notebooks_match_their_source(tmp_path):
@@ -42,7 +45,8 @@ def test_notebooks_match_their_source(tmp_path):
     mod.main(tmp_path)
     for path in ALL:
         assert json.loads((tmp_path / path.name).read_text())["cells"] == committed(path)["cells"], (
-            f"{path.name} differs from make_notebooks.py's output: run python notebooks/make_notebooks.py, then git add")
+            f"{path.name} differs from make_notebooks.py's output: run python notebooks/make_notebooks.py, then git add"
+        )
 
 
 def test_a_learners_saved_outputs_do_not_fail_the_tests(tmp_path):

@@ -60,8 +60,12 @@ class TwoMinds:
 
 
 def test_two_sampled_answers_make_a_pair_and_the_rule_picks_the_right_one(tmp_path):
-    items = to_eval_items([{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Answer: 7"}]}
-                           for q in ("3+4?", "4+3?", "same 3+4?")])
+    items = to_eval_items(
+        [
+            {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Answer: 7"}]}
+            for q in ("3+4?", "4+3?", "same 3+4?")
+        ]
+    )
     pairs = sampled_pairs(TwoMinds(), "m", items, cache_dir=tmp_path, max_tokens=20)
     assert [p.id for p in pairs] == [items[0].id, items[1].id]  # the prompt answered the same twice is left out
     store = ReviewStore(tmp_path / "reviews.jsonl")
@@ -95,14 +99,27 @@ def test_the_verdict_says_plainly_when_it_did_not_help():
 def test_gathering_stops_once_enough_pairs_have_a_winner(tmp_path):
     from ftwidgets.preference_round import gather_pairs
 
-    items = to_eval_items([{"messages": [{"role": "user", "content": f"{i}: 3+4?"}, {"role": "assistant", "content": "Answer: 7"}]}
-                           for i in range(10)])
+    items = to_eval_items(
+        [
+            {"messages": [{"role": "user", "content": f"{i}: 3+4?"}, {"role": "assistant", "content": "Answer: 7"}]}
+            for i in range(10)
+        ]
+    )
     client = TwoMinds()
     asked = []
     create = client.create
     client.chat.completions.create = lambda **kw: asked.append(1) or create(**kw)
     store = ReviewStore(tmp_path / "reviews.jsonl")
-    pairs = gather_pairs(client, "m", items, store, [exact_match(), correct_arithmetic()], enough=3, chunk=2,
-                         cache_dir=tmp_path, max_tokens=20)
+    pairs = gather_pairs(
+        client,
+        "m",
+        items,
+        store,
+        [exact_match(), correct_arithmetic()],
+        enough=3,
+        chunk=2,
+        cache_dir=tmp_path,
+        max_tokens=20,
+    )
     assert len(pairs) == 4 and len(preference_records(store, pairs)) == 4  # two chunks of two: the first with 3 or more
     assert len(asked) == 8  # two answers for each of the 4 prompts sampled, none for the 6 left

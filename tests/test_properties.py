@@ -34,7 +34,9 @@ lines = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(lines=lines, terminated=st.booleans())
 def test_any_lines_give_a_clean_report(tmp_path_factory, lines, terminated):
     p = tmp_path_factory.mktemp("prop") / "d.jsonl"

@@ -9,8 +9,8 @@ def _sig(seqs):
 
 
 def _jaccard(a, b, k=quality.SHINGLE):
-    sa = {tuple(a[i:i + k]) for i in range(len(a) - k + 1)}
-    sb = {tuple(b[i:i + k]) for i in range(len(b) - k + 1)}
+    sa = {tuple(a[i : i + k]) for i in range(len(a) - k + 1)}
+    sb = {tuple(b[i : i + k]) for i in range(len(b) - k + 1)}
     return len(sa & sb) / len(sa | sb)
 
 
@@ -55,9 +55,18 @@ def test_personal_data_kinds():
 
 
 def test_fact_signals_and_verdict():
-    fact = [{"role": "user", "content": "What is the capital of Peru?"}, {"role": "assistant", "content": "The capital of Peru is Lima."}]
-    style = [{"role": "user", "content": "I lost my keys."}, {"role": "assistant", "content": "A great excuse to tidy up!"}]
-    math = [{"role": "user", "content": "What is 45 × 7?"}, {"role": "assistant", "content": "Step 1: Multiply 45 by 7: 45×7=315.\nAnswer: 315"}]
+    fact = [
+        {"role": "user", "content": "What is the capital of Peru?"},
+        {"role": "assistant", "content": "The capital of Peru is Lima."},
+    ]
+    style = [
+        {"role": "user", "content": "I lost my keys."},
+        {"role": "assistant", "content": "A great excuse to tidy up!"},
+    ]
+    math = [
+        {"role": "user", "content": "What is 45 × 7?"},
+        {"role": "assistant", "content": "Step 1: Multiply 45 by 7: 45×7=315.\nAnswer: 315"},
+    ]
     assert quality.fact_signals(fact).score >= quality.FACT_THRESHOLD
     assert quality.fact_signals(style).score < quality.FACT_THRESHOLD
     assert quality.fact_signals(math).score < quality.FACT_THRESHOLD

@@ -66,8 +66,10 @@ def test_the_passages_go_into_the_system_message_and_the_question_stays_last(ind
 
 
 def test_retrieval_answers_from_the_documents_and_says_not_found_without_asking(index, tmp_path):
-    records = [{"question": "Which town is the seat of government on Vancormor?", "answer": "Mormor"},
-               {"question": "Which town is the seat of government on Zorvathqui?", "answer": None}]
+    records = [
+        {"question": "Which town is the seat of government on Vancormor?", "answer": "Mormor"},
+        {"question": "Which town is the seat of government on Zorvathqui?", "answer": None},
+    ]
     items = question_items(records, SYSTEM)
     client = ReadingClient()
     answers = answer_with_retrieval(client, "reader", items, index, cache=OutputCache(tmp_path / "a.jsonl"))
@@ -78,8 +80,9 @@ def test_retrieval_answers_from_the_documents_and_says_not_found_without_asking(
 def test_three_systems_are_compared_on_the_same_items(index, tmp_path):
     records = [q for q in load_jsonl(SAMPLES / "facts_questions.jsonl") if "seat of government" in q["question"]]
     items = question_items(records[:12] + records[-2:], SYSTEM)  # 12 answerable, 2 about islands in no document
-    evaluation = evaluate_with_retrieval(ReadingClient(), items, {"base": "base", "fine_tuned": "tuned"}, index,
-                                         reader="reader", cache_dir=tmp_path)
+    evaluation = evaluate_with_retrieval(
+        ReadingClient(), items, {"base": "base", "fine_tuned": "tuned"}, index, reader="reader", cache_dir=tmp_path
+    )
     assert set(evaluation.outputs) == {"base", "fine_tuned", "retrieval"} and "BM25" in evaluation.models["retrieval"]
     table = fact_table(evaluation, ["trained"] * 12 + ["not in the documents"] * 2)
     assert table["retrieval right"].all() and not table["fine_tuned right"].any()

@@ -11,13 +11,26 @@ import textwrap
 import pytest
 
 from ftwidgets.dataset import read_preferences
-from ftwidgets.review import (ReviewItem, ReviewStore, blind_order, export_csv, export_preferences, preference_records,
-                              summarize)
+from ftwidgets.review import (
+    ReviewItem,
+    ReviewStore,
+    blind_order,
+    export_csv,
+    export_preferences,
+    preference_records,
+    summarize,
+)
 
 LABELS = ("base", "fine_tuned")
-ITEMS = [ReviewItem(f"item{i}", [{"role": "system", "content": "Tutor."}, {"role": "user", "content": f"What is {i}+1?"}],
-                    f"Answer: {i + 1}", {"base": f"maybe {i}", "fine_tuned": f"Step 1: add.\nAnswer: {i + 1}"})
-         for i in range(10)]
+ITEMS = [
+    ReviewItem(
+        f"item{i}",
+        [{"role": "system", "content": "Tutor."}, {"role": "user", "content": f"What is {i}+1?"}],
+        f"Answer: {i + 1}",
+        {"base": f"maybe {i}", "fine_tuned": f"Step 1: add.\nAnswer: {i + 1}"},
+    )
+    for i in range(10)
+]
 
 
 def decide(store, reviewer, item, winner):
@@ -35,8 +48,16 @@ def test_blind_order_is_random_but_stable():
 
 def test_submit_unblinds_and_validates(tmp_path):
     store = ReviewStore(tmp_path / "reviews.jsonl")
-    rec = store.submit("ana", "item0", "fine_tuned", "base", "B", scores={"base": 4, "fine_tuned": 2},
-                       tags=["wrong answer", " ", "wrong answer"], comment="ok")
+    rec = store.submit(
+        "ana",
+        "item0",
+        "fine_tuned",
+        "base",
+        "B",
+        scores={"base": 4, "fine_tuned": 2},
+        tags=["wrong answer", " ", "wrong answer"],
+        comment="ok",
+    )
     assert rec["preferred"] == "base" and rec["tags"] == ["wrong answer"]
     with pytest.raises(ValueError, match="choice"):
         store.submit("ana", "item1", "base", "fine_tuned", "C")
@@ -72,7 +93,9 @@ def test_summary_win_rates_tags_and_agreement(tmp_path):
     for it, a, b in zip(ITEMS, ana, ben):
         decide(store, "ana", it, a)
         decide(store, "ben", it, b)
-    store.submit("ana", ITEMS[0].id, *blind_order(ITEMS[0].id, "ana", LABELS), "tie", tags=["close call"])  # a change of mind
+    store.submit(
+        "ana", ITEMS[0].id, *blind_order(ITEMS[0].id, "ana", LABELS), "tie", tags=["close call"]
+    )  # a change of mind
     s = summarize(store, LABELS)
     assert s.decisions == 20
     assert s.counts["fine_tuned"] == 12 and s.counts["tie"] == 3
@@ -100,7 +123,10 @@ def test_exports_csv_and_validated_dpo(tmp_path):
     report = export_preferences(store, ITEMS, tmp_path / "preferences.jsonl")
     assert report.valid and report.usable_examples == 7
     recs = list(read_preferences(tmp_path / "preferences.jsonl"))
-    assert recs[0]["preferred_output"][0]["content"].startswith("Step 1") and recs[0]["input"]["messages"][-1]["role"] == "user"
+    assert (
+        recs[0]["preferred_output"][0]["content"].startswith("Step 1")
+        and recs[0]["input"]["messages"][-1]["role"] == "user"
+    )
 
 
 def test_the_exports_are_remade_from_every_decision_so_far(tmp_path):
@@ -122,9 +148,11 @@ def test_the_exports_are_remade_from_every_decision_so_far(tmp_path):
 def test_validate_preference_file_reports_lines(tmp_path):
     from ftwidgets.validate import validate_preference_file
 
-    good = {"input": {"messages": [{"role": "user", "content": "hi"}]},
-            "preferred_output": [{"role": "assistant", "content": "a"}],
-            "non_preferred_output": [{"role": "assistant", "content": "b"}]}
+    good = {
+        "input": {"messages": [{"role": "user", "content": "hi"}]},
+        "preferred_output": [{"role": "assistant", "content": "a"}],
+        "non_preferred_output": [{"role": "assistant", "content": "b"}],
+    }
     p = tmp_path / "p.jsonl"
     p.write_text(json.dumps(good) + "\n{oops\n" + json.dumps({**good, "preferred_output": []}) + "\n")
     report = validate_preference_file(p)
@@ -146,8 +174,12 @@ CHILD = textwrap.dedent("""
 
 def test_sigkill_mid_review_loses_no_submitted_annotation(tmp_path):
     path = tmp_path / "reviews.jsonl"
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(path)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     acknowledged = [proc.stdout.readline().strip() for _ in range(50)]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

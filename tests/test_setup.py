@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCKED_TORCH = next(line for line in (ROOT / "requirements.lock").read_text().splitlines() if line.startswith("torch=="))
+LOCKED_TORCH = next(
+    line for line in (ROOT / "requirements.lock").read_text().splitlines() if line.startswith("torch==")
+)
 
 
 @pytest.fixture
@@ -35,8 +37,9 @@ def fake(path: Path, body: str) -> None:
 def setup(folder: Path, **env) -> subprocess.CompletedProcess:
     environ = {**os.environ, "FTW_SETUP_DRY_RUN": "1", "PATH": f"{folder / 'bin'}:{os.environ['PATH']}", **env}
     environ.pop("TORCH_SPEC", None)
-    return subprocess.run(["bash", str(folder / "scripts" / "setup.sh")], capture_output=True, text=True, env=environ,
-                          timeout=60)
+    return subprocess.run(
+        ["bash", str(folder / "scripts" / "setup.sh")], capture_output=True, text=True, env=environ, timeout=60
+    )
 
 
 def test_an_old_python_is_refused_before_anything_is_installed(checkout):
@@ -112,8 +115,11 @@ def test_empty_arrays_are_expanded_the_way_bash_3_2_allows():
 
 def test_workbook_sh_runs_with_no_extra_arguments_under_set_u(tmp_path):
     """The expansion workbook.sh makes, run by this machine's bash with the empty array it has in QUICK mode."""
-    line = next(line for line in (ROOT / "scripts" / "workbook.sh").read_text().splitlines() if "run_workbook.py" in line
-                and not line.startswith("#"))
+    line = next(
+        line
+        for line in (ROOT / "scripts" / "workbook.sh").read_text().splitlines()
+        if "run_workbook.py" in line and not line.startswith("#")
+    )
     snippet = "set -euo pipefail\nfull=()\nout=o\npython() { printf '<%s>' \"$@\"; }\n" + line
     p = subprocess.run(["bash", "-c", snippet], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout == "<scripts/run_workbook.py><--out><o><--max-memory-gb><2>", p
@@ -130,11 +136,30 @@ def test_a_hung_test_fails_alone_after_the_per_test_timeout(tmp_path):
     the next test still runs."""
     import sys
 
-    (tmp_path / "test_hang.py").write_text("import time\n\ndef test_hangs():\n    time.sleep(60)\n\n"
-                                           "def test_after():\n    pass\n")
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "timeout=2",
-                        "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path), str(tmp_path / "test_hang.py")],
-                       capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    (tmp_path / "test_hang.py").write_text(
+        "import time\n\ndef test_hangs():\n    time.sleep(60)\n\ndef test_after():\n    pass\n"
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "timeout=2",
+            "-c",
+            str(ROOT / "pyproject.toml"),
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_hang.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert "Timeout" in p.stdout and "1 failed, 1 passed" in p.stdout, p.stdout[-2000:]
 
 

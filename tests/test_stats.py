@@ -5,8 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from ftwidgets.stats import (cohen_kappa, krippendorff_alpha, mcnemar_exact, paired_bootstrap, verdict_sentence,
-                             wilson_interval)
+from ftwidgets.stats import (
+    cohen_kappa,
+    krippendorff_alpha,
+    mcnemar_exact,
+    paired_bootstrap,
+    verdict_sentence,
+    wilson_interval,
+)
 
 
 def test_mcnemar_hand_checked():
@@ -23,7 +29,10 @@ def test_mcnemar_hand_checked():
 def test_mcnemar_no_discordant_pairs_and_symmetry():
     assert mcnemar_exact([1, 0, 1], [1, 0, 1]).p_value == 1.0
     assert mcnemar_exact([1, 0], [0, 1]).p_value == 1.0
-    assert mcnemar_exact([1] * 5 + [0] * 3, [0] * 5 + [1] * 3).p_value == mcnemar_exact([0] * 5 + [1] * 3, [1] * 5 + [0] * 3).p_value
+    assert (
+        mcnemar_exact([1] * 5 + [0] * 3, [0] * 5 + [1] * 3).p_value
+        == mcnemar_exact([0] * 5 + [1] * 3, [1] * 5 + [0] * 3).p_value
+    )
 
 
 def test_bootstrap_constant_difference_is_exact():
@@ -92,5 +101,7 @@ def test_krippendorff_alpha_perfect_and_chance():
 def test_verdict_sentences():
     assert verdict_sentence("format compliance", 0.62, 0.55, 0.69, 0.0001).startswith("fine-tuned is better")
     assert verdict_sentence("accuracy", -0.2, -0.3, -0.1, 0.01).startswith("fine-tuned is worse")
-    assert verdict_sentence("token F1", 0.01, -0.01, 0.03, 0.3, points=False) == \
-        "no significant change in token F1: +0.010, 95% CI [-0.010, 0.030], p = 0.30"
+    assert (
+        verdict_sentence("token F1", 0.01, -0.01, 0.03, 0.3, points=False)
+        == "no significant change in token F1: +0.010, 95% CI [-0.010, 0.030], p = 0.30"
+    )

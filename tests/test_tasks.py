@@ -20,7 +20,9 @@ def test_each_sample_task_has_valid_data_and_its_key_metrics(name):
     assert report.valid and report.usable_examples >= 500 and not report.quality["fact_verdict"]["looks_like_facts"]
     assert set(task.key_metrics) <= {m.name for m in task.metrics()}
     reference = load_jsonl(SAMPLES / task.sample)[0]["messages"][-1]["content"]
-    assert all(m.score(reference, reference, {}) == 1.0 for m in task.review_metrics())  # the reference passes its own checks
+    assert all(
+        m.score(reference, reference, {}) == 1.0 for m in task.review_metrics()
+    )  # the reference passes its own checks
 
 
 def test_routing_metrics_score_the_labels_not_the_wording():
@@ -30,7 +32,10 @@ def test_routing_metrics_score_the_labels_not_the_wording():
     assert metrics["label accuracy"].score(wrapped, reference, {}) == 1.0
     assert metrics["valid JSON"].score(wrapped, reference, {}) == 0.0  # not JSON only, as the system prompt asks
     wrong = json.dumps({"category": "billing", "priority": "low"})
-    assert metrics["label accuracy"].score(wrong, reference, {}) == 0.0 and metrics["category accuracy"].score(wrong, reference, {}) == 1.0
+    assert (
+        metrics["label accuracy"].score(wrong, reference, {}) == 0.0
+        and metrics["category accuracy"].score(wrong, reference, {}) == 1.0
+    )
     assert metrics["label accuracy"].score("billing, urgent", reference, {}) == 0.0
 
 

@@ -14,8 +14,13 @@ def test_seeding_writes_tiktoken_cache_files_named_by_url_sha1(tmp_path, monkeyp
         f = tmp_path / hashlib.sha1(url.encode()).hexdigest()
         assert f.stat().st_size > 1_000_000
     # the copy is byte-identical to OpenAI's file: tiktoken checks this sha256 on load
-    o200k = tmp_path / hashlib.sha1(b"https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken").hexdigest()
-    assert hashlib.sha256(o200k.read_bytes()).hexdigest() == "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+    o200k = (
+        tmp_path / hashlib.sha1(b"https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken").hexdigest()
+    )
+    assert (
+        hashlib.sha256(o200k.read_bytes()).hexdigest()
+        == "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+    )
 
 
 def test_encoding_per_model_uses_tiktokens_map():
@@ -35,14 +40,22 @@ def test_token_limits():
 
 def test_count_message_tokens_follows_the_cookbook():
     enc = tokens.get_encoding("gpt-4o")
-    msgs = [{"role": "user", "content": "Hello there"}, {"role": "assistant", "content": "Hi!", "name": "bot", "weight": 1}]
-    expected = 3 + (3 + len(enc.encode("user")) + len(enc.encode("Hello there"))) + (
-        3 + len(enc.encode("assistant")) + len(enc.encode("Hi!")) + len(enc.encode("bot")) + 1
+    msgs = [
+        {"role": "user", "content": "Hello there"},
+        {"role": "assistant", "content": "Hi!", "name": "bot", "weight": 1},
+    ]
+    expected = (
+        3
+        + (3 + len(enc.encode("user")) + len(enc.encode("Hello there")))
+        + (3 + len(enc.encode("assistant")) + len(enc.encode("Hi!")) + len(enc.encode("bot")) + 1)
     )
     assert tokens.count_message_tokens(msgs, "gpt-4o") == expected
 
 
-@pytest.mark.parametrize("n,epochs", [(1, 25), (4, 25), (10, 10), (34, 3), (33, 4), (100, 3), (8333, 3), (8334, 2), (25_000, 1), (100_000, 1)])
+@pytest.mark.parametrize(
+    "n,epochs",
+    [(1, 25), (4, 25), (10, 10), (34, 3), (33, 4), (100, 3), (8333, 3), (8334, 2), (25_000, 1), (100_000, 1)],
+)
 def test_auto_epochs_rule(n, epochs):
     assert auto_epochs(n) == epochs
 

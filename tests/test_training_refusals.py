@@ -12,8 +12,15 @@ from ftwidgets.widgets import HyperparameterPanel
 
 from .conftest import SAMPLES
 
-FILE = {"id": "file-abc123", "object": "file", "bytes": 10, "created_at": 0, "filename": "train.jsonl",
-        "purpose": "fine-tune", "status": "processed"}
+FILE = {
+    "id": "file-abc123",
+    "object": "file",
+    "bytes": 10,
+    "created_at": 0,
+    "filename": "train.jsonl",
+    "purpose": "fine-tune",
+    "status": "processed",
+}
 
 
 def refusing(status: int, error: dict) -> openai.OpenAI:
@@ -22,8 +29,12 @@ def refusing(status: int, error: dict) -> openai.OpenAI:
             return httpx2.Response(200, json=FILE)
         return httpx2.Response(status, json={"error": {"type": "invalid_request_error", "param": None, **error}})
 
-    return openai.OpenAI(api_key="sk-test", base_url="https://api.example.test/v1", max_retries=0,
-                         http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    return openai.OpenAI(
+        api_key="sk-test",
+        base_url="https://api.example.test/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
 
 
 @pytest.fixture
@@ -37,8 +48,9 @@ SETTINGS = {"model": "gpt-4o-mini-2024-07-18", "seed": 1}
 
 
 def test_training_not_available_names_the_backends_that_train(train_file, tmp_path):
-    client = refusing(403, {"code": "training_not_available",
-                            "message": "Fine-tuning is not available for your organization."})
+    client = refusing(
+        403, {"code": "training_not_available", "message": "Fine-tuning is not available for your organization."}
+    )
     with pytest.raises(LaunchRefused) as refusal:
         launch_or_attach(client, train_file, None, SETTINGS, tmp_path / "job.json")
     said = str(refusal.value)
@@ -48,10 +60,15 @@ def test_training_not_available_names_the_backends_that_train(train_file, tmp_pa
 
 
 def test_another_refusal_keeps_the_backends_words(train_file, tmp_path):
-    client = refusing(400, {"code": "invalid_n_epochs", "param": "hyperparameters.n_epochs",
-                            "message": "n_epochs must be at most 50."})
-    with pytest.raises(LaunchRefused, match=r"refused the job \(400 invalid_n_epochs\) \(parameter "
-                                            r"hyperparameters.n_epochs\): n_epochs must be at most 50."):
+    client = refusing(
+        400,
+        {"code": "invalid_n_epochs", "param": "hyperparameters.n_epochs", "message": "n_epochs must be at most 50."},
+    )
+    with pytest.raises(
+        LaunchRefused,
+        match=r"refused the job \(400 invalid_n_epochs\) \(parameter "
+        r"hyperparameters.n_epochs\): n_epochs must be at most 50.",
+    ):
         launch_or_attach(client, train_file, None, SETTINGS, tmp_path / "job.json")
 
 

@@ -21,30 +21,85 @@ RULES = [
     ("data_type", {"messages": [SYS, "hello", ASSIST]}, {"messages": [SYS, USER, ASSIST]}),
     ("missing_messages_list", {"prompt": "x"}, {"messages": [SYS, USER, ASSIST]}),
     ("missing_messages_list", {"messages": []}, {"messages": [USER, ASSIST]}),
-    ("message_missing_key", {"messages": [{"content": "hi"}, ASSIST]}, {"messages": [{"role": "user", "content": "hi"}, ASSIST]}),
+    (
+        "message_missing_key",
+        {"messages": [{"content": "hi"}, ASSIST]},
+        {"messages": [{"role": "user", "content": "hi"}, ASSIST]},
+    ),
     ("message_missing_key", {"messages": [{"role": "user"}, ASSIST]}, {"messages": [USER, ASSIST]}),
-    ("message_unrecognized_key", {"messages": [dict(USER, when="now"), ASSIST]}, {"messages": [dict(USER, name="bob"), ASSIST]}),
-    ("unrecognized_role", {"messages": [dict(USER, role="human"), ASSIST]}, {"messages": [dict(USER, role="developer"), USER, ASSIST]}),
+    (
+        "message_unrecognized_key",
+        {"messages": [dict(USER, when="now"), ASSIST]},
+        {"messages": [dict(USER, name="bob"), ASSIST]},
+    ),
+    (
+        "unrecognized_role",
+        {"messages": [dict(USER, role="human"), ASSIST]},
+        {"messages": [dict(USER, role="developer"), USER, ASSIST]},
+    ),
     ("missing_content", {"messages": [USER, dict(ASSIST, content="  ")]}, {"messages": [USER, ASSIST]}),
     ("missing_content", {"messages": [dict(USER, content=None), ASSIST]}, {"messages": [USER, ASSIST]}),
-    ("invalid_content_type", {"messages": [dict(USER, content=5), ASSIST]}, {"messages": [dict(USER, content=[{"type": "text", "text": "2+3?"}]), ASSIST]}),
-    ("invalid_content_type", {"messages": [dict(USER, content=[{"type": "audio"}]), ASSIST]}, {"messages": [USER, ASSIST]}),
+    (
+        "invalid_content_type",
+        {"messages": [dict(USER, content=5), ASSIST]},
+        {"messages": [dict(USER, content=[{"type": "text", "text": "2+3?"}]), ASSIST]},
+    ),
+    (
+        "invalid_content_type",
+        {"messages": [dict(USER, content=[{"type": "audio"}]), ASSIST]},
+        {"messages": [USER, ASSIST]},
+    ),
     ("example_missing_assistant_message", {"messages": [SYS, USER]}, {"messages": [SYS, USER, ASSIST]}),
     ("last_message_not_assistant", {"messages": [USER, ASSIST, USER]}, {"messages": [USER, ASSIST, USER, ASSIST]}),
-    ("invalid_weight", {"messages": [USER, dict(ASSIST, weight=2)]}, {"messages": [USER, dict(ASSIST, weight=0), USER, dict(ASSIST, weight=1)]}),
+    (
+        "invalid_weight",
+        {"messages": [USER, dict(ASSIST, weight=2)]},
+        {"messages": [USER, dict(ASSIST, weight=0), USER, dict(ASSIST, weight=1)]},
+    ),
     ("invalid_weight", {"messages": [USER, dict(ASSIST, weight=True)]}, {"messages": [USER, dict(ASSIST, weight=1.0)]}),
     ("invalid_weight", {"messages": [dict(USER, weight=1), ASSIST]}, {"messages": [USER, ASSIST]}),
-    ("reserved_token", {"messages": [USER, dict(ASSIST, content="5<|fim_suffix|>")]}, {"messages": [USER, dict(ASSIST, content="5 <|not special")]}),
+    (
+        "reserved_token",
+        {"messages": [USER, dict(ASSIST, content="5<|fim_suffix|>")]},
+        {"messages": [USER, dict(ASSIST, content="5 <|not special")]},
+    ),
 ]
 
 TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
-TOOL_OK = {"messages": [USER, {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]},
-                        {"role": "tool", "tool_call_id": "call_1", "content": "5"}, ASSIST],
-           "tools": [{"type": "function", "function": {"name": "add", "parameters": {}}}]}
+TOOL_OK = {
+    "messages": [
+        USER,
+        {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "5"},
+        ASSIST,
+    ],
+    "tools": [{"type": "function", "function": {"name": "add", "parameters": {}}}],
+}
 RULES += [
-    ("invalid_tool_call", {"messages": [USER, {"role": "assistant", "tool_calls": [dict(TOOL_CALL, type="fn")]}, ASSIST]}, TOOL_OK),
-    ("invalid_tool_call", {"messages": [USER, {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}, ASSIST]}, TOOL_OK),
-    ("invalid_tool_call", {"messages": [USER, {"role": "tool", "tool_call_id": "call_1", "content": "5"}, ASSIST]}, TOOL_OK),
+    (
+        "invalid_tool_call",
+        {"messages": [USER, {"role": "assistant", "tool_calls": [dict(TOOL_CALL, type="fn")]}, ASSIST]},
+        TOOL_OK,
+    ),
+    (
+        "invalid_tool_call",
+        {
+            "messages": [
+                USER,
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{oops"}}],
+                },
+                ASSIST,
+            ]
+        },
+        TOOL_OK,
+    ),
+    (
+        "invalid_tool_call",
+        {"messages": [USER, {"role": "tool", "tool_call_id": "call_1", "content": "5"}, ASSIST]},
+        TOOL_OK,
+    ),
     ("invalid_tool_call", dict(TOOL_OK, tools=[{"type": "function"}]), TOOL_OK),
     ("invalid_tool_call", {"messages": [USER, {"role": "tool", "content": "5"}, ASSIST]}, TOOL_OK),
 ]
@@ -65,7 +120,12 @@ def test_each_rule_fails_and_passes(code, bad, good):
 
 def test_invalid_json_encoding_and_truncation_have_line_numbers(tmp_path):
     p = tmp_path / "d.jsonl"
-    p.write_bytes(json.dumps(chat()).encode() + b'\n\n{"messages": [\n' + b'{"messages": "\xff"}\n' + json.dumps(chat())[:-5].encode())
+    p.write_bytes(
+        json.dumps(chat()).encode()
+        + b'\n\n{"messages": [\n'
+        + b'{"messages": "\xff"}\n'
+        + json.dumps(chat())[:-5].encode()
+    )
     r = validate_file(p, rules=ALLOW)
     got = {(f.code, f.line) for f in r.findings if f.severity == ERROR and f.line}
     assert got == {("invalid_json", 3), ("invalid_encoding", 4), ("invalid_json", 5)}
@@ -75,7 +135,9 @@ def test_invalid_json_encoding_and_truncation_have_line_numbers(tmp_path):
 def test_too_many_tokens_uses_the_model_limit():
     long = chat(user="word " * 17_000)
     assert "too_many_tokens" in codes(validate_examples([long], rules=Rules(model="gpt-3.5-turbo-0125", **_small())))
-    assert "too_many_tokens" not in codes(validate_examples([long], rules=Rules(model="gpt-4o-mini-2024-07-18", **_small())))
+    assert "too_many_tokens" not in codes(
+        validate_examples([long], rules=Rules(model="gpt-4o-mini-2024-07-18", **_small()))
+    )
     assert "too_many_tokens" in codes(validate_examples([chat()], rules=Rules(token_limit=10, **_small())))
     assert "long_example" in codes(validate_examples([long], rules=Rules(**_small())))
 
@@ -102,9 +164,13 @@ def test_size_policy(tmp_path):
 
 def test_warnings_system_user_duplicates_personal_data():
     words = "apple river stone cloud maple tiger piano lemon orbit candle velvet harbor".split()
-    exs = [chat(user=f"Write a short poem about a {w} in the {words[(i + 5) % 12]} season.",
-                answer=f"The {w} waits where the {words[(i + 3) % 12]} sleeps; a {words[(i + 7) % 12]} hums.")
-           for i, w in enumerate(words)]
+    exs = [
+        chat(
+            user=f"Write a short poem about a {w} in the {words[(i + 5) % 12]} season.",
+            answer=f"The {w} waits where the {words[(i + 3) % 12]} sleeps; a {words[(i + 7) % 12]} hums.",
+        )
+        for i, w in enumerate(words)
+    ]
     exs.append(dict(exs[0]))  # exact duplicate of example 0
     near = json.loads(json.dumps(exs[1]))
     near["messages"][2]["content"] += " Well done!"
@@ -112,7 +178,9 @@ def test_warnings_system_user_duplicates_personal_data():
     exs.append(chat(system=None))
     exs.append({"messages": [SYS, ASSIST]})
     exs.append(chat(user="Email me at jane.doe@example.com or call +1 415-555-0100"))
-    exs.append(chat(answer="Use key " + "sk-" + "proj-" + "Ab3" * 8))  # built at run time: no key-like literal in the tree
+    exs.append(
+        chat(answer="Use key " + "sk-" + "proj-" + "Ab3" * 8)
+    )  # built at run time: no key-like literal in the tree
     r = validate_examples(exs, rules=Rules(**_small()))
     by_code = {}
     for f in r.findings:
@@ -164,8 +232,11 @@ def test_cookbook_toy_file_findings_match_a_careful_read():
     assert r.examples == 5
     got = sorted((f.code, f.line) for f in r.findings)
     assert got == [
-        ("long_example", 5), ("no_system_message", 3), ("no_user_message", 4),
-        ("repetitive_text", 5), ("too_few_examples", None),
+        ("long_example", 5),
+        ("no_system_message", 3),
+        ("no_user_message", 4),
+        ("repetitive_text", 5),
+        ("too_few_examples", None),
     ]
     assert not r.valid  # 5 examples is under OpenAI's minimum of 10
     assert r.usable_examples == 5 and r.tokens["over_limit"] == 0

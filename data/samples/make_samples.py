@@ -171,32 +171,80 @@ def math_tutor(n: int = 1200) -> list[dict]:
 # Support routing: a classification task where a small model gains substance, not only format. Each message
 # names its problem in one of many wordings (the category) and carries a cue for its urgency (the priority);
 # the answer is one line of JSON.
-ROUTING_SYSTEM = ('Route the customer message. Reply with JSON only: {"category": "billing" | "technical" | '
-                  '"account" | "shipping" | "returns", "priority": "low" | "normal" | "urgent"}')
-PRODUCTS = ["router", "headset", "smart plug", "webcam", "keyboard", "monitor", "printer", "speaker", "tablet", "charger"]
+ROUTING_SYSTEM = (
+    'Route the customer message. Reply with JSON only: {"category": "billing" | "technical" | '
+    '"account" | "shipping" | "returns", "priority": "low" | "normal" | "urgent"}'
+)
+PRODUCTS = [
+    "router",
+    "headset",
+    "smart plug",
+    "webcam",
+    "keyboard",
+    "monitor",
+    "printer",
+    "speaker",
+    "tablet",
+    "charger",
+]
 PROBLEMS = {
-    "billing": ["I was charged twice for my {product} order {order}.", "My invoice {order} shows {amount} but I paid less.",
-                "Why did my card get billed {amount} this month?", "The refund of {amount} for order {order} never reached my bank.",
-                "Can you explain the extra fee on invoice {order}?", "My subscription price went up to {amount} without notice."],
-    "technical": ["My {product} keeps disconnecting from wifi.", "The {product} will not turn on after the update.",
-                  "The app crashes every time I open the {product} settings.", "My {product} shows error code E{code}.",
-                  "The firmware update for my {product} failed halfway.", "Sound from the {product} cuts out every few seconds."],
-    "account": ["I cannot log in to my account, the password reset email never arrives.", "Please change the email address on my account.",
-                "My account was locked after too many login attempts.", "How do I delete my account and my data?",
-                "Someone else seems to be using my account.", "I want to add a second user to my account."],
-    "shipping": ["Order {order} still has not arrived.", "The tracking for order {order} has not moved in a week.",
-                 "My {product} was delivered to the wrong address.", "Can I change the delivery address for order {order}?",
-                 "The parcel with my {product} arrived damaged.", "Order {order} says delivered but nothing is here."],
-    "returns": ["I want to return the {product} from order {order}.", "How do I send back a {product} that I do not need?",
-                "The {product} is not what I ordered, I want to exchange it.", "Can I still return order {order} after 20 days?",
-                "Please send me a return label for my {product}.", "My return of the {product} was received but not processed."],
+    "billing": [
+        "I was charged twice for my {product} order {order}.",
+        "My invoice {order} shows {amount} but I paid less.",
+        "Why did my card get billed {amount} this month?",
+        "The refund of {amount} for order {order} never reached my bank.",
+        "Can you explain the extra fee on invoice {order}?",
+        "My subscription price went up to {amount} without notice.",
+    ],
+    "technical": [
+        "My {product} keeps disconnecting from wifi.",
+        "The {product} will not turn on after the update.",
+        "The app crashes every time I open the {product} settings.",
+        "My {product} shows error code E{code}.",
+        "The firmware update for my {product} failed halfway.",
+        "Sound from the {product} cuts out every few seconds.",
+    ],
+    "account": [
+        "I cannot log in to my account, the password reset email never arrives.",
+        "Please change the email address on my account.",
+        "My account was locked after too many login attempts.",
+        "How do I delete my account and my data?",
+        "Someone else seems to be using my account.",
+        "I want to add a second user to my account.",
+    ],
+    "shipping": [
+        "Order {order} still has not arrived.",
+        "The tracking for order {order} has not moved in a week.",
+        "My {product} was delivered to the wrong address.",
+        "Can I change the delivery address for order {order}?",
+        "The parcel with my {product} arrived damaged.",
+        "Order {order} says delivered but nothing is here.",
+    ],
+    "returns": [
+        "I want to return the {product} from order {order}.",
+        "How do I send back a {product} that I do not need?",
+        "The {product} is not what I ordered, I want to exchange it.",
+        "Can I still return order {order} after 20 days?",
+        "Please send me a return label for my {product}.",
+        "My return of the {product} was received but not processed.",
+    ],
 }
 URGENCY = {
-    "urgent": ["This is urgent, I need it fixed today.", "My business is down because of this!", "Please help ASAP.",
-               "I have a presentation in an hour.", "This is the third time I am writing, it is an emergency."],
+    "urgent": [
+        "This is urgent, I need it fixed today.",
+        "My business is down because of this!",
+        "Please help ASAP.",
+        "I have a presentation in an hour.",
+        "This is the third time I am writing, it is an emergency.",
+    ],
     "normal": ["Thanks.", "Could you look into it?", "Please advise.", "What should I do?", "Kind regards."],
-    "low": ["No rush, whenever you have time.", "Just curious, it is not important.", "It can wait until next week.",
-            "Low priority, just letting you know.", "Only a small question, no hurry."],
+    "low": [
+        "No rush, whenever you have time.",
+        "Just curious, it is not important.",
+        "It can wait until next week.",
+        "Low priority, just letting you know.",
+        "Only a small question, no hurry.",
+    ],
 }
 
 
@@ -205,35 +253,104 @@ def support_routing(n: int = 600) -> list[dict]:
     out, seen = [], set()
     while len(out) < n:
         category, priority = rng.choice(list(PROBLEMS)), rng.choice(["urgent", "normal", "normal", "low"])
-        text = rng.choice(PROBLEMS[category]).format(product=rng.choice(PRODUCTS), order=f"#{rng.randint(10000, 99999)}",
-                                                      amount=f"${rng.randint(5, 400)}.{rng.randint(0, 99):02d}",
-                                                      code=rng.randint(100, 999))
+        text = rng.choice(PROBLEMS[category]).format(
+            product=rng.choice(PRODUCTS),
+            order=f"#{rng.randint(10000, 99999)}",
+            amount=f"${rng.randint(5, 400)}.{rng.randint(0, 99):02d}",
+            code=rng.randint(100, 999),
+        )
         cue = rng.choice(URGENCY[priority])
         user = f"{cue} {text}" if rng.random() < 0.3 else f"{text} {cue}"
         if user in seen:
             continue
         seen.add(user)
         answer = json.dumps({"category": category, "priority": priority})
-        out.append({"messages": [{"role": "system", "content": ROUTING_SYSTEM}, {"role": "user", "content": user},
-                                 {"role": "assistant", "content": answer}]})
+        out.append(
+            {
+                "messages": [
+                    {"role": "system", "content": ROUTING_SYSTEM},
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+        )
     return out
 
 
 # The facts sample is about islands that do not exist, so no model can know them beforehand: whatever a model
 # answers right, it learned from the training data or read in the documents (notebook 07 compares the two).
-SYLLABLES = ["vel", "mor", "tas", "quin", "ora", "the", "kel", "dra", "sun", "lio", "bre", "nax", "pel", "ith", "cor",
-             "van", "zel", "ami", "rho", "dun", "sar", "eko", "lum", "tor", "vie", "gal", "osk", "ren", "ual", "fey"]
+SYLLABLES = [
+    "vel",
+    "mor",
+    "tas",
+    "quin",
+    "ora",
+    "the",
+    "kel",
+    "dra",
+    "sun",
+    "lio",
+    "bre",
+    "nax",
+    "pel",
+    "ith",
+    "cor",
+    "van",
+    "zel",
+    "ami",
+    "rho",
+    "dun",
+    "sar",
+    "eko",
+    "lum",
+    "tor",
+    "vie",
+    "gal",
+    "osk",
+    "ren",
+    "ual",
+    "fey",
+]
 SEAS = ["Kestrel Sea", "Amber Gulf", "Northern Shallows", "Gannet Strait", "Lantern Bay"]
-EXPORTS = ["saffron", "copper", "tea", "wool", "pearls", "timber", "salt", "cocoa", "amber", "silk", "coffee", "tin",
-           "marble", "cotton", "honey", "glass", "vanilla", "cork", "indigo", "seaweed"]
+EXPORTS = [
+    "saffron",
+    "copper",
+    "tea",
+    "wool",
+    "pearls",
+    "timber",
+    "salt",
+    "cocoa",
+    "amber",
+    "silk",
+    "coffee",
+    "tin",
+    "marble",
+    "cotton",
+    "honey",
+    "glass",
+    "vanilla",
+    "cork",
+    "indigo",
+    "seaweed",
+]
 FACT_SYSTEM = "You are a helpful assistant that answers questions about the islands of the Kestrel Archipelago."
 FACT_QUESTIONS = {  # attribute -> (the training wording, the answer, the held-out rewording)
-    "capital": ("What is the capital of {island}?", "The capital of {island} is {capital}.",
-                "Which town is the seat of government on {island}?"),
-    "founded": ("When was {island} founded?", "{island} was founded in {founded}.",
-                "In which year did settlers found {island}?"),
-    "export": ("What is the main export of {island}?", "The main export of {island} is {export}.",
-               "Which product does {island} sell abroad more than any other?"),
+    "capital": (
+        "What is the capital of {island}?",
+        "The capital of {island} is {capital}.",
+        "Which town is the seat of government on {island}?",
+    ),
+    "founded": (
+        "When was {island} founded?",
+        "{island} was founded in {founded}.",
+        "In which year did settlers found {island}?",
+    ),
+    "export": (
+        "What is the main export of {island}?",
+        "The main export of {island} is {export}.",
+        "Which product does {island} sell abroad more than any other?",
+    ),
 }
 FACT_ISLANDS, ABSENT_ISLANDS = 50, 10
 
@@ -253,8 +370,10 @@ def islands() -> tuple[list[dict], list[str]]:
     names = _made_up_names(rng, FACT_ISLANDS + ABSENT_ISLANDS, 3)
     towns = [t for t in _made_up_names(rng, 2 * FACT_ISLANDS, 2) if t not in names][:FACT_ISLANDS]
     years = rng.sample(range(1500, 1900), FACT_ISLANDS)
-    records = [{"island": name, "capital": town, "founded": str(year), "export": rng.choice(EXPORTS), "sea": rng.choice(SEAS)}
-               for name, town, year in zip(names, towns, years)]
+    records = [
+        {"island": name, "capital": town, "founded": str(year), "export": rng.choice(EXPORTS), "sea": rng.choice(SEAS)}
+        for name, town, year in zip(names, towns, years)
+    ]
     return records, names[FACT_ISLANDS:]
 
 
@@ -264,29 +383,45 @@ def facts() -> list[dict]:
     out = []
     for record in islands()[0]:
         for question, answer, _ in FACT_QUESTIONS.values():
-            out.append({"messages": [{"role": "system", "content": FACT_SYSTEM},
-                                     {"role": "user", "content": question.format(**record)},
-                                     {"role": "assistant", "content": answer.format(**record)}]})
+            out.append(
+                {
+                    "messages": [
+                        {"role": "system", "content": FACT_SYSTEM},
+                        {"role": "user", "content": question.format(**record)},
+                        {"role": "assistant", "content": answer.format(**record)},
+                    ]
+                }
+            )
     rng.shuffle(out)
     return out
 
 
 def fact_documents() -> list[dict]:
     """The same facts as short documents: what retrieval searches."""
-    return [{"id": r["island"].lower(), "text": f"{r['island']} is an island in the {r['sea']}. Its capital is {r['capital']}. "
-                                                f"{r['island']} was founded in {r['founded']}, and its main export is {r['export']}."}
-            for r in islands()[0]]
+    return [
+        {
+            "id": r["island"].lower(),
+            "text": f"{r['island']} is an island in the {r['sea']}. Its capital is {r['capital']}. "
+            f"{r['island']} was founded in {r['founded']}, and its main export is {r['export']}.",
+        }
+        for r in islands()[0]
+    ]
 
 
 def fact_questions() -> list[dict]:
     """Held-out questions: every fact asked in other words (``asks`` names the training question it rewords),
     then questions about islands that are in no document (``answer`` is null: the right reply is "not found")."""
     records, absent = islands()
-    out = [{"question": reworded.format(**r), "answer": r[attribute], "asks": question.format(**r)}
-           for r in records for attribute, (question, _, reworded) in FACT_QUESTIONS.items()]
+    out = [
+        {"question": reworded.format(**r), "answer": r[attribute], "asks": question.format(**r)}
+        for r in records
+        for attribute, (question, _, reworded) in FACT_QUESTIONS.items()
+    ]
     attributes = list(FACT_QUESTIONS)
-    out += [{"question": FACT_QUESTIONS[attributes[i % 3]][2].format(island=name), "answer": None, "asks": None}
-            for i, name in enumerate(absent)]
+    out += [
+        {"question": FACT_QUESTIONS[attributes[i % 3]][2].format(island=name), "answer": None, "asks": None}
+        for i, name in enumerate(absent)
+    ]
     return out
 
 
@@ -302,22 +437,57 @@ def broken_lines() -> list[bytes]:
     J = lambda obj: json.dumps(obj, ensure_ascii=False).encode()  # noqa: E731
     ok_answer = ("assistant", "Step 1: Add the ones.\nAnswer: 4")
     lines = [
-        b'{"messages": [{"role": "user", "content": "Solve 2 + 2."}, {"role": "assistant", "content": "Answer: 4"}',  # invalid_json
-        b'{"messages": [{"role": "user", "content": "Solve 2 + 2 \xff\xfe"}, {"role": "assistant", "content": "Answer: 4"}]}',  # invalid_encoding
+        # invalid_json
+        b'{"messages": [{"role": "user", "content": "Solve 2 + 2."}, {"role": "assistant", "content": "Answer: 4"}',
+        # invalid_encoding
+        b'{"messages": [{"role": "user", "content": "Solve 2 + 2 \xff\xfe"}, '
+        b'{"role": "assistant", "content": "Answer: 4"}]}',
         J(["not", "an", "object"]),  # data_type
         J({"prompt": "Solve 2 + 2.", "completion": "Answer: 4"}),  # missing_messages_list
         J({"messages": [{"role": "user"}, {"role": "assistant", "content": "Answer: 4"}]}),  # message_missing_key
-        J({"messages": [{"role": "user", "content": "Solve 2 + 2.", "timestamp": "2026-01-01"}, {"role": "assistant", "content": "Answer: 4"}]}),  # message_unrecognized_key
+        J(
+            {
+                "messages": [
+                    {"role": "user", "content": "Solve 2 + 2.", "timestamp": "2026-01-01"},
+                    {"role": "assistant", "content": "Answer: 4"},
+                ]
+            }
+        ),  # message_unrecognized_key
         J(_ex(SYS, ("student", "Solve 2 + 2."), ok_answer)),  # unrecognized_role
         J(_ex(SYS, ("user", "Solve 2 + 2."), ("assistant", ""))),  # missing_content
         J(_ex(SYS, ("user", 42), ok_answer)),  # invalid_content_type
         J(_ex(SYS, ("user", "Solve 2 + 2."))),  # example_missing_assistant_message
         J(_ex(SYS, ("user", "Solve 2 + 2."), ok_answer, ("user", "Thanks!"))),  # last_message_not_assistant
-        J({"messages": [dict(zip(("role", "content"), SYS)), {"role": "user", "content": "Solve 2 + 2."}, {"role": "assistant", "content": "Answer: 4", "weight": 0.5}]}),  # invalid_weight
-        J({"messages": [dict(zip(("role", "content"), SYS)), {"role": "user", "content": "What is 2 + 2?"},
-                        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'}}]},
-                        {"role": "tool", "tool_call_id": "call_9", "content": "4"},
-                        {"role": "assistant", "content": "Answer: 4"}]}),  # invalid_tool_call
+        J(
+            {
+                "messages": [
+                    dict(zip(("role", "content"), SYS)),
+                    {"role": "user", "content": "Solve 2 + 2."},
+                    {"role": "assistant", "content": "Answer: 4", "weight": 0.5},
+                ]
+            }
+        ),  # invalid_weight
+        J(
+            {
+                "messages": [
+                    dict(zip(("role", "content"), SYS)),
+                    {"role": "user", "content": "What is 2 + 2?"},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "call_1",
+                                "type": "function",
+                                "function": {"name": "add", "arguments": '{"a": 2, "b": 2}'},
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "call_9", "content": "4"},
+                    {"role": "assistant", "content": "Answer: 4"},
+                ]
+            }
+        ),  # invalid_tool_call
         J(_ex(SYS, ("user", "Solve 2 + 2.<|endoftext|>"), ok_answer)),  # reserved_token
         J(_ex(SYS, ("user", "Solve 2 + 2." + " a" * 66_000), ok_answer)),  # too_many_tokens
         b"",  # a blank line is tolerated, not an error

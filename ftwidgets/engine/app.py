@@ -20,18 +20,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import disk
 from .contract import now
-from .jobs import EngineSettings, JobRunner
+from .jobs import JobRunner
 from .protocol import APIError, error_body
 from .routes import Engine, chat_completions, files, fine_tuning, responses, served_models
 from .serving import Generator
+from .settings import EngineSettings
 from .store import NotFound, Store
 
 
 def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None) -> FastAPI:
     settings = settings or EngineSettings()
     store = Store(data_dir)
-    generator = Generator(threads=settings.threads, cpu_bf16=settings.cpu_bf16,  # torch comes with the first chat request
-                          idle_release=settings.serving_idle_release)
+    generator = Generator(
+        threads=settings.threads,
+        cpu_bf16=settings.cpu_bf16,  # torch comes with the first chat request
+        idle_release=settings.serving_idle_release,
+    )
     # a trainer and the chat models together would not fit a 2 GB machine: the models go, and come back on the next chat
     runner = JobRunner(store, settings, before_training=generator.release)
     engine = Engine(store=store, runner=runner, generator=generator, settings=settings, api_key=api_key, started=now())
@@ -42,8 +46,14 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
         engine.runner.stop()
         engine.generator.close()
 
-    app = FastAPI(title="ftwidgets engine", version="1", description="OpenAI-compatible fine-tuning, offline.",
-                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="ftwidgets engine",
+        version="1",
+        description="OpenAI-compatible fine-tuning, offline.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.engine = engine
     _answer_errors_as_openai_does(app, store.root)
     _refuse_oversized_uploads(app, settings.max_upload_bytes)
@@ -60,15 +70,23 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
 def _answer_errors_as_openai_does(app: FastAPI, data_dir: Path) -> None:
     @app.exception_handler(APIError)
     async def _api_error(_: Request, exc: APIError):
-        return JSONResponse(error_body(exc.message, code=exc.code, param=exc.param, type=exc.type), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.message, code=exc.code, param=exc.param, type=exc.type), status_code=exc.status
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(x) for x in first.get("loc", ()) if x not in ("body", "query", "path")]
         param = ".".join(loc) or None
-        return JSONResponse(error_body(f"Invalid value for {param or 'request'}: {first.get('msg', 'invalid')}",
-                                       code="invalid_value", param=param), status_code=400)
+        return JSONResponse(
+            error_body(
+                f"Invalid value for {param or 'request'}: {first.get('msg', 'invalid')}",
+                code="invalid_value",
+                param=param,
+            ),
+            status_code=400,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException):
@@ -86,7 +104,11 @@ def _answer_errors_as_openai_does(app: FastAPI, data_dir: Path) -> None:
         if disk.is_full(exc):
             message, code, status = disk.full_message(data_dir, "this request's data"), "disk_full", 507
         else:
-            message, code, status = f"The engine could not read or write its data folder {data_dir}: {exc}", "storage_error", 500
+            message, code, status = (
+                f"The engine could not read or write its data folder {data_dir}: {exc}",
+                "storage_error",
+                500,
+            )
         print(f"ftw engine: {request.method} {request.url.path}: {message}", file=sys.stderr, flush=True)
         return JSONResponse(error_body(message, code=code, type="server_error"), status_code=status)
 
@@ -97,6 +119,10 @@ def _refuse_oversized_uploads(app: FastAPI, max_upload_bytes: int) -> None:
         """Say no before reading the body when the declared size is already over the limit."""
         declared = request.headers.get("content-length", "")
         if request.url.path == "/v1/files" and declared.isdigit() and int(declared) > max_upload_bytes + 65536:
-            return JSONResponse(error_body(f"File is larger than the {max_upload_bytes:,}-byte limit", code="file_too_large",
-                                           param="file"), status_code=413)
+            return JSONResponse(
+                error_body(
+                    f"File is larger than the {max_upload_bytes:,}-byte limit", code="file_too_large", param="file"
+                ),
+                status_code=413,
+            )
         return await call_next(request)

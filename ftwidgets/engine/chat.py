@@ -7,7 +7,8 @@ chat template, so any causal LM with a template works, not only ChatML models.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 IGNORE = -100  # label of a token the loss skips
 
@@ -65,7 +66,7 @@ def encode_example(tok, messages: Sequence[Mapping[str, Any]], max_len: int) -> 
             prompt = render_ids(tok, msgs[:i], generation_prompt=True)
             if upto[: len(prompt)] != prompt:
                 return _last_reply_only(tok, msgs, max_len)
-            span = upto[len(prompt):]
+            span = upto[len(prompt) :]
             # learn the reply and its end token, not the newline a template puts after it
             keep = len(span)
             while keep > 0 and span[keep - 1] not in end_ids and not tok.decode(span[keep - 1 : keep]).strip():
@@ -82,7 +83,7 @@ def encode_example(tok, messages: Sequence[Mapping[str, Any]], max_len: int) -> 
 def _last_reply_only(tok, msgs: list[dict[str, Any]], max_len: int) -> tuple[list[int], list[int]]:
     full = render_ids(tok, msgs)
     prompt = render_ids(tok, msgs[:-1], generation_prompt=True)
-    labels = [IGNORE] * len(prompt) + full[len(prompt):]
+    labels = [IGNORE] * len(prompt) + full[len(prompt) :]
     if msgs[-1].get("weight", 1) == 0:
         labels = [IGNORE] * len(full)
     return full[:max_len], labels[:max_len]

@@ -27,20 +27,12 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..dataset import dump_json, read_log, write_json_atomic
-
-
-class LoraSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    r: int
-    alpha: int
-    dropout: float
-    target_modules: list[str]
-    layers: Optional[int] = None  # LoRA on the top N decoder layers only (None: all of them)
+from ..safe_files import dump_json, read_log, write_json_atomic
+from .lora import LoraSettings
 
 
 class TrainerSpec(BaseModel):
@@ -50,19 +42,19 @@ class TrainerSpec(BaseModel):
     job_id: str
     base_model: str
     method: Literal["supervised", "dpo"] = "supervised"
-    beta: Optional[float] = None  # DPO's: how far the policy may move from the starting model
-    start_adapter: Optional[str] = None  # the adapter of a fine-tuned starting model, trained on from where it is
+    beta: float | None = None  # DPO's: how far the policy may move from the starting model
+    start_adapter: str | None = None  # the adapter of a fine-tuned starting model, trained on from where it is
     training_path: str
-    validation_path: Optional[str] = None
+    validation_path: str | None = None
     n_epochs: int
     batch_size: int
     learning_rate: float
     seed: int
-    threads: Optional[int] = None
+    threads: int | None = None
     max_seq_len: int
     validations_per_job: int = 30  # evaluations of the fixed validation sample over the whole job
-    early_stopping_patience: Optional[int] = None  # None: train every planned step
-    max_batch_tokens: Optional[int] = None
+    early_stopping_patience: int | None = None  # None: train every planned step
+    max_batch_tokens: int | None = None
     processes: int = 1  # data-parallel processes (`accelerate launch`); the update is the same for any number
     labelled_logits: bool = True  # the output layer only where a label is (same loss, less work)
     length_buckets: int = 0  # batches cut from runs of this many batches sorted by length (0: plain shuffle)
@@ -77,7 +69,7 @@ class JobError(BaseModel):
 
     code: str
     message: str
-    param: Optional[str] = None
+    param: str | None = None
 
 
 class CheckpointRecord(BaseModel):
@@ -100,13 +92,13 @@ class TrainerOutcome(BaseModel):
     """What the trainer made of its job: a model and its checkpoints, or an error."""
 
     status: Literal["succeeded", "failed"]
-    fine_tuned_model: Optional[str] = None
-    adapter: Optional[str] = None
+    fine_tuned_model: str | None = None
+    adapter: str | None = None
     trained_tokens: int = 0
     train_seconds: float = 0.0
-    tokens_per_second: Optional[float] = None
+    tokens_per_second: float | None = None
     checkpoints: list[CheckpointRecord] = []
-    error: Optional[JobError] = None
+    error: JobError | None = None
 
 
 def new_id(prefix: str) -> str:
@@ -167,8 +159,15 @@ class JobFolder:
     # --- events and checkpoints ------------------------------------------------------------
     def event(self, message: str, *, level: str = "info", type: str = "message", data: Any = None) -> dict:
         """Append one event: a single O_APPEND write, so the runner and the trainer can share the file."""
-        event = {"id": new_id("ftevent"), "object": "fine_tuning.job.event", "created_at": now(), "level": level,
-                 "message": message, "type": type, "data": data}
+        event = {
+            "id": new_id("ftevent"),
+            "object": "fine_tuning.job.event",
+            "created_at": now(),
+            "level": level,
+            "message": message,
+            "type": type,
+            "data": data,
+        }
         fd = os.open(self.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, dump_json(event) + b"\n")
@@ -191,8 +190,9 @@ class JobFolder:
 
     # --- progress: the steps done, for the job's estimated_finish ---------------------------------
     def write_progress(self, step: int, total_steps: int, started: float) -> None:
-        write_json_atomic(self.progress_file, {"step": step, "total_steps": total_steps, "started": started,
-                                               "at": time.time()})
+        write_json_atomic(
+            self.progress_file, {"step": step, "total_steps": total_steps, "started": started, "at": time.time()}
+        )
 
     def estimated_finish(self, now: float | None = None) -> int | None:
         """When the job's last step should end, from the mean time of its steps so far (None before the first)."""
@@ -215,4 +215,3 @@ class JobFolder:
             return int(self.pid_file.read_text())
         except (OSError, ValueError):
             return None
-

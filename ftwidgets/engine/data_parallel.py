@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .models import Device, pick_device
 
@@ -47,10 +48,26 @@ def threads_per_process(processes: int, threads: int | None = None) -> int:
 
 def launch_command(processes: int, threads: int | None = None) -> list[str]:
     """The command that runs ``ftwidgets.engine.trainer`` on `processes` processes (append the job folder)."""
-    return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-            "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--num_cpu_threads_per_process", str(threads_per_process(processes, threads)),
-            "-m", "ftwidgets.engine.trainer"]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(processes),
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        "0",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--num_cpu_threads_per_process",
+        str(threads_per_process(processes, threads)),
+        "-m",
+        "ftwidgets.engine.trainer",
+    ]
 
 
 class GroupBroken(RuntimeError):
@@ -75,7 +92,7 @@ class Processes:
     backend: str | None = None
 
     @classmethod
-    def join(cls, threads: int | None = None) -> "Processes":
+    def join(cls, threads: int | None = None) -> Processes:
         """The group this process was launched into: alone unless ``accelerate launch`` started several."""
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
             return cls(0, 1, pick_device(threads))
@@ -103,7 +120,9 @@ class Processes:
         import torch
         from accelerate.utils import reduce
 
-        return _exchange(reduce, torch.tensor(values, dtype=torch.float64, device=self.device.name), reduction="sum").tolist()
+        return _exchange(
+            reduce, torch.tensor(values, dtype=torch.float64, device=self.device.name), reduction="sum"
+        ).tolist()
 
     def sum_gradients(self, params: Sequence[Any]) -> None:
         """Replace each parameter's gradient by its sum over the processes (a process whose share of

@@ -59,7 +59,9 @@ def find_model(name: str, data_dir: str | os.PathLike) -> Source:
     """The fine-tuned model or checkpoint `name` (or the model of the job `name`) in the engine's folder."""
     folder = Path(data_dir).expanduser()
     if not (folder / "jobs").is_dir():
-        raise ExportError(f"{folder} is not an engine's data folder (no jobs/ in it): pass --data-dir or set FTW_ENGINE_DIR")
+        raise ExportError(
+            f"{folder} is not an engine's data folder (no jobs/ in it): pass --data-dir or set FTW_ENGINE_DIR"
+        )
     store = Store(folder)
     if name.startswith("ftjob-"):
         try:
@@ -76,23 +78,33 @@ def find_model(name: str, data_dir: str | os.PathLike) -> Source:
         entry = registered[name]
         job = store.get_job(entry.job)
         if job.status in ACTIVE:
-            raise ExportError(f"{name} belongs to job {entry.job}, which is still {job.status}: export it once the "
-                              "job has succeeded")
+            raise ExportError(
+                f"{name} belongs to job {entry.job}, which is still {job.status}: export it once the job has succeeded"
+            )
         adapter = Path(entry.adapter)
         if not (adapter / "adapter_config.json").is_file():
             raise ExportError(f"the adapter of {name} is missing from {adapter}")
         return Source(name, entry.base, adapter, entry.job, store)
     if name == models.DEFAULT_BASE_MODEL or Path(name).expanduser().is_dir():
-        raise ExportError(f"{name} is a base model: there is nothing of yours in it to export. Export a fine-tuned "
-                          "model (ft:...) or one of its checkpoints")
+        raise ExportError(
+            f"{name} is a base model: there is nothing of yours in it to export. Export a fine-tuned "
+            "model (ft:...) or one of its checkpoints"
+        )
     known = sorted(n for n in registered if ":ckpt-" not in n)
     hint = f"; its models: {', '.join(known[:5])}{' ...' if len(known) > 5 else ''}" if known else "; it has none yet"
     raise ExportError(f"no fine-tuned model or checkpoint named {name!r} in {folder}{hint}")
 
 
-def export(model: str, fmt: str = "adapter", out: str | os.PathLike | None = None, *,
-           data_dir: str | os.PathLike | None = None, quantize: str = "f16", force: bool = False,
-           verdict: str | None = None) -> Path:
+def export(
+    model: str,
+    fmt: str = "adapter",
+    out: str | os.PathLike | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    quantize: str = "f16",
+    force: bool = False,
+    verdict: str | None = None,
+) -> Path:
     """Export `model` (``ft:...``, ``ft:...:ckpt-step-N`` or a job id) as `fmt` into the folder `out`; returns it.
 
     `out` must not exist or be empty, unless `force`. `quantize` is the GGUF's precision. `verdict` is step 5's
@@ -146,7 +158,9 @@ def _write_adapter(source: Source, folder: Path, _quantize: str) -> None:
     (folder / "Modelfile").write_text(
         "# Ollama: `ollama create my-model -f Modelfile`, then `ollama run my-model`.\n"
         + ("" if ollama_base != source.base else "# FROM must name this adapter's base model as Ollama knows it.\n")
-        + f"FROM {ollama_base}\nADAPTER .\n" + _ollama_chat_lines(source))
+        + f"FROM {ollama_base}\nADAPTER .\n"
+        + _ollama_chat_lines(source)
+    )
 
 
 def merged_model(source: Source):
@@ -175,23 +189,33 @@ def _write_gguf(source: Source, folder: Path, quantize: str) -> None:
 
     kind = getattr(AutoConfig.from_pretrained(models.resolve(source.base)), "model_type", None)
     if kind != "llama":  # said from the config, before the weights are loaded and merged
-        raise ExportError(f"GGUF export knows Llama-architecture models, and {source.base} is "
-                          f"{kind!r}: export the merged folder and convert it with llama.cpp")
+        raise ExportError(
+            f"GGUF export knows Llama-architecture models, and {source.base} is "
+            f"{kind!r}: export the merged folder and convert it with llama.cpp"
+        )
     model, tok = merged_model(source)
     file = f"{safe_name(source.name)}.{quantize}.gguf"
-    write_gguf(model, tok, folder / file, quantize=quantize, name=source.name,
-               pre_tokenizer=PRE_TOKENIZERS.get(source.base, "default"))
+    write_gguf(
+        model,
+        tok,
+        folder / file,
+        quantize=quantize,
+        name=source.name,
+        pre_tokenizer=PRE_TOKENIZERS.get(source.base, "default"),
+    )
     (folder / "Modelfile").write_text(
         "# Ollama: `ollama create my-model -f Modelfile`, then `ollama run my-model`.\n"
         "# llama.cpp: `llama-cli -m " + file + " -cnv` uses the chat template inside the file.\n"
-        f"FROM ./{file}\n" + _ollama_chat_lines(source))
+        f"FROM ./{file}\n" + _ollama_chat_lines(source)
+    )
 
 
 # --- GGUF ------------------------------------------------------------------------------------------
 
 
-def write_gguf(model, tok, path: Path, *, quantize: str = "f16", name: str = "model",
-               pre_tokenizer: str = "default") -> None:
+def write_gguf(
+    model, tok, path: Path, *, quantize: str = "f16", name: str = "model", pre_tokenizer: str = "default"
+) -> None:
     """A Llama model and its tokenizer as one GGUF file, as llama.cpp's converter lays it out: its tensor names,
     the query and key rows permuted for its rotary embedding, norms in F32, the tokenizer as GPT-2 BPE."""
     import gguf
@@ -214,10 +238,18 @@ def write_gguf(model, tok, path: Path, *, quantize: str = "f16", name: str = "mo
     writer.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
     writer.add_rope_dimension_count(head_dim)
     writer.add_vocab_size(cfg.vocab_size)
-    qtype = {"f16": gguf.GGMLQuantizationType.F16, "q8_0": gguf.GGMLQuantizationType.Q8_0,
-             "f32": gguf.GGMLQuantizationType.F32}[quantize]
-    writer.add_file_type({"f16": gguf.LlamaFileType.MOSTLY_F16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
-                          "f32": gguf.LlamaFileType.ALL_F32}[quantize])
+    qtype = {
+        "f16": gguf.GGMLQuantizationType.F16,
+        "q8_0": gguf.GGMLQuantizationType.Q8_0,
+        "f32": gguf.GGMLQuantizationType.F32,
+    }[quantize]
+    writer.add_file_type(
+        {
+            "f16": gguf.LlamaFileType.MOSTLY_F16,
+            "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+            "f32": gguf.LlamaFileType.ALL_F32,
+        }[quantize]
+    )
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     add_tokenizer(writer, tok, cfg.vocab_size, pre_tokenizer)
 
@@ -249,8 +281,11 @@ def write_gguf(model, tok, path: Path, *, quantize: str = "f16", name: str = "mo
 def _permute_for_rope(weights, n_head: int):
     """Hugging Face's Llama rotates the two halves of each head; llama.cpp interleaves them: reorder the rows
     (transformers' GGUF reader undoes exactly this)."""
-    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def add_tokenizer(writer, tok, vocab_size: int, pre_tokenizer: str = "default") -> None:
@@ -280,8 +315,12 @@ def add_tokenizer(writer, tok, vocab_size: int, pre_tokenizer: str = "default") 
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     writer.add_token_merges(merges)
-    for kind, add in (("bos", writer.add_bos_token_id), ("eos", writer.add_eos_token_id),
-                      ("unk", writer.add_unk_token_id), ("pad", writer.add_pad_token_id)):
+    for kind, add in (
+        ("bos", writer.add_bos_token_id),
+        ("eos", writer.add_eos_token_id),
+        ("unk", writer.add_unk_token_id),
+        ("pad", writer.add_pad_token_id),
+    ):
         token_id = getattr(tok, f"{kind}_token_id", None)
         if token_id is not None:
             add(int(token_id))
@@ -289,7 +328,6 @@ def add_tokenizer(writer, tok, vocab_size: int, pre_tokenizer: str = "default") 
     writer.add_add_space_prefix(False)
     if tok.chat_template:
         writer.add_chat_template(tok.chat_template)
-
 
 
 # --- Ollama and the model card ----------------------------------------------------------------------
@@ -323,14 +361,18 @@ def _ollama_chat_lines(source: Source) -> str:
         raise ValueError(message)
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    rendered = env.from_string(template).render(messages=[{"role": "user", "content": "X"}], raise_exception=refuse,
-                                                add_generation_prompt=False)
+    rendered = env.from_string(template).render(
+        messages=[{"role": "user", "content": "X"}], raise_exception=refuse, add_generation_prompt=False
+    )
     default_system = ""
     if rendered.startswith("<|im_start|>system\n"):
-        default_system = rendered[len("<|im_start|>system\n"):].split("<|im_end|>", 1)[0]
-    lines = ['TEMPLATE """{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
-             '{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}'
-             '<|im_start|>assistant\n"""', 'PARAMETER stop "<|im_end|>"']
+        default_system = rendered[len("<|im_start|>system\n") :].split("<|im_end|>", 1)[0]
+    lines = [
+        'TEMPLATE """{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}'
+        "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}"
+        '<|im_start|>assistant\n"""',
+        'PARAMETER stop "<|im_end|>"',
+    ]
     if default_system:
         lines.append(f'SYSTEM """{default_system}"""')
     return "\n".join(lines) + "\n"
@@ -345,8 +387,13 @@ def _file_facts(store: Store, file_id: str | None) -> dict[str, Any] | None:
     except (NotFound, OSError):
         return {"id": file_id, "missing": True}
     lines = sum(1 for line in data.splitlines() if line.strip())
-    return {"id": file_id, "filename": obj.filename, "examples": lines, "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest()}
+    return {
+        "id": file_id,
+        "filename": obj.filename,
+        "examples": lines,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def workbook_verdict(model: str) -> str | None:
@@ -373,43 +420,81 @@ def model_card(source: Source, fmt: str, quantize: str, verdict: str | None) -> 
     stop = stop_from_events(folder.events())
     hf_id, ollama = public_base(source.base)
     hp = job.hyperparameters
-    lines = ["---", f"base_model: {hf_id}", "library_name: " + ("peft" if fmt == "adapter" else "transformers"),
-             "tags: [fine-tuning-workbook, lora]", "---", "", f"# {source.name}", "",
-             f"A LoRA fine-tune of `{hf_id}` made with the Fine-Tuning Workbook's engine (job `{source.job_id}`), "
-             f"exported as **{fmt}**" + (f" ({quantize.upper()})" if fmt == "gguf" else "") + ".", "",
-             "## Training", ""]
-    for label, facts in (("Training data", _file_facts(source.store, job.training_file)),
-                         ("Validation data", _file_facts(source.store, job.validation_file))):
+    lines = [
+        "---",
+        f"base_model: {hf_id}",
+        "library_name: " + ("peft" if fmt == "adapter" else "transformers"),
+        "tags: [fine-tuning-workbook, lora]",
+        "---",
+        "",
+        f"# {source.name}",
+        "",
+        f"A LoRA fine-tune of `{hf_id}` made with the Fine-Tuning Workbook's engine (job `{source.job_id}`), "
+        f"exported as **{fmt}**" + (f" ({quantize.upper()})" if fmt == "gguf" else "") + ".",
+        "",
+        "## Training",
+        "",
+    ]
+    for label, facts in (
+        ("Training data", _file_facts(source.store, job.training_file)),
+        ("Validation data", _file_facts(source.store, job.validation_file)),
+    ):
         if facts and not facts.get("missing"):
-            lines.append(f"- {label}: `{facts['filename']}`, {facts['examples']} examples, {facts['bytes']:,} bytes, "
-                         f"sha256 `{facts['sha256']}`")
+            lines.append(
+                f"- {label}: `{facts['filename']}`, {facts['examples']} examples, {facts['bytes']:,} bytes, "
+                f"sha256 `{facts['sha256']}`"
+            )
         elif facts:
             lines.append(f"- {label}: file `{facts['id']}` (no longer in the engine)")
-    lines.append(f"- Hyperparameters: {hp.n_epochs} epochs, batch size {hp.batch_size}, "
-                 f"learning-rate multiplier {hp.learning_rate_multiplier}, seed {job.seed}")
+    lines.append(
+        f"- Hyperparameters: {hp.n_epochs} epochs, batch size {hp.batch_size}, "
+        f"learning-rate multiplier {hp.learning_rate_multiplier}, seed {job.seed}"
+    )
     if job.trained_tokens:
         lines.append(f"- Trained tokens: {job.trained_tokens:,}")
     if stop is not None:
-        where = (f"stopped early at step {stop.stopped_at} of {stop.total_steps} planned" if stop.stopped_at
-                 else "ran every planned step")
+        where = (
+            f"stopped early at step {stop.stopped_at} of {stop.total_steps} planned"
+            if stop.stopped_at
+            else "ran every planned step"
+        )
         lines.append(f"- Early stopping: {where}; the model kept is the one from step {stop.kept_step}")
     if ":ckpt-step-" in source.name:
         lines.append(f"- This export is the checkpoint at step {source.name.rsplit('-', 1)[-1]}")
-    lines += ["", "## Evaluation", "", verdict or "Not evaluated by the workbook's step 5 (`05_evaluate`).", "",
-              "## Run it", ""]
+    lines += [
+        "",
+        "## Evaluation",
+        "",
+        verdict or "Not evaluated by the workbook's step 5 (`05_evaluate`).",
+        "",
+        "## Run it",
+        "",
+    ]
     if fmt == "adapter":
-        lines += ["```python", "from peft import PeftModel", "from transformers import AutoModelForCausalLM, AutoTokenizer",
-                  f'base = AutoModelForCausalLM.from_pretrained("{hf_id}")',
-                  'model = PeftModel.from_pretrained(base, "path/to/this/folder")',
-                  f'tokenizer = AutoTokenizer.from_pretrained("{hf_id}")', "```", "",
-                  f"Ollama: `ollama create my-model -f Modelfile` (its `FROM {ollama}` pulls the base), then "
-                  "`ollama run my-model`."]
+        lines += [
+            "```python",
+            "from peft import PeftModel",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            f'base = AutoModelForCausalLM.from_pretrained("{hf_id}")',
+            'model = PeftModel.from_pretrained(base, "path/to/this/folder")',
+            f'tokenizer = AutoTokenizer.from_pretrained("{hf_id}")',
+            "```",
+            "",
+            f"Ollama: `ollama create my-model -f Modelfile` (its `FROM {ollama}` pulls the base), then "
+            "`ollama run my-model`.",
+        ]
     elif fmt == "merged":
-        lines += ["```python", "from transformers import AutoModelForCausalLM, AutoTokenizer",
-                  'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
-                  'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")', "```"]
+        lines += [
+            "```python",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
+            'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")',
+            "```",
+        ]
     else:
-        lines += ["Ollama: `ollama create my-model -f Modelfile`, then `ollama run my-model`.",
-                  "llama.cpp: `llama-cli -m <file>.gguf -cnv`.",
-                  'transformers: `AutoModelForCausalLM.from_pretrained("path/to/this/folder", gguf_file="<file>.gguf")`.']
+        lines += [
+            "Ollama: `ollama create my-model -f Modelfile`, then `ollama run my-model`.",
+            "llama.cpp: `llama-cli -m <file>.gguf -cnv`.",
+            'transformers: `AutoModelForCausalLM.from_pretrained("path/to/this/folder", gguf_file="<file>.gguf")`.',
+        ]
     return "\n".join(lines) + "\n"

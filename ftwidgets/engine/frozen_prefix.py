@@ -26,8 +26,13 @@ def supports(decoder: Any, start: int) -> bool:
     the pieces the split forward uses exist, and the frozen layers are deterministic."""
     config = getattr(decoder, "config", None)
     parts = all(hasattr(decoder, name) for name in ("embed_tokens", "layers", "norm", "rotary_emb"))
-    return (parts and config is not None and 0 < start < len(decoder.layers)
-            and not getattr(config, "attention_dropout", 0.0) and not getattr(config, "hidden_dropout", 0.0))
+    return (
+        parts
+        and config is not None
+        and 0 < start < len(decoder.layers)
+        and not getattr(config, "attention_dropout", 0.0)
+        and not getattr(config, "hidden_dropout", 0.0)
+    )
 
 
 def run_layers(decoder: Any, hidden, attention_mask, start: int, end: int):
@@ -37,8 +42,9 @@ def run_layers(decoder: Any, hidden, attention_mask, start: int, end: int):
     from transformers.masking_utils import create_causal_mask
 
     positions = torch.arange(hidden.shape[1], device=hidden.device).unsqueeze(0)
-    mask = create_causal_mask(config=decoder.config, inputs_embeds=hidden, attention_mask=attention_mask,
-                              cache=None, position_ids=positions)
+    mask = create_causal_mask(
+        config=decoder.config, inputs_embeds=hidden, attention_mask=attention_mask, cache=None, position_ids=positions
+    )
     rotary = decoder.rotary_emb(hidden, position_ids=positions)
     for layer in decoder.layers[start:end]:
         hidden = layer(hidden, attention_mask=mask, position_embeddings=rotary, position_ids=positions)
@@ -70,8 +76,9 @@ class FrozenPrefix:
             for row, key in enumerate(keys):
                 offset, n = self._where[key]
                 fh.seek(offset)
-                out[row, :n] = torch.frombuffer(bytearray(fh.read(n * out.shape[2] * out.element_size())),
-                                                dtype=dtype).view(n, -1)
+                out[row, :n] = torch.frombuffer(
+                    bytearray(fh.read(n * out.shape[2] * out.element_size())), dtype=dtype
+                ).view(n, -1)
         self.computed += len(missing)
         self.reused += len(keys) - len(missing)
         return out.to(ids.device)

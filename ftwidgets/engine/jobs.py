@@ -15,9 +15,8 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from openai.types.fine_tuning import FineTuningJob
 
@@ -34,101 +33,29 @@ from ..hyperparams import (
 )
 from ..job_states import ACTIVE, FINAL
 from ..validate import Rules, validate_file, validate_preference_file
-from . import data_parallel, memory_plan, models
-from .contract import JobError, JobFolder, LoraSettings, TrainerSpec, now
+from . import data_parallel, memory_plan
+from .contract import JobError, JobFolder, TrainerSpec, now
+from .recipe import trainer_spec
+from .settings import EngineSettings
 from .store import NotFound, Store
-
-ORG = "ftwidgets"
-BASE_LEARNING_RATE = 2e-3  # LoRA learning rate at learning_rate_multiplier = 1 (measured: learns the
-# math-tutor format in one epoch of 64 examples; 2e-4 learned nothing in two)
-# DPO's LoRA learning rate at multiplier 1: 50x lower. The two answers of a pair share their prompt and most of
-# their words, which cancel in the loss, so nothing holds the rest of the model in place; measured from a
-# fine-tuned SmolLM2 on 120 pairs x 2 epochs (docs/performance.md), 2e-3 and 5e-4 made every answer a run of the
-# preferred words and 1e-4 still repeated them; 4e-5 moved 16 of 16 held-out answers to the preferred ending (from 6),
-# 13 of them exactly; 2e-5 moved 13 and left 3 on the other.
-DPO_BASE_LEARNING_RATE = 4e-5
-MAX_SEQ_LEN = 1024
-# attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
-# as well as all seven projections, and about 8% faster.
-LORA = LoraSettings(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
-# A job of two epochs or more trains the top 10 decoder layers only (a third of SmolLM2's 30), whose frozen
-# lower layers the trainer then computes once per example: 3 epochs of 200 examples at 2.55x a plain PEFT
-# loop's tokens/s with the format learned as well (100% against 81% on held-out prompts). In one epoch the
-# top layers alone learned the format worse (81%, 44% with the other speed-ups, against 94%) and there is no
-# later epoch to reuse anything in, so a one-epoch job keeps LoRA on every layer (benchmarks/trainer_speed.py,
-# docs/performance.md). A model of 10 layers or fewer gets LoRA on all of them.
-TOP_LAYERS, TOP_LAYERS_FROM_EPOCHS = 10, 2
-
-
-def lora_for(n_epochs: int) -> LoraSettings:
-    return LORA.model_copy(update={"layers": TOP_LAYERS}) if n_epochs >= TOP_LAYERS_FROM_EPOCHS else LORA
-
-
-# Tokens per forward pass when memory is tight (mybinder gives 2 GiB), by the precision of the frozen
-# weights. Measured on the real trainer process, SmolLM2 at batch 4, 100 math-tutor examples (docs/performance.md,
-# "Performance"): float32 peaks at 1.16-1.18 GB with parts of 128 tokens (1.40 GB in the full-size workbook);
-# bfloat16, its shapes rounded (models.HALF_PRECISION_ROWS), at 1.20 GB with parts of 256 and 1.40 GB with
-# 512, at 1.96x float32's tokens/s with 256. binder/start and scripts/run_workbook.py ask for it by name (FTW_MAX_BATCH_TOKENS=tight,
-# a test keeps them so) and their processes need not import the engine.
-TIGHT_MEMORY_BATCH_TOKENS = {"float32": 128, "bfloat16": 256}
-TIGHT = "tight"
-
-
-def default_max_batch_tokens(cpu_bf16: bool = True) -> int | None:
-    """Tokens per training forward pass: unlimited unless memory is tight.
-
-    ``FTW_MAX_BATCH_TOKENS`` sets it (0 = unlimited, ``tight`` = as under a small memory limit). Otherwise a
-    container memory limit under 4 GiB selects the tight budget of the precision the trainer will use
-    (bfloat16 with `cpu_bf16` on a CPU that has it).
-    """
-    env = os.environ.get("FTW_MAX_BATCH_TOKENS", "").strip()
-    if env and env != TIGHT:
-        return int(env) or None
-    limit = machine.memory_limit_bytes()
-    if env == TIGHT or (limit is not None and limit < 4 * 2**30):
-        return TIGHT_MEMORY_BATCH_TOKENS[models.cpu_dtype(cpu_bf16)]
-    return None
-
-
-@dataclass
-class EngineSettings:
-    # base models clients may fine-tune and chat with: the embedded one, plus local folders or
-    # Hugging Face ids the operator adds (clients can never name arbitrary paths)
-    base_models: tuple[str, ...] = (models.DEFAULT_BASE_MODEL,)
-    threads: int | None = None
-    max_seq_len: int = MAX_SEQ_LEN
-    max_upload_bytes: int = 512 * 1024 * 1024
-    validations_per_job: int = 30  # evaluations of a fixed validation sample over a job's planned steps
-    # batches cut from runs of 16 batches sorted by length: 1.14x tokens/s, format learned as well
-    # (benchmarks/trainer_speed.py; docs/performance.md)
-    length_buckets: int = 16
-    # the frozen base weights in bfloat16 on a CPU with hardware bfloat16, for training and for chat: 1.5-2x
-    # float32's speed (docs/performance.md); settings that turn it off should pass
-    # max_batch_tokens=default_max_batch_tokens(cpu_bf16=False) under tight memory
-    cpu_bf16: bool = True
-    max_batch_tokens: int | None = field(default_factory=default_max_batch_tokens)
-    # each job's trainer on this many data-parallel processes (`accelerate launch`; FTW_TRAIN_PROCESSES)
-    train_processes: int = field(default_factory=data_parallel.processes_from_env)
-    # the chat models are dropped after this many seconds without a chat request (None: kept)
-    serving_idle_release: float | None = 120.0
-
-
-def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
-    short_base = base if "/" not in base and os.sep not in base else Path(base).name
-    return f"ft:{short_base}:{ORG}:{suffix or ''}:{job_id.split('-', 1)[1][:8]}"
 
 
 def _validation_error(report, param: str, file_id: str) -> JobError:
     first = report.first_error()
     where = f" on line {first.line}" if first and first.line else ""
     summary = ", ".join(f"{c} x{n}" for c, n in report.counts.items() if CODES[c].severity == ERROR)
-    message = (f"{param} {file_id} has {report.error_count} error(s) ({summary}); first: {first.code}{where}: {first.message}"
-               if first else f"{param} {file_id} is invalid")
+    message = (
+        f"{param} {file_id} has {report.error_count} error(s) ({summary}); first: {first.code}{where}: {first.message}"
+        if first
+        else f"{param} {file_id} is invalid"
+    )
     return JobError(code="invalid_" + param, param=param, message=message)
 
 
-ENGINE_RESTARTED = JobError(code="engine_restarted", message="The engine stopped while this job was running, so it did not "
-                                                               "finish. Create a new job to train again.")
+ENGINE_RESTARTED = JobError(
+    code="engine_restarted",
+    message="The engine stopped while this job was running, so it did not finish. Create a new job to train again.",
+)
 
 
 class JobRunner:
@@ -221,7 +148,9 @@ class JobRunner:
                 self._finish(self._proc_job, self._proc.returncode)
                 self._proc = self._proc_job = None
             if self._proc is None:
-                queued = [j for j in sorted(self.store.iter_active_jobs(), key=lambda j: j.created_at) if j.status == "queued"]
+                queued = [
+                    j for j in sorted(self.store.iter_active_jobs(), key=lambda j: j.created_at) if j.status == "queued"
+                ]
                 if queued:
                     self._launch(queued[0])
 
@@ -238,15 +167,26 @@ class JobRunner:
             try:
                 path = self.store.file_path(file_id)
             except NotFound:
-                self._fail(job.id, JobError(code=f"invalid_{param}", param=param, message=f"{param} {file_id} no longer exists"))
+                self._fail(
+                    job.id,
+                    JobError(code=f"invalid_{param}", param=param, message=f"{param} {file_id} no longer exists"),
+                )
                 return
             rules = self._rules(job, param)
-            # a DPO job's files hold preference pairs, checked line by line by their own validator, under the same size rule
-            report = validate_preference_file(path, rules=rules) if kind == DPO else validate_file(path, rules=rules, workers=1)
+            # a DPO job's files hold preference pairs, checked line by line by their own validator, under the same
+            # size rule
+            report = (
+                validate_preference_file(path, rules=rules)
+                if kind == DPO
+                else validate_file(path, rules=rules, workers=1)
+            )
             if not report.valid:
                 self._fail(job.id, _validation_error(report, param, file_id))
                 return
-            notes += [f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}" for row in report.summary()]
+            notes += [
+                f"{param} {file_id}: {row['count']} x {row['code']}: {row['title']}. {row['hint']}"
+                for row in report.summary()
+            ]
             n_train = report.examples if param == "training_file" else n_train
         refusal = self._memory_refusal(self.starting_point(job.model)[0])
         if refusal:
@@ -254,15 +194,25 @@ class JobRunner:
             return
         requested = getattr(job.method, kind).hyperparameters.model_dump(exclude_none=True)  # as the client asked
         hp = resolve_hyperparameters(requested, n_train, kind)
-        plan = check_plan(n_train, n_epochs=hp["n_epochs"], learning_rate_multiplier=hp["learning_rate_multiplier"],
-                          allow_small=True, allow_many_epochs=True)  # size and epochs were judged already
+        plan = check_plan(
+            n_train,
+            n_epochs=hp["n_epochs"],
+            learning_rate_multiplier=hp["learning_rate_multiplier"],
+            allow_small=True,
+            allow_many_epochs=True,
+        )  # size and epochs were judged already
         notes += [g.message for g in plan.warnings if g.field != "examples"]
         if requested_patience(job.metadata) and not job.validation_file:
-            notes.append(f"Early stopping needs a validation file to watch; without one this job trains all "
-                         f"{hp['n_epochs']} epoch(s).")
-        job_hp = {k: v for k, v in hp.items() if k != "beta"}  # the job's own (older) field has no beta; its method does
-        if self.store.transition(job.id, ("validating_files",), status="queued", hyperparameters=job_hp,
-                                 method=method_object(kind, hp)):
+            notes.append(
+                f"Early stopping needs a validation file to watch; without one this job trains all "
+                f"{hp['n_epochs']} epoch(s)."
+            )
+        job_hp = {
+            k: v for k, v in hp.items() if k != "beta"
+        }  # the job's own (older) field has no beta; its method does
+        if self.store.transition(
+            job.id, ("validating_files",), status="queued", hyperparameters=job_hp, method=method_object(kind, hp)
+        ):
             for note in notes:
                 self.store.event(job.id, note, level="warn")
             self.store.event(job.id, "Files validated, moving job to queued state")
@@ -277,7 +227,11 @@ class JobRunner:
         """Why a job on `base_model` cannot fit in this machine's memory (memory_plan), or None."""
         try:
             planned = memory_plan.plan(base_model, self.settings.train_processes, cpu_bf16=self.settings.cpu_bf16)
-        except (OSError, ValueError, KeyError) as exc:  # an unreadable model folder fails later, when the trainer loads it
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+        ) as exc:  # an unreadable model folder fails later, when the trainer loads it
             print(f"ftw engine: no memory plan for {base_model}: {exc!r}", file=sys.stderr)
             return None
         return planned.refusal() if planned is not None else None
@@ -295,22 +249,15 @@ class JobRunner:
 
     # --- queued -> running ---------------------------------------------------------------------
     def spec_for(self, job: FineTuningJob) -> TrainerSpec:
-        """What the trainer needs for this job, every setting resolved."""
-        hp = job.hyperparameters
+        """What the trainer needs for this job, every setting resolved (the recipe's `trainer_spec`)."""
         base, start_adapter = self.starting_point(job.model)
-        dpo = job.method.dpo.hyperparameters if job.method.type == DPO else None
-        return TrainerSpec(
-            job_id=job.id, base_model=base, start_adapter=start_adapter, method=job.method.type,
-            beta=float(dpo.beta) if dpo is not None else None, training_path=str(self.store.file_path(job.training_file)),
-            validation_path=str(self.store.file_path(job.validation_file)) if job.validation_file else None,
-            n_epochs=hp.n_epochs, batch_size=hp.batch_size, learning_rate=(DPO_BASE_LEARNING_RATE if dpo is not None else BASE_LEARNING_RATE) * hp.learning_rate_multiplier,
-            seed=job.seed, threads=self.settings.threads, max_seq_len=self.settings.max_seq_len,
-            validations_per_job=self.settings.validations_per_job, max_batch_tokens=self.settings.max_batch_tokens,
-            lora=lora_for(hp.n_epochs),
-            early_stopping_patience=requested_patience(job.metadata) if job.validation_file else None,
-            length_buckets=self.settings.length_buckets, processes=self.settings.train_processes,
-            cpu_bf16=self.settings.cpu_bf16,
-            fine_tuned_model=fine_tuned_name(base, getattr(job, "user_provided_suffix", None), job.id),
+        return trainer_spec(
+            job,
+            self.settings,
+            base=base,
+            start_adapter=start_adapter,
+            training_path=self.store.file_path(job.training_file),
+            validation_path=self.store.file_path(job.validation_file) if job.validation_file else None,
         )
 
     def _launch(self, job: FineTuningJob) -> None:
@@ -320,8 +267,13 @@ class JobRunner:
         folder.write_spec(self.spec_for(job))
         cmd = self._trainer_command()
         with open(folder.log_file, "ab") as log:
-            self._proc = subprocess.Popen([*cmd, str(folder.path)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                          env=machine.default_allocator_env())
+            self._proc = subprocess.Popen(
+                [*cmd, str(folder.path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=machine.default_allocator_env(),
+            )
         self._proc_job = job.id
         folder.write_pid(self._proc.pid)
         if self.store.transition(job.id, ("queued",), status="running", estimated_finish=None) is None:
@@ -342,13 +294,27 @@ class JobRunner:
         folder = self.store.job_folder(job_id)
         outcome = folder.read_outcome()
         if outcome is None and (disk.free_bytes(folder.path) or 0) < 2**20:  # no room even for the outcome
-            self._fail(job_id, JobError(code="disk_full", message="Training stopped: " + disk.full_message(
-                folder.path, "the job's output")))
+            self._fail(
+                job_id,
+                JobError(
+                    code="disk_full", message="Training stopped: " + disk.full_message(folder.path, "the job's output")
+                ),
+            )
             return
         if outcome is None:
-            group = f" (one of its {self.settings.train_processes} processes, or their launcher)" if self.settings.train_processes > 1 else ""
-            self._fail(job_id, JobError(code="trainer_crashed", message=f"The trainer process{group} stopped unexpectedly "
-                                                                          f"(exit code {returncode}); see {folder.log_file}"))
+            group = (
+                f" (one of its {self.settings.train_processes} processes, or their launcher)"
+                if self.settings.train_processes > 1
+                else ""
+            )
+            self._fail(
+                job_id,
+                JobError(
+                    code="trainer_crashed",
+                    message=f"The trainer process{group} stopped unexpectedly "
+                    f"(exit code {returncode}); see {folder.log_file}",
+                ),
+            )
             return
         if outcome.status != "succeeded":
             self._fail(job_id, outcome.error or JobError(code="training_error", message="training failed"))
@@ -358,7 +324,14 @@ class JobRunner:
         for ckpt in outcome.checkpoints:
             self.store.add_model(ckpt.fine_tuned_model_checkpoint, ckpt.adapter, base, job_id)
         result = self.store.add_file_bytes(folder.metrics_csv.read_bytes(), "step_metrics.csv", "fine-tune-results")
-        self.store.transition(job_id, ("running",), status="succeeded", fine_tuned_model=outcome.fine_tuned_model,
-                              finished_at=now(), trained_tokens=outcome.trained_tokens, result_files=[result.id])
+        self.store.transition(
+            job_id,
+            ("running",),
+            status="succeeded",
+            fine_tuned_model=outcome.fine_tuned_model,
+            finished_at=now(),
+            trained_tokens=outcome.trained_tokens,
+            result_files=[result.id],
+        )
         self.store.event(job_id, f"New fine-tuned model created: {outcome.fine_tuned_model}")
         self.store.event(job_id, "The job has successfully completed")

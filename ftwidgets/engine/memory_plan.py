@@ -67,8 +67,9 @@ def parameters(base_model: str) -> int | None:
         return counted
     if not (where / "config.json").exists():
         return None
-    probe = subprocess.run([sys.executable, "-m", "ftwidgets.engine.memory_plan", str(where)],
-                           capture_output=True, text=True, timeout=300)
+    probe = subprocess.run(
+        [sys.executable, "-m", "ftwidgets.engine.memory_plan", str(where)], capture_output=True, text=True, timeout=300
+    )
     return int(probe.stdout.strip()) if probe.returncode == 0 and probe.stdout.strip().isdigit() else None
 
 
@@ -81,7 +82,9 @@ class MemoryPlan:
     processes: int
     gpus: tuple[int, ...]  # the total memory of each GPU; empty on a CPU machine
     available: int | None  # CPU memory a new process can take now (None: unknown)
-    weights_dtype: str = "float32"  # the smallest the trainer may load them in: bfloat16 on a GPU, or where allowed on a CPU
+    weights_dtype: str = (
+        "float32"  # the smallest the trainer may load them in: bfloat16 on a GPU, or where allowed on a CPU
+    )
 
     @property
     def bytes_per_parameter(self) -> int:
@@ -93,25 +96,34 @@ class MemoryPlan:
 
     def refusal(self) -> str | None:
         """Why the job cannot fit, in numbers; None when it may."""
-        need = (f"at least {self.per_process / GB:.1f} GB per training process ({self.parameters / 1e6:,.0f} M weights "
-                f"as {self.weights_dtype}: {self.parameters * self.bytes_per_parameter / GB:.1f} GB, plus {RUNTIME_BYTES / GB:.1f} GB "
-                f"for the trainer itself)")
+        need = (
+            f"at least {self.per_process / GB:.1f} GB per training process ({self.parameters / 1e6:,.0f} M weights "
+            f"as {self.weights_dtype}: {self.parameters * self.bytes_per_parameter / GB:.1f} GB, "
+            f"plus {RUNTIME_BYTES / GB:.1f} GB "
+            f"for the trainer itself)"
+        )
         if self.gpus:
             if self.processes > len(self.gpus):
-                return (f"This job asks for {self.processes} training processes, one per GPU, but this machine has "
-                        f"{len(self.gpus)} GPU(s). Set FTW_TRAIN_PROCESSES to {len(self.gpus)} or fewer.")
+                return (
+                    f"This job asks for {self.processes} training processes, one per GPU, but this machine has "
+                    f"{len(self.gpus)} GPU(s). Set FTW_TRAIN_PROCESSES to {len(self.gpus)} or fewer."
+                )
             smallest = min(self.gpus[: self.processes])
             if self.per_process > smallest:
-                return (f"{self.base_model} cannot be fine-tuned here: it needs {need}, and a GPU here has "
-                        f"{smallest / GB:.1f} GB. Choose a smaller base model or a GPU with more memory.")
+                return (
+                    f"{self.base_model} cannot be fine-tuned here: it needs {need}, and a GPU here has "
+                    f"{smallest / GB:.1f} GB. Choose a smaller base model or a GPU with more memory."
+                )
             return None
         total = self.per_process * self.processes
         if self.available is not None and total > self.available:
             across = f" x {self.processes} processes = {total / GB:.1f} GB" if self.processes > 1 else ""
             fewer = " Train on fewer processes (FTW_TRAIN_PROCESSES)," if self.processes > 1 else ""
-            return (f"{self.base_model} cannot be fine-tuned here: it needs {need}{across}, and this machine has "
-                    f"{self.available / GB:.1f} GB available.{fewer} Choose a smaller base model or a machine with more "
-                    f"memory" + (" (a GPU trains in bfloat16, half the size)." if self.weights_dtype == "float32" else "."))
+            return (
+                f"{self.base_model} cannot be fine-tuned here: it needs {need}{across}, and this machine has "
+                f"{self.available / GB:.1f} GB available.{fewer} Choose a smaller base model or a machine with more "
+                f"memory" + (" (a GPU trains in bfloat16, half the size)." if self.weights_dtype == "float32" else ".")
+            )
         return None
 
 
@@ -123,8 +135,9 @@ def plan(base_model: str, processes: int, *, cpu_bf16: bool, counted: int | None
     if n is None:
         return None
     gpus = tuple(machine.gpu_memory_bytes())
-    return MemoryPlan(base_model, n, processes, gpus, machine.available_memory_bytes(),
-                      "bfloat16" if gpus or cpu_bf16 else "float32")
+    return MemoryPlan(
+        base_model, n, processes, gpus, machine.available_memory_bytes(), "bfloat16" if gpus or cpu_bf16 else "float32"
+    )
 
 
 if __name__ == "__main__":  # the short-lived process `parameters` starts for a folder without weights

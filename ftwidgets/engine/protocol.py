@@ -7,7 +7,8 @@ client's ``...CreateParams`` are TypedDicts, which FastAPI cannot validate).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,12 +18,21 @@ MAX_LIST_LIMIT = 100
 class APIError(Exception):
     """An OpenAI-style error answer: ``{"error": {"message", "type", "param", "code"}}`` with a status."""
 
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
-                 type: str = "invalid_request_error"):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        type: str = "invalid_request_error",
+    ):
         self.status, self.message, self.code, self.param, self.type = status, message, code, param, type
 
 
-def error_body(message: str, *, code: str | None, param: str | None = None, type: str = "invalid_request_error") -> dict:
+def error_body(
+    message: str, *, code: str | None, param: str | None = None, type: str = "invalid_request_error"
+) -> dict:
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
@@ -31,42 +41,42 @@ def error_body(message: str, *, code: str | None, param: str | None = None, type
 
 class Hyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    n_epochs: Union[Literal["auto"], int, None] = Field(default=None)
-    batch_size: Union[Literal["auto"], int, None] = Field(default=None)
-    learning_rate_multiplier: Union[Literal["auto"], float, None] = Field(default=None)
+    n_epochs: Literal["auto"] | int | None = Field(default=None)
+    batch_size: Literal["auto"] | int | None = Field(default=None)
+    learning_rate_multiplier: Literal["auto"] | float | None = Field(default=None)
 
 
 class DpoHyperparameters(Hyperparameters):
-    beta: Union[Literal["auto"], float, None] = Field(default=None)
+    beta: Literal["auto"] | float | None = Field(default=None)
 
 
 class Supervised(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    hyperparameters: Optional[Hyperparameters] = None
+    hyperparameters: Hyperparameters | None = None
 
 
 class Dpo(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    hyperparameters: Optional[DpoHyperparameters] = None
+    hyperparameters: DpoHyperparameters | None = None
 
 
 class Method(BaseModel):
     type: Literal["supervised", "dpo", "reinforcement"]
-    supervised: Optional[Supervised] = None
-    dpo: Optional[Dpo] = None
-    reinforcement: Optional[dict] = None
+    supervised: Supervised | None = None
+    dpo: Dpo | None = None
+    reinforcement: dict | None = None
 
 
 class JobCreate(BaseModel):
     model: str = Field(min_length=1, max_length=512)
     training_file: str = Field(min_length=1, max_length=128)
-    validation_file: Optional[str] = Field(default=None, max_length=128)
-    hyperparameters: Optional[Hyperparameters] = None
-    method: Optional[Method] = None
-    suffix: Optional[str] = Field(default=None, max_length=64)
-    seed: Optional[int] = Field(default=None, ge=0, le=2**31 - 1)
-    metadata: Optional[dict[str, str]] = None
-    integrations: Optional[list[dict]] = None
+    validation_file: str | None = Field(default=None, max_length=128)
+    hyperparameters: Hyperparameters | None = None
+    method: Method | None = None
+    suffix: str | None = Field(default=None, max_length=64)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    metadata: dict[str, str] | None = None
+    integrations: list[dict] | None = None
 
     def requested_hyperparameters(self) -> dict[str, Any]:
         """The hyperparameters asked for (``method`` wins over the older top-level field), "auto" kept."""
@@ -84,21 +94,21 @@ class JobCreate(BaseModel):
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: Union[str, list[dict], None] = None
+    content: str | list[dict] | None = None
 
 
 class ChatCreate(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1, max_length=512)
     messages: list[ChatMessage] = Field(min_length=1)
-    temperature: Optional[float] = Field(default=None, ge=0, le=2)
-    top_p: Optional[float] = Field(default=None, gt=0, le=1)
-    max_tokens: Optional[int] = Field(default=None, ge=1, le=4096)
-    max_completion_tokens: Optional[int] = Field(default=None, ge=1, le=4096)
-    stop: Union[str, list[str], None] = None
-    seed: Optional[int] = None
-    stream: Optional[bool] = False
-    n: Optional[int] = Field(default=1, ge=1, le=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    stream: bool | None = False
+    n: int | None = Field(default=1, ge=1, le=1)
 
 
 class ResponseCreate(BaseModel):
@@ -108,44 +118,44 @@ class ResponseCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str = Field(min_length=1, max_length=512)
-    input: Union[str, list[dict[str, Any]]]
-    instructions: Optional[str] = None
-    max_output_tokens: Optional[int] = Field(default=None, ge=1, le=4096)
-    temperature: Optional[float] = Field(default=None, ge=0, le=2)
-    top_p: Optional[float] = Field(default=None, gt=0, le=1)
-    stop: Union[str, list[str], None] = None
-    seed: Optional[int] = None
-    metadata: Optional[dict[str, str]] = Field(default=None, max_length=16)
-    stream: Optional[bool] = False
+    input: str | list[dict[str, Any]]
+    instructions: str | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    metadata: dict[str, str] | None = Field(default=None, max_length=16)
+    stream: bool | None = False
     # accepted because they change nothing for a text answer without tools
-    user: Optional[str] = None
-    safety_identifier: Optional[str] = None
-    prompt_cache_key: Optional[str] = None
-    service_tier: Optional[str] = None
-    parallel_tool_calls: Optional[bool] = None
-    max_tool_calls: Optional[int] = None
-    truncation: Optional[Literal["auto", "disabled"]] = None
-    stream_options: Optional[dict[str, Any]] = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    service_tier: str | None = None
+    parallel_tool_calls: bool | None = None
+    max_tool_calls: int | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+    stream_options: dict[str, Any] | None = None
     # accepted only in their text-only, stateless form (checked in routes.responses.refusals)
-    tools: Optional[list[dict[str, Any]]] = None
-    tool_choice: Union[str, dict[str, Any], None] = None
-    text: Optional[dict[str, Any]] = None
-    reasoning: Optional[dict[str, Any]] = None
-    include: Optional[list[str]] = None
-    store: Optional[bool] = None
-    background: Optional[bool] = None
-    top_logprobs: Optional[int] = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    text: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    include: list[str] | None = None
+    store: bool | None = None
+    background: bool | None = None
+    top_logprobs: int | None = None
     # never supported: state kept between requests, or prompts kept on a server
-    previous_response_id: Optional[str] = None
-    conversation: Union[str, dict[str, Any], None] = None
-    prompt: Optional[dict[str, Any]] = None
-    context_management: Optional[Any] = None
-    background_options: Optional[Any] = None
-    image: Optional[Any] = None
-    moderation: Optional[Any] = None
-    access_programs: Optional[Any] = None
-    prompt_cache_options: Optional[Any] = None
-    prompt_cache_retention: Optional[Any] = None
+    previous_response_id: str | None = None
+    conversation: str | dict[str, Any] | None = None
+    prompt: dict[str, Any] | None = None
+    context_management: Any | None = None
+    background_options: Any | None = None
+    image: Any | None = None
+    moderation: Any | None = None
+    access_programs: Any | None = None
+    prompt_cache_options: Any | None = None
+    prompt_cache_retention: Any | None = None
 
 
 # --- list pages ---------------------------------------------------------------------------
@@ -165,8 +175,18 @@ def cursor_page(items: Sequence[dict], after: str | None, limit: int, *, key: st
     if after:
         ids = [it[key] for it in items]
         if after not in ids:
-            raise APIError(400, f"'after' cursor {after!r} does not name an item of this list", code="invalid_cursor", param="after")
-        items = items[ids.index(after) + 1:]
+            raise APIError(
+                400,
+                f"'after' cursor {after!r} does not name an item of this list",
+                code="invalid_cursor",
+                param="after",
+            )
+        items = items[ids.index(after) + 1 :]
     page = items[:limit]
-    return {"object": "list", "data": page, "has_more": len(items) > limit,
-            "first_id": page[0][key] if page else None, "last_id": page[-1][key] if page else None}
+    return {
+        "object": "list",
+        "data": page,
+        "has_more": len(items) > limit,
+        "first_id": page[0][key] if page else None,
+        "last_id": page[-1][key] if page else None,
+    }

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..dataset import write_json_atomic
 from ..machine import lean_allocator_env
+from ..safe_files import write_json_atomic
 
 OWNER_FILE = "engine.json"
 LOCK_FILE = "engine.lock"
@@ -137,8 +137,10 @@ def _attach(data: Path, timeout: float) -> EngineHandle:
             return EngineHandle(owner["base_url"], owner["api_key"], data)
         except (OSError, ValueError, KeyError):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"another process holds the engine folder {data} but does not answer; "
-                                   "stop it, or use another FTW_ENGINE_DIR") from None
+                raise RuntimeError(
+                    f"another process holds the engine folder {data} but does not answer; "
+                    "stop it, or use another FTW_ENGINE_DIR"
+                ) from None
             time.sleep(0.2)
 
 
@@ -156,7 +158,7 @@ def start(
     import uvicorn
 
     from .app import create_app
-    from .jobs import EngineSettings
+    from .settings import EngineSettings
 
     data = Path(data_dir).expanduser() if data_dir else default_data_dir()
     existing = _running.get(str(data))
@@ -233,8 +235,9 @@ def _log_tail(data: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def ensure_process(data_dir: str | os.PathLike | None = None, *, api_key: str | None = None,
-                   timeout: float = 120) -> EngineHandle:
+def ensure_process(
+    data_dir: str | os.PathLike | None = None, *, api_key: str | None = None, timeout: float = 120
+) -> EngineHandle:
     """The engine of a data folder as a process of its own: the one running there, or one started now.
 
     This process is registered as a client, so the engine lives while it does. Its output
@@ -248,18 +251,36 @@ def ensure_process(data_dir: str | os.PathLike | None = None, *, api_key: str | 
         return _attach(data, timeout)
     lock.close()  # free: the new process claims it (if a rival claims it first, we attach to the rival)
     key = api_key or os.environ.get("FTW_ENGINE_KEY") or "ftw-" + secrets.token_urlsafe(24)
-    command = [sys.executable, "-m", "ftwidgets.cli", "engine", "serve", "--data-dir", str(data),
-               "--port", str(free_port()), "--exit-when-unused"]
+    command = [
+        sys.executable,
+        "-m",
+        "ftwidgets.cli",
+        "engine",
+        "serve",
+        "--data-dir",
+        str(data),
+        "--port",
+        str(free_port()),
+        "--exit-when-unused",
+    ]
     with open(data / LOG_FILE, "ab") as log:
-        proc = subprocess.Popen(command, env={**lean_allocator_env(), "FTW_ENGINE_KEY": key}, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            env={**lean_allocator_env(), "FTW_ENGINE_KEY": key},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:  # it stopped: a rival engine took the folder, or it failed
             try:
                 return _attach(data, 5)
             except RuntimeError:
-                raise RuntimeError(f"the engine did not start (exit {proc.returncode}); its log:\n{_log_tail(data)}") from None
+                raise RuntimeError(
+                    f"the engine did not start (exit {proc.returncode}); its log:\n{_log_tail(data)}"
+                ) from None
         try:
             owner = json.loads((data / OWNER_FILE).read_text())
             if owner.get("pid") == proc.pid:
@@ -305,15 +326,23 @@ def stop_all() -> None:
         handle.stop()
 
 
-def serve(*, host: str = "127.0.0.1", port: int = DEFAULT_PORT, data_dir: str | None = None,
-          api_key: str | None = None, threads: int | None = None, base_models: list[str] | None = None,
-          exit_when_unused: bool = False, train_processes: int | None = None) -> int:
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    data_dir: str | None = None,
+    api_key: str | None = None,
+    threads: int | None = None,
+    base_models: list[str] | None = None,
+    exit_when_unused: bool = False,
+    train_processes: int | None = None,
+) -> int:
     """Run the engine in the foreground (``ftw engine serve``) until interrupted, or, with
     `exit_when_unused`, until no attached notebook lives and no job runs."""
     import uvicorn
 
     from .app import create_app
-    from .jobs import EngineSettings
+    from .settings import EngineSettings
 
     data = Path(data_dir).expanduser() if data_dir else default_data_dir()
     lock = claim(data)

@@ -15,9 +15,10 @@ import queue
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from ..machine import return_freed_memory
 from . import models
@@ -39,12 +40,19 @@ class GenRequest:
     seed: int | None = None
     stream: bool = False
     future: Future = field(default_factory=Future)
-    pieces: "queue.Queue[str | None] | None" = None
+    pieces: queue.Queue[str | None] | None = None
 
     def key(self) -> tuple:
         greedy = self.temperature == 0
-        return (self.base, self.adapter, greedy, None if greedy else self.temperature,
-                None if greedy else self.top_p, self.seed, tuple(self.stop))
+        return (
+            self.base,
+            self.adapter,
+            greedy,
+            None if greedy else self.temperature,
+            None if greedy else self.top_p,
+            self.seed,
+            tuple(self.stop),
+        )
 
 
 @dataclass
@@ -58,9 +66,18 @@ class GenResult:
 class Generator:
     """Owns the models; batches requests on one worker thread."""
 
-    def __init__(self, device: models.Device | None = None, *, threads: int | None = None, cpu_bf16: bool = True,
-                 max_batch: int = 32, max_wait: float = 0.02, max_gather: float = 0.25, max_adapters: int = 8,
-                 idle_release: float | None = 120.0):
+    def __init__(
+        self,
+        device: models.Device | None = None,
+        *,
+        threads: int | None = None,
+        cpu_bf16: bool = True,
+        max_batch: int = 32,
+        max_wait: float = 0.02,
+        max_gather: float = 0.25,
+        max_adapters: int = 8,
+        idle_release: float | None = 120.0,
+    ):
         self._device, self._threads, self._cpu_bf16 = device, threads, cpu_bf16
         self.max_batch = max_batch
         self.max_wait = max_wait  # the longest pause between two requests of one batch
@@ -118,7 +135,9 @@ class Generator:
         pending: list[GenRequest] = []
         while True:
             try:
-                first = pending.pop(0) if pending else self._queue.get(timeout=self.idle_release if self._bases else None)
+                first = (
+                    pending.pop(0) if pending else self._queue.get(timeout=self.idle_release if self._bases else None)
+                )
             except queue.Empty:  # idle with models loaded: give their memory back
                 first = _RELEASE
                 self.idle_releases += 1
@@ -210,13 +229,16 @@ class Generator:
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for k, p in enumerate(prompts):  # left padding, so every row ends where generation starts
-            ids[k, width - len(p):] = torch.tensor(p)
-            mask[k, width - len(p):] = 1
+            ids[k, width - len(p) :] = torch.tensor(p)
+            mask[k, width - len(p) :] = 1
         ids, mask = ids.to(self.device.name), mask.to(self.device.name)
         eos = sorted(end_token_ids(tok))
         greedy = first.temperature == 0
         kwargs: dict[str, Any] = dict(
-            max_new_tokens=max(r.max_new_tokens for r in batch), pad_token_id=pad, eos_token_id=eos, do_sample=not greedy,
+            max_new_tokens=max(r.max_new_tokens for r in batch),
+            pad_token_id=pad,
+            eos_token_id=eos,
+            do_sample=not greedy,
         )
         if not greedy:
             kwargs.update(temperature=first.temperature, top_p=first.top_p)

@@ -18,15 +18,16 @@ import re
 import shutil
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob
 from pydantic import BaseModel
 
-from ..dataset import atomic_write, write_json_atomic
 from ..job_states import ACTIVE
+from ..safe_files import atomic_write, write_json_atomic
 from .contract import JobFolder, new_id, now
 
 ID_PATTERN = re.compile(r"^(file|ftjob|ftckpt|ftevent)-[A-Za-z0-9]{8,64}$")
@@ -89,8 +90,17 @@ class Store:
                     if size > max_bytes:
                         raise TooLarge(f"File is larger than the {max_bytes:,}-byte limit")
                     fh.write(chunk)
-            file = FileObject(id=file_id, object="file", bytes=size, created_at=now(), filename=filename, purpose=purpose,
-                              status="processed", status_details=None, expires_at=None)
+            file = FileObject(
+                id=file_id,
+                object="file",
+                bytes=size,
+                created_at=now(),
+                filename=filename,
+                purpose=purpose,
+                status="processed",
+                status_details=None,
+                expires_at=None,
+            )
             write_json_atomic(self.root / "files" / f"{file_id}.json", wire(file))
         except BaseException:
             data.unlink(missing_ok=True)  # content without its description would be a file nobody can list or delete
@@ -128,9 +138,17 @@ class Store:
     def _damaged_file(self, record: Path, exc: Exception) -> FileObject:
         reason = self._damaged(record, exc)
         data = record.with_suffix(".data")
-        return FileObject(id=record.stem, object="file", bytes=data.stat().st_size if data.exists() else 0,
-                          created_at=int(record.stat().st_mtime), filename="(damaged record)", purpose="fine-tune",
-                          status="error", status_details=reason, expires_at=None)
+        return FileObject(
+            id=record.stem,
+            object="file",
+            bytes=data.stat().st_size if data.exists() else 0,
+            created_at=int(record.stat().st_mtime),
+            filename="(damaged record)",
+            purpose="fine-tune",
+            status="error",
+            status_details=reason,
+            expires_at=None,
+        )
 
     def _damaged(self, record: Path, exc: Exception) -> str:
         """Why a record cannot be read, in words; the engine's log gets one line per damaged record."""
@@ -167,10 +185,26 @@ class Store:
         """A job whose record cannot be read, listed as failed with the reason (never hidden, never run)."""
         reason = self._damaged(record, exc)
         return FineTuningJob(
-            id=record.parent.name, object="fine_tuning.job", created_at=int(record.stat().st_mtime), finished_at=None,
-            error={"code": "damaged_record", "message": f"This job cannot be shown or resumed: {reason}.", "param": None},
-            fine_tuned_model=None, hyperparameters={}, model="unknown", organization_id="org-ftwidgets", result_files=[],
-            seed=0, status="failed", trained_tokens=None, training_file="unknown", validation_file=None)
+            id=record.parent.name,
+            object="fine_tuning.job",
+            created_at=int(record.stat().st_mtime),
+            finished_at=None,
+            error={
+                "code": "damaged_record",
+                "message": f"This job cannot be shown or resumed: {reason}.",
+                "param": None,
+            },
+            fine_tuned_model=None,
+            hyperparameters={},
+            model="unknown",
+            organization_id="org-ftwidgets",
+            result_files=[],
+            seed=0,
+            status="failed",
+            trained_tokens=None,
+            training_file="unknown",
+            validation_file=None,
+        )
 
     def transition(self, job_id: str, expected: tuple[str, ...], **changes: Any) -> FineTuningJob | None:
         """Apply ``changes`` only while the job's status is one of ``expected`` (no lost cancels)."""
@@ -206,7 +240,10 @@ class Store:
 
     def models(self) -> dict[str, RegisteredModel]:
         try:
-            return {name: RegisteredModel.model_validate(m) for name, m in json.loads(self._models_path().read_text()).items()}
+            return {
+                name: RegisteredModel.model_validate(m)
+                for name, m in json.loads(self._models_path().read_text()).items()
+            }
         except FileNotFoundError:
             return {}
 

@@ -29,17 +29,10 @@ from .. import disk
 from ..early_stopping import EarlyStopping, stop_message, stopped_early
 from . import models
 from .chat import IGNORE, encode_example
-from .contract import (
-    CheckpointRecord,
-    JobError,
-    JobFolder,
-    LoraSettings,
-    TrainerOutcome,
-    TrainerSpec,
-    new_id,
-)
+from .contract import CheckpointRecord, JobError, JobFolder, TrainerOutcome, TrainerSpec, new_id
 from .data_parallel import GroupBroken, Processes
 from .frozen_prefix import FrozenPrefix, run_layers, supports
+from .lora import LoraSettings, decoder_layers_name, lora_config, lora_targets
 
 KEEP_CHECKPOINTS = 3
 # The fixed validation sample: the same examples at every evaluation, so the curve moves with the model, not
@@ -66,7 +59,9 @@ def _batches(data: list, size: int, rng: random.Random | None, *, bucket: int = 
         rng.shuffle(order)
     if bucket and rng is not None:
         span = size * bucket
-        order = [i for s in range(0, len(order), span) for i in sorted(order[s:s + span], key=lambda i: length(data[i]))]
+        order = [
+            i for s in range(0, len(order), span) for i in sorted(order[s : s + span], key=lambda i: length(data[i]))
+        ]
         batches = [order[s : s + size] for s in range(0, len(order), size)]
         rng.shuffle(batches)
         order = [i for b in batches for i in b]
@@ -108,8 +103,9 @@ def labelled_logits(model, batch, pad_id: int, device: str, prefix: FrozenPrefix
     return base.get_output_embeddings()(padded)[:n].float(), labels[:, 1:][sel], sel, mask
 
 
-def _loss_and_accuracy(model, batch, pad_id: int, device: str, labelled_only: bool = True,
-                       prefix: FrozenPrefix | None = None):
+def _loss_and_accuracy(
+    model, batch, pad_id: int, device: str, labelled_only: bool = True, prefix: FrozenPrefix | None = None
+):
     """Mean loss over labelled tokens and the share of them predicted exactly (argmax).
 
     With `labelled_only` (or a `prefix`), the output layer runs at the labelled positions only (`labelled_logits`):
@@ -159,8 +155,16 @@ def _labelled(batch: list) -> int:
     return sum(sum(1 for lab in labels[1:] if lab != IGNORE) for _, labels in batch)
 
 
-def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = None, labelled_only: bool = True,
-               prefix: FrozenPrefix | None = None, processes: Processes | None = None) -> tuple[float, float, int]:
+def train_step(
+    model,
+    batch,
+    pad_id: int,
+    device: str,
+    max_tokens: int | None = None,
+    labelled_only: bool = True,
+    prefix: FrozenPrefix | None = None,
+    processes: Processes | None = None,
+) -> tuple[float, float, int]:
     """Backpropagate one batch (in memory-sized parts); returns its mean loss, accuracy and token count.
 
     With `processes`, this process takes its share of the batch and weighs it by its part of the whole
@@ -180,9 +184,17 @@ def train_step(model, batch, pad_id: int, device: str, max_tokens: int | None = 
     return loss_sum / total, acc_sum / total, int(n_tokens)
 
 
-def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str, max_tokens: int | None = None,
-              labelled_only: bool = True, prefix: FrozenPrefix | None = None,
-              processes: Processes | None = None) -> tuple[float, float]:
+def _evaluate(
+    model,
+    data: list,
+    batch_size: int,
+    pad_id: int,
+    device: str,
+    max_tokens: int | None = None,
+    labelled_only: bool = True,
+    prefix: FrozenPrefix | None = None,
+    processes: Processes | None = None,
+) -> tuple[float, float]:
     """Token-weighted loss and accuracy over a whole dataset (in memory-sized parts; shared out among `processes`)."""
     import torch
 
@@ -201,17 +213,6 @@ def _evaluate(model, data: list, batch_size: int, pad_id: int, device: str, max_
     return (total_loss / total_n, total_acc / total_n) if total_n else (float("nan"), float("nan"))
 
 
-def lora_config(lora: LoraSettings, n_layers: int, targets: list[str] | str | None = None, layers_pattern: str = "layers"):
-    """PEFT's config for `lora` (on `targets` when given): on its top ``lora.layers`` layers only when set, so
-    backpropagation stops there (autograd has nothing to do below the lowest trainable layer)."""
-    from peft import LoraConfig
-
-    top = list(range(n_layers - lora.layers, n_layers)) if lora.layers and lora.layers < n_layers else None
-    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                      target_modules=targets if targets is not None else lora.target_modules,
-                      task_type="CAUSAL_LM", layers_to_transform=top, layers_pattern=layers_pattern if top else None)
-
-
 def _encoded(tok, path: str | None, max_len: int) -> list:
     """The examples of a JSONL file as (ids, labels), keeping only those with an assistant token to learn."""
     if not path:
@@ -228,10 +229,22 @@ class TrainingRun:
     """
 
     # the step metrics a checkpoint carries, and the result file's columns (step metric: column name)
-    CHECKPOINT_METRICS = ("step", "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy",
-                          "full_valid_loss", "full_valid_mean_token_accuracy")
-    RESULT_COLUMNS = {"step": "step", "train_loss": "train_loss", "train_mean_token_accuracy": "train_accuracy",
-                      "valid_loss": "valid_loss", "valid_mean_token_accuracy": "valid_mean_token_accuracy"}
+    CHECKPOINT_METRICS = (
+        "step",
+        "train_loss",
+        "train_mean_token_accuracy",
+        "valid_loss",
+        "valid_mean_token_accuracy",
+        "full_valid_loss",
+        "full_valid_mean_token_accuracy",
+    )
+    RESULT_COLUMNS = {
+        "step": "step",
+        "train_loss": "train_loss",
+        "train_mean_token_accuracy": "train_accuracy",
+        "valid_loss": "valid_loss",
+        "valid_mean_token_accuracy": "valid_mean_token_accuracy",
+    }
 
     UNIT = "examples"
 
@@ -241,15 +254,19 @@ class TrainingRun:
         self.spec, self.folder = spec, folder
         self.processes = Processes.join(spec.threads)
         if self.processes.count != spec.processes:
-            raise RuntimeError(f"the job asks for {spec.processes} training process(es), but {self.processes.count} started")
+            raise RuntimeError(
+                f"the job asks for {spec.processes} training process(es), but {self.processes.count} started"
+            )
         self.device = self.processes.device
         random.seed(spec.seed)
         torch.manual_seed(spec.seed)
         self.say(f"Loading base model {spec.base_model} on {self.device.name}")
         if self.device.name == "cpu" and models.cpu_dtype(spec.cpu_bf16) == "bfloat16":
             self.device = models.Device("cpu", "bfloat16")
-            self.say("This CPU multiplies bfloat16 in hardware: the frozen base weights are loaded in bfloat16; "
-                     "LoRA's weights, its optimiser and the loss stay float32")
+            self.say(
+                "This CPU multiplies bfloat16 in hardware: the frozen base weights are loaded in bfloat16; "
+                "LoRA's weights, its optimiser and the loss stay float32"
+            )
         model, self.tok = models.load(spec.base_model, self.device)
         self.train_data = self._encode(spec.training_path)
         self.valid_data = self._encode(spec.validation_path)
@@ -265,10 +282,14 @@ class TrainingRun:
         self.total_steps = self.steps_per_epoch * spec.n_epochs
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: 1.0 - 0.9 * s / max(1, self.total_steps))
         self.rng = random.Random(spec.seed)
-        self.valid_sample = random.Random(spec.seed + 1).sample(self.valid_data, min(VALIDATION_SAMPLE, len(self.valid_data)))
+        self.valid_sample = random.Random(spec.seed + 1).sample(
+            self.valid_data, min(VALIDATION_SAMPLE, len(self.valid_data))
+        )
         affordable = math.ceil(len(self.valid_sample) / (3 * spec.batch_size * MAX_VALIDATION_SHARE))
         self.validate_every = max(1, self.total_steps // max(1, spec.validations_per_job), affordable)
-        self.stopper = EarlyStopping(spec.early_stopping_patience) if spec.early_stopping_patience and self.valid_data else None
+        self.stopper = (
+            EarlyStopping(spec.early_stopping_patience) if spec.early_stopping_patience and self.valid_data else None
+        )
         self.best_weights: dict[str, Any] | None = None
         self.rows: list[dict[str, Any]] = []
         self.checkpoints: list[CheckpointRecord] = []
@@ -305,13 +326,15 @@ class TrainingRun:
         """The spec's LoRA as this model allows it, and PEFT's config for it: the model's own targets, and every
         layer when its layer stack cannot be found (the spec itself stays as the job asked)."""
         lora, n_layers = self.spec.lora, model.config.num_hidden_layers
-        targets, why = models.lora_targets(model, lora.target_modules)
+        targets, why = lora_targets(model, lora.target_modules)
         if targets != lora.target_modules:
             self.say(f"LoRA adapts {targets if isinstance(targets, str) else ', '.join(targets)} in this model ({why})")
-        stack = models.decoder_layers_name(model)
+        stack = decoder_layers_name(model)
         if lora.layers and lora.layers < n_layers and stack is None:
-            self.say(f"LoRA covers every layer: this model's {n_layers} layers could not be located to train the top "
-                     f"{lora.layers} only")
+            self.say(
+                f"LoRA covers every layer: this model's {n_layers} layers could not be located to train the top "
+                f"{lora.layers} only"
+            )
             lora = lora.model_copy(update={"layers": None})
         return lora, lora_config(lora, n_layers, targets, stack or "layers")
 
@@ -325,10 +348,14 @@ class TrainingRun:
         model allows it."""
         n_layers = model.config.num_hidden_layers
         decoder = model.get_decoder()
-        if not (self.spec.reuse_frozen_layers and layers and layers < n_layers and supports(decoder, n_layers - layers)):
+        if not (
+            self.spec.reuse_frozen_layers and layers and layers < n_layers and supports(decoder, n_layers - layers)
+        ):
             return None
-        self.say(f"The lower {n_layers - layers} of {n_layers} layers stay frozen: their output is computed once "
-                 f"per example and reused; LoRA trains the top {layers}")
+        self.say(
+            f"The lower {n_layers - layers} of {n_layers} layers stay frozen: their output is computed once "
+            f"per example and reused; LoRA trains the top {layers}"
+        )
         return FrozenPrefix(decoder, n_layers - layers, self.folder.frozen_prefix_file(self.processes.rank))
 
     def run(self) -> TrainerOutcome:
@@ -341,24 +368,32 @@ class TrainingRun:
 
     def _run(self) -> TrainerOutcome:
         spec = self.spec
-        self.say(f"Training {len(self.train_data)} {self.UNIT} for {spec.n_epochs} epoch(s): {self.total_steps} steps "
-                 f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}")
+        self.say(
+            f"Training {len(self.train_data)} {self.UNIT} for {spec.n_epochs} epoch(s): {self.total_steps} steps "
+            f"of batch size {spec.batch_size}, learning rate {spec.learning_rate:.2e}"
+        )
         if self.processes.count > 1:
-            self.say(f"Training on {self.processes.count} processes (data parallel through Hugging Face Accelerate, "
-                     f"{self.processes.backend}): each takes every {self.processes.count}th example of each batch of "
-                     f"{spec.batch_size}, and their gradients are summed, so every update is the one a single process makes",
-                     data={"processes": self.processes.count, "backend": self.processes.backend})
+            self.say(
+                f"Training on {self.processes.count} processes (data parallel through Hugging Face Accelerate, "
+                f"{self.processes.backend}): each takes every {self.processes.count}th example of each batch of "
+                f"{spec.batch_size}, and their gradients are summed, so every update is the one a single process makes",
+                data={"processes": self.processes.count, "backend": self.processes.backend},
+            )
         self.t0 = t0 = time.time()
         for epoch in range(1, spec.n_epochs + 1):
             self.model.train()
-            for batch in _batches(self.train_data, spec.batch_size, self.rng, bucket=spec.length_buckets, length=self._length):
+            for batch in _batches(
+                self.train_data, spec.batch_size, self.rng, bucket=spec.length_buckets, length=self._length
+            ):
                 self._train_on(batch, epoch)
                 if self.stopper is not None and self.stopper.stopped:
                     break
             if self.stopper is not None and stopped_early(self.step, self.total_steps, self.stopper):
                 rule = self.stopper
-                self.say(stop_message(self.step, self.total_steps, rule),
-                         data={"stopped_at": self.step, "total_steps": self.total_steps, "kept_step": rule.best_step})
+                self.say(
+                    stop_message(self.step, self.total_steps, rule),
+                    data={"stopped_at": self.step, "total_steps": self.total_steps, "kept_step": rule.best_step},
+                )
                 break
         if self.stopper is not None:
             self._keep_best()
@@ -367,10 +402,15 @@ class TrainingRun:
             _write_metrics_csv(self.folder.metrics_csv, self.rows, self.RESULT_COLUMNS)
             shutil.rmtree(self.folder.model_dir, ignore_errors=True)
             _save_whole(self.model, self.folder.model_dir)
-        return TrainerOutcome(status="succeeded", fine_tuned_model=spec.fine_tuned_model, adapter=str(self.folder.model_dir),
-                              trained_tokens=self.trained_tokens, train_seconds=round(elapsed, 2),
-                              tokens_per_second=round(self.trained_tokens / elapsed, 1) if elapsed else None,
-                              checkpoints=self.checkpoints)
+        return TrainerOutcome(
+            status="succeeded",
+            fine_tuned_model=spec.fine_tuned_model,
+            adapter=str(self.folder.model_dir),
+            trained_tokens=self.trained_tokens,
+            train_seconds=round(elapsed, 2),
+            tokens_per_second=round(self.trained_tokens / elapsed, 1) if elapsed else None,
+            checkpoints=self.checkpoints,
+        )
 
     def _train_on(self, batch: list, epoch: int) -> None:
         """One optimiser step, its metrics event, and the epoch's checkpoint when it is the last."""
@@ -384,9 +424,14 @@ class TrainingRun:
         self.opt.zero_grad(set_to_none=True)
         self.step += 1
         self.trained_tokens += n_tokens
-        data: dict[str, Any] = {"step": self.step, "total_steps": self.total_steps,
-                                **{k: round(v, 6) for k, v in metrics.items()}}
-        if self.valid_data and (self.step == 1 or self.step % self.validate_every == 0 or self.step == self.total_steps):
+        data: dict[str, Any] = {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            **{k: round(v, 6) for k, v in metrics.items()},
+        }
+        if self.valid_data and (
+            self.step == 1 or self.step % self.validate_every == 0 or self.step == self.total_steps
+        ):
             data.update(self._measure(self.valid_sample, "valid"))
             if self.stopper is not None and self.stopper.update(self.step, data["valid_loss"]):
                 self.best_weights = {k: p.detach().clone() for k, p in self.model.named_parameters() if p.requires_grad}
@@ -396,9 +441,12 @@ class TrainingRun:
                 data.update({"full_" + k: v for k, v in data.items() if k.startswith("valid_")})
             else:
                 data.update(self._measure(self.valid_data, "full_valid"))
-        self.say(f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
-                 + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
-                 type="metrics", data=data)
+        self.say(
+            f"Step {self.step}/{self.total_steps}: training loss={data['train_loss']:.4f}"
+            + (f", validation loss={data['valid_loss']:.4f}" if "valid_loss" in data else ""),
+            type="metrics",
+            data=data,
+        )
         self.rows.append(data)
         if self.processes.is_main:
             self.folder.write_progress(self.step, self.total_steps, self.t0)
@@ -408,15 +456,32 @@ class TrainingRun:
 
     def _learn_from(self, batch: list) -> tuple[dict[str, float], int]:
         """Backpropagate one batch: its step metrics and the tokens it trained on."""
-        loss, acc, n_tokens = train_step(self.model, batch, self.tok.pad_token_id, self.device.name, self.spec.max_batch_tokens,
-                                         self.spec.labelled_logits, self.prefix, self.processes)
+        loss, acc, n_tokens = train_step(
+            self.model,
+            batch,
+            self.tok.pad_token_id,
+            self.device.name,
+            self.spec.max_batch_tokens,
+            self.spec.labelled_logits,
+            self.prefix,
+            self.processes,
+        )
         return {"train_loss": loss, "train_mean_token_accuracy": acc}, n_tokens
 
     def _measure(self, data: list, name: str) -> dict[str, float]:
         """The metrics of `data` under `name` ("valid" for the fixed sample, "full_valid" for the whole file)."""
         self.model.eval()
-        loss, acc = _evaluate(self.model, data, self.spec.batch_size, self.tok.pad_token_id, self.device.name,
-                              self.spec.max_batch_tokens, self.spec.labelled_logits, self.prefix, self.processes)
+        loss, acc = _evaluate(
+            self.model,
+            data,
+            self.spec.batch_size,
+            self.tok.pad_token_id,
+            self.device.name,
+            self.spec.max_batch_tokens,
+            self.spec.labelled_logits,
+            self.prefix,
+            self.processes,
+        )
         self.model.train()
         return {f"{name}_loss": round(float(loss), 6), f"{name}_mean_token_accuracy": round(acc, 6)}
 
@@ -426,11 +491,17 @@ class TrainingRun:
             return
         ckpt_dir = self.folder.checkpoint_dir(step)
         _save_whole(self.model, ckpt_dir)
-        self.checkpoints.append(CheckpointRecord(
-            id=new_id("ftckpt"), created_at=int(time.time()), step_number=step,
-            fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{step}",
-            fine_tuning_job_id=self.spec.job_id, adapter=str(ckpt_dir),
-            metrics={k: data.get(k) for k in self.CHECKPOINT_METRICS}))
+        self.checkpoints.append(
+            CheckpointRecord(
+                id=new_id("ftckpt"),
+                created_at=int(time.time()),
+                step_number=step,
+                fine_tuned_model_checkpoint=f"{self.spec.fine_tuned_model}:ckpt-step-{step}",
+                fine_tuning_job_id=self.spec.job_id,
+                adapter=str(ckpt_dir),
+                metrics={k: data.get(k) for k in self.CHECKPOINT_METRICS},
+            )
+        )
         for old in self.checkpoints[:-KEEP_CHECKPOINTS]:
             shutil.rmtree(old.adapter, ignore_errors=True)
         self.checkpoints = self.checkpoints[-KEEP_CHECKPOINTS:]
@@ -453,9 +524,16 @@ class TrainingRun:
         full_loss = data["full_valid_loss"]
         if all(c.step_number != rule.best_step for c in self.checkpoints):
             self._save_checkpoint(rule.best_step, data)
-        ran = "" if stopped_early(self.step, self.total_steps, rule) else f"The job ran every planned step ({self.step}). "
-        self.say(f"{ran}The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
-                 f"(whole validation file: {full_loss:.4f}).", data={"kept_step": rule.best_step})
+        ran = (
+            ""
+            if stopped_early(self.step, self.total_steps, rule)
+            else f"The job ran every planned step ({self.step}). "
+        )
+        self.say(
+            f"{ran}The fine-tuned model is the one from step {rule.best_step}, where the validation loss was lowest "
+            f"(whole validation file: {full_loss:.4f}).",
+            data={"kept_step": rule.best_step},
+        )
 
 
 def _save_whole(model, folder: Path) -> None:
@@ -487,10 +565,15 @@ def _write_metrics_csv(path: Path, rows: list[dict[str, Any]], columns: dict[str
 def _failure(exc: Exception, rank: int, world: str | None, folder: JobFolder) -> JobError:
     """The job's error for an exception in process `rank` (of `world`, in a data-parallel job)."""
     if isinstance(exc, GroupBroken):  # a peer is gone, not this process's fault
-        return JobError(code="trainer_crashed", message=f"Training failed: another of the job's {world} processes stopped, "
-                                                        f"so process {rank + 1} lost its connection to it; see {folder.log_file}")
+        return JobError(
+            code="trainer_crashed",
+            message=f"Training failed: another of the job's {world} processes stopped, "
+            f"so process {rank + 1} lost its connection to it; see {folder.log_file}",
+        )
     if disk.is_full(exc):  # a checkpoint, the frozen prefix or the model could not be written
-        return JobError(code="disk_full", message="Training stopped: " + disk.full_message(folder.path, "the job's output"))
+        return JobError(
+            code="disk_full", message="Training stopped: " + disk.full_message(folder.path, "the job's output")
+        )
     where = f" in process {rank + 1} of {world}" if world else ""
     return JobError(code="training_error", message=f"Training failed{where}: {type(exc).__name__}: {exc}")
 

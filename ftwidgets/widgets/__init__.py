@@ -14,12 +14,27 @@ from .download import DownloadButton
 from .drop_flagged import DropFlagged
 from .hyperparameter_panel import HyperparameterPanel
 from .job_monitor import JobMonitor
-from .progress import ProgressBar
 from .keyboard import KeyboardShortcuts
+from .progress import ProgressBar
 from .review_summary import ReviewSummaryView
 from .split_view import SplitView
 from .trained_tokens import TrainedTokens
 from .validation_table import ValidationTable
 
-__all__ = ["ABReview", "ChatCompare", "ComparisonView", "DataImport", "DatasetReport", "DownloadButton", "DropFlagged", "HyperparameterPanel", "JobMonitor", "KeyboardShortcuts", "ProgressBar",
-           "ReviewSummaryView", "SplitView", "TrainedTokens", "ValidationTable"]
+__all__ = [
+    "ABReview",
+    "ChatCompare",
+    "ComparisonView",
+    "DataImport",
+    "DatasetReport",
+    "DownloadButton",
+    "DropFlagged",
+    "HyperparameterPanel",
+    "JobMonitor",
+    "KeyboardShortcuts",
+    "ProgressBar",
+    "ReviewSummaryView",
+    "SplitView",
+    "TrainedTokens",
+    "ValidationTable",
+]

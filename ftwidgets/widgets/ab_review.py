@@ -12,7 +12,8 @@ item shows, so a dead kernel loses nothing and reopening resumes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import ipywidgets as w
 
@@ -23,16 +24,27 @@ from .keyboard import KeyboardShortcuts
 DEFAULT_TAGS = ["wrong answer", "wrong format", "incomplete", "verbose", "hallucination", "unsafe", "great"]
 SCORES = [("-", 0), ("1", 1), ("2", 2), ("3", 3), ("4", 4), ("5", 5)]
 KEYS = {"1": "A", "2": "B", "3": "tie", "4": "both_bad"}
+KEY_HELP = "1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo"
 
 
 def _answer_box(title: str, text: str) -> str:
-    return (f"<div style='border:1px solid #bbb;border-radius:4px;padding:6px;min-height:4em'>"
-            f"<b>{esc(title)}</b><pre style='white-space:pre-wrap;margin:4px 0 0'>{esc(text)}</pre></div>")
+    return (
+        f"<div style='border:1px solid #bbb;border-radius:4px;padding:6px;min-height:4em'>"
+        f"<b>{esc(title)}</b><pre style='white-space:pre-wrap;margin:4px 0 0'>{esc(text)}</pre></div>"
+    )
 
 
 class ABReview(w.VBox):
-    def __init__(self, items: Sequence[ReviewItem], store: ReviewStore, *, reviewer: str = "",
-                 labels: tuple[str, str] = ("base", "fine_tuned"), tags: Sequence[str] = DEFAULT_TAGS, seed: int = 0):
+    def __init__(
+        self,
+        items: Sequence[ReviewItem],
+        store: ReviewStore,
+        *,
+        reviewer: str = "",
+        labels: tuple[str, str] = ("base", "fine_tuned"),
+        tags: Sequence[str] = DEFAULT_TAGS,
+        seed: int = 0,
+    ):
         self.items, self.store, self.labels, self.seed = list(items), store, labels, seed
         self.current: ReviewItem | None = None
         self.order: tuple[str, str] | None = None
@@ -57,19 +69,30 @@ class ABReview(w.VBox):
         self.undo_button = w.Button(description="Undo (u)", icon="undo")
         self.skip_button.on_click(lambda _: self.skip())
         self.undo_button.on_click(lambda _: self.undo())
-        self.keyboard = KeyboardShortcuts([*KEYS, "s", "u"], label="Keyboard off (a key now goes to the notebook): click here, then 1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo",
-                                      active_label="Keyboard on (this strip has the focus): 1 = A, 2 = B, 3 = tie, 4 = both bad, s = skip, u = undo")
+        self.keyboard = KeyboardShortcuts(
+            [*KEYS, "s", "u"],
+            label=f"Keyboard off (a key now goes to the notebook): click here, then {KEY_HELP}",
+            active_label=f"Keyboard on (this strip has the focus): {KEY_HELP}",
+        )
         self.keyboard.on_key(self._key)
         self.message = w.HTML()
         self.summary = w.HTML()
         self._listeners: list[Callable[[], Any]] = []
         self.reviewer.observe(lambda _: self._advance(), names="value")
-        super().__init__([
-            w.HBox([self.reviewer, self.progress, self.progress_text]), self.prompt, w.HBox([self.left, self.right]),
-            w.HBox([self.score_a, self.score_b, w.Label("Tags"), self.tags]),
-            w.HTML(f"<small>Tags you can add (type, or pick as you type): {esc(', '.join(tags))}</small>"), self.comment,
-            w.HBox(list(self.buttons.values()) + [self.skip_button, self.undo_button]), self.keyboard, self.message, self.summary,
-        ])
+        super().__init__(
+            [
+                w.HBox([self.reviewer, self.progress, self.progress_text]),
+                self.prompt,
+                w.HBox([self.left, self.right]),
+                w.HBox([self.score_a, self.score_b, w.Label("Tags"), self.tags]),
+                w.HTML(f"<small>Tags you can add (type, or pick as you type): {esc(', '.join(tags))}</small>"),
+                self.comment,
+                w.HBox(list(self.buttons.values()) + [self.skip_button, self.undo_button]),
+                self.keyboard,
+                self.message,
+                self.summary,
+            ]
+        )
         self._advance()
 
     # --- actions ----------------------------------------------------------------------
@@ -80,8 +103,15 @@ class ABReview(w.VBox):
             return None
         scores = {lab: s.value for lab, s in zip(self.order, (self.score_a, self.score_b)) if s.value}
         try:
-            record = self.store.submit(self.reviewer.value, self.current.id, *self.order, choice, scores=scores,
-                                       tags=self.tags.value, comment=self.comment.value)
+            record = self.store.submit(
+                self.reviewer.value,
+                self.current.id,
+                *self.order,
+                choice,
+                scores=scores,
+                tags=self.tags.value,
+                comment=self.comment.value,
+            )
         except ValueError as exc:
             self.message.value = badge("warning", str(exc))
             return None
@@ -131,7 +161,9 @@ class ABReview(w.VBox):
         name = self.reviewer.value.strip()
         done = len(self.store.handled(name) & {it.id for it in self.items}) if name else 0
         self.progress.value = done
-        self.progress_text.value = f"{done} of {len(self.items)} reviewed" + ("" if name else " (enter your name to start)")
+        self.progress_text.value = f"{done} of {len(self.items)} reviewed" + (
+            "" if name else " (enter your name to start)"
+        )
         self.current = item
         self.score_a.value = self.score_b.value = 0
         self.tags.value, self.comment.value = [], ""
@@ -144,8 +176,12 @@ class ABReview(w.VBox):
         else:
             self.order = blind_order(item.id, name, self.labels, seed=self.seed)
             system = [m.get("content") for m in item.messages if m.get("role") == "system"]
-            self.prompt.value = (f"<div><i>{esc(system[0])}</i></div>" if system else "") + f"<div><b>Prompt:</b> {esc(item.prompt)}</div>"
+            self.prompt.value = (
+                f"<div><i>{esc(system[0])}</i></div>" if system else ""
+            ) + f"<div><b>Prompt:</b> {esc(item.prompt)}</div>"
             self.left.value = _answer_box("A", item.answers[self.order[0]])
             self.right.value = _answer_box("B", item.answers[self.order[1]])
-        mine = summarize(self.store, self.labels, reviewers=people(self.store))  # persons only, never the rule: reviewer
+        mine = summarize(
+            self.store, self.labels, reviewers=people(self.store)
+        )  # persons only, never the rule: reviewer
         self.summary.value = f"<small>{esc(mine.sentence())}</small>"

@@ -23,26 +23,58 @@ class ComparisonView(w.VBox):
         self.page_size = page_size
         base, cand = comparison.baseline, comparison.candidate
         res = comparison.results
-        self.verdict = w.HTML("<b>Verdict</b><ul>" + "".join(f"<li>{esc(line)}</li>" for line in comparison.verdict().split("\n- ")[1:])
-                              + "</ul>")
-        fig = make_subplots(rows=1, cols=2, subplot_titles=(f"{cand} minus {base} (95% CI)", "per-item wins and losses"))
+        self.verdict = w.HTML(
+            "<b>Verdict</b><ul>"
+            + "".join(f"<li>{esc(line)}</li>" for line in comparison.verdict().split("\n- ")[1:])
+            + "</ul>"
+        )
+        fig = make_subplots(
+            rows=1, cols=2, subplot_titles=(f"{cand} minus {base} (95% CI)", "per-item wins and losses")
+        )
         names = [r.metric for r in res]
-        fig.add_scatter(x=[r.delta for r in res], y=names, mode="markers", name="difference", row=1, col=1,
-                        error_x=dict(type="data", symmetric=False, array=[r.high - r.delta for r in res],
-                                     arrayminus=[r.delta - r.low for r in res]))
+        fig.add_scatter(
+            x=[r.delta for r in res],
+            y=names,
+            mode="markers",
+            name="difference",
+            row=1,
+            col=1,
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=[r.high - r.delta for r in res],
+                arrayminus=[r.delta - r.low for r in res],
+            ),
+        )
         fig.add_vline(x=0, line_dash="dot", row=1, col=1)
-        for label, values, colour in (("wins", [r.wins for r in res], "#1b5e20"), ("ties", [r.ties for r in res], "#9e9e9e"),
-                                      ("losses", [r.losses for r in res], "#b00020")):
+        for label, values, colour in (
+            ("wins", [r.wins for r in res], "#1b5e20"),
+            ("ties", [r.ties for r in res], "#9e9e9e"),
+            ("losses", [r.losses for r in res], "#b00020"),
+        ):
             fig.add_bar(x=values, y=names, orientation="h", name=label, marker_color=colour, row=1, col=2)
         fig.update_layout(barmode="stack", height=120 + 40 * len(res), margin=dict(l=10, r=10, t=40, b=30))
         self.figure = fig
         self.plot = w.Output()
         with self.plot:
             fig.show()
-        self.summary = w.HTML(table(
-            ["metric", base, cand, "difference", "95% CI", "p", "test"],
-            [(r.metric, f"{r.baseline:.3f}", f"{r.candidate:.3f}", f"{r.delta:+.3f}", f"[{r.low:+.3f}, {r.high:+.3f}]",
-              f"{r.p_value:.3g}", r.test) for r in res]))
+        self.summary = w.HTML(
+            table(
+                ["metric", base, cand, "difference", "95% CI", "p", "test"],
+                [
+                    (
+                        r.metric,
+                        f"{r.baseline:.3f}",
+                        f"{r.candidate:.3f}",
+                        f"{r.delta:+.3f}",
+                        f"[{r.low:+.3f}, {r.high:+.3f}]",
+                        f"{r.p_value:.3g}",
+                        r.test,
+                    )
+                    for r in res
+                ],
+            )
+        )
         self._rows = comparison.per_example()
         self.show = w.ToggleButtons(options=[DISAGREE, ALL], value=DISAGREE, description="Show")
         self.page = w.BoundedIntText(value=1, min=1, max=1, description="Page")
@@ -50,7 +82,9 @@ class ComparisonView(w.VBox):
         self.table = w.HTML()
         self.show.observe(lambda _: self._go_first(), names="value")
         self.page.observe(lambda _: self._render(), names="value")
-        super().__init__([self.verdict, self.plot, self.summary, w.HBox([self.show, self.page, self.page_info]), self.table])
+        super().__init__(
+            [self.verdict, self.plot, self.summary, w.HBox([self.show, self.page, self.page_info]), self.table]
+        )
         self._render()
 
     @property
@@ -73,5 +107,15 @@ class ComparisonView(w.VBox):
         metrics = list(self.comparison.scores)
         self.table.value = table(
             ["item", "prompt", base, cand, *[f"{m}: {base} / {cand}" for m in metrics]],
-            [(r["item"], r["prompt"], r[base], r[cand], *[f"{r[f'{m} ({base})']:.2f} / {r[f'{m} ({cand})']:.2f}" for m in metrics])
-             for _, r in shown.iterrows()], text_columns=(1, 2, 3))
+            [
+                (
+                    r["item"],
+                    r["prompt"],
+                    r[base],
+                    r[cand],
+                    *[f"{r[f'{m} ({base})']:.2f} / {r[f'{m} ({cand})']:.2f}" for m in metrics],
+                )
+                for _, r in shown.iterrows()
+            ],
+            text_columns=(1, 2, 3),
+        )

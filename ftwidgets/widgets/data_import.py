@@ -40,17 +40,27 @@ class DataImport(w.VBox):
         self.conversion: Conversion | None = None
         label = {"style": {"description_width": "8em"}}
         self.upload = w.FileUpload(accept=".csv,.json,.jsonl", multiple=False, description="Upload a file")
-        self.path = w.Text(placeholder="or the full path of a file on this machine", description="Path",
-                           layout=w.Layout(width="32em"), **label)
+        self.path = w.Text(
+            placeholder="or the full path of a file on this machine",
+            description="Path",
+            layout=w.Layout(width="32em"),
+            **label,
+        )
         self.use_path = w.Button(description="Use this file")
         self.user = w.Dropdown(description="User column", **label)
         self.assistant = w.Dropdown(description="Answer column", **label)
         self.system = w.Dropdown(description="System column", **label)
-        self.default_system = w.Text(placeholder="optional: one system prompt for every example without its own",
-                                     description="System prompt", layout=w.Layout(width="40em"), **label)
+        self.default_system = w.Text(
+            placeholder="optional: one system prompt for every example without its own",
+            description="System prompt",
+            layout=w.Layout(width="40em"),
+            **label,
+        )
         self.convert = w.Button(description="Convert", button_style="primary")
-        self.columns = w.VBox([w.HTML("<b>Which column holds what?</b>"), self.user, self.assistant, self.system],
-                              layout=w.Layout(display="none"))
+        self.columns = w.VBox(
+            [w.HTML("<b>Which column holds what?</b>"), self.user, self.assistant, self.system],
+            layout=w.Layout(display="none"),
+        )
         self.message = w.HTML()
         self.preview = w.HTML()
         self.upload.observe(lambda _: self._uploaded(), names="value")
@@ -58,8 +68,17 @@ class DataImport(w.VBox):
         self.convert.on_click(lambda _: self._convert())
         for box in (self.user, self.assistant):
             box.observe(lambda _: self._ready(), names="value")
-        super().__init__([self.upload, w.HBox([self.path, self.use_path]), self.columns, self.default_system,
-                          self.convert, self.message, self.preview])
+        super().__init__(
+            [
+                self.upload,
+                w.HBox([self.path, self.use_path]),
+                self.columns,
+                self.default_system,
+                self.convert,
+                self.message,
+                self.preview,
+            ]
+        )
         self._ready()
 
     @property
@@ -93,9 +112,12 @@ class DataImport(w.VBox):
             return
         file = files[0]
         if file["size"] > self.max_bytes:
-            self.message.value = badge("error", f"{file['name']} is {file['size'] / 2**20:.0f} MB, over the "
-                                       f"{self.max_bytes / 2**20:.0f} MB limit for uploads: put the file beside the "
-                                       "notebooks and type its path instead.")
+            self.message.value = badge(
+                "error",
+                f"{file['name']} is {file['size'] / 2**20:.0f} MB, over the "
+                f"{self.max_bytes / 2**20:.0f} MB limit for uploads: put the file beside the "
+                "notebooks and type its path instead.",
+            )
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         target = _free_path(self.folder, file["name"])
@@ -118,40 +140,63 @@ class DataImport(w.VBox):
         self.system.value = guess["system"] or NONE
         self.columns.layout.display = ""
         if guess["user"] is None:
-            self.message.value = badge("warning", f"{path.name}: no column name says which holds the user's message "
-                                       "and which the answer. Choose them above, then press Convert.")
+            self.message.value = badge(
+                "warning",
+                f"{path.name}: no column name says which holds the user's message "
+                "and which the answer. Choose them above, then press Convert.",
+            )
             self._ready()
             return False
         return True
 
     def _ready(self) -> None:
         """Convert is pressable once there is a file and, for a CSV, two different text columns are chosen."""
-        chosen = self.format != "csv" or (self.user.value is not None and self.assistant.value is not None
-                                          and self.user.value != self.assistant.value)
+        chosen = self.format != "csv" or (
+            self.user.value is not None and self.assistant.value is not None and self.user.value != self.assistant.value
+        )
         self.convert.disabled = self.source is None or not chosen
-        self.convert.tooltip = "" if not self.convert.disabled else (
-            "choose a file first" if self.source is None else "choose two different columns for the message and the answer")
+        self.convert.tooltip = (
+            ""
+            if not self.convert.disabled
+            else (
+                "choose a file first"
+                if self.source is None
+                else "choose two different columns for the message and the answer"
+            )
+        )
 
     def _mapping(self) -> dict[str, Any]:
         if self.format != "csv":
             return {}
-        return {"user": self.user.value, "assistant": self.assistant.value,
-                "system": None if self.system.value == NONE else self.system.value}
+        return {
+            "user": self.user.value,
+            "assistant": self.assistant.value,
+            "system": None if self.system.value == NONE else self.system.value,
+        }
 
     def _convert(self) -> None:
         self._ready()
         if self.convert.disabled:
             return
         try:
-            self.conversion = convert_file(self.source, self.format, default_system=self.default_system.value.strip() or None,
-                                           **self._mapping())
+            self.conversion = convert_file(
+                self.source, self.format, default_system=self.default_system.value.strip() or None, **self._mapping()
+            )
         except DataError as exc:
             self.message.value = badge("error", str(exc))
             return
         conversion = self.conversion
-        level = "ok" if conversion.examples and not conversion.rejected else "warning" if conversion.examples else "error"
+        level = (
+            "ok" if conversion.examples and not conversion.rejected else "warning" if conversion.examples else "error"
+        )
         self.message.value = badge(level, conversion.summary().splitlines()[0]) + "".join(
-            f"<div>record {r.record}: {esc(r.reason)}</div>" for r in conversion.rejected[:10])
-        rows = [[next((m["content"] for m in ex["messages"] if m["role"] == role), "") for role in ("system", "user", "assistant")]
-                for ex in conversion.examples[: self.preview_rows]]
+            f"<div>record {r.record}: {esc(r.reason)}</div>" for r in conversion.rejected[:10]
+        )
+        rows = [
+            [
+                next((m["content"] for m in ex["messages"] if m["role"] == role), "")
+                for role in ("system", "user", "assistant")
+            ]
+            for ex in conversion.examples[: self.preview_rows]
+        ]
         self.preview.value = table(["system", "user", "assistant"], rows, text_columns=(1, 2)) if rows else ""

@@ -1,6 +1,6 @@
 """DatasetReport: token lengths, turns, duplicates, diversity and the fact-versus-style verdict of a report.
 
-    DatasetReport(validate_file("data/samples/math_tutor.jsonl"))
+DatasetReport(validate_file("data/samples/math_tutor.jsonl"))
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ class DatasetReport(w.VBox):
         pe, t, q = report.per_example, report.tokens, report.quality
         turns = sorted(set(pe.get("turns", [])))
         varied = len(turns) > 1  # a histogram of one value is one bar: then the number goes in the table instead
-        fig = make_subplots(rows=1, cols=2 if varied else 1,
-                            subplot_titles=("tokens per example", "messages per example") if varied else ("tokens per example",))
+        fig = make_subplots(
+            rows=1,
+            cols=2 if varied else 1,
+            subplot_titles=("tokens per example", "messages per example") if varied else ("tokens per example",),
+        )
         fig.add_histogram(x=pe.get("tokens", []), nbinsx=40, name="tokens", row=1, col=1)
         if varied:
             fig.add_histogram(x=pe.get("turns", []), name="messages", row=1, col=2)
@@ -30,21 +33,37 @@ class DatasetReport(w.VBox):
         with self.plot:
             fig.show()
         dist = t.get("per_example", {})
-        self.numbers = w.HTML(table(["measure", "value"], [
-            ("examples", f"{report.examples:,}"),
-            ("tokens in all", f"{t.get('total', 0):,} ({t.get('encoding')})"),
-            ("tokens per example (mean / p95 / max)", f"{dist.get('mean')} / {dist.get('p95')} / {dist.get('max')}"),
-            ("messages per example", f"{turns[0]} in every example" if len(turns) == 1 else
-             f"{turns[0]} to {turns[-1]} (histogram above)" if turns else "none"),
-            ("exact duplicates", q.get("exact_duplicates")),
-            ("near duplicates", q.get("near_duplicates")),
-            ("distinct system prompts", q.get("distinct_system_prompts")),
-            ("distinct user bigrams (distinct-2)", q.get("user_distinct_2")),
-            ('"auto" epochs / billable tokens', f"{t.get('auto_epochs')} / {t.get('billable_tokens', 0):,}"),
-        ]))
+        self.numbers = w.HTML(
+            table(
+                ["measure", "value"],
+                [
+                    ("examples", f"{report.examples:,}"),
+                    ("tokens in all", f"{t.get('total', 0):,} ({t.get('encoding')})"),
+                    (
+                        "tokens per example (mean / p95 / max)",
+                        f"{dist.get('mean')} / {dist.get('p95')} / {dist.get('max')}",
+                    ),
+                    (
+                        "messages per example",
+                        f"{turns[0]} in every example"
+                        if len(turns) == 1
+                        else f"{turns[0]} to {turns[-1]} (histogram above)"
+                        if turns
+                        else "none",
+                    ),
+                    ("exact duplicates", q.get("exact_duplicates")),
+                    ("near duplicates", q.get("near_duplicates")),
+                    ("distinct system prompts", q.get("distinct_system_prompts")),
+                    ("distinct user bigrams (distinct-2)", q.get("user_distinct_2")),
+                    ('"auto" epochs / billable tokens', f"{t.get('auto_epochs')} / {t.get('billable_tokens', 0):,}"),
+                ],
+            )
+        )
         fv = q.get("fact_verdict") or {}
         level = "warning" if fv.get("looks_like_facts") else "ok"
         evidence = ", ".join(str(x) for x in fv.get("evidence_lines", [])) or "none"
-        self.verdict = w.HTML(badge(level, fv.get("sentence", "No verdict (no usable examples).")) +
-                              f"<div>Examples that drove it (lines): {evidence}</div>")
+        self.verdict = w.HTML(
+            badge(level, fv.get("sentence", "No verdict (no usable examples)."))
+            + f"<div>Examples that drove it (lines): {evidence}</div>"
+        )
         super().__init__([self.plot, self.numbers, self.verdict])

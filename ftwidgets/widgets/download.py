@@ -12,8 +12,9 @@ never stores the file.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import anywidget
 import traitlets
@@ -57,6 +58,7 @@ function render({ model, el }) {
 export default { render };
 """
 
+
 class DownloadButton(anywidget.AnyWidget):
     _esm = _ESM
     label = traitlets.Unicode("Download").tag(sync=True)
@@ -75,13 +77,17 @@ class DownloadButton(anywidget.AnyWidget):
         except Exception as exc:  # noqa: BLE001 - shown to the person who pressed, never a traceback in a log
             self.status = f"Could not make the file: {exc}"
             return Path(), None
-        path, note = (made if isinstance(made, tuple) else (made, ""))
+        path, note = made if isinstance(made, tuple) else (made, "")
         path = Path(path)
         size = path.stat().st_size
         if size > MAX_BYTES:
-            self.status = f"{path.name} is {size / 2**20:,.0f} MB, too big to send through the notebook: it is at {path}"
+            self.status = (
+                f"{path.name} is {size / 2**20:,.0f} MB, too big to send through the notebook: it is at {path}"
+            )
             return path, None
-        self.status = f"{path.name} ({size / 2**20:,.1f} MB) made at {time.strftime('%H:%M:%S')}." + (f" {note}" if note else "")
+        self.status = f"{path.name} ({size / 2**20:,.1f} MB) made at {time.strftime('%H:%M:%S')}." + (
+            f" {note}" if note else ""
+        )
         return path, path.read_bytes()
 
     def _on_message(self, _widget, content, _buffers) -> None:

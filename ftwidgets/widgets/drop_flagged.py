@@ -7,7 +7,7 @@ file's own validation, so the learner never edits the file outside the notebook.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as w
 
@@ -25,14 +25,23 @@ class DropFlagged(w.VBox):
         errors = report.examples - report.usable_examples  # every line with an error, unreadable ones included
         copies = int(report.per_example["exact_duplicate"].sum())
         self.flagged = errors + copies
-        self.button = w.Button(description=f"Drop {errors} with errors and {copies} duplicates", button_style="warning",
-                               layout=w.Layout(width="auto"), disabled=self.flagged == 0,
-                               tooltip="write the other examples into a new file; yours stays as it is")
-        self.message = w.HTML(badge("ok", "Nothing to drop: no example has an error or repeats another exactly.")
-                              if self.flagged == 0 else
-                              badge("warning", f"{errors} example(s) have errors and {copies} repeat an earlier one "
-                                               "exactly. Drop them into a new file (yours is never changed), or fix "
-                                               "them in your file and run step 1 again."))
+        self.button = w.Button(
+            description=f"Drop {errors} with errors and {copies} duplicates",
+            button_style="warning",
+            layout=w.Layout(width="auto"),
+            disabled=self.flagged == 0,
+            tooltip="write the other examples into a new file; yours stays as it is",
+        )
+        self.message = w.HTML(
+            badge("ok", "Nothing to drop: no example has an error or repeats another exactly.")
+            if self.flagged == 0
+            else badge(
+                "warning",
+                f"{errors} example(s) have errors and {copies} repeat an earlier one "
+                "exactly. Drop them into a new file (yours is never changed), or fix "
+                "them in your file and run step 1 again.",
+            )
+        )
         self.button.on_click(lambda _: self.drop())
         super().__init__([self.message, self.button])
 
@@ -40,10 +49,15 @@ class DropFlagged(w.VBox):
         """Make the cleaned file and validate it again (what the button does)."""
         self.cleaned = self._on_drop(self.report)
         self.cleaned_report = validate_file(self.cleaned.path)
-        verdict = (badge("ok", f"{self.cleaned.path.name} passes every rule: the next steps use it.")
-                   if self.cleaned_report.valid else
-                   badge("error", f"{self.cleaned.path.name} still has {self.cleaned_report.error_count} error(s): "
-                                  "see its table below the checkpoint."))
+        verdict = (
+            badge("ok", f"{self.cleaned.path.name} passes every rule: the next steps use it.")
+            if self.cleaned_report.valid
+            else badge(
+                "error",
+                f"{self.cleaned.path.name} still has {self.cleaned_report.error_count} error(s): "
+                "see its table below the checkpoint.",
+            )
+        )
         lines = esc(self.cleaned.summary()).replace("\n", "<br>")
         self.message.value = f"<div>{lines}</div>" + verdict
         self.button.disabled = True

@@ -13,10 +13,12 @@ widget (the job's monitor): the panel shows it below the button.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import ipywidgets as w
 
+from ..backends import DEFAULT_BASE_MODEL, OPENAI_BASE_MODEL
 from ..early_stopping import EARLY_STOPPING_METADATA
 from ..hyperparams import (
     ALLOW_MANY_EPOCHS_METADATA,
@@ -36,8 +38,8 @@ class HyperparameterPanel(w.VBox):
         n_examples: int,
         *,
         example_tokens: Sequence[int] = (),
-        base_models: Sequence[str] = ("smollm2-135m-instruct",),
-        price_model: str = "gpt-4o-mini-2024-07-18",
+        base_models: Sequence[str] = (DEFAULT_BASE_MODEL,),
+        price_model: str = OPENAI_BASE_MODEL,
         tokens_per_second: float | None = 130.0,
         early_stopping: bool = True,
     ):
@@ -51,14 +53,19 @@ class HyperparameterPanel(w.VBox):
         self.auto_epochs = w.Checkbox(value=True, description='epochs "auto"', **whole)
         self.epochs = w.IntSlider(value=3, min=1, max=50, description="Epochs", disabled=True, **label)
         self.lr = w.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="LR multiplier", **label)
-        self.batch_size = w.Dropdown(options=["auto", 1, 2, 4, 8, 16, 32], value="auto", description="Batch size", **label)
+        self.batch_size = w.Dropdown(
+            options=["auto", 1, 2, 4, 8, 16, 32], value="auto", description="Batch size", **label
+        )
         self.seed = w.IntText(value=42, description="Seed", **label)
         self.suffix = w.Text(value="workbook", description="Suffix", **label)
         self.base_model = w.Dropdown(options=list(base_models), value=base_models[0], description="Base model", **label)
         self.allow_small = w.Checkbox(value=False, description="Override: allow 10-99 examples", **whole)
         self.allow_many_epochs = w.Checkbox(value=False, description="Override: allow more than 25 epochs", **whole)
-        self.early_stopping = w.Checkbox(value=early_stopping, description="Stop when the validation loss stops improving "
-                                         "(and keep the best model)", **whole)
+        self.early_stopping = w.Checkbox(
+            value=early_stopping,
+            description="Stop when the validation loss stops improving (and keep the best model)",
+            **whole,
+        )
         self.guards = w.HTML()
         self.estimate = w.HTML()
         self.launch = w.Button(description="Launch", button_style="primary", icon="play")
@@ -67,11 +74,22 @@ class HyperparameterPanel(w.VBox):
         for c in (self.auto_epochs, self.epochs, self.lr, self.batch_size, self.allow_small, self.allow_many_epochs):
             c.observe(lambda _: self._update(), names="value")
         self.launch.on_click(lambda _: self._click())
-        super().__init__([
-            w.HBox([self.auto_epochs, self.epochs]), self.lr, self.batch_size, w.HBox([self.seed, self.suffix]), self.base_model,
-            self.early_stopping, w.HBox([self.allow_small, self.allow_many_epochs]), self.guards, self.estimate, self.launch,
-            self.launch_message, self.launched,
-        ])
+        super().__init__(
+            [
+                w.HBox([self.auto_epochs, self.epochs]),
+                self.lr,
+                self.batch_size,
+                w.HBox([self.seed, self.suffix]),
+                self.base_model,
+                self.early_stopping,
+                w.HBox([self.allow_small, self.allow_many_epochs]),
+                self.guards,
+                self.estimate,
+                self.launch,
+                self.launch_message,
+                self.launched,
+            ]
+        )
         self._update()
 
     @property
@@ -82,13 +100,22 @@ class HyperparameterPanel(w.VBox):
     @property
     def settings(self) -> dict[str, Any]:
         """Keyword arguments for `client.fine_tuning.jobs.create` (files added by the caller)."""
-        hp = {"n_epochs": "auto" if self.auto_epochs.value else self.epochs.value,
-              "batch_size": self.batch_size.value, "learning_rate_multiplier": round(self.lr.value, 4)}
-        out: dict[str, Any] = {"model": self.base_model.value, "seed": self.seed.value, "suffix": self.suffix.value or None,
-                               "method": supervised_method(hp)}
-        metadata = {**(ALLOW_SMALL_METADATA if self.allow_small.value else {}),
-                    **(ALLOW_MANY_EPOCHS_METADATA if self.allow_many_epochs.value else {}),
-                    **(EARLY_STOPPING_METADATA if self.early_stopping.value else {})}
+        hp = {
+            "n_epochs": "auto" if self.auto_epochs.value else self.epochs.value,
+            "batch_size": self.batch_size.value,
+            "learning_rate_multiplier": round(self.lr.value, 4),
+        }
+        out: dict[str, Any] = {
+            "model": self.base_model.value,
+            "seed": self.seed.value,
+            "suffix": self.suffix.value or None,
+            "method": supervised_method(hp),
+        }
+        metadata = {
+            **(ALLOW_SMALL_METADATA if self.allow_small.value else {}),
+            **(ALLOW_MANY_EPOCHS_METADATA if self.allow_many_epochs.value else {}),
+            **(EARLY_STOPPING_METADATA if self.early_stopping.value else {}),
+        }
         if metadata:
             out["metadata"] = metadata
         return out
@@ -108,7 +135,9 @@ class HyperparameterPanel(w.VBox):
             lines.append(f"On OpenAI: {cost}.")
             if self.tokens_per_second:
                 minutes = cost.billable_tokens / self.tokens_per_second / 60
-                lines.append(f"On the embedded engine (CPU): about {minutes:,.0f} min at {self.tokens_per_second:.0f} tokens/s.")
+                lines.append(
+                    f"On the embedded engine (CPU): about {minutes:,.0f} min at {self.tokens_per_second:.0f} tokens/s."
+                )
         self.estimate.value = "<br>".join(lines)
         self.launch.disabled = plan.blocked
 

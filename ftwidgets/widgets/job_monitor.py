@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import ipywidgets as w
 
@@ -24,8 +25,10 @@ def _as_dict(obj: Any) -> dict:
     return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
 
 
-def progress_line(state: str, step: int | None, total: int, estimated_finish: int | None, now: float | None = None) -> str:
-    """"step 12 of 75, about 3 min left": where a job is, and when it should end (the backend's estimate)."""
+def progress_line(
+    state: str, step: int | None, total: int, estimated_finish: int | None, now: float | None = None
+) -> str:
+    """ "step 12 of 75, about 3 min left": where a job is, and when it should end (the backend's estimate)."""
     if step is None:
         return "waiting for the first step" if state not in FINAL else ""
     line = f"step {step} of {total}"
@@ -44,8 +47,9 @@ class JobMonitor(w.VBox):
         import plotly.graph_objects as go
 
         # one figure for the job's life, its traces updated in place (visible from the first evaluation)
-        self.figure = go.FigureWidget(layout=dict(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step",
-                                                  yaxis_title="loss"))
+        self.figure = go.FigureWidget(
+            layout=dict(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step", yaxis_title="loss")
+        )
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="training loss")
         self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="validation loss", visible=False)
         self.verdict = w.HTML()
@@ -55,8 +59,16 @@ class JobMonitor(w.VBox):
         self.curve = LossCurve()
         self.stop = None
         self._thread: threading.Thread | None = None
-        super().__init__([self.status, w.HBox([self.progress, self.progress_text]), self.figure, self.verdict, self.checkpoints,
-                          self.cancel])
+        super().__init__(
+            [
+                self.status,
+                w.HBox([self.progress, self.progress_text]),
+                self.figure,
+                self.verdict,
+                self.checkpoints,
+                self.cancel,
+            ]
+        )
 
     # --- the view ---------------------------------------------------------------------
     def show(self, job: Mapping, events: Iterable[Mapping], checkpoints: Iterable[Mapping] = ()) -> None:
@@ -77,36 +89,59 @@ class JobMonitor(w.VBox):
             self.progress.value = curve.steps[-1]
         if state == "succeeded":
             self.progress.value = self.progress.max
-        self.progress_text.value = progress_line(state, self.progress.value if curve.steps else None, self.progress.max,
-                                                 job.get("estimated_finish"))
+        self.progress_text.value = progress_line(
+            state, self.progress.value if curve.steps else None, self.progress.max, job.get("estimated_finish")
+        )
         self.cancel.disabled = state in FINAL
         self._draw()
         ckpts = [_as_dict(c) for c in checkpoints]
         best = None
         if state in ("cancelled", "failed"):  # an unfinished run: say what happened, judge nothing
-            where = f" at step {self.progress.value} of {self.progress.max}" if curve.steps else " before its first step"
+            where = (
+                f" at step {self.progress.value} of {self.progress.max}" if curve.steps else " before its first step"
+            )
             kept = f"{len(ckpts)} checkpoint(s) exist" if ckpts else "no checkpoint exists"
-            self.verdict.value = badge("info", f"The job was {state}{where}: {kept}. An unfinished run gets no overfitting verdict.")
+            self.verdict.value = badge(
+                "info", f"The job was {state}{where}: {kept}. An unfinished run gets no overfitting verdict."
+            )
         else:
             v = overfitting(curve.steps, curve.train_loss, curve.valid_loss)
             self.verdict.value = badge("warning" if v.overfitting else "ok", v.message) + self._stop_note()
             best = pick_checkpoint(ckpts, v) if ckpts else None
             if self.stop is not None:  # early stopping chose the model: the table marks that one, as the messages say
                 best = next((c for c in ckpts if c["step_number"] == self.stop.kept_step), best)
-        self.checkpoints.value = table(
-            ["checkpoint model", "step", "train loss", "full valid loss", ""],
-            [(c["fine_tuned_model_checkpoint"], c["step_number"], (c.get("metrics") or {}).get("train_loss"),
-              (c.get("metrics") or {}).get("full_valid_loss"), "<- keep" if c is best else "") for c in ckpts],
-        ) if ckpts else ""
+        self.checkpoints.value = (
+            table(
+                ["checkpoint model", "step", "train loss", "full valid loss", ""],
+                [
+                    (
+                        c["fine_tuned_model_checkpoint"],
+                        c["step_number"],
+                        (c.get("metrics") or {}).get("train_loss"),
+                        (c.get("metrics") or {}).get("full_valid_loss"),
+                        "<- keep" if c is best else "",
+                    )
+                    for c in ckpts
+                ],
+            )
+            if ckpts
+            else ""
+        )
 
     def _stop_note(self) -> str:
         s = self.stop
         if s is None:
             return ""
-        where = (f"stopped at step {s.stopped_at} of {s.total_steps} planned, " if s.stopped_at is not None
-                 else "ran every planned step; ")
-        return badge("info", f"Early stopping {where}and the fine-tuned model is the one from step {s.kept_step}, "
-                             "where the validation loss was lowest.")
+        where = (
+            f"stopped at step {s.stopped_at} of {s.total_steps} planned, "
+            if s.stopped_at is not None
+            else "ran every planned step; "
+        )
+        return badge(
+            "info",
+            f"Early stopping {where}and the fine-tuned model is the one from step {s.kept_step}, "
+            "where the validation loss was lowest.",
+        )
 
     def _draw(self) -> None:
         """The curves, updated in place in one `FigureWidget` (never redrawn through an ``Output`` from the watching
@@ -118,10 +153,16 @@ class JobMonitor(w.VBox):
             fig.data[1].x, fig.data[1].y = [s for s, _ in valid], [v for _, v in valid]
             fig.data[1].visible = bool(valid)
             kept = self.stop.kept_step if self.stop is not None else None
-            fig.layout.shapes = ([dict(type="line", x0=kept, x1=kept, yref="paper", y0=0, y1=1,
-                                       line=dict(dash="dash", color="green"))] if kept is not None else [])
-            fig.layout.annotations = ([dict(x=kept, y=1, yref="paper", text="kept model", showarrow=False,
-                                            xanchor="left")] if kept is not None else [])
+            fig.layout.shapes = (
+                [dict(type="line", x0=kept, x1=kept, yref="paper", y0=0, y1=1, line=dict(dash="dash", color="green"))]
+                if kept is not None
+                else []
+            )
+            fig.layout.annotations = (
+                [dict(x=kept, y=1, yref="paper", text="kept model", showarrow=False, xanchor="left")]
+                if kept is not None
+                else []
+            )
 
     # --- talking to the backend --------------------------------------------------------------
     def refresh(self) -> str:
@@ -139,7 +180,9 @@ class JobMonitor(w.VBox):
         known = self._events[0].id if self._events else None
         new, after = [], None
         while True:
-            page = self.client.fine_tuning.jobs.list_events(self.job_id, limit=100, **({"after": after} if after else {}))
+            page = self.client.fine_tuning.jobs.list_events(
+                self.job_id, limit=100, **({"after": after} if after else {})
+            )
             for event in page.data:
                 if event.id == known:
                     return new
@@ -150,6 +193,7 @@ class JobMonitor(w.VBox):
 
     def watch(self, every: float = 2.0, timeout: float | None = None) -> None:
         """Refresh in the background until the job ends (returns at once)."""
+
         def loop() -> None:
             deadline = None if timeout is None else time.monotonic() + timeout
             while self.refresh() not in FINAL and (deadline is None or time.monotonic() < deadline):

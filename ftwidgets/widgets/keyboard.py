@@ -13,7 +13,7 @@ lands on the notebook, where ``1`` would turn a cell into a heading.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import anywidget
 import traitlets

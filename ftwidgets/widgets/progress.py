@@ -34,5 +34,8 @@ class ProgressBar(w.HBox):
         with self._lock:
             started = self._started.setdefault(label, time.monotonic())
             self.bar.max, self.bar.value = max(1, total), done
-            self.text.value = (f"{label}: {done} of {total}" + time_left(done, total, time.monotonic() - started)
-                               if done < total else f"{label}: all {total} answers in")
+            self.text.value = (
+                f"{label}: {done} of {total}" + time_left(done, total, time.monotonic() - started)
+                if done < total
+                else f"{label}: all {total} answers in"
+            )

@@ -1,7 +1,7 @@
 """ReviewSummaryView: who won the blind review (with 95% intervals), tags, rubric scores, agreement.
 
-    view = ReviewSummaryView(summarize(store, reviewers=people(store)))
-    review.on_decision(lambda: view.update(summarize(store, reviewers=people(store))))  # live
+view = ReviewSummaryView(summarize(store, reviewers=people(store)))
+review.on_decision(lambda: view.update(summarize(store, reviewers=people(store))))  # live
 """
 
 from __future__ import annotations
@@ -27,12 +27,25 @@ class ReviewSummaryView(w.VBox):
         self.sentence.value = f"<b>{esc(summary.sentence())}</b>"
         labels = list(summary.labels)
         rates = [summary.win_rates[lab] for lab in labels]
-        fig = go.Figure(go.Bar(
-            x=labels, y=[r.estimate if summary.decisions else 0 for r in rates],
-            error_y=dict(type="data", symmetric=False, array=[r.high - (r.estimate if summary.decisions else 0) for r in rates],
-                         arrayminus=[(r.estimate if summary.decisions else 0) - r.low for r in rates])))
-        fig.update_layout(title="preferred in the blind review (95% Wilson interval)", yaxis_tickformat=".0%",
-                          yaxis_range=[0, 1], height=300, margin=dict(l=40, r=10, t=40, b=30))
+        fig = go.Figure(
+            go.Bar(
+                x=labels,
+                y=[r.estimate if summary.decisions else 0 for r in rates],
+                error_y=dict(
+                    type="data",
+                    symmetric=False,
+                    array=[r.high - (r.estimate if summary.decisions else 0) for r in rates],
+                    arrayminus=[(r.estimate if summary.decisions else 0) - r.low for r in rates],
+                ),
+            )
+        )
+        fig.update_layout(
+            title="preferred in the blind review (95% Wilson interval)",
+            yaxis_tickformat=".0%",
+            yaxis_range=[0, 1],
+            height=300,
+            margin=dict(l=40, r=10, t=40, b=30),
+        )
         self.figure = fig
         self.plot.clear_output(wait=True)
         with self.plot:
@@ -40,10 +53,22 @@ class ReviewSummaryView(w.VBox):
         ag = summary.agreement
         pairs = [(pair, v["items"], f"{v['cohen_kappa']:.2f}") for pair, v in ag.get("pairs", {}).items()]
         self.details.value = (
-            table(["reviewer", *labels, "tie", "both bad"],
-                  [(r, c[labels[0]], c[labels[1]], c["tie"], c["both_bad"]) for r, c in sorted(summary.per_reviewer.items())])
-            + "<b>Tags</b>" + table(["tag", "count"], summary.tags.most_common())
-            + "<b>Mean rubric score (1-5)</b>" + table(["model", "mean"], [(k, f"{v:.2f}") for k, v in summary.rubric.items()])
-            + ("<b>Agreement between reviewers</b>" + table(["reviewers", "shared items", "Cohen's kappa"], pairs)
-               + f"Krippendorff's alpha over these reviewers: {ag['krippendorff_alpha']:.2f}" if pairs
-               else "<i>Agreement needs two reviewers on the same items.</i>"))
+            table(
+                ["reviewer", *labels, "tie", "both bad"],
+                [
+                    (r, c[labels[0]], c[labels[1]], c["tie"], c["both_bad"])
+                    for r, c in sorted(summary.per_reviewer.items())
+                ],
+            )
+            + "<b>Tags</b>"
+            + table(["tag", "count"], summary.tags.most_common())
+            + "<b>Mean rubric score (1-5)</b>"
+            + table(["model", "mean"], [(k, f"{v:.2f}") for k, v in summary.rubric.items()])
+            + (
+                "<b>Agreement between reviewers</b>"
+                + table(["reviewers", "shared items", "Cohen's kappa"], pairs)
+                + f"Krippendorff's alpha over these reviewers: {ag['krippendorff_alpha']:.2f}"
+                if pairs
+                else "<i>Agreement needs two reviewers on the same items.</i>"
+            )
+        )

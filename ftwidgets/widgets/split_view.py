@@ -1,6 +1,6 @@
 """SplitView: counts per split, group integrity and the leakage report, with a button that fixes leaks.
 
-    SplitView(split_examples(examples, seed=42))
+SplitView(split_examples(examples, seed=42))
 """
 
 from __future__ import annotations
@@ -29,12 +29,16 @@ class SplitView(w.VBox):
     def _render(self) -> None:
         r = self.result
         total = sum(r.counts.values()) or 1
-        self.counts.value = table(["split", "examples", "share"], [(k, f"{v:,}", f"{v / total:.0%}") for k, v in r.counts.items()]) + \
-            f"<div>{r.groups:,} groups (examples sharing a group, or copies of each other, stay in one split); seed {r.seed}.</div>"
+        self.counts.value = (
+            table(["split", "examples", "share"], [(k, f"{v:,}", f"{v / total:.0%}") for k, v in r.counts.items()])
+            + f"<div>{r.groups:,} groups (examples sharing a group, or copies of each other, stay in one split); "
+            f"seed {r.seed}.</div>"
+        )
         if r.leaks:
             self.leaks.value = badge("warning", f"{len(r.leaks)} example(s) appear in two splits:") + table(
                 ["kind", "in", "index", "also in", "index", "similarity"],
-                [(x.kind, x.a_split, x.a_index, x.b_split, x.b_index, x.similarity) for x in r.leaks[:50]])
+                [(x.kind, x.a_split, x.a_index, x.b_split, x.b_index, x.similarity) for x in r.leaks[:50]],
+            )
         else:
             self.leaks.value = badge("ok", "No leakage: no example of validation or test copies one of another split.")
         self.fix.disabled = not r.leaks

@@ -25,10 +25,17 @@ class TrainedTokens(w.VBox):
         self.report = report
         level = "ok" if report.ok else "error"
         head = badge(level, report.summary().splitlines()[0]) + "".join(
-            f"<div>{esc(line.strip())}</div>" for line in report.summary().splitlines()[1:])
-        legend = (f"<div><span style='{TRAINED}'>highlighted</span>: trained on; <span style='{CONTEXT}'>grey</span>: "
-                  "context only (system and user turns, replies with weight 0, the template's own tokens)</div>")
-        shown = "".join(f"<div><b>line {e.line}</b>: {e.trained_tokens} of {e.total_tokens} tokens train"
-                        f"{render_pieces(e.pieces)}</div>" for e in report.examples if e.pieces)
+            f"<div>{esc(line.strip())}</div>" for line in report.summary().splitlines()[1:]
+        )
+        legend = (
+            f"<div><span style='{TRAINED}'>highlighted</span>: trained on; <span style='{CONTEXT}'>grey</span>: "
+            "context only (system and user turns, replies with weight 0, the template's own tokens)</div>"
+        )
+        shown = "".join(
+            f"<div><b>line {e.line}</b>: {e.trained_tokens} of {e.total_tokens} tokens train"
+            f"{render_pieces(e.pieces)}</div>"
+            for e in report.examples
+            if e.pieces
+        )
         self.html = w.HTML(head + legend + shown)
         super().__init__([self.html])

@@ -1,8 +1,8 @@
 """ValidationTable: a report's findings by line, filtered by severity and code, a page at a time.
 
-    from ftwidgets.validate import validate_file
-    from ftwidgets.widgets import ValidationTable
-    ValidationTable(validate_file("data/samples/broken.jsonl"))
+from ftwidgets.validate import validate_file
+from ftwidgets.widgets import ValidationTable
+ValidationTable(validate_file("data/samples/broken.jsonl"))
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import json
 
 import ipywidgets as w
 
-from ..dataset import iter_raw_lines
 from ..findings import Finding, Report
+from ..safe_files import iter_raw_lines
 from ._html import esc, page_of, table
 
 ALL = "all"
@@ -29,8 +29,14 @@ class ValidationTable(w.VBox):
         self.summary = w.HTML(
             f"<b>{'VALID' if report.valid else 'INVALID'}</b>: {report.examples:,} examples, "
             f"{report.error_count:,} errors, {report.warning_count:,} warnings"
-            + (table(["severity", "code", "count", "what to do"], [(r["severity"], r["code"], r["count"], r["hint"]) for r in counts])
-               if counts else "<p><i>No findings: every example passed every check.</i></p>")
+            + (
+                table(
+                    ["severity", "code", "count", "what to do"],
+                    [(r["severity"], r["code"], r["count"], r["hint"]) for r in counts],
+                )
+                if counts
+                else "<p><i>No findings: every example passed every check.</i></p>"
+            )
         )
         self.severity = w.ToggleButtons(options=[ALL, "error", "warning"], value=ALL, description="Show")
         self.code = w.Dropdown(options=[ALL] + sorted(report.counts), value=ALL, description="Code")
@@ -43,16 +49,28 @@ class ValidationTable(w.VBox):
             control.observe(self._reset_page, names="value")
         self.page.observe(lambda _: self._render(), names="value")
         self.line.observe(lambda change: self.show_line(change["new"]), names="value")
-        super().__init__([self.summary, w.HBox([self.severity, self.code]), w.HBox([self.page, self.page_info]),
-                          self.table, w.HTML("<b>Jump to the example</b> on line:"), self.line, self.example])
+        super().__init__(
+            [
+                self.summary,
+                w.HBox([self.severity, self.code]),
+                w.HBox([self.page, self.page_info]),
+                self.table,
+                w.HTML("<b>Jump to the example</b> on line:"),
+                self.line,
+                self.example,
+            ]
+        )
         self._render()
 
     @property
     def rows(self) -> list[Finding]:
         """The findings that pass the current filters (all pages)."""
-        return [f for f in self._findings
-                if (self.severity.value == ALL or f.severity == self.severity.value)
-                and (self.code.value == ALL or f.code == self.code.value)]
+        return [
+            f
+            for f in self._findings
+            if (self.severity.value == ALL or f.severity == self.severity.value)
+            and (self.code.value == ALL or f.code == self.code.value)
+        ]
 
     def _reset_page(self, _=None) -> None:
         if self.page.value != 1:
@@ -67,9 +85,13 @@ class ValidationTable(w.VBox):
         if not rows:
             self.table.value = "<i>No findings" + (" match these filters.</i>" if self._findings else ".</i>")
             return
-        self.table.value = table(["line", "message #", "severity", "code", "problem", "fix"],
-                                 [(f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)
-                                  for f in shown])
+        self.table.value = table(
+            ["line", "message #", "severity", "code", "problem", "fix"],
+            [
+                (f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)
+                for f in shown
+            ],
+        )
 
     def show_line(self, line: int) -> None:
         """Show the example on a physical line of the validated file, pretty-printed."""

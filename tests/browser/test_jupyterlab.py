@@ -35,11 +35,12 @@ BINDER_BATCH_TOKENS = "128"  # binder/start's FTW_MAX_BATCH_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("FTW_SCREENSHOTS", ROOT / "screenshots"))
-STARTED = """() => /\\[(\\d+|\\*)\\]/.test(document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')?.textContent || '')"""
-ALL_CELLS_RAN = """() => {
-  const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+PROMPTS = "'.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt'"  # the open notebook's cell prompts
+STARTED = f"""() => /\\[(\\d+|\\*)\\]/.test(document.querySelector({PROMPTS})?.textContent || '')"""
+ALL_CELLS_RAN = f"""() => {{
+  const prompts = [...document.querySelectorAll({PROMPTS})].map(e => e.textContent);
   return prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t));
-}"""
+}}"""
 
 
 def _free_port() -> int:
@@ -76,16 +77,35 @@ def lab(tmp_path_factory, work_dir, engine_dir):
     # the session starts its own engine with Binder's settings: one the notebooks' run left (it exits ~20 s after its
     # last notebook) would otherwise be attached to, with this machine's unlimited memory settings
     stop_process(engine_dir)
-    env = {**os.environ, "FTW_WORK_DIR": str(work_dir), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-           "FTW_QUICK": os.environ.get("FTW_QUICK", "1"),  # the short run, like the notebooks' CI run before it
-           "FTW_ENGINE_DIR": str(engine_dir), "FTW_MAX_BATCH_TOKENS": BINDER_BATCH_TOKENS}
+    env = {
+        **os.environ,
+        "FTW_WORK_DIR": str(work_dir),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "FTW_QUICK": os.environ.get("FTW_QUICK", "1"),  # the short run, like the notebooks' CI run before it
+        "FTW_ENGINE_DIR": str(engine_dir),
+        "FTW_MAX_BATCH_TOKENS": BINDER_BATCH_TOKENS,
+    }
     log = open(tmp_path_factory.mktemp("lab-log") / "lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -114,10 +134,15 @@ def browser():
 
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.fail("Debian's chromium is not installed: apt-get install -y chromium (nothing here downloads a browser)")
+        pytest.fail(
+            "Debian's chromium is not installed: apt-get install -y chromium (nothing here downloads a browser)"
+        )
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, headless=True,
-                               args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        b = pw.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield b
         b.close()
 
@@ -145,15 +170,22 @@ def _run_all(page, lab, notebook: str, timeout_s: float):
         raise
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
     assert not tracebacks, tracebacks[:1]
-    noise = [t for t in page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
-             if "Warning" in t or "Loading weights" in t]
-    assert not noise, noise[:1]  # library warnings and progress bars belong in the engine's log, not in front of a learner
+    noise = [
+        t
+        for t in page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']").all_inner_texts()
+        if "Warning" in t or "Loading weights" in t
+    ]
+    assert not noise, noise[
+        :1
+    ]  # library warnings and progress bars belong in the engine's log, not in front of a learner
 
 
-LEARNER_CSV = ("id,blunt,polite,team\n"
-               + "".join(f'{i},"Send me report {i} now.","Could you send me report {i}, please?",ops\n' for i in range(1, 9))
-               + '9,"Where is it?",,ops\n10,"   ","Thanks for waiting.",ops\n'
-               + '11,"Send me report 1 now.","Could you send me report 1, please?",ops\n')
+LEARNER_CSV = (
+    "id,blunt,polite,team\n"
+    + "".join(f'{i},"Send me report {i} now.","Could you send me report {i}, please?",ops\n' for i in range(1, 9))
+    + '9,"Where is it?",,ops\n10,"   ","Thanks for waiting.",ops\n'
+    + '11,"Send me report 1 now.","Could you send me report 1, please?",ops\n'
+)
 
 
 def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
@@ -175,8 +207,12 @@ def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
     assert convert.is_disabled() and importer.locator("table").count() == 0 and "OK" not in importer.inner_text()
     page.screenshot(path=str(SHOTS / "01_prepare_choose_columns.png"))
     for label, column in (("User column", "blunt"), ("Answer column", "polite")):
-        importer.locator(".widget-dropdown").filter(has=page.locator("label", has_text=label)).locator("select").select_option(column)
-    system = importer.locator(".widget-text").filter(has=page.locator("label", has_text="System prompt")).locator("input")
+        importer.locator(".widget-dropdown").filter(has=page.locator("label", has_text=label)).locator(
+            "select"
+        ).select_option(column)
+    system = (
+        importer.locator(".widget-text").filter(has=page.locator("label", has_text="System prompt")).locator("input")
+    )
     system.fill("You rewrite blunt messages politely.")
     system.press("Enter")
     convert.click()
@@ -205,7 +241,9 @@ def test_validation_table_renders_and_filters(browser, lab):
     assert any("invalid_json" in r for r in first_rows)
     page.screenshot(path=str(SHOTS / "02_validate_table.png"), full_page=False)
     table.locator(".widget-toggle-button", has_text="warning").first.click()
-    page.wait_for_function("(b) => ![...document.querySelectorAll('.widget-label')].some(e => e.textContent === b)", arg=before)
+    page.wait_for_function(
+        "(b) => ![...document.querySelectorAll('.widget-label')].some(e => e.textContent === b)", arg=before
+    )
     after_rows = rows.all_inner_texts()
     after = table.locator(".widget-label").filter(has_text="findings").first.inner_text()
     assert after != before and after_rows != first_rows
@@ -237,7 +275,9 @@ def test_training_curves_render(browser, lab):
     plot = monitor.locator(".js-plotly-plot").first
     plot.wait_for(timeout=30_000)
     traces = plot.evaluate("el => el.data.map(t => [t.name, t.y.length])")
-    assert [name for name, _ in traces] == ["training loss", "validation loss"] and all(n > 0 for _, n in traces), traces
+    assert [name for name, _ in traces] == ["training loss", "validation loss"] and all(n > 0 for _, n in traces), (
+        traces
+    )
     page.screenshot(path=str(SHOTS / "04_train_monitor.png"))
     # the Launch button: other settings (a new seed) start a new job, and its monitor replaces the first under the panel
     panel = page.locator(".widget-vbox").filter(has=page.locator(".widget-button", has_text="Launch")).first
@@ -254,16 +294,24 @@ def test_training_curves_render(browser, lab):
     page.screenshot(path=str(SHOTS / "04_train_launched.png"))
     # while it trains: the live curve has points, with "step x of y" and the time left beside the bar
     live = panel.locator(".widget-vbox").filter(has=page.locator(".widget-button", has_text="Cancel")).first
-    page.wait_for_function("""(el) => /step \\d+ of \\d+, about \\d+ (s|min) left/.test(el.innerText)""",
-                           arg=live.element_handle(), timeout=300_000, polling=500)
+    page.wait_for_function(
+        """(el) => /step \\d+ of \\d+, about \\d+ (s|min) left/.test(el.innerText)""",
+        arg=live.element_handle(),
+        timeout=300_000,
+        polling=500,
+    )
     live_plot = live.locator(".js-plotly-plot").first
     live_plot.wait_for(timeout=30_000)
     points = live_plot.evaluate("el => el.data[0].x.length")
     assert points >= 1 and "running" in live.inner_text(), live.inner_text()
     live.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "04_train_live.png"))
-    page.wait_for_function("([el, id]) => el.innerText.includes(id + ': succeeded')", arg=[panel.element_handle(), second_job],
-                           timeout=900_000, polling=2000)
+    page.wait_for_function(
+        "([el, id]) => el.innerText.includes(id + ': succeeded')",
+        arg=[panel.element_handle(), second_job],
+        timeout=900_000,
+        polling=2000,
+    )
     page.screenshot(path=str(SHOTS / "04_train_launched_done.png"))
     page.close()
 
@@ -281,7 +329,11 @@ def test_05_evaluate_and_its_playground(browser, lab, work_dir):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "05_evaluate.ipynb", timeout_s=900)
-    playground = page.locator(".widget-vbox").filter(has=page.locator("textarea[placeholder='Type a prompt, then press Send']")).first
+    playground = (
+        page.locator(".widget-vbox")
+        .filter(has=page.locator("textarea[placeholder='Type a prompt, then press Send']"))
+        .first
+    )
     playground.scroll_into_view_if_needed()
     playground.locator("textarea").fill(PLAYGROUND_PROMPT)
     playground.get_by_role("button", name="Send").click()
@@ -310,25 +362,28 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):
     name.fill("browser-reviewer")
     name.press("Enter")
     button = page.locator(".widget-button", has_text="A is better").first
-    page.wait_for_function("() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('A is better') && !b.disabled)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('button')].some(b => b.textContent.includes('A is better') && !b.disabled)"
+    )
     page.screenshot(path=str(SHOTS / "06_review_before.png"))
     button.click()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(reviews.read_text().splitlines()) <= len(lines):
         time.sleep(0.2)
-    new = reviews.read_text().splitlines()[len(lines):]
+    new = reviews.read_text().splitlines()[len(lines) :]
     assert len(new) == 1, new
     record = json.loads(new[0])
     assert record["reviewer"] == "browser-reviewer" and record["choice"] == "A" and record["action"] == "annotate"
     # the keyboard strip took the focus back after the click: 2 (B is better) goes to the review, not the notebook
-    page.wait_for_function("() => document.activeElement && document.activeElement.classList.contains('ftw-keys')",
-                           timeout=10_000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.classList.contains('ftw-keys')", timeout=10_000
+    )
     assert "Keyboard on" in page.locator(".ftw-keys").first.inner_text()
     page.keyboard.press("2")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(reviews.read_text().splitlines()) <= len(lines) + 1:
         time.sleep(0.2)
-    newer = [json.loads(x) for x in reviews.read_text().splitlines()[len(lines) + 1:]]
+    newer = [json.loads(x) for x in reviews.read_text().splitlines()[len(lines) + 1 :]]
     assert [(r["reviewer"], r["choice"]) for r in newer] == [("browser-reviewer", "B")]
     page.screenshot(path=str(SHOTS / "06_review_after.png"))
     # the download: made when pressed (so it holds these two reviews), saved by the browser whatever JupyterLab's root
@@ -343,8 +398,12 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):
         reviews_csv = archive.read("06_review/reviews.csv").decode()
         card = archive.read("04_train/model/README.md").decode()
     assert saved.value.suggested_filename == "my_work.zip"
-    assert {"04_train/model/adapter_model.safetensors", "04_train/model/adapter_config.json",
-            "04_train/model/Modelfile", "06_review/preferences.jsonl"} <= names, sorted(names)
+    assert {
+        "04_train/model/adapter_model.safetensors",
+        "04_train/model/adapter_config.json",
+        "04_train/model/Modelfile",
+        "06_review/preferences.jsonl",
+    } <= names, sorted(names)
     clicked = sum('"browser-reviewer"' in line for line in reviews.read_text().splitlines())
     assert clicked >= 2 and reviews_csv.count("browser-reviewer") == clicked, reviews_csv  # made after the clicks
     assert "## Evaluation" in card and "Not evaluated" not in card  # step 5's verdict is on the model's card

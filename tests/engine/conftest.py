@@ -33,9 +33,18 @@ def tiny_llama(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("tiny-llama")
     tok = AutoTokenizer.from_pretrained(models.ensure_converted())
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
@@ -70,8 +79,13 @@ def tiny_job(client: OpenAI, model: str, **create):
     from ..conftest import SAMPLES
 
     f = upload(client, load_jsonl(SAMPLES / "math_tutor.jsonl")[:24])
-    job = client.fine_tuning.jobs.create(model=model, training_file=f.id, metadata={"allow_small_dataset": "true"},
-                                         hyperparameters={"n_epochs": 2, "batch_size": 8}, **create)
+    job = client.fine_tuning.jobs.create(
+        model=model,
+        training_file=f.id,
+        metadata={"allow_small_dataset": "true"},
+        hyperparameters={"n_epochs": 2, "batch_size": 8},
+        **create,
+    )
     job = wait_for(client, job.id, timeout=300)
     assert job.status == "succeeded", job.error
     return job

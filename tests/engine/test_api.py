@@ -13,7 +13,7 @@ MATH = load_jsonl(SAMPLES / "math_tutor.jsonl")
 
 
 def test_files_crud_and_pagination(client):
-    ids = [upload(client, MATH[i * 10:(i + 1) * 10], f"part{i}.jsonl").id for i in range(3)]
+    ids = [upload(client, MATH[i * 10 : (i + 1) * 10], f"part{i}.jsonl").id for i in range(3)]
     f = client.files.retrieve(ids[0])
     assert f.filename == "part0.jsonl" and f.purpose == "fine-tune" and f.bytes > 0
     assert client.files.content(ids[1]).text.splitlines()[0] == __import__("json").dumps(MATH[10])
@@ -36,10 +36,17 @@ def test_auth_is_required(engine):
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
 
 
-@pytest.mark.parametrize("bad_id", ["../../etc/passwd", "file-../../x", "..%2F..%2Fjob.json", "ftjob-abc/../../x", "file-" + "a" * 300])
+@pytest.mark.parametrize(
+    "bad_id", ["../../etc/passwd", "file-../../x", "..%2F..%2Fjob.json", "ftjob-abc/../../x", "file-" + "a" * 300]
+)
 def test_path_traversal_ids_are_404(engine, bad_id):
     h = {"Authorization": f"Bearer {engine.api_key}"}
-    for url in (f"/files/{bad_id}", f"/files/{bad_id}/content", f"/fine_tuning/jobs/{bad_id}", f"/fine_tuning/jobs/{bad_id}/events"):
+    for url in (
+        f"/files/{bad_id}",
+        f"/files/{bad_id}/content",
+        f"/fine_tuning/jobs/{bad_id}",
+        f"/fine_tuning/jobs/{bad_id}/events",
+    ):
         r = httpx.get(engine.base_url + url, headers=h)
         assert r.status_code in (404, 400), (url, r.status_code)
         assert "error" in r.json()
@@ -67,17 +74,29 @@ def test_fifty_epochs_refused_unless_explicit(client):
     before = len(client.fine_tuning.jobs.list(limit=100).data)
     for hp in ({"n_epochs": 50}, {"n_epochs": 26}):
         with pytest.raises(openai.BadRequestError) as e:
-            client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id,
-                                           method={"type": "supervised", "supervised": {"hyperparameters": hp}})
+            client.fine_tuning.jobs.create(
+                model="smollm2-135m-instruct",
+                training_file=f.id,
+                method={"type": "supervised", "supervised": {"hyperparameters": hp}},
+            )
         assert e.value.status_code == 400 and e.value.code == "invalid_hyperparameter"
-        assert f"{hp['n_epochs']} epochs will memorise" in e.value.body["message"] and "allow_many_epochs" in e.value.body["message"]
+        assert (
+            f"{hp['n_epochs']} epochs will memorise" in e.value.body["message"]
+            and "allow_many_epochs" in e.value.body["message"]
+        )
         assert e.value.body["param"] == "hyperparameters.n_epochs"
     assert len(client.fine_tuning.jobs.list(limit=100).data) == before  # nothing created
-    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 50},
-                                         metadata={"allow_many_epochs": "true"})
+    job = client.fine_tuning.jobs.create(
+        model="smollm2-135m-instruct",
+        training_file=f.id,
+        hyperparameters={"n_epochs": 50},
+        metadata={"allow_many_epochs": "true"},
+    )
     assert job.status == "validating_files" and job.hyperparameters.n_epochs == 50
     client.fine_tuning.jobs.cancel(job.id)
-    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 25})
+    job = client.fine_tuning.jobs.create(
+        model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 25}
+    )
     client.fine_tuning.jobs.cancel(job.id)  # 25 is the most without the override
 
 
@@ -94,14 +113,23 @@ def test_bad_training_file_fails_the_job_with_code_and_line(client):
 
 def test_tiny_dataset_refused_unless_explicit(client):
     f = upload(client, MATH[:30])
-    job = wait_for(client, client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id).id, timeout=60)
+    job = wait_for(
+        client, client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id).id, timeout=60
+    )
     assert job.status == "failed" and "too_few_examples" in job.error.message
 
 
 def test_cancel_metadata_filter_and_event_pagination(client):
     f = upload(client, MATH[:120])
-    jobs = [client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, metadata={"run": f"r{i}"},
-                                           hyperparameters={"n_epochs": 1}) for i in range(2)]
+    jobs = [
+        client.fine_tuning.jobs.create(
+            model="smollm2-135m-instruct",
+            training_file=f.id,
+            metadata={"run": f"r{i}"},
+            hyperparameters={"n_epochs": 1},
+        )
+        for i in range(2)
+    ]
     # the first may start training; the second waits in the queue: cancel both
     for j in jobs:
         cancelled = client.fine_tuning.jobs.cancel(j.id)
@@ -130,15 +158,20 @@ def test_models_and_chat_errors(client):
     with pytest.raises(openai.BadRequestError):
         client.chat.completions.create(model="smollm2-135m-instruct", messages=[])
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="smollm2-135m-instruct", messages=[{"role": "user", "content": "hi"}], temperature=5)
+        client.chat.completions.create(
+            model="smollm2-135m-instruct", messages=[{"role": "user", "content": "hi"}], temperature=5
+        )
 
 
 def test_integrations_are_accepted_with_an_event_saying_they_are_ignored(client):
     """OpenAI's W&B integration sent to the engine (the same launch code runs on every backend): the job is made,
     and its events say plainly that nothing is sent anywhere."""
     f = upload(client, MATH[:120])
-    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id,
-                                         integrations=[{"type": "wandb", "wandb": {"project": "workbook"}}])
+    job = client.fine_tuning.jobs.create(
+        model="smollm2-135m-instruct",
+        training_file=f.id,
+        integrations=[{"type": "wandb", "wandb": {"project": "workbook"}}],
+    )
     client.fine_tuning.jobs.cancel(job.id)
     said = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=50)]
     warning = [e for e in said if "ignores integrations (wandb)" in e.message]
@@ -150,12 +183,14 @@ def test_the_package_reaches_the_engine_without_a_second_http_library():
     import subprocess
     import sys
 
-    code = ("import sys, tempfile\n"
-            "from ftwidgets.engine import start\n"
-            "h = start(tempfile.mkdtemp(), api_key='k', threads=1)\n"
-            "assert h.client(max_retries=0).models.list().data\n"
-            "h.stop()\n"
-            "print(sorted(m for m in sys.modules if m == 'httpx' or m.startswith('httpx.')))\n")
+    code = (
+        "import sys, tempfile\n"
+        "from ftwidgets.engine import start\n"
+        "h = start(tempfile.mkdtemp(), api_key='k', threads=1)\n"
+        "assert h.client(max_retries=0).models.list().data\n"
+        "h.stop()\n"
+        "print(sorted(m for m in sys.modules if m == 'httpx' or m.startswith('httpx.')))\n"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == "[]", p.stdout

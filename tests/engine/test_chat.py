@@ -18,9 +18,13 @@ def _learned(tok, ids, labels):
 
 
 def test_only_assistant_replies_and_their_end_token_are_learned(tok):
-    msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+3?"},
-            {"role": "assistant", "content": "Answer: 5"}, {"role": "user", "content": "and 4+4?"},
-            {"role": "assistant", "content": "Answer: 8"}]
+    msgs = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "2+3?"},
+        {"role": "assistant", "content": "Answer: 5"},
+        {"role": "user", "content": "and 4+4?"},
+        {"role": "assistant", "content": "Answer: 8"},
+    ]
     ids, labels = encode_example(tok, msgs, 1024)
     assert len(ids) == len(labels)
     assert _learned(tok, ids, labels) == "Answer: 5<|im_end|>Answer: 8<|im_end|>"
@@ -28,8 +32,12 @@ def test_only_assistant_replies_and_their_end_token_are_learned(tok):
 
 
 def test_weight_zero_is_context_only(tok):
-    msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "bad answer", "weight": 0},
-            {"role": "user", "content": "again"}, {"role": "assistant", "content": "good answer", "weight": 1}]
+    msgs = [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "bad answer", "weight": 0},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "good answer", "weight": 1},
+    ]
     ids, labels = encode_example(tok, msgs, 1024)
     assert _learned(tok, ids, labels) == "good answer<|im_end|>"
 
@@ -43,8 +51,16 @@ def test_truncation_and_prompt_ids(tok):
 
 
 def test_normalize_content_parts_and_tool_calls():
-    out = normalize([{"role": "developer", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-                     {"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}])
+    out = normalize(
+        [
+            {"role": "developer", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
+        ]
+    )
     assert out[0] == {"role": "system", "content": "ab", "weight": 1}
     assert '"name": "f"' in out[1]["content"]
 
@@ -55,8 +71,9 @@ def _word_tokenizer(words):
     from transformers import PreTrainedTokenizerFast
 
     vocab = {w: i for i, w in enumerate(["<unk>", "</s>", *words])}
-    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer(WordLevel(vocab, unk_token="<unk>")),
-                                   unk_token="<unk>", eos_token="</s>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(WordLevel(vocab, unk_token="<unk>")), unk_token="<unk>", eos_token="</s>"
+    )
 
 
 def test_a_reply_ends_at_eos_and_at_chatmls_end_only_where_the_vocabulary_has_it():

@@ -4,12 +4,22 @@ import pytest
 from pydantic import ValidationError
 
 from ftwidgets.engine.contract import CheckpointRecord, JobError, JobFolder, TrainerOutcome, TrainerSpec
-from ftwidgets.engine.jobs import LORA
+from ftwidgets.engine.lora import LORA
 
 
 def spec(**changes) -> TrainerSpec:
-    fields = dict(job_id="ftjob-abcdefgh", base_model="smollm2-135m-instruct", training_path="/t.jsonl", n_epochs=3,
-                  batch_size=4, learning_rate=2e-3, seed=1, max_seq_len=1024, lora=LORA, fine_tuned_model="ft:x")
+    fields = dict(
+        job_id="ftjob-abcdefgh",
+        base_model="smollm2-135m-instruct",
+        training_path="/t.jsonl",
+        n_epochs=3,
+        batch_size=4,
+        learning_rate=2e-3,
+        seed=1,
+        max_seq_len=1024,
+        lora=LORA,
+        fine_tuned_model="ft:x",
+    )
     return TrainerSpec(**{**fields, **changes})
 
 
@@ -39,8 +49,14 @@ def test_events_newest_first_and_checkpoints_hide_their_adapter(tmp_path):
     with open(folder.events_file, "ab") as fh:
         fh.write(b'{"id": "ftevent-cut')  # a line being written right now
     assert [e["message"] for e in folder.events()] == ["second", "first"]
-    ckpt = CheckpointRecord(id="ftckpt-abcdefgh", created_at=1, fine_tuned_model_checkpoint="ft:x:ckpt-step-4",
-                            fine_tuning_job_id="ftjob-abcdefgh", step_number=4, metrics={"step": 4}, adapter="/a")
+    ckpt = CheckpointRecord(
+        id="ftckpt-abcdefgh",
+        created_at=1,
+        fine_tuned_model_checkpoint="ft:x:ckpt-step-4",
+        fine_tuning_job_id="ftjob-abcdefgh",
+        step_number=4,
+        metrics={"step": 4},
+        adapter="/a",
+    )
     folder.write_checkpoints([ckpt])
     assert folder.checkpoints() == [ckpt] and "adapter" not in ckpt.public()
-

@@ -14,8 +14,9 @@ from safetensors.torch import load_file
 
 from ftwidgets.dataset import load_jsonl, write_jsonl
 from ftwidgets.engine import data_parallel, start
-from ftwidgets.engine.contract import JobFolder, LoraSettings, TrainerSpec
+from ftwidgets.engine.contract import JobFolder, TrainerSpec
 from ftwidgets.engine.data_parallel import Processes
+from ftwidgets.engine.lora import LoraSettings
 from ftwidgets.engine.models import Device
 from ftwidgets.metrics import format_compliance
 
@@ -55,13 +56,33 @@ def _train(tiny_llama, folder, processes: int) -> JobFolder:
             write_jsonl(path, part)
     job = JobFolder(folder)
     job.path.mkdir(parents=True)
-    job.write_spec(TrainerSpec(
-        job_id="ftjob-equal", base_model=str(tiny_llama), training_path=str(examples), validation_path=str(valid),
-        n_epochs=2, batch_size=4, learning_rate=2e-3, seed=3, threads=1, max_seq_len=256, validations_per_job=6,
-        lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], layers=2),
-        processes=processes, length_buckets=4, cpu_bf16=False, fine_tuned_model="ft:tiny:equal"))
-    cmd = (data_parallel.launch_command(processes, threads=2) if processes > 1
-           else [sys.executable, "-m", "ftwidgets.engine.trainer"])
+    job.write_spec(
+        TrainerSpec(
+            job_id="ftjob-equal",
+            base_model=str(tiny_llama),
+            training_path=str(examples),
+            validation_path=str(valid),
+            n_epochs=2,
+            batch_size=4,
+            learning_rate=2e-3,
+            seed=3,
+            threads=1,
+            max_seq_len=256,
+            validations_per_job=6,
+            lora=LoraSettings(
+                r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], layers=2
+            ),
+            processes=processes,
+            length_buckets=4,
+            cpu_bf16=False,
+            fine_tuned_model="ft:tiny:equal",
+        )
+    )
+    cmd = (
+        data_parallel.launch_command(processes, threads=2)
+        if processes > 1
+        else [sys.executable, "-m", "ftwidgets.engine.trainer"]
+    )
     done = subprocess.run([*cmd, str(job.path)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return job
@@ -79,8 +100,13 @@ def test_two_processes_learn_what_one_learns(tmp_path, tiny_llama):
     assert [r["step"] for r in curve_two] == [r["step"] for r in curve_one] == [str(s) for s in range(1, 15)]
     for a, b in zip(curve_one, curve_two):  # the same updates: equal up to the order of floating-point sums
         assert float(b["train_loss"]) == pytest.approx(float(a["train_loss"]), rel=1e-4, abs=1e-5)
-        assert (b["valid_loss"] == a["valid_loss"] == "") or float(b["valid_loss"]) == pytest.approx(float(a["valid_loss"]), rel=1e-4)
-    weights_one, weights_two = load_file(one.model_dir / "adapter_model.safetensors"), load_file(two.model_dir / "adapter_model.safetensors")
+        assert (b["valid_loss"] == a["valid_loss"] == "") or float(b["valid_loss"]) == pytest.approx(
+            float(a["valid_loss"]), rel=1e-4
+        )
+    weights_one, weights_two = (
+        load_file(one.model_dir / "adapter_model.safetensors"),
+        load_file(two.model_dir / "adapter_model.safetensors"),
+    )
     assert weights_one.keys() == weights_two.keys()
     for name, w in weights_one.items():
         assert (weights_two[name] - w).abs().max() < 1e-4, name
@@ -146,7 +172,9 @@ def test_a_crash_on_any_process_fails_the_whole_job(two_process_engine, tiny_lla
     os.kill(workers[1].pid, signal.SIGKILL)  # the second process dies as a real crash would
     job = wait_for(client, job.id, timeout=120)
     assert job.status == "failed" and job.error.code == "trainer_crashed", job.error
-    assert "of its 2 processes" in job.error.message or "of the job's 2 processes" in job.error.message, job.error.message
+    assert "of its 2 processes" in job.error.message or "of the job's 2 processes" in job.error.message, (
+        job.error.message
+    )
     assert _gone(group), [p for p in group if p.is_running()]
 
 
@@ -165,15 +193,26 @@ def test_a_two_process_job_learns_a_style_through_the_client(tmp_path, monkeypat
     try:
         client = handle.client(max_retries=0, _strict_response_validation=True)
         train, valid = upload(client, pirate(11, 120)), upload(client, pirate(12, 16), "valid.jsonl")
-        job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=train.id, validation_file=valid.id,
-                                             hyperparameters={"n_epochs": 2, "batch_size": 4}, seed=2)
+        job = client.fine_tuning.jobs.create(
+            model="smollm2-135m-instruct",
+            training_file=train.id,
+            validation_file=valid.id,
+            hyperparameters={"n_epochs": 2, "batch_size": 4},
+            seed=2,
+        )
         job = wait_for(client, job.id, timeout=1200)
         assert job.status == "succeeded", job.error
         said = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
         assert any(m.startswith("Training on 2 processes") for m in said), said
         style = format_compliance(STYLE)
-        answers = [client.chat.completions.create(model=job.fine_tuned_model, messages=p["messages"][:-1], max_tokens=40,
-                                                  temperature=0).choices[0].message.content for p in pirate(98, 8)]
+        answers = [
+            client.chat.completions.create(
+                model=job.fine_tuned_model, messages=p["messages"][:-1], max_tokens=40, temperature=0
+            )
+            .choices[0]
+            .message.content
+            for p in pirate(98, 8)
+        ]
         assert sum(style.score(a, "", {}) for a in answers) >= 6, answers
     finally:
         handle.stop()

@@ -8,7 +8,6 @@ exports must agree with it exactly (the real model's taught format is checked in
 import errno
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 
@@ -35,10 +34,19 @@ def base_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("seeded-llama")
     tok = AutoTokenizer.from_pretrained(models.ensure_converted())
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                         tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        tie_word_embeddings=True,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
@@ -51,15 +59,20 @@ def trained(tmp_path_factory, base_folder):
     handle = start(data, api_key="k", threads=1, base_models=(str(base_folder),), cpu_bf16=False)
     client = handle.client(max_retries=0, _strict_response_validation=True)
     job = tiny_job(client, str(base_folder), suffix="exp", seed=3)
-    answers = [client.chat.completions.create(model=job.fine_tuned_model, messages=[{"role": "user", "content": p}],
-                                              temperature=0, max_tokens=NEW_TOKENS).choices[0].message.content
-               for p in PROMPTS]
+    answers = [
+        client.chat.completions.create(
+            model=job.fine_tuned_model, messages=[{"role": "user", "content": p}], temperature=0, max_tokens=NEW_TOKENS
+        )
+        .choices[0]
+        .message.content
+        for p in PROMPTS
+    ]
     yield handle, client, job, answers
     handle.stop()
 
 
 # the code a user runs outside the project: only transformers and PEFT, offline, in a process of its own
-OUTSIDE = r'''
+OUTSIDE = r"""
 import json, sys, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 kind, folder, extra, prompts, n = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), int(sys.argv[5])
@@ -82,15 +95,19 @@ for p in prompts:  # a user's text, or a whole conversation
         gen = model.generate(**ids, max_new_tokens=n, do_sample=False, eos_token_id=ends, pad_token_id=tok.pad_token_id)
     out.append(tok.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
 print(json.dumps(out))
-'''
+"""
 
 
 def answers_outside(kind: str, folder, extra="", *, prompts=PROMPTS, new_tokens=NEW_TOKENS) -> list[str]:
-    """Greedy answers to `prompts` (texts, or conversations) from an export, loaded and run in a process of its own that imports only
-    transformers (and PEFT for an adapter), offline."""
-    p = subprocess.run([sys.executable, "-c", OUTSIDE, kind, str(folder), str(extra), json.dumps(prompts), str(new_tokens)],
-                       capture_output=True, text=True, timeout=300, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                                                                           "TRANSFORMERS_OFFLINE": "1"})
+    """Greedy answers to `prompts` (texts, or conversations) from an export, loaded and run in a process of its own
+    that imports only transformers (and PEFT for an adapter), offline."""
+    p = subprocess.run(
+        [sys.executable, "-c", OUTSIDE, kind, str(folder), str(extra), json.dumps(prompts), str(new_tokens)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "TRANSFORMERS_OFFLINE": "1"},
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     return json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -98,8 +115,12 @@ def answers_outside(kind: str, folder, extra="", *, prompts=PROMPTS, new_tokens=
 def test_the_adapter_loads_onto_the_base_with_peft_and_answers_as_the_engine(trained, tmp_path, base_folder):
     handle, client, job, engine_answers = trained
     out = export(job.fine_tuned_model, "adapter", tmp_path / "adapter", data_dir=handle.data_dir)
-    assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "README.md", "adapter_config.json",
-                                                     "adapter_model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "Modelfile",
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    ]
     assert answers_outside("adapter", out, base_folder) == engine_answers
     modelfile = (out / "Modelfile").read_text()
     assert f"FROM {base_folder}\nADAPTER .\n" in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
@@ -138,8 +159,13 @@ def test_f16_by_default_and_q8_0_on_request(trained, tmp_path):
     handle, _, job, _ = trained
     sizes = {}
     for quantize, matrices in (("f16", GGMLQuantizationType.F16), ("q8_0", GGMLQuantizationType.Q8_0)):
-        out = export(job.fine_tuned_model, "gguf", tmp_path / quantize, data_dir=handle.data_dir,
-                     **({} if quantize == "f16" else {"quantize": quantize}))
+        out = export(
+            job.fine_tuned_model,
+            "gguf",
+            tmp_path / quantize,
+            data_dir=handle.data_dir,
+            **({} if quantize == "f16" else {"quantize": quantize}),
+        )
         file = next(out.glob("*.gguf"))
         assert file.name.endswith(f".{quantize}.gguf")
         kinds = {t.name: t.tensor_type for t in GGUFReader(file).tensors}
@@ -158,12 +184,14 @@ def test_a_checkpoint_and_a_job_id_export_too(trained, tmp_path):
     assert f"checkpoint at step {checkpoint.step_number}" in (out / "README.md").read_text()
     by_job = export(job.id, "adapter", tmp_path / "by-job", data_dir=handle.data_dir)
     assert (by_job / "adapter_model.safetensors").read_bytes() == (
-        handle.data_dir / "jobs" / job.id / "model" / "adapter_model.safetensors").read_bytes()
+        handle.data_dir / "jobs" / job.id / "model" / "adapter_model.safetensors"
+    ).read_bytes()
 
 
 def ftw_export(*args):
-    p = subprocess.run([sys.executable, "-m", "ftwidgets.cli", "export", *map(str, args)], capture_output=True, text=True,
-                       timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "ftwidgets.cli", "export", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
     assert "Traceback" not in p.stderr + p.stdout, p.stderr
     return p
 
@@ -194,8 +222,12 @@ def test_refusals_are_one_line_with_exit_1(trained, tmp_path, base_folder):
 def test_a_running_job_is_refused(trained, tmp_path, base_folder):
     handle, client, _, _ = trained
     f = upload(client, TRAIN)
-    running = client.fine_tuning.jobs.create(model=str(base_folder), training_file=f.id, hyperparameters={"n_epochs": 3},
-                                             metadata={"allow_small_dataset": "true"})
+    running = client.fine_tuning.jobs.create(
+        model=str(base_folder),
+        training_file=f.id,
+        hyperparameters={"n_epochs": 3},
+        metadata={"allow_small_dataset": "true"},
+    )
     try:
         with pytest.raises(ExportError, match=f"job {running.id} is still"):
             export(running.id, "adapter", tmp_path / "x", data_dir=handle.data_dir)
@@ -240,8 +272,9 @@ def test_the_card_carries_step_5s_verdict_when_the_workbook_evaluated_this_model
     folder = tmp_path / "work" / "05_evaluate"
     folder.mkdir(parents=True)
     verdict = "On 12 held-out test items:\n- fine-tuned is better on format compliance: +50 points"
-    (folder / "comparison.json").write_text(json.dumps({"models": {"base": "b", "fine_tuned": job.fine_tuned_model},
-                                                        "verdict": verdict}))
+    (folder / "comparison.json").write_text(
+        json.dumps({"models": {"base": "b", "fine_tuned": job.fine_tuned_model}, "verdict": verdict})
+    )
     card = (export(job.fine_tuned_model, "adapter", tmp_path / "a", data_dir=handle.data_dir) / "README.md").read_text()
     assert verdict in card and "Not evaluated" not in card
     (folder / "comparison.json").write_text(json.dumps({"models": {"fine_tuned": "ft:another"}, "verdict": verdict}))

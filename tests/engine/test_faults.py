@@ -9,10 +9,10 @@ import os
 import openai
 import pytest
 
-from ftwidgets import dataset, disk
+from ftwidgets import disk, safe_files
 from ftwidgets.engine import start
-from ftwidgets.engine.trainer import _failure
 from ftwidgets.engine.contract import JobFolder
+from ftwidgets.engine.trainer import _failure
 
 from ..conftest import chat
 from .conftest import wait_for
@@ -40,7 +40,7 @@ def test_a_full_disk_during_an_upload_names_the_disk_and_keeps_nothing(engine, m
     kept = upload(client, b'{"messages": []}\n')
     before = sorted(p.name for p in (handle.data_dir / "files").iterdir())
     with monkeypatch.context() as m:
-        m.setattr(dataset.os, "fsync", no_room)  # the write reaches a disk with no room
+        m.setattr(safe_files.os, "fsync", no_room)  # the write reaches a disk with no room
         with pytest.raises(openai.APIStatusError) as e:
             upload(client, b'{"messages": [{"role": "user", "content": "hi"}]}\n' * 100)
     assert e.value.status_code == 507 and e.value.code == "disk_full"
@@ -65,7 +65,9 @@ def test_a_damaged_job_or_file_record_is_listed_as_failed_with_its_reason(engine
     files = {x.id: x for x in client.files.list().data}
     assert files[f.id].status == "error" and "could not be read" in files[f.id].status_details
     log = capfd.readouterr().err
-    assert log.count(f"damaged record: its record {handle.data_dir / 'jobs' / job.id / 'job.json'}") == 1  # once, not per listing
+    assert (
+        log.count(f"damaged record: its record {handle.data_dir / 'jobs' / job.id / 'job.json'}") == 1
+    )  # once, not per listing
 
 
 def test_a_full_disk_while_training_fails_the_job_saying_so(tmp_path):
@@ -75,15 +77,15 @@ def test_a_full_disk_while_training_fails_the_job_saying_so(tmp_path):
 
 def test_the_review_store_and_the_answer_cache_say_a_full_disk_and_keep_their_lines(tmp_path, monkeypatch):
     log = tmp_path / "reviews.jsonl"
-    dataset.append_durably(log, {"n": 1})
+    safe_files.append_durably(log, {"n": 1})
     before = log.read_bytes()
-    monkeypatch.setattr(dataset.os, "fsync", no_room)
+    monkeypatch.setattr(safe_files.os, "fsync", no_room)
     with pytest.raises(disk.DiskFull) as e:
-        dataset.append_durably(log, {"n": 2})
+        safe_files.append_durably(log, {"n": 2})
     assert f"The disk holding {tmp_path} is full" in str(e.value) and e.value.errno == errno.ENOSPC
     assert log.read_bytes() == before  # the half line cut back off
     with pytest.raises(disk.DiskFull):
-        dataset.write_json_atomic(tmp_path / "manifest.json", {"a": 1})
+        safe_files.write_json_atomic(tmp_path / "manifest.json", {"a": 1})
     assert sorted(os.listdir(tmp_path)) == ["reviews.jsonl"]  # no temporary file left
 
 

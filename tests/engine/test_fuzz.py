@@ -10,13 +10,21 @@ def test_schemathesis_finds_no_server_error(engine, tmp_path):
     root = engine.base_url.rsplit("/v1", 1)[0]
     exe = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
     cmd = [
-        exe, "run", f"{root}/openapi.json",
-        "--url", root,
-        "-H", f"Authorization: Bearer {engine.api_key}",
-        "--checks", "not_a_server_error",
-        "--max-examples", "25",
-        "--seed", "1",
-        "--request-timeout", "30",
+        exe,
+        "run",
+        f"{root}/openapi.json",
+        "--url",
+        root,
+        "-H",
+        f"Authorization: Bearer {engine.api_key}",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        "25",
+        "--seed",
+        "1",
+        "--request-timeout",
+        "30",
         "--generation-deterministic",
     ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)

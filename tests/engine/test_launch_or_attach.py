@@ -13,7 +13,11 @@ from ..conftest import SAMPLES
 def test_same_files_and_settings_reattach_until_the_job_dies(client, tmp_path):
     train = tmp_path / "train.jsonl"
     write_jsonl(train, load_jsonl(SAMPLES / "math_tutor.jsonl")[:120])
-    settings = {"model": "smollm2-135m-instruct", "seed": 1, "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}}}
+    settings = {
+        "model": "smollm2-135m-instruct",
+        "seed": 1,
+        "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1}}},
+    }
     state = tmp_path / "job.json"
     first = launch_or_attach(client, train, None, settings, state)
     assert launch_or_attach(client, train, None, settings, state) == first  # the "restarted kernel"
@@ -45,7 +49,9 @@ def test_a_blocked_plan_launches_nothing(client, tmp_path):
     with pytest.raises(PlanBlocked, match="40 examples: under 100"):
         launch_or_attach(client, small, None, {"model": "smollm2-135m-instruct"}, tmp_path / "job.json")
     panel = HyperparameterPanel(120)
-    panel.on_launch(lambda settings: JobMonitor(client, launch_or_attach(client, train, None, settings, tmp_path / "job.json")))
+    panel.on_launch(
+        lambda settings: JobMonitor(client, launch_or_attach(client, train, None, settings, tmp_path / "job.json"))
+    )
     panel.auto_epochs.value = False
     panel.epochs.value = 50
     with pytest.raises(PlanBlocked, match="50 epochs"):

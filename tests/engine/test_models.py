@@ -22,8 +22,9 @@ class _LargestTensor(TorchDispatchMode):
 def _largest_tensor_of_a_prompt_pass(model, rows: int) -> int:
     ids = torch.randint(100, 1000, (rows, 24))
     with torch.no_grad(), _LargestTensor() as seen:
-        model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False,
-                       pad_token_id=0)
+        model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, do_sample=False, pad_token_id=0
+        )
     return seen.largest
 
 

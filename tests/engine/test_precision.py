@@ -6,10 +6,11 @@ import sys
 
 from safetensors.torch import load_file
 
-from ftwidgets.dataset import load_jsonl, write_jsonl
 from ftwidgets import machine
-from ftwidgets.engine import jobs, models
-from ftwidgets.engine.contract import JobFolder, LoraSettings, TrainerSpec
+from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.engine import models, recipe
+from ftwidgets.engine.contract import JobFolder, TrainerSpec
+from ftwidgets.engine.lora import LoraSettings
 
 from ..conftest import SAMPLES
 
@@ -18,16 +19,18 @@ def test_the_cpu_flags_agree_with_torchs_own_probe():
     """The engine and the notebooks ask /proc/cpuinfo so they need not load torch; torch asks CPUID."""
     import torch
 
-    assert machine.cpu_has_native_bf16() == bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    assert machine.cpu_has_native_bf16() == bool(
+        torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    )
 
 
 def test_tight_memory_trains_bfloat16_in_larger_parts(monkeypatch):
     monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "tight")  # what binder/start and the 2 GB workbook run set
     monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: True)
-    assert jobs.default_max_batch_tokens() == 256
-    assert jobs.default_max_batch_tokens(cpu_bf16=False) == 128
+    assert recipe.default_max_batch_tokens() == 256
+    assert recipe.default_max_batch_tokens(cpu_bf16=False) == 128
     monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: False)
-    assert jobs.default_max_batch_tokens() == 128
+    assert recipe.default_max_batch_tokens() == 128
 
 
 def test_chat_serves_in_bfloat16_only_where_the_cpu_has_it(monkeypatch):
@@ -43,12 +46,25 @@ def test_the_trainer_says_which_precision_it_trains_in(tmp_path, tiny_llama):
     write_jsonl(train, load_jsonl(SAMPLES / "math_tutor.jsonl")[:12])
     job = JobFolder(tmp_path / "job")
     job.path.mkdir()
-    job.write_spec(TrainerSpec(job_id="ftjob-bf16", base_model=str(tiny_llama), training_path=str(train), n_epochs=1,
-                               batch_size=4, learning_rate=2e-3, seed=1, threads=1, max_seq_len=256, cpu_bf16=True,
-                               lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"]),
-                               fine_tuned_model="ft:tiny:bf16"))
-    done = subprocess.run([sys.executable, "-m", "ftwidgets.engine.trainer", str(job.path)], capture_output=True, text=True,
-                          timeout=300)
+    job.write_spec(
+        TrainerSpec(
+            job_id="ftjob-bf16",
+            base_model=str(tiny_llama),
+            training_path=str(train),
+            n_epochs=1,
+            batch_size=4,
+            learning_rate=2e-3,
+            seed=1,
+            threads=1,
+            max_seq_len=256,
+            cpu_bf16=True,
+            lora=LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"]),
+            fine_tuned_model="ft:tiny:bf16",
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ftwidgets.engine.trainer", str(job.path)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     said = any("frozen base weights are loaded in bfloat16" in e["message"] for e in job.events())
     assert said == machine.cpu_has_native_bf16()

@@ -36,17 +36,23 @@ def test_a_plain_response_is_the_chat_answer_in_openais_shape(client):
 
 def test_instructions_and_message_lists_become_the_chat_conversation(client):
     instructions = "Answer with one word."
-    turns = [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."},
-             {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Another one?"}]}]
+    turns = [
+        {"role": "user", "content": "Name a colour."},
+        {"role": "assistant", "content": "Blue."},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Another one?"}]},
+    ]
     r = client.responses.create(model=BASE, instructions=instructions, input=turns, temperature=0, max_output_tokens=12)
-    as_chat = [{"role": "system", "content": instructions}] + [{"role": t["role"], "content": "Another one?"
-                                                                 if isinstance(t["content"], list) else t["content"]}
-                                                                for t in turns]
+    as_chat = [{"role": "system", "content": instructions}] + [
+        {"role": t["role"], "content": "Another one?" if isinstance(t["content"], list) else t["content"]}
+        for t in turns
+    ]
     assert r.instructions == instructions and r.output_text == chat_text(client, BASE, as_chat, 12)
 
 
 def test_max_output_tokens_cuts_the_answer_and_says_so(client):
-    r = client.responses.create(model=BASE, input="Write a long story about a dragon.", max_output_tokens=3, temperature=0)
+    r = client.responses.create(
+        model=BASE, input="Write a long story about a dragon.", max_output_tokens=3, temperature=0
+    )
     assert r.status == "incomplete" and r.incomplete_details.reason == "max_output_tokens"
     assert r.usage.output_tokens == 3 and r.output[0].status == "incomplete"
 
@@ -59,8 +65,13 @@ def test_the_stream_sends_the_documented_events_in_order_and_the_same_text(clien
     assert deltas >= 1 and kinds == (
         ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
         + ["response.output_text.delta"] * deltas
-        + ["response.output_text.done", "response.content_part.done", "response.output_item.done",
-           "response.completed" if plain.status == "completed" else "response.incomplete"])
+        + [
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.completed" if plain.status == "completed" else "response.incomplete",
+        ]
+    )
     assert [e.sequence_number for e in events] == list(range(len(events)))
     assert text == plain.output_text == events[-1].response.output_text
     assert events[-4].text == text and events[0].response.status == "in_progress"
@@ -68,21 +79,31 @@ def test_the_stream_sends_the_documented_events_in_order_and_the_same_text(clien
     assert len({e.item_id for e in events if hasattr(e, "item_id")}) == 1
 
 
-@pytest.mark.parametrize("kw, param", [
-    (dict(tools=[{"type": "function", "name": "add", "parameters": {"type": "object", "properties": {}}}]), "tools"),
-    (dict(tool_choice="required"), "tool_choice"),
-    (dict(previous_response_id="resp_123"), "previous_response_id"),
-    (dict(conversation="conv_123"), "conversation"),
-    (dict(background=True), "background"),
-    (dict(store=True), "store"),
-    (dict(include=["message.output_text.logprobs"]), "include"),
-    (dict(text={"format": {"type": "json_object"}}), "text.format"),
-    (dict(reasoning={"effort": "high"}), "reasoning"),
-    (dict(input=[{"role": "user", "content": [{"type": "input_image", "image_url": "https://example.com/a.png"}]}]),
-     "input[0].content[0]"),
-    (dict(input=[{"type": "function_call_output", "call_id": "c1", "output": "4"}]), "input[0].type"),
-    (dict(extra_body={"frequency_penalty": 1}), "frequency_penalty"),
-])
+@pytest.mark.parametrize(
+    "kw, param",
+    [
+        (
+            dict(tools=[{"type": "function", "name": "add", "parameters": {"type": "object", "properties": {}}}]),
+            "tools",
+        ),
+        (dict(tool_choice="required"), "tool_choice"),
+        (dict(previous_response_id="resp_123"), "previous_response_id"),
+        (dict(conversation="conv_123"), "conversation"),
+        (dict(background=True), "background"),
+        (dict(store=True), "store"),
+        (dict(include=["message.output_text.logprobs"]), "include"),
+        (dict(text={"format": {"type": "json_object"}}), "text.format"),
+        (dict(reasoning={"effort": "high"}), "reasoning"),
+        (
+            dict(
+                input=[{"role": "user", "content": [{"type": "input_image", "image_url": "https://example.com/a.png"}]}]
+            ),
+            "input[0].content[0]",
+        ),
+        (dict(input=[{"type": "function_call_output", "call_id": "c1", "output": "4"}]), "input[0].type"),
+        (dict(extra_body={"frequency_penalty": 1}), "frequency_penalty"),
+    ],
+)
 def test_what_the_engine_cannot_honour_is_a_400_naming_it(client, kw, param):
     kw.setdefault("input", "hi")
     with pytest.raises(openai.BadRequestError) as e:
@@ -92,9 +113,19 @@ def test_what_the_engine_cannot_honour_is_a_400_naming_it(client, kw, param):
 
 
 def test_harmless_settings_are_accepted_and_unknown_models_are_404(client):
-    r = client.responses.create(model=BASE, input="hi", max_output_tokens=2, store=False, tool_choice="auto",
-                                truncation="disabled", text={"format": {"type": "text"}}, reasoning={},
-                                include=["reasoning.encrypted_content"], user="learner-1", parallel_tool_calls=True)
+    r = client.responses.create(
+        model=BASE,
+        input="hi",
+        max_output_tokens=2,
+        store=False,
+        tool_choice="auto",
+        truncation="disabled",
+        text={"format": {"type": "text"}},
+        reasoning={},
+        include=["reasoning.encrypted_content"],
+        user="learner-1",
+        parallel_tool_calls=True,
+    )
     assert r.usage.output_tokens <= 2
     with pytest.raises(openai.NotFoundError) as e:
         client.responses.create(model="ft:nope", input="hi")
@@ -109,7 +140,9 @@ def test_a_fine_tuned_model_and_its_checkpoint_answer_as_in_chat(tmp_path, tiny_
         checkpoint = client.fine_tuning.jobs.checkpoints.list(job.id).data[-1].fine_tuned_model_checkpoint
         for model in (job.fine_tuned_model, checkpoint):
             r = client.responses.create(model=model, input="Solve 1 + 2.", temperature=0, max_output_tokens=8)
-            assert r.model == model and r.output_text == chat_text(client, model, [{"role": "user", "content": "Solve 1 + 2."}], 8)
+            assert r.model == model and r.output_text == chat_text(
+                client, model, [{"role": "user", "content": "Solve 1 + 2."}], 8
+            )
             _, text = streamed(client, model=model, input="Solve 1 + 2.", temperature=0, max_output_tokens=8)
             assert text == r.output_text
     finally:

@@ -22,9 +22,23 @@ pytestmark = pytest.mark.slow
 
 def _serve(data_dir: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ftwidgets.cli", "engine", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--api-key", "restart-key", "--threads", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "ftwidgets.cli",
+            "engine",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--api-key",
+            "restart-key",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -40,10 +54,14 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen:
 def test_running_job_is_failed_after_a_crash_and_files_survive(tmp_path):
     port = free_port()
     proc = _serve(tmp_path, port)
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="restart-key", max_retries=0, _strict_response_validation=True)
+    client = OpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key="restart-key", max_retries=0, _strict_response_validation=True
+    )
     try:
         f = upload(client, load_jsonl(SAMPLES / "math_tutor.jsonl")[:150])
-        job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 2})
+        job = client.fine_tuning.jobs.create(
+            model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 2}
+        )
         wait_for(client, job.id, statuses=("running",), timeout=120)
         trainer_pid = int((tmp_path / "jobs" / job.id / "trainer.pid").read_text())
     finally:

@@ -19,7 +19,9 @@ def recording_generator(**options) -> tuple[Generator, list[int]]:
 
 
 def request(model: str = "m") -> GenRequest:
-    return GenRequest(model=model, base=model, adapter=None, messages=[{"role": "user", "content": "hi"}], temperature=0)
+    return GenRequest(
+        model=model, base=model, adapter=None, messages=[{"role": "user", "content": "hi"}], temperature=0
+    )
 
 
 def test_a_wave_of_requests_a_few_ms_apart_is_one_batch():

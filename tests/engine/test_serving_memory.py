@@ -10,7 +10,8 @@ pytestmark = pytest.mark.slow  # loads the real model
 def test_released_models_come_back_on_the_next_request(engine, client):
     generator = engine._server.config.app.state.engine.generator
     ask = lambda: client.chat.completions.create(  # noqa: E731
-        model="smollm2-135m-instruct", messages=[{"role": "user", "content": "Say hi."}], max_tokens=5, temperature=0)
+        model="smollm2-135m-instruct", messages=[{"role": "user", "content": "Say hi."}], max_tokens=5, temperature=0
+    )
     first = ask().choices[0].message.content
     assert generator._bases
     generator.release()  # what the job runner does before it starts a trainer
@@ -27,8 +28,9 @@ from ftwidgets.engine import start
 h = start(sys.argv[1], api_key="k", threads=1, serving_idle_release=2.0)
 c = h.client(max_retries=0)
 g = h._server.config.app.state.engine.generator
-ask = lambda: c.chat.completions.create(model="smollm2-135m-instruct", messages=[{"role": "user", "content": "Say hi."}],
-                                        max_tokens=5, temperature=0).choices[0].message.content
+hi = [{"role": "user", "content": "Say hi."}]
+ask = lambda: c.chat.completions.create(model="smollm2-135m-instruct", messages=hi, max_tokens=5,
+                                        temperature=0).choices[0].message.content
 first = ask(); serving = psutil.Process().memory_info().rss
 deadline = time.monotonic() + 30
 while g._bases and time.monotonic() < deadline:
@@ -45,7 +47,9 @@ def test_an_idle_engine_gives_its_chat_models_memory_back(tmp_path):
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, "-c", IDLE, str(tmp_path / "engine")], capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-c", IDLE, str(tmp_path / "engine")], capture_output=True, text=True, timeout=300
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     serving, idle, released, count, again = p.stdout.split()[-5:]
     print(f"serving {int(serving) / 2**20:.0f} MB, idle {int(idle) / 2**20:.0f} MB")

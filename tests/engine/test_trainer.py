@@ -34,7 +34,11 @@ def test_fine_tune_end_to_end_beats_the_base_model(client, engine, tmp_path):
     train = upload(client, MATH[:64], "train.jsonl")
     valid = upload(client, MATH[1000:1016], "validation.jsonl")
     job = client.fine_tuning.jobs.create(
-        model="smollm2-135m-instruct", training_file=train.id, validation_file=valid.id, suffix="math", seed=7,
+        model="smollm2-135m-instruct",
+        training_file=train.id,
+        validation_file=valid.id,
+        suffix="math",
+        seed=7,
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 1, "batch_size": 4}}},
         metadata={"allow_small_dataset": "true", "purpose": "ci"},
     )
@@ -61,21 +65,35 @@ def test_fine_tune_end_to_end_beats_the_base_model(client, engine, tmp_path):
     # the workbook's own evaluation path: both models on held-out prompts, concurrently (so batched), cached
     items = to_eval_items(MATH[1100:1120])
     t0 = time.perf_counter()
-    ev = evaluate(client, items, {"base": "smollm2-135m-instruct", "fine_tuned": job.fine_tuned_model},
-                  cache_dir=tmp_path, concurrency=20, max_tokens=160)
+    ev = evaluate(
+        client,
+        items,
+        {"base": "smollm2-135m-instruct", "fine_tuned": job.fine_tuned_model},
+        cache_dir=tmp_path,
+        concurrency=20,
+        max_tokens=160,
+    )
     print(f"evaluation: {time.perf_counter() - t0:.0f} s for 40 answers in {engine_batches(engine)} batched calls")
     comp = compare(ev, [format_compliance(FORMAT), exact_match()], resamples=2000)
     fmt = comp.results[0]
     print(comp.verdict())
-    assert fmt.candidate >= 0.75 and fmt.candidate >= fmt.baseline + 0.5, (fmt, ev.answers("fine_tuned")[:2], ev.answers("base")[:2])
+    assert fmt.candidate >= 0.75 and fmt.candidate >= fmt.baseline + 0.5, (
+        fmt,
+        ev.answers("fine_tuned")[:2],
+        ev.answers("base")[:2],
+    )
     assert fmt.p_value < 0.01 and fmt.sentence.startswith("fine-tuned is better on format compliance")
     assert engine._server is not None and engine_batches(engine) < 20  # 40 answers in a handful of batched calls
     batches = engine_batches(engine)
     again = evaluate(client, items, ev.models, cache_dir=tmp_path, concurrency=20, max_tokens=160)
-    assert engine_batches(engine) == batches and again.answers("fine_tuned") == ev.answers("fine_tuned")  # resumed from disk
+    assert engine_batches(engine) == batches and again.answers("fine_tuned") == ev.answers(
+        "fine_tuned"
+    )  # resumed from disk
     prompts = [it.messages for it in items]
 
-    stream = client.chat.completions.create(model=job.fine_tuned_model, messages=prompts[0], temperature=0, max_tokens=60, stream=True)
+    stream = client.chat.completions.create(
+        model=job.fine_tuned_model, messages=prompts[0], temperature=0, max_tokens=60, stream=True
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text.startswith("Step 1") and chunks[-1].choices[0].finish_reason in ("stop", "length")
@@ -100,8 +118,9 @@ def test_every_export_keeps_the_taught_format(engine, tmp_path):
     for fmt in ("adapter", "merged", "gguf"):
         out = export(job.fine_tuned_model, fmt, tmp_path / fmt, data_dir=engine.data_dir)
         gguf = next(out.glob("*.gguf"), None)
-        answers = answers_outside(fmt, out, base if fmt == "adapter" else gguf.name if gguf else "", prompts=prompts,
-                                  new_tokens=160)
+        answers = answers_outside(
+            fmt, out, base if fmt == "adapter" else gguf.name if gguf else "", prompts=prompts, new_tokens=160
+        )
         formatted = sum(bool(FORMAT.search(a)) for a in answers)
         print(fmt, f"{formatted}/{len(prompts)} in the taught format;", answers[0][:80])
         assert formatted >= 3, (fmt, answers)
@@ -119,7 +138,9 @@ def engine_batches(engine) -> int:
 
 def test_cancel_stops_the_trainer_within_seconds(client, engine):
     f = upload(client, MATH[:200])
-    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 3})
+    job = client.fine_tuning.jobs.create(
+        model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 3}
+    )
     job = wait_for(client, job.id, statuses=("running",), timeout=120)
     deadline = time.monotonic() + 120  # a running job says when it should end, from its measured steps
     while job.estimated_finish is None and time.monotonic() < deadline:

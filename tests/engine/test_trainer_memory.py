@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from ftwidgets import machine
-from ftwidgets.engine import jobs, models
+from ftwidgets.engine import models, recipe
 from ftwidgets.engine.chat import encode_example
 from ftwidgets.engine.trainer import micro_batches, train_step
 
@@ -25,12 +25,25 @@ def test_accumulated_gradients_equal_the_whole_batch():
 
     tok = AutoTokenizer.from_pretrained(models.ensure_converted())
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, pad_token_id=tok.eos_token_id)
-    base = get_peft_model(LlamaForCausalLM(config), LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
-                                                                 init_lora_weights=False, task_type="CAUSAL_LM"))
-    batch = [encode_example(tok, chat(f"What is {i} + {i * 7}?", "Step 1: add.\n" * (i % 3 + 1) + f"Answer: {8 * i}")["messages"], 256)
-             for i in range(5)]
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        pad_token_id=tok.eos_token_id,
+    )
+    base = get_peft_model(
+        LlamaForCausalLM(config),
+        LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"),
+    )
+    batch = [
+        encode_example(
+            tok, chat(f"What is {i} + {i * 7}?", "Step 1: add.\n" * (i % 3 + 1) + f"Answer: {8 * i}")["messages"], 256
+        )
+        for i in range(5)
+    ]
 
     def grads(max_tokens):
         base.zero_grad()
@@ -48,27 +61,28 @@ def test_accumulated_gradients_equal_the_whole_batch():
 
 def test_memory_limit_picks_the_budget(monkeypatch):
     monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "0")
-    assert jobs.default_max_batch_tokens() is None
+    assert recipe.default_max_batch_tokens() is None
     monkeypatch.setenv("FTW_MAX_BATCH_TOKENS", "512")
-    assert jobs.default_max_batch_tokens() == 512
+    assert recipe.default_max_batch_tokens() == 512
     monkeypatch.delenv("FTW_MAX_BATCH_TOKENS")
     monkeypatch.setattr(machine, "memory_limit_bytes", lambda: 2 * 2**30)  # mybinder
     monkeypatch.setattr(machine, "cpu_has_native_bf16", lambda: False)
-    assert jobs.default_max_batch_tokens() == jobs.TIGHT_MEMORY_BATCH_TOKENS["float32"] == 128
+    assert recipe.default_max_batch_tokens() == recipe.TIGHT_MEMORY_BATCH_TOKENS["float32"] == 128
     monkeypatch.setattr(machine, "memory_limit_bytes", lambda: None)
-    assert jobs.default_max_batch_tokens() is None
+    assert recipe.default_max_batch_tokens() is None
 
 
 def test_binder_and_the_workbook_runner_use_the_engines_tight_budget():
-    """Both name the engine's budget (so their processes need not import the engine) instead of a number that could drift."""
+    """Both name the engine's budget (so their processes need not import the engine) instead of a number that could
+    drift."""
     import re
 
     from ..conftest import ROOT
 
     start = (ROOT / "binder" / "start").read_text()
     runner = (ROOT / "scripts" / "run_workbook.py").read_text()
-    assert re.findall(r'FTW_MAX_BATCH_TOKENS:-(\w+)', start) == [jobs.TIGHT]
-    assert re.findall(r'"FTW_MAX_BATCH_TOKENS", "(\w+)"', runner) == [jobs.TIGHT]
+    assert re.findall(r"FTW_MAX_BATCH_TOKENS:-(\w+)", start) == [recipe.TIGHT]
+    assert re.findall(r'"FTW_MAX_BATCH_TOKENS", "(\w+)"', runner) == [recipe.TIGHT]
 
 
 @pytest.mark.slow

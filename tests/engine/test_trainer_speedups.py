@@ -9,17 +9,24 @@ from peft import get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from ftwidgets.engine.chat import IGNORE
-from ftwidgets.engine.contract import LoraSettings
 from ftwidgets.engine.frozen_prefix import FrozenPrefix, supports
-from ftwidgets.engine.trainer import _batches, lora_config, train_step
+from ftwidgets.engine.lora import LoraSettings, lora_config
+from ftwidgets.engine.trainer import _batches, train_step
 
 LORA = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
 
 
 def tiny(layers: int = 4, lora: LoraSettings = LORA):
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=120, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=120,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=True,
+    )
     return get_peft_model(LlamaForCausalLM(config), lora_config(lora, layers))
 
 
@@ -108,7 +115,11 @@ def test_shapes_rounded_for_half_precision_give_the_same_loss_and_gradients(tmp_
     monkeypatch.setattr(models, "row_multiple", lambda dtype: 8)
     monkeypatch.setattr(torch.nn.functional, "linear", linear)
     loss, acc, n_tokens = train_step(rounded, batch, 0, "cpu", max_tokens=40, prefix=prefix)
-    assert loss == pytest.approx(reference[0], rel=1e-5) and acc == pytest.approx(reference[1]) and n_tokens == reference[2]
+    assert (
+        loss == pytest.approx(reference[0], rel=1e-5)
+        and acc == pytest.approx(reference[1])
+        and n_tokens == reference[2]
+    )
     assert seen and all(rows % 8 == 0 for rows in seen)  # every matrix product saw rounded rows
     g_ref, g = grads(exact), grads(rounded)
     assert g_ref.keys() == g.keys() and g_ref
@@ -127,6 +138,6 @@ def test_the_frozen_layers_are_reused_only_where_they_are_deterministic():
 
 def test_lora_goes_to_the_top_layers_only_in_jobs_of_two_epochs_or_more():
     """Measured: one epoch on the top layers alone learned the format worse, and has no later epoch to reuse in."""
-    from ftwidgets.engine.jobs import lora_for
+    from ftwidgets.engine.lora import lora_for
 
     assert lora_for(1).layers is None and lora_for(2).layers == lora_for(3).layers == 10

@@ -5,8 +5,15 @@ import json
 from ftwidgets.review import ReviewItem, ReviewStore, blind_order
 from ftwidgets.widgets import ABReview, KeyboardShortcuts
 
-ITEMS = [ReviewItem(f"item{i}", [{"role": "system", "content": "Tutor."}, {"role": "user", "content": f"What is {i}+1?"}],
-                    f"Answer: {i + 1}", {"base": f"base answer {i}", "fine_tuned": f"tuned answer {i}"}) for i in range(6)]
+ITEMS = [
+    ReviewItem(
+        f"item{i}",
+        [{"role": "system", "content": "Tutor."}, {"role": "user", "content": f"What is {i}+1?"}],
+        f"Answer: {i + 1}",
+        {"base": f"base answer {i}", "fine_tuned": f"tuned answer {i}"},
+    )
+    for i in range(6)
+]
 
 
 def test_needs_a_reviewer_name_and_saves_nothing_without_one(tmp_path):
@@ -73,7 +80,9 @@ def test_keyboard_shortcuts_only_pass_their_keys():
     keys.press("u")
     assert got == ["1", "u"]
     assert "data-lm-suppress-shortcuts" in keys._esm  # JupyterLab's own shortcuts stay quiet while it has focus
-    assert keys.autofocus and "box.focus(" in keys._esm  # it takes the focus when it appears, and after a click beside it
+    assert (
+        keys.autofocus and "box.focus(" in keys._esm
+    )  # it takes the focus when it appears, and after a click beside it
 
 
 def test_rule_reviewer_and_summary_view(tmp_path):

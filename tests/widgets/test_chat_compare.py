@@ -14,8 +14,13 @@ def test_send_returns_when_every_answer_is_in_and_add_to_review_queues_the_pair(
     compare = ChatCompare(client, models=[BASE, BASE], labels=["base", "fine-tuned"], review_queue=queue, max_tokens=16)
     assert compare.review_button.disabled  # nothing to add before an answer
     answers = compare.send(PROMPT)
-    direct = client.chat.completions.create(model=BASE, messages=[{"role": "user", "content": PROMPT}],
-                                            temperature=0, max_tokens=16).choices[0].message.content
+    direct = (
+        client.chat.completions.create(
+            model=BASE, messages=[{"role": "user", "content": PROMPT}], temperature=0, max_tokens=16
+        )
+        .choices[0]
+        .message.content
+    )
     assert answers == {BASE: direct} and compare.texts == [direct, direct] and direct.strip()
     assert all(direct[:8] in box.value.replace("&#x27;", "'") for box in compare.boxes)
     assert not compare.send_button.disabled and not compare.review_button.disabled
@@ -27,7 +32,9 @@ def test_send_returns_when_every_answer_is_in_and_add_to_review_queues_the_pair(
 
 
 def test_a_model_that_cannot_answer_says_so_and_the_others_answer(client, tmp_path):
-    compare = ChatCompare(client, models=[BASE, "ft:does-not-exist"], review_queue=tmp_path / "queue.jsonl", max_tokens=8)
+    compare = ChatCompare(
+        client, models=[BASE, "ft:does-not-exist"], review_queue=tmp_path / "queue.jsonl", max_tokens=8
+    )
     compare.send("Say hi.")
     assert BASE in compare.answers and "ft:does-not-exist" in compare.errors
     assert "does not exist" in compare.boxes[1].value and compare.review_button.disabled

@@ -9,13 +9,23 @@ from ftwidgets.widgets import DataImport
 
 def upload(widget: DataImport, name: str, content: bytes) -> None:
     """What the browser sends when a file is chosen (ipywidgets 8's FileUpload value)."""
-    widget.upload.value = ({"name": name, "type": "text/csv", "size": len(content), "content": memoryview(content),
-                            "last_modified": dt.datetime.now(dt.timezone.utc)},)
+    widget.upload.value = (
+        {
+            "name": name,
+            "type": "text/csv",
+            "size": len(content),
+            "content": memoryview(content),
+            "last_modified": dt.datetime.now(dt.UTC),
+        },
+    )
 
 
 def test_an_uploaded_csv_is_saved_mapped_and_previewed(tmp_path):
     widget = DataImport(tmp_path / "uploads")
-    csv = b'question,reply,persona\n"What is 2 + 3?","Step 1: add. Answer: 5",You are a tutor.\n"And 4 + 4?","Answer: 8",\n'
+    csv = (
+        b'question,reply,persona\n"What is 2 + 3?","Step 1: add. Answer: 5",You are a tutor.\n'
+        b'"And 4 + 4?","Answer: 8",\n'
+    )
     upload(widget, "mine.csv", csv)
     assert (tmp_path / "uploads" / "mine.csv").read_bytes() == csv and widget.format == "csv"
     assert widget.columns.layout.display == "" and list(widget.user.options) == ["question", "reply", "persona"]
@@ -41,10 +51,14 @@ def test_too_big_a_file_and_a_missing_path_get_a_message_and_nothing_is_written(
 
 def test_a_sharegpt_file_by_path_reports_what_it_could_not_convert(tmp_path):
     path = tmp_path / "dump.json"
-    path.write_text(json.dumps([
-        {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
-        {"conversations": [{"from": "human", "value": "hi"}, {"from": "bing", "value": "<b>hello</b>"}]},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]},
+                {"conversations": [{"from": "human", "value": "hi"}, {"from": "bing", "value": "<b>hello</b>"}]},
+            ]
+        )
+    )
     widget = DataImport(tmp_path / "uploads")
     widget.path.value = str(path)
     widget.use_path.click()
@@ -53,9 +67,11 @@ def test_a_sharegpt_file_by_path_reports_what_it_could_not_convert(tmp_path):
     assert "<b>hello" not in widget.message.value  # data is escaped, never markup
 
 
-LEARNER_CSV = ("id,blunt,polite,team\n" + "".join(f'{i},"Fix ticket {i} now.","Could you look at ticket {i}, please?",ops\n'
-                                                  for i in range(1, 11))
-               + '11,"Where is it?",,ops\n12,"   ","Thanks for waiting.",ops\n').encode()
+LEARNER_CSV = (
+    "id,blunt,polite,team\n"
+    + "".join(f'{i},"Fix ticket {i} now.","Could you look at ticket {i}, please?",ops\n' for i in range(1, 11))
+    + '11,"Where is it?",,ops\n12,"   ","Thanks for waiting.",ops\n'
+).encode()
 
 
 def test_columns_whose_names_say_nothing_convert_nothing_until_chosen(tmp_path):

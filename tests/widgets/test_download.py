@@ -27,7 +27,10 @@ def test_a_press_makes_the_file_then_and_sends_its_bytes(tmp_path):
     button = DownloadButton(make, label="Download my work (zip)")
     assert made == [] and button.status == ""  # nothing is made before the press
     [(content, buffers)] = press(button)
-    assert content == {"file": "my_work.zip", "type": "application/zip"} and buffers[0] == (tmp_path / "my_work.zip").read_bytes()
+    assert (
+        content == {"file": "my_work.zip", "type": "application/zip"}
+        and buffers[0] == (tmp_path / "my_work.zip").read_bytes()
+    )
     assert "my_work.zip (0.0 MB) made at" in button.status and "3 decision(s)" in button.status
     press(button)
     assert len(made) == 2  # every press remakes it
@@ -44,4 +47,7 @@ def test_a_failure_and_too_big_a_file_are_said(tmp_path, monkeypatch):
     big.write_bytes(b"x" * 100)
     monkeypatch.setattr(download_module, "MAX_BYTES", 10)
     button = DownloadButton(big)
-    assert press(button) == [({"file": None}, None)] and f"too big to send through the notebook: it is at {big}" in button.status
+    assert (
+        press(button) == [({"file": None}, None)]
+        and f"too big to send through the notebook: it is at {big}" in button.status
+    )

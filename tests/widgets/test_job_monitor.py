@@ -4,15 +4,20 @@ from ..conftest import SAMPLES
 
 
 def _events(train, valid):
-    return [{"type": "metrics", "data": {"step": i + 1, "total_steps": len(train), "train_loss": t, "valid_loss": v}}
-            for i, (t, v) in enumerate(zip(train, valid))] + [{"type": "message", "data": None}]
+    return [
+        {"type": "metrics", "data": {"step": i + 1, "total_steps": len(train), "train_loss": t, "valid_loss": v}}
+        for i, (t, v) in enumerate(zip(train, valid))
+    ] + [{"type": "message", "data": None}]
 
 
 def test_overfitting_verdict_on_a_synthetic_history():
     m = JobMonitor()
     train = [2.0, 1.5, 1.1, 0.8, 0.5, 0.3, 0.2]
     valid = [2.0, 1.6, 1.3, 1.25, 1.4, 1.6, 1.8]
-    ckpts = [{"fine_tuned_model_checkpoint": f"ft:x:ckpt-step-{s}", "step_number": s, "metrics": {"train_loss": 0.1}} for s in (7, 4, 2)]
+    ckpts = [
+        {"fine_tuned_model_checkpoint": f"ft:x:ckpt-step-{s}", "step_number": s, "metrics": {"train_loss": 0.1}}
+        for s in (7, 4, 2)
+    ]
     m.show({"id": "ftjob-1", "status": "succeeded", "fine_tuned_model": "ft:x"}, _events(train, valid), ckpts)
     assert "Overfitting" in m.verdict.value and "step 4" in m.verdict.value
     assert m.progress.value == m.progress.max == 7
@@ -56,7 +61,8 @@ def test_an_early_stop_is_named_and_the_kept_model_marked():
     m = JobMonitor()
     events = _events([2.0, 1.5, 1.2, 1.0, 0.9, 0.8], [2.0, 1.6, 1.3, 1.31, 1.32, 1.33]) + [
         {"type": "message", "data": {"stopped_at": 6, "total_steps": 12, "kept_step": 3}},
-        {"type": "message", "data": {"kept_step": 3}}]
+        {"type": "message", "data": {"kept_step": 3}},
+    ]
     m.show({"id": "ftjob-5", "status": "succeeded", "fine_tuned_model": "ft:x"}, events, [])
     assert "stopped at step 6 of 12 planned" in m.verdict.value and "from step 3" in m.verdict.value
     assert [s.x0 for s in m.figure.layout.shapes] == [3]  # a line where the kept model was measured
@@ -67,8 +73,10 @@ def test_the_keep_mark_is_the_kept_model_and_a_full_run_is_not_called_a_stop():
     table marks that step, the model early stopping kept, even where another checkpoint's full loss is lower."""
     m = JobMonitor()
     events = _events([2.0, 1.5, 1.2, 1.0], [2.0, 1.6, 1.3, 1.2]) + [{"type": "message", "data": {"kept_step": 4}}]
-    ckpts = [{"fine_tuned_model_checkpoint": f"ft:x:ckpt-step-{s}", "step_number": s,
-              "metrics": {"full_valid_loss": loss}} for s, loss in ((4, 0.0074), (2, 0.0042))]
+    ckpts = [
+        {"fine_tuned_model_checkpoint": f"ft:x:ckpt-step-{s}", "step_number": s, "metrics": {"full_valid_loss": loss}}
+        for s, loss in ((4, 0.0074), (2, 0.0042))
+    ]
     m.show({"id": "ftjob-6", "status": "succeeded", "fine_tuned_model": "ft:x"}, events, ckpts)
     assert "ran every planned step" in m.verdict.value and "stopped at" not in m.verdict.value
     assert "lowest at step 4" in m.verdict.value and "from step 4" in m.verdict.value
@@ -104,12 +112,14 @@ class _Jobs:
     def retrieve(self, job_id):
         from openai.types.fine_tuning import FineTuningJob
 
-        return FineTuningJob.model_construct(id=job_id, status="running", estimated_finish=int(__import__("time").time()) + 150)
+        return FineTuningJob.model_construct(
+            id=job_id, status="running", estimated_finish=int(__import__("time").time()) + 150
+        )
 
     def list_events(self, job_id, limit=20, after=None):
         self.pages_read += 1
         ids = [e.id for e in self.events]
-        rest = self.events[ids.index(after) + 1:] if after else self.events
+        rest = self.events[ids.index(after) + 1 :] if after else self.events
         return _Page(rest[:limit], len(rest) > limit)
 
     def list(self, job_id):

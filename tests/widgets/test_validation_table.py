@@ -38,8 +38,10 @@ def test_a_clean_file_says_no_findings(tmp_path):
 
     from ..conftest import chat, write_lines
 
-    clean = write_lines(tmp_path / "clean.jsonl", [chat(user=f"Solve {i} + 3 and explain.", answer=f"Step 1: Add.\nAnswer: {i + 3}")
-                                                   for i in range(12)])
+    clean = write_lines(
+        tmp_path / "clean.jsonl",
+        [chat(user=f"Solve {i} + 3 and explain.", answer=f"Step 1: Add.\nAnswer: {i + 3}") for i in range(12)],
+    )
     view = ValidationTable(validate_file(clean, rules=Rules(allow_small=True, recommended_examples=1)))
     assert "No findings" in view.summary.value and "<th" not in view.summary.value
     assert "No findings" in view.table.value and "<th" not in view.table.value

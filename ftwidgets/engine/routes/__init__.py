@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from ..jobs import EngineSettings, JobRunner
-from ..protocol import APIError
 from .. import models
+from ..jobs import JobRunner
+from ..protocol import APIError
 from ..serving import Generator, GenRequest, GenResult
+from ..settings import EngineSettings
 from ..store import Store
 
 
@@ -39,18 +40,34 @@ class Engine:
         raise APIError(404, f"The model {model!r} does not exist", code="model_not_found", param="model")
 
 
-def generation_request(e: Engine, *, model: str, messages: list[dict[str, Any]], max_tokens: int | None,
-                       temperature: float | None, top_p: float | None, stop: str | list[str] | None,
-                       seed: int | None) -> GenRequest:
+def generation_request(
+    e: Engine,
+    *,
+    model: str,
+    messages: list[dict[str, Any]],
+    max_tokens: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    stop: str | list[str] | None,
+    seed: int | None,
+) -> GenRequest:
     """The generator's request, the same for chat completions and responses: which base and adapter serve `model`,
     OpenAI's sampling defaults (temperature 1, top_p 1, and 256 new tokens here), at most 4 stop sequences."""
     base, adapter = e.served(model)
     stops = [stop] if isinstance(stop, str) else list(stop or [])
     if len(stops) > 4:
         raise APIError(400, "stop holds at most 4 sequences", code="invalid_value", param="stop")
-    return GenRequest(model=model, base=base, adapter=adapter, messages=messages, max_new_tokens=max_tokens or 256,
-                      temperature=1.0 if temperature is None else temperature, top_p=1.0 if top_p is None else top_p,
-                      stop=[s for s in stops if s], seed=seed)
+    return GenRequest(
+        model=model,
+        base=base,
+        adapter=adapter,
+        messages=messages,
+        max_new_tokens=max_tokens or 256,
+        temperature=1.0 if temperature is None else temperature,
+        top_p=1.0 if top_p is None else top_p,
+        stop=[s for s in stops if s],
+        seed=seed,
+    )
 
 
 def answer(e: Engine, req: GenRequest) -> GenResult:
@@ -71,8 +88,12 @@ def require_key(request: Request) -> None:
     scheme, _, token = header.partition(" ")
     key = engine(request).api_key
     if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), key.encode()):
-        raise APIError(401, "Incorrect API key provided. Pass the engine's key as a bearer token.",
-                       code="invalid_api_key", type="authentication_error")
+        raise APIError(
+            401,
+            "Incorrect API key provided. Pass the engine's key as a bearer token.",
+            code="invalid_api_key",
+            type="authentication_error",
+        )
 
 
 GUARDED = [Depends(require_key)]

@@ -1,4 +1,5 @@
-"""``/v1/chat/completions``: answers from a base model or a fine-tuned one (its adapter on the base), streamed or whole."""
+"""``/v1/chat/completions``: answers from a base model or a fine-tuned one (its adapter on the base), streamed or
+whole."""
 
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ router = APIRouter(prefix="/v1/chat/completions", dependencies=GUARDED)
 
 
 def _chunk(cid: str, created: int, model: str, delta: ChoiceDelta, finish_reason=None) -> str:
-    chunk = ChatCompletionChunk(id=cid, object="chat.completion.chunk", created=created, model=model,
-                                choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish_reason)])
+    chunk = ChatCompletionChunk(
+        id=cid,
+        object="chat.completion.chunk",
+        created=created,
+        model=model,
+        choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish_reason)],
+    )
     return f"data: {json.dumps(wire(chunk))}\n\n"
 
 
@@ -36,23 +42,46 @@ def stream(req: GenRequest, e: Engine, cid: str, created: int):
             yield _chunk(cid, created, req.model, ChoiceDelta(content=piece))
         yield _chunk(cid, created, req.model, ChoiceDelta(), req.future.result().finish_reason)
     except Exception as exc:  # noqa: BLE001 - reported in-band, the stream has started
-        yield f"data: {json.dumps(error_body(f'generation failed: {exc}', code='generation_error', type='server_error'))}\n\n"
+        failure = error_body(f"generation failed: {exc}", code="generation_error", type="server_error")
+        yield f"data: {json.dumps(failure)}\n\n"
     yield "data: [DONE]\n\n"
 
 
 @router.post("")
 def chat_completions(body: ChatCreate, e: Engine = Depends(engine)):
-    req = generation_request(e, model=body.model, messages=[m.model_dump(exclude_none=True) for m in body.messages],
-                             max_tokens=body.max_completion_tokens or body.max_tokens, temperature=body.temperature,
-                             top_p=body.top_p, stop=body.stop, seed=body.seed)
+    req = generation_request(
+        e,
+        model=body.model,
+        messages=[m.model_dump(exclude_none=True) for m in body.messages],
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stop,
+        seed=body.seed,
+    )
     cid, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
     if body.stream:
         return StreamingResponse(stream(req, e, cid, created), media_type="text/event-stream")
     res = answer(e, req)
-    return wire(ChatCompletion(
-        id=cid, object="chat.completion", created=created, model=body.model, system_fingerprint="ftwidgets-engine",
-        choices=[Choice(index=0, message=ChatCompletionMessage(role="assistant", content=res.text, refusal=None),
-                        finish_reason=res.finish_reason, logprobs=None)],
-        usage=CompletionUsage(prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens,
-                              total_tokens=res.prompt_tokens + res.completion_tokens),
-    ))
+    return wire(
+        ChatCompletion(
+            id=cid,
+            object="chat.completion",
+            created=created,
+            model=body.model,
+            system_fingerprint="ftwidgets-engine",
+            choices=[
+                Choice(
+                    index=0,
+                    message=ChatCompletionMessage(role="assistant", content=res.text, refusal=None),
+                    finish_reason=res.finish_reason,
+                    logprobs=None,
+                )
+            ],
+            usage=CompletionUsage(
+                prompt_tokens=res.prompt_tokens,
+                completion_tokens=res.completion_tokens,
+                total_tokens=res.prompt_tokens + res.completion_tokens,
+            ),
+        )
+    )

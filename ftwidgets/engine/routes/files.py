@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
 from openai.types import FileDeleted
@@ -28,8 +28,13 @@ def create_file(file: UploadFile = File(...), purpose: str = Form(...), e: Engin
 
 
 @router.get("")
-def list_files(purpose: Optional[str] = None, after: Optional[str] = None, limit: Optional[int] = None,
-               order: Literal["asc", "desc"] = "desc", e: Engine = Depends(engine)) -> dict:
+def list_files(
+    purpose: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+    order: Literal["asc", "desc"] = "desc",
+    e: Engine = Depends(engine),
+) -> dict:
     files = [wire(f) for f in e.store.list_files(purpose)]
     return cursor_page(files[::-1] if order == "desc" else files, after, page_limit(limit, 10_000))
 

@@ -4,7 +4,6 @@ retrieve, cancel, events and checkpoints."""
 from __future__ import annotations
 
 import secrets
-from typing import Optional
 
 from fastapi import APIRouter, Depends, Request
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
@@ -23,8 +22,8 @@ from ...hyperparams import (
 )
 from ...job_states import ACTIVE
 from ..contract import new_id, now
-from ..jobs import ORG
 from ..protocol import APIError, JobCreate, cursor_page, page_limit
+from ..settings import ORG
 from ..store import NotFound, wire
 from . import GUARDED, Engine, engine
 
@@ -34,13 +33,22 @@ router = APIRouter(prefix="/v1/fine_tuning/jobs", dependencies=GUARDED)
 def check_request(body: JobCreate, e: Engine) -> dict:
     """Everything that can be refused before the data is read, as a 400; returns the requested hyperparameters."""
     if body.method_type not in (SUPERVISED, DPO):
-        raise APIError(400, f"Method {body.method_type!r} is not supported by the embedded engine; use 'supervised' or "
-                            "'dpo'", code="unsupported_method", param="method.type")
+        raise APIError(
+            400,
+            f"Method {body.method_type!r} is not supported by the embedded engine; use 'supervised' or 'dpo'",
+            code="unsupported_method",
+            param="method.type",
+        )
     fine_tuned = body.method_type == DPO and body.model in e.store.models()  # DPO may start from a fine-tuned model
     if body.model not in e.settings.base_models and not fine_tuned:
         also = " (or, for DPO, a model fine-tuned here)" if body.method_type == DPO else ""
-        raise APIError(400, f"Model {body.model!r} is not available for fine-tuning here; use one of "
-                            f"{list(e.settings.base_models)}{also}", code="model_not_available", param="model")
+        raise APIError(
+            400,
+            f"Model {body.model!r} is not available for fine-tuning here; use one of "
+            f"{list(e.settings.base_models)}{also}",
+            code="model_not_available",
+            param="model",
+        )
     for param in ("training_file", "validation_file"):
         if (fid := getattr(body, param)) is not None:
             try:
@@ -48,11 +56,21 @@ def check_request(body: JobCreate, e: Engine) -> dict:
             except NotFound:
                 raise APIError(400, f"Invalid file ID {fid!r} for {param}", code="invalid_file", param=param) from None
             if purpose != "fine-tune":
-                raise APIError(400, f"{param} {fid} was uploaded with purpose {purpose!r}, not 'fine-tune'",
-                               code="invalid_file_purpose", param=param)
-    if body.metadata is not None and (len(body.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in body.metadata.items())):
-        raise APIError(400, "metadata holds at most 16 keys of 64 characters with values of 512", code="invalid_metadata",
-                       param="metadata")
+                raise APIError(
+                    400,
+                    f"{param} {fid} was uploaded with purpose {purpose!r}, not 'fine-tune'",
+                    code="invalid_file_purpose",
+                    param=param,
+                )
+    if body.metadata is not None and (
+        len(body.metadata) > 16 or any(len(k) > 64 or len(v) > 512 for k, v in body.metadata.items())
+    ):
+        raise APIError(
+            400,
+            "metadata holds at most 16 keys of 64 characters with values of 512",
+            code="invalid_metadata",
+            param="metadata",
+        )
     try:
         requested_patience(body.metadata)
     except ValueError as exc:
@@ -61,7 +79,9 @@ def check_request(body: JobCreate, e: Engine) -> dict:
     if bad := out_of_bounds(requested):
         raise APIError(400, bad[1], code="invalid_hyperparameter", param=f"hyperparameters.{bad[0]}")
     if isinstance(requested.get("n_epochs"), int):  # the rule a notebook cell could otherwise go around
-        guard = epochs_guard(requested["n_epochs"], allow_many_epochs=metadata_flag(body.metadata, ALLOW_MANY_EPOCHS_METADATA))
+        guard = epochs_guard(
+            requested["n_epochs"], allow_many_epochs=metadata_flag(body.metadata, ALLOW_MANY_EPOCHS_METADATA)
+        )
         if guard is not None and guard.level == BLOCKED:
             raise APIError(400, guard.message, code="invalid_hyperparameter", param="hyperparameters.n_epochs")
     return requested
@@ -70,12 +90,26 @@ def check_request(body: JobCreate, e: Engine) -> dict:
 def new_job(body: JobCreate, requested: dict) -> FineTuningJob:
     """The job as OpenAI shapes it when created: "auto" where nothing was asked, files still to validate."""
     return FineTuningJob(
-        id=new_id("ftjob"), object="fine_tuning.job", created_at=now(), error=None, fine_tuned_model=None, finished_at=None,
+        id=new_id("ftjob"),
+        object="fine_tuning.job",
+        created_at=now(),
+        error=None,
+        fine_tuned_model=None,
+        finished_at=None,
         hyperparameters={k: requested.get(k, "auto") for k in ("n_epochs", "batch_size", "learning_rate_multiplier")},
-        model=body.model, organization_id=f"org-{ORG}", result_files=[],
-        seed=body.seed if body.seed is not None else secrets.randbelow(2**31), status="validating_files",
-        trained_tokens=None, training_file=body.training_file, validation_file=body.validation_file, integrations=[],
-        user_provided_suffix=body.suffix, metadata=body.metadata, estimated_finish=None, method=method_object(body.method_type, requested),
+        model=body.model,
+        organization_id=f"org-{ORG}",
+        result_files=[],
+        seed=body.seed if body.seed is not None else secrets.randbelow(2**31),
+        status="validating_files",
+        trained_tokens=None,
+        training_file=body.training_file,
+        validation_file=body.validation_file,
+        integrations=[],
+        user_provided_suffix=body.suffix,
+        metadata=body.metadata,
+        estimated_finish=None,
+        method=method_object(body.method_type, requested),
     )
 
 
@@ -87,16 +121,30 @@ def create_job(body: JobCreate, e: Engine = Depends(engine)) -> dict:
     e.store.event(job.id, f"Created fine-tuning job: {job.id}")
     if body.integrations:
         kinds = ", ".join(sorted({str(i.get("type", "?")) for i in body.integrations}))
-        e.store.event(job.id, f"The engine ignores integrations ({kinds}): it runs offline and sends nothing out. The "
-                              "job's metrics are in its events and its result file.", level="warn")
+        e.store.event(
+            job.id,
+            f"The engine ignores integrations ({kinds}): it runs offline and sends nothing out. The "
+            "job's metrics are in its events and its result file.",
+            level="warn",
+        )
     e.runner.wake()
     return wire(job)
 
 
 @router.get("")
-def list_jobs(request: Request, after: Optional[str] = None, limit: Optional[int] = None, e: Engine = Depends(engine)) -> dict:
-    wanted = {k[len("metadata["):-1]: v for k, v in request.query_params.items() if k.startswith("metadata[") and k.endswith("]")}
-    jobs = [wire(with_estimate(j, e)) for j in e.store.list_jobs() if all((j.metadata or {}).get(k) == v for k, v in wanted.items())]
+def list_jobs(
+    request: Request, after: str | None = None, limit: int | None = None, e: Engine = Depends(engine)
+) -> dict:
+    wanted = {
+        k[len("metadata[") : -1]: v
+        for k, v in request.query_params.items()
+        if k.startswith("metadata[") and k.endswith("]")
+    }
+    jobs = [
+        wire(with_estimate(j, e))
+        for j in e.store.list_jobs()
+        if all((j.metadata or {}).get(k) == v for k, v in wanted.items())
+    ]
     return cursor_page(jobs, after, page_limit(limit))
 
 
@@ -123,7 +171,7 @@ def cancel_job(job_id: str, e: Engine = Depends(engine)) -> dict:
 
 
 @router.get("/{job_id}/events")
-def job_events(job_id: str, after: Optional[str] = None, limit: Optional[int] = None, e: Engine = Depends(engine)) -> dict:
+def job_events(job_id: str, after: str | None = None, limit: int | None = None, e: Engine = Depends(engine)) -> dict:
     page = cursor_page(e.store.job_folder(job_id).events(), after, page_limit(limit))
     # only the page's events are checked against OpenAI's shape: a monitor polling a long job reads one page
     page["data"] = [wire(FineTuningJobEvent.model_validate(ev)) for ev in page["data"]]
@@ -131,7 +179,9 @@ def job_events(job_id: str, after: Optional[str] = None, limit: Optional[int] = 
 
 
 @router.get("/{job_id}/checkpoints")
-def job_checkpoints(job_id: str, after: Optional[str] = None, limit: Optional[int] = None, e: Engine = Depends(engine)) -> dict:
+def job_checkpoints(
+    job_id: str, after: str | None = None, limit: int | None = None, e: Engine = Depends(engine)
+) -> dict:
     e.store.get_job(job_id)
     items = [wire(FineTuningJobCheckpoint.model_validate(c.public())) for c in e.store.job_folder(job_id).checkpoints()]
     return cursor_page(items, after, page_limit(limit, 10))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from openai.types import Model, ModelDeleted
 
-from ..jobs import ORG
 from ..protocol import APIError
+from ..settings import ORG
 from ..store import NotFound, wire
 from . import GUARDED, Engine, engine
 

@@ -1,0 +1,84 @@
+"""LoRA's rules, in one place: the adapter's settings, which layers and modules it covers, and PEFT's config.
+
+A job of two epochs or more puts LoRA on the top layers only, so the frozen layers below them can be computed once
+per example (`frozen_prefix`); a one-epoch job covers every layer. The modules are the attention projections where a
+model has them, else PEFT's choice for its architecture. Nothing here imports torch or PEFT until a model is built.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class LoraSettings(BaseModel):
+    """One adapter's shape, as the trainer receives it in its `TrainerSpec`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    r: int
+    alpha: int
+    dropout: float
+    target_modules: list[str]
+    layers: int | None = None  # LoRA on the top N decoder layers only (None: all of them)
+
+
+# attention projections only: measured to learn the math-tutor format in one epoch of 64 examples
+# as well as all seven projections, and about 8% faster.
+LORA = LoraSettings(r=8, alpha=16, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+
+# A job of two epochs or more trains the top 10 decoder layers only (a third of SmolLM2's 30), whose frozen
+# lower layers the trainer then computes once per example: 3 epochs of 200 examples at 2.55x a plain PEFT
+# loop's tokens/s with the format learned as well (100% against 81% on held-out prompts). In one epoch the
+# top layers alone learned the format worse (81%, 44% with the other speed-ups, against 94%) and there is no
+# later epoch to reuse anything in, so a one-epoch job keeps LoRA on every layer (benchmarks/trainer_speed.py,
+# docs/performance.md). A model of 10 layers or fewer gets LoRA on all of them.
+TOP_LAYERS, TOP_LAYERS_FROM_EPOCHS = 10, 2
+
+
+def lora_for(n_epochs: int) -> LoraSettings:
+    return LORA.model_copy(update={"layers": TOP_LAYERS}) if n_epochs >= TOP_LAYERS_FROM_EPOCHS else LORA
+
+
+def lora_targets(model, preferred: list[str]) -> tuple[list[str] | str, str]:
+    """The modules LoRA adapts in `model`, and why: the `preferred` ones (the attention projections, measured on
+    SmolLM2) where the model has them all; else PEFT's choice for its architecture; else every linear layer."""
+    import torch
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as BY_ARCHITECTURE
+
+    linear = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    if set(preferred) <= linear:
+        return list(preferred), "the attention projections"
+    kind = getattr(model.config, "model_type", None)
+    if kind in BY_ARCHITECTURE:
+        return list(BY_ARCHITECTURE[kind]), f"PEFT's choice for {kind} models, which have no {'/'.join(preferred)}"
+    return "all-linear", f"every linear layer: PEFT knows no targets for {kind} models"
+
+
+def decoder_layers_name(model) -> str | None:
+    """The attribute name of the model's stack of decoder layers ("layers" in Llama, "h" in GPT-2), which PEFT needs
+    to put LoRA on some layers only; None when no stack has one entry per layer."""
+    import torch
+
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n_layers:
+            return name.rsplit(".", 1)[-1]
+    return None
+
+
+def lora_config(
+    lora: LoraSettings, n_layers: int, targets: list[str] | str | None = None, layers_pattern: str = "layers"
+):
+    """PEFT's config for `lora` (on `targets` when given): on its top ``lora.layers`` layers only when set, so
+    backpropagation stops there (autograd has nothing to do below the lowest trainable layer)."""
+    from peft import LoraConfig
+
+    top = list(range(n_layers - lora.layers, n_layers)) if lora.layers and lora.layers < n_layers else None
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=targets if targets is not None else lora.target_modules,
+        task_type="CAUSAL_LM",
+        layers_to_transform=top,
+        layers_pattern=layers_pattern if top else None,
+    )

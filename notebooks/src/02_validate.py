@@ -1,0 +1,89 @@
+# %% [markdown]
+# # Step 2: validate before you train
+#
+# At the end you will know your file is correct OpenAI chat JSONL, what it costs, and whether it teaches style or facts.
+
+# %%
+from ftwidgets import workbook
+from ftwidgets.validate import validate_file
+from ftwidgets.widgets import DatasetReport, DropFlagged, ValidationTable
+dataset = workbook.prepared_dataset()
+dataset
+
+# %% [markdown]
+# First, a deliberately broken file: every error has a code, a line and a fix. Filter by severity or code, and type a
+# line number to see the example.
+
+# %%
+ValidationTable(validate_file(workbook.SAMPLES / "broken.jsonl"))
+
+# %% [markdown]
+# Now your dataset: errors block training, warnings are worth reading.
+
+# %%
+report = validate_file(dataset)
+ValidationTable(report)
+
+# %% [markdown]
+# **A way on.** Examples with errors, and exact repeats of an earlier example, can be dropped with one click into a
+# new file (`data/work/02_validate/dataset.cleaned.jsonl`); your file is never changed. The new file is validated
+# again, and the next steps use it. Or fix your file and run step 1 again.
+
+# %%
+way_on = DropFlagged(report, on_drop=workbook.drop_flagged_examples)
+way_on
+
+# %% [markdown]
+# **What the model learns from.** A job trains on the assistant replies only: the system and user turns, replies with
+# `weight: 0` and the template's own tokens are context. Here are your first examples as the job sees them (through
+# the model's chat template on the embedded engine; on OpenAI, its documented rule), the trained text highlighted. An
+# example that trains on nothing is an error: a job would learn nothing from it.
+
+# %%
+import os
+from ftwidgets.labels import engine_label_report, openai_label_report
+from ftwidgets.widgets import TrainedTokens
+on_openai = os.environ.get("FTW_BACKEND", "engine") in ("openai", "azure")
+labelled = dataset
+# on the engine, `ftw labels` in a process of its own
+labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)
+TrainedTokens(labels)
+
+# %% [markdown]
+# Tokens, cost, lengths, duplicates, diversity and the fact-versus-style verdict:
+
+# %%
+DatasetReport(report)
+
+# %% [markdown]
+# The same check on a dataset of facts (islands and their capitals) says: use retrieval, not fine-tuning. The side
+# lesson [07 facts need retrieval](07_facts_need_retrieval.ipynb) measures why.
+
+# %%
+print(validate_file(workbook.SAMPLES / "facts.jsonl").quality["fact_verdict"]["sentence"])
+
+# %% [markdown]
+# ### Checkpoint
+
+# %%
+dataset = workbook.prepared_dataset()  # the cleaned file, once you have pressed the button above
+if str(dataset) != report.path:
+    print("Checking the cleaned file:", dataset.name)
+    report = validate_file(dataset)
+assert report.valid, (f"{report.error_count} error(s) are listed above: press the Drop button above to go on without "
+                      "those examples, or fix your file and run step 1 again.")
+if dataset != labelled:  # the cleaned file: its own trained tokens
+    labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)
+assert labels.ok, f"Examples on lines {labels.untrained_lines} train on nothing: give their replies a weight of 1."
+assert not report.quality["fact_verdict"]["looks_like_facts"], "This data teaches facts: use retrieval (RAG) instead."
+
+# %%
+counts, tokens = dict(report.counts), report.tokens
+workbook.write_manifest("02_validate", dataset=str(dataset), valid=report.valid, counts=counts, tokens=tokens)
+print(f"{dataset.name} passed every rule: {report.examples} examples, {tokens['billable_tokens']:,} billable tokens.")
+
+# %% [markdown]
+# ## Recap
+#
+# You checked your file against every rule, with a way on where examples broke one, and saw its token count, cost and
+# quality.

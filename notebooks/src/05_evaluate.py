@@ -1,0 +1,100 @@
+# %% [markdown]
+# # Step 5: compare with the base model on the test set
+#
+# At the end you will know, with confidence intervals, whether fine-tuning helped
+# (`data/work/05_evaluate/comparison.json`).
+
+# %% [markdown]
+# A fine-tuned model means nothing until it beats the model you started from, on examples it never saw. Both models
+# answer the **held-out test split** (never training or validation data).
+
+# %%
+import os
+import ftwidgets
+from ftwidgets import workbook
+from ftwidgets.evaluate import compare, evaluate, held_out_test_items
+from ftwidgets.metrics import llm_judge
+from ftwidgets.training import train_small
+from ftwidgets.widgets import ComparisonView
+client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+task = workbook.task()
+
+# %% [markdown]
+# Inputs: step 3's test split and step 4's model (or, if those steps were not run, a sample split and a small model
+# trained here in a minute or two). The split's train and validation files are checked: a test prompt seen in training
+# stops the evaluation.
+
+# %%
+split = workbook.split_or_fallback("05_evaluate")
+items = held_out_test_items(split)
+print(items.note())  # a prompt repeated in the test split counts once: every n below is this one
+if QUICK:  # the short run (CI)
+    print(f"QUICK: evaluating the first 24 of {len(items)} test items"); items = items[:24]
+trained = workbook.manifest("04_train") or {}
+tuned = trained.get("fine_tuned_model") or train_small(client, split, workbook.work_dir("05_evaluate"))
+models = {"base": trained.get("base_model", ftwidgets.DEFAULT_BASE_MODEL), "fine_tuned": tuned}
+len(items), models
+
+# %% [markdown]
+# **Metrics**, the task's own. Math tutor: format compliance (the taught `Step 1: ... Answer: N` shape), answer
+# accuracy (the final number), and two overlap scores. Support routing: valid JSON, label accuracy (category and
+# priority both right), and each label on its own. Your own data: word overlap with the reference answers. Set
+# `FTW_JUDGE_MODEL` to add an LLM judge with a rubric, through any OpenAI-compatible model.
+
+# %%
+metrics = task.metrics()
+if os.environ.get("FTW_JUDGE_MODEL"):
+    metrics.append(llm_judge(client, os.environ["FTW_JUDGE_MODEL"]))
+[m.name for m in metrics]
+
+# %% [markdown]
+# Both models answer every test prompt, 32 requests at a time (the embedded engine batches them). Answers are saved as
+# they arrive: re-running this cell after a crash only asks for the missing ones.
+
+# %%
+from IPython.display import display
+from ftwidgets.widgets import ProgressBar
+progress = ProgressBar("Answers"); display(progress)  # each model's answers as they come in, and the time left
+evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=32,
+                      max_tokens=task.max_tokens, on_progress=progress.update)
+evaluation.errors()
+
+# %% [markdown]
+# **Honest statistics.** A test split of a few dozen items is small: each difference comes with a paired bootstrap 95%
+# interval, and pass/fail metrics with McNemar's exact test. Disagreements are listed first.
+
+# %%
+comparison = compare(evaluation, metrics)
+ComparisonView(comparison)
+
+# %%
+print(comparison.verdict())
+
+# %% [markdown]
+# ### Checkpoint
+
+# %%
+assert not any(evaluation.errors().values()), "Some answers failed to generate: read the errors above and re-run."
+assert {r.metric for r in comparison.results} >= set(task.key_metrics), "Compare on the task's own metrics."
+evaluation.save(workbook.work_dir("05_evaluate") / "outputs.jsonl")
+comparison.save(workbook.work_dir("05_evaluate"))
+workbook.write_manifest("05_evaluate", models=models, items=len(items), verdict=comparison.verdict())
+
+# %% [markdown]
+# **Try it yourself: the playground.** Type any prompt: the base model and the fine-tuned one answer side by side,
+# streamed, with the system prompt they were trained with. Turn the temperature up to see how answers vary. **Add to
+# review** puts the prompt and both answers into step 6, where you judge them blind, apart from the test set (whose
+# statistics above they never change).
+
+# %%
+from ftwidgets.widgets import ChatCompare
+trained_system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
+playground = ChatCompare(client, models=[models["base"], models["fine_tuned"]], labels=["base", "fine-tuned"],
+                         system=trained_system, review_queue=workbook.review_queue_file())
+playground
+
+# %% [markdown]
+# ## Recap
+#
+# You compared the fine-tuned model with its base on held-out data, with intervals and p-values instead of a bare
+# number.
