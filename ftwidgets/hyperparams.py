@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,6 @@ MAX_TARGET_EXAMPLES = 25_000
 MIN_DEFAULT_EPOCHS = 1
 MAX_DEFAULT_EPOCHS = 25
 DEFAULT_LR_MULTIPLIER = 1.0
-# what a job request may ask for at all (the guards below judge what is wise within these)
-BOUNDS = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10), "beta": (1e-3, 2.0)}
 # DPO's beta for "auto": how far the preference-tuned model may move from its starting model (TRL's default too)
 DEFAULT_DPO_BETA = 0.1
 SUPERVISED, DPO = "supervised", "dpo"
@@ -64,25 +62,51 @@ def auto_batch_size(n_examples: int) -> int:
     return int(min(64, max(4, math.ceil(0.002 * n_examples))))
 
 
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One hyperparameter, declared once: its OpenAI field name (``method.<type>.hyperparameters.<name>``), its type,
+    the bounds a request must keep, what "auto" means for n examples, and the methods that take it. The request
+    bodies, the bounds check, "auto", the job's read-back and the trainer's spec are all made from these."""
+
+    name: str
+    kind: type  # int or float
+    bounds: tuple[float, float]
+    auto: Callable[[int], Any]
+    methods: tuple[str, ...] = (SUPERVISED, DPO)
+
+
+HYPERPARAMETERS = {
+    h.name: h
+    for h in (
+        Hyperparameter("n_epochs", int, (1, 50), auto_epochs),
+        Hyperparameter("batch_size", int, (1, 256), auto_batch_size),
+        Hyperparameter("learning_rate_multiplier", float, (1e-6, 10), lambda n: DEFAULT_LR_MULTIPLIER),
+        Hyperparameter("beta", float, (1e-3, 2.0), lambda n: DEFAULT_DPO_BETA, methods=(DPO,)),
+    )
+}
+# what a job request may ask for at all (the guards below judge what is wise within these)
+BOUNDS = {h.name: h.bounds for h in HYPERPARAMETERS.values()}
+
+
+def hyperparameter_names(method: str = SUPERVISED) -> list[str]:
+    """The hyperparameters `method` takes, in their declared order.
+
+    >>> hyperparameter_names(DPO)
+    ['n_epochs', 'batch_size', 'learning_rate_multiplier', 'beta']
+    """
+    return [h.name for h in HYPERPARAMETERS.values() if method in h.methods]
+
+
 def resolve_hyperparameters(requested: Mapping[str, Any], n_examples: int, method: str = SUPERVISED) -> dict[str, Any]:
     """Every "auto" (or missing) hyperparameter replaced by what it means for `n_examples` examples (or pairs).
 
     >>> resolve_hyperparameters({"beta": "auto"}, 200, DPO)["beta"]
     0.1
     """
-
-    def chosen(name: str) -> Any:
-        value = requested.get(name, "auto")
-        return None if value in (None, "auto") else value
-
-    epochs, batch, lrm = chosen("n_epochs"), chosen("batch_size"), chosen("learning_rate_multiplier")
-    resolved = {
-        "n_epochs": auto_epochs(n_examples) if epochs is None else int(epochs),
-        "batch_size": auto_batch_size(n_examples) if batch is None else int(batch),
-        "learning_rate_multiplier": DEFAULT_LR_MULTIPLIER if lrm is None else float(lrm),
-    }
-    if method == DPO:
-        resolved["beta"] = DEFAULT_DPO_BETA if chosen("beta") is None else float(chosen("beta"))
+    resolved = {}
+    for name in hyperparameter_names(method):
+        declared, value = HYPERPARAMETERS[name], requested.get(name, "auto")
+        resolved[name] = declared.auto(n_examples) if value in (None, "auto") else declared.kind(value)
     return resolved
 
 

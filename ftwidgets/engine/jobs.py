@@ -26,7 +26,9 @@ from ..findings import CODES, ERROR
 from ..hyperparams import (
     ALLOW_SMALL_METADATA,
     DPO,
+    SUPERVISED,
     check_plan,
+    hyperparameter_names,
     metadata_flag,
     method_object,
     resolve_hyperparameters,
@@ -207,9 +209,7 @@ class JobRunner:
                 f"Early stopping needs a validation file to watch; without one this job trains all "
                 f"{hp['n_epochs']} epoch(s)."
             )
-        job_hp = {
-            k: v for k, v in hp.items() if k != "beta"
-        }  # the job's own (older) field has no beta; its method does
+        job_hp = {k: hp[k] for k in hyperparameter_names(SUPERVISED)}  # the older field has no beta; the method does
         if self.store.transition(
             job.id, ("validating_files",), status="queued", hyperparameters=job_hp, method=method_object(kind, hp)
         ):

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from ..hyperparams import DPO, HYPERPARAMETERS, SUPERVISED, hyperparameter_names
 
 MAX_LIST_LIMIT = 100
 
@@ -39,15 +41,18 @@ def error_body(
 # --- request bodies --------------------------------------------------------------------
 
 
-class Hyperparameters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    n_epochs: Literal["auto"] | int | None = Field(default=None)
-    batch_size: Literal["auto"] | int | None = Field(default=None)
-    learning_rate_multiplier: Literal["auto"] | float | None = Field(default=None)
+def _hyperparameters_body(method: str) -> type[BaseModel]:
+    """The request body of `method`'s hyperparameters, field by field from `hyperparams.HYPERPARAMETERS`: each
+    "auto", a value of its type, or left out; anything else is refused."""
+    fields = {
+        name: (Literal["auto"] | HYPERPARAMETERS[name].kind | None, Field(default=None))
+        for name in hyperparameter_names(method)
+    }
+    return create_model(f"{method.capitalize()}Hyperparameters", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-class DpoHyperparameters(Hyperparameters):
-    beta: Literal["auto"] | float | None = Field(default=None)
+Hyperparameters = _hyperparameters_body(SUPERVISED)
+DpoHyperparameters = _hyperparameters_body(DPO)
 
 
 class Supervised(BaseModel):

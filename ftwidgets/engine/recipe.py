@@ -15,7 +15,7 @@ from openai.types.fine_tuning import FineTuningJob
 
 from .. import machine
 from ..early_stopping import requested_patience
-from ..hyperparams import DPO
+from ..hyperparams import DPO, hyperparameter_names
 from . import models
 from .contract import TrainerSpec
 from .lora import lora_for
@@ -73,25 +73,23 @@ def trainer_spec(
     limits."""
     from .settings import fine_tuned_name
 
-    hp = job.hyperparameters
-    dpo = job.method.dpo.hyperparameters if job.method.type == DPO else None
+    hp = getattr(job.method, job.method.type).hyperparameters.model_dump()  # resolved when the job was queued
+    base_rate = DPO_BASE_LEARNING_RATE if job.method.type == DPO else BASE_LEARNING_RATE
     return TrainerSpec(
+        **{name: hp[name] for name in hyperparameter_names(job.method.type) if name in TrainerSpec.model_fields},
         job_id=job.id,
         base_model=base,
         start_adapter=start_adapter,
         method=job.method.type,
-        beta=float(dpo.beta) if dpo is not None else None,
         training_path=str(training_path),
         validation_path=str(validation_path) if validation_path is not None else None,
-        n_epochs=hp.n_epochs,
-        batch_size=hp.batch_size,
-        learning_rate=(DPO_BASE_LEARNING_RATE if dpo is not None else BASE_LEARNING_RATE) * hp.learning_rate_multiplier,
+        learning_rate=base_rate * hp["learning_rate_multiplier"],
         seed=job.seed,
         threads=settings.threads,
         max_seq_len=settings.max_seq_len,
         validations_per_job=settings.validations_per_job,
         max_batch_tokens=settings.max_batch_tokens,
-        lora=lora_for(hp.n_epochs),
+        lora=lora_for(hp["n_epochs"]),
         early_stopping_patience=requested_patience(job.metadata) if validation_path is not None else None,
         length_buckets=settings.length_buckets,
         processes=settings.train_processes,

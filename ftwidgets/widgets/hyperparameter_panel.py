@@ -23,6 +23,7 @@ from ..early_stopping import EARLY_STOPPING_METADATA
 from ..hyperparams import (
     ALLOW_MANY_EPOCHS_METADATA,
     ALLOW_SMALL_METADATA,
+    HYPERPARAMETERS,
     check_plan,
     ensure_launchable,
     plan_for_job,
@@ -51,7 +52,8 @@ class HyperparameterPanel(w.VBox):
         label = {"style": {"description_width": "9em"}}  # wide enough for every label: nothing cut off with an ellipsis
         whole = {"indent": False, "layout": w.Layout(width="auto")}
         self.auto_epochs = w.Checkbox(value=True, description='epochs "auto"', **whole)
-        self.epochs = w.IntSlider(value=3, min=1, max=50, description="Epochs", disabled=True, **label)
+        lo, hi = HYPERPARAMETERS["n_epochs"].bounds
+        self.epochs = w.IntSlider(value=3, min=lo, max=hi, description="Epochs", disabled=True, **label)
         self.lr = w.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.05, description="LR multiplier", **label)
         self.batch_size = w.Dropdown(
             options=["auto", 1, 2, 4, 8, 16, 32], value="auto", description="Batch size", **label

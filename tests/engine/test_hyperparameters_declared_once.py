@@ -1,0 +1,72 @@
+"""Each hyperparameter is declared once (`hyperparams.HYPERPARAMETERS`): the request bodies, the bounds, "auto", the
+job's read-back and the trainer's spec are made from that declaration, so none of them can drift from it."""
+
+import pytest
+from openai.types.fine_tuning import FineTuningJob
+from pydantic import ValidationError
+
+from ftwidgets.engine.protocol import DpoHyperparameters, Hyperparameters, JobCreate
+from ftwidgets.engine.recipe import DPO_BASE_LEARNING_RATE, trainer_spec
+from ftwidgets.engine.routes.fine_tuning import new_job
+from ftwidgets.engine.settings import EngineSettings
+from ftwidgets.hyperparams import (
+    DPO,
+    HYPERPARAMETERS,
+    SUPERVISED,
+    hyperparameter_names,
+    method_object,
+    out_of_bounds,
+    resolve_hyperparameters,
+)
+
+
+def test_the_request_bodies_hold_exactly_the_declared_fields_and_refuse_others():
+    assert (
+        list(Hyperparameters.model_fields)
+        == hyperparameter_names(SUPERVISED)
+        == [
+            "n_epochs",
+            "batch_size",
+            "learning_rate_multiplier",
+        ]
+    )
+    assert list(DpoHyperparameters.model_fields) == hyperparameter_names(DPO)
+    with pytest.raises(ValidationError):
+        Hyperparameters(beta=0.1)  # DPO's, not supervised tuning's
+    with pytest.raises(ValidationError):
+        DpoHyperparameters(n_epoch=3)  # misspelt
+
+
+@pytest.mark.parametrize("name", list(HYPERPARAMETERS))
+def test_every_declared_hyperparameter_has_its_bounds_checked_and_its_auto_resolved(name):
+    declared = HYPERPARAMETERS[name]
+    lo, hi = declared.bounds
+    assert out_of_bounds({name: hi * 2}) == (name, f"{name} must be 'auto' or between {lo} and {hi}")
+    assert out_of_bounds({name: lo}) is None and out_of_bounds({name: "auto"}) is None
+    method = declared.methods[-1]
+    assert resolve_hyperparameters({name: "auto"}, 500, method)[name] == declared.auto(500)
+    assert resolve_hyperparameters({name: lo}, 500, method)[name] == declared.kind(lo)
+
+
+def test_a_job_reads_back_its_declared_hyperparameters_and_its_spec_takes_them_by_name(tmp_path):
+    body = JobCreate(model="smollm2-135m-instruct", training_file="file-x", method={"type": "dpo", "dpo": {}})
+    job = new_job(body, {"beta": 0.3})
+    assert job.hyperparameters.model_dump() == {k: "auto" for k in hyperparameter_names(SUPERVISED)}
+    resolved = resolve_hyperparameters({"beta": 0.3}, 200, DPO)
+    queued = FineTuningJob.model_validate(
+        {
+            **job.model_dump(),
+            "hyperparameters": {k: resolved[k] for k in hyperparameter_names(SUPERVISED)},
+            "method": method_object(DPO, resolved),
+        }
+    )
+    spec = trainer_spec(
+        queued,
+        EngineSettings(max_batch_tokens=None),
+        base="smollm2-135m-instruct",
+        start_adapter=None,
+        training_path=tmp_path / "t.jsonl",
+        validation_path=None,
+    )
+    assert (spec.beta, spec.n_epochs, spec.batch_size) == (0.3, resolved["n_epochs"], resolved["batch_size"])
+    assert spec.learning_rate == DPO_BASE_LEARNING_RATE * resolved["learning_rate_multiplier"]
