@@ -10,6 +10,7 @@ route but ``/health``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from pathlib import Path
 
@@ -27,8 +28,36 @@ from .serving import Generator
 from .settings import EngineSettings
 from .store import NotFound, Store
 
+log = logging.getLogger(__name__)
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to whatever `sys.stderr` is when a line is logged (a test's capture, a terminal, or
+    engine.log for an engine in a process of its own), never a stream that has since been closed."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def log_to_stderr() -> None:
+    """The engine's log lines (``ftw engine: ...``, INFO and above) on stderr, once per process; the library's other
+    loggers are left to the application."""
+    engine_log = logging.getLogger("ftwidgets.engine")
+    if not any(isinstance(h, _Stderr) for h in engine_log.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("ftw engine: %(message)s"))
+        engine_log.addHandler(handler)
+        engine_log.setLevel(logging.INFO)
+        engine_log.propagate = False
+
 
 def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings | None = None) -> FastAPI:
+    log_to_stderr()
     settings = settings or EngineSettings()
     store = Store(data_dir)
     generator = Generator(
@@ -109,7 +138,7 @@ def _answer_errors_as_openai_does(app: FastAPI, data_dir: Path) -> None:
                 "storage_error",
                 500,
             )
-        print(f"ftw engine: {request.method} {request.url.path}: {message}", file=sys.stderr, flush=True)
+        log.error("%s %s: %s", request.method, request.url.path, message)
         return JSONResponse(error_body(message, code=code, type="server_error"), status_code=status)
 
 

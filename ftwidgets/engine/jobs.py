@@ -10,6 +10,7 @@ marked failed with a clear message, and its orphaned trainer is stopped.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -40,6 +41,8 @@ from .contract import JobError, JobFolder, TrainerSpec, now
 from .recipe import trainer_spec
 from .settings import EngineSettings
 from .store import NotFound, Store
+
+log = logging.getLogger(__name__)
 
 
 def _validation_error(report, param: str, file_id: str) -> JobError:
@@ -137,7 +140,7 @@ class JobRunner:
             try:
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - the runner must survive any one job's problem
-                print(f"ftw engine: job runner error: {exc!r}", file=sys.stderr)
+                log.exception("job runner error: %r", exc)
             self._wake.wait(0.5)
             self._wake.clear()
 
@@ -232,7 +235,7 @@ class JobRunner:
             ValueError,
             KeyError,
         ) as exc:  # an unreadable model folder fails later, when the trainer loads it
-            print(f"ftw engine: no memory plan for {base_model}: {exc!r}", file=sys.stderr)
+            log.warning("no memory plan for %s: %r", base_model, exc)
             return None
         return planned.refusal() if planned is not None else None
 

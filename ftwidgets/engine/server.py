@@ -18,6 +18,7 @@ engine instead of starting a rival that would fight over the same jobs.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
@@ -34,6 +35,8 @@ from typing import Any
 
 from ..machine import lean_allocator_env
 from ..safe_files import write_json_atomic
+
+log = logging.getLogger(__name__)
 
 OWNER_FILE = "engine.json"
 LOCK_FILE = "engine.lock"
@@ -224,7 +227,7 @@ def _exit_when_unused(server, data: Path, every: float = 2.0) -> None:
         except OSError:  # the data folder went away: nothing left to serve
             server.should_exit = True
         if time.monotonic() - last_used > grace:
-            print(f"no notebook uses this engine and no job runs: stopping ({data})", flush=True)
+            log.info("no notebook uses this engine and no job runs: stopping (%s)", data)
             server.should_exit = True
 
 

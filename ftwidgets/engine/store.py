@@ -13,10 +13,10 @@ never name a file outside the data folder.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +29,8 @@ from pydantic import BaseModel
 from ..job_states import ACTIVE
 from ..safe_files import atomic_write, write_json_atomic
 from .contract import JobFolder, new_id, now
+
+log = logging.getLogger(__name__)
 
 ID_PATTERN = re.compile(r"^(file|ftjob|ftckpt|ftevent)-[A-Za-z0-9]{8,64}$")
 
@@ -156,7 +158,7 @@ class Store:
         key = (str(record), record.stat().st_mtime if record.exists() else 0)
         if key not in self._reported:
             self._reported.add(key)
-            print(f"ftw engine: damaged record: {reason}", file=sys.stderr, flush=True)
+            log.warning("damaged record: %s", reason)
         return reason
 
     def delete_file(self, file_id: str) -> None:
