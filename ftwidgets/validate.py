@@ -96,6 +96,47 @@ class _Chunk:
 # --- one example ---------------------------------------------------------------------
 
 
+class _Seen:
+    """What the messages of one example add up to, as they are checked: its tokens, the roles it has, its texts."""
+
+    __slots__ = (
+        "total",
+        "dedup_tokens",
+        "issued",
+        "has_system",
+        "has_user",
+        "has_assistant",
+        "system_text",
+        "user_texts",
+        "texts",
+        "last_role",
+    )
+
+    def __init__(self) -> None:
+        self.total = tokens.TOKENS_REPLY_PRIMING
+        self.dedup_tokens: list[int] = []  # the example's tokens but its system prompt's, for near duplicates
+        self.issued: set[str] = set()  # the tool call ids the assistant has issued so far
+        self.has_system = self.has_user = self.has_assistant = False
+        self.system_text: str | None = None
+        self.user_texts: list[str] = []
+        self.texts: list[tuple[Any, str]] = []  # (role, text) of every text, for the scans
+        self.last_role: Any = None
+
+    def saw(self, role: Any, text: str | None) -> None:
+        """A message of `role` (with its text, when it has one) is done."""
+        if role == "system" or role == "developer":
+            self.has_system = True
+            if text is not None and self.system_text is None:
+                self.system_text = text
+        elif role == "user":
+            self.has_user = True
+            if text is not None:
+                self.user_texts.append(text)
+        elif role == "assistant":
+            self.has_assistant = True
+        self.last_role = role
+
+
 class _ExampleChecker:
     """Checks one parsed example, appending findings; keeps per-chunk state small."""
 
@@ -115,29 +156,52 @@ class _ExampleChecker:
         return n
 
     def check(self, obj: Any, line: int, index: int, out: _Chunk) -> None:
+        """Every per-example rule on one parsed line, then its numbers into `out` (the report's statistics)."""
         f = out.findings
         n_before = len(f)
 
         def add(code: str, message: str, mi: int | None = None) -> None:
             f.append(Finding(code, message, line, index, mi))
 
+        messages = self._messages(obj, add)
+        if messages is None:
+            return
+        seen = _Seen()
+        enc, role_len = self.enc.encode_ordinary, self._role_len
+        for mi, m in enumerate(messages):
+            # fast path: a plain {"role", "content"} text message, by far the most common shape
+            if type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in _PLAIN_ROLES:
+                role, content = m["role"], m["content"]
+                toks = enc(content)
+                seen.total += tokens.TOKENS_PER_MESSAGE + role_len[role] + len(toks)
+                seen.texts.append((role, content))
+                if not content.strip():
+                    add("missing_content", f"message {mi} ({role}) has empty content", mi)
+                if role != "system" and role != "developer":
+                    seen.dedup_tokens += toks
+                seen.saw(role, content)
+            else:
+                self._message(m, mi, seen, add)
+        self._example(messages, seen, add)
+        self._record(messages, seen, index, line, out, has_error=any(x.severity == "error" for x in f[n_before:]))
+
+    @staticmethod
+    def _messages(obj: Any, add: Callable[..., None]) -> list | None:
+        """The example's messages, after the checks of its own shape (an object, known keys, a non-empty list, valid
+        tools); None when there is nothing further to check."""
         if not isinstance(obj, dict):
             add("data_type", f"expected a JSON object, got {type(obj).__name__}")
-            return
+            return None
         extra = [k for k in obj if k not in EXAMPLE_KEYS] if len(obj) > 1 or "messages" not in obj else None
         if extra:
-            f.append(
-                Finding(
-                    "unrecognized_example_key", f"unknown top-level key(s) {sorted(extra)} will be ignored", line, index
-                )
-            )
+            add("unrecognized_example_key", f"unknown top-level key(s) {sorted(extra)} will be ignored")
         messages = obj.get("messages")
         if not isinstance(messages, list) or not messages:
             add(
                 "missing_messages_list",
                 '"messages" is missing' if messages is None else '"messages" must be a non-empty list',
             )
-            return
+            return None
         tools = obj.get("tools")
         if tools is not None and not (
             isinstance(tools, list)
@@ -149,147 +213,108 @@ class _ExampleChecker:
             )
         ):
             add("invalid_tool_call", '"tools" must be a list of {"type": "function", "function": {"name": ...}}')
+        return messages
 
+    def _message(self, m: Any, mi: int, seen: _Seen, add: Callable[..., None]) -> None:
+        """Any message but a plain text one: its keys, role, content, weight, name and tool calls."""
+        if not isinstance(m, dict):
+            add("data_type", f"message {mi} must be a JSON object, got {type(m).__name__}", mi)
+            seen.last_role = None
+            return
+        role = m.get("role")
+        has_calls = bool(m.get("tool_calls") or m.get("function_call"))
+        unknown = [k for k in m if k not in MESSAGE_KEYS]
+        if unknown:
+            add("message_unrecognized_key", f"unknown key(s) {sorted(unknown)} in message {mi}", mi)
+        if role is None:
+            add("message_missing_key", f'message {mi} has no "role"', mi)
+        elif role not in ROLES:
+            add("unrecognized_role", f"role {role!r} in message {mi} is not one of {sorted(ROLES)}", mi)
+        if "content" not in m and not (role == "assistant" and has_calls):
+            add("message_missing_key", f'message {mi} has no "content"', mi)
+        seen.total += tokens.TOKENS_PER_MESSAGE
+        if isinstance(role, str):
+            seen.total += self._len_small(role)
+        self._content(m, mi, role, has_calls, seen, add)
+        self._other_keys(m, mi, role, seen, add)
+        if role == "assistant" and m.get("tool_calls") is not None:
+            seen.issued.update(self._check_tool_calls(m["tool_calls"], mi, add))
+        if role in ("tool",):
+            call_id = m.get("tool_call_id")
+            if not isinstance(call_id, str) or call_id not in seen.issued:
+                add(
+                    "invalid_tool_call",
+                    f"tool message {mi} answers tool_call_id {call_id!r}, which no earlier assistant call issued",
+                    mi,
+                )
+        content = m.get("content")
+        seen.saw(role, content if isinstance(content, str) else None)
+
+    def _content(self, m: dict, mi: int, role: Any, has_calls: bool, seen: _Seen, add: Callable[..., None]) -> None:
+        """A message's content: a text, null (only beside tool calls), or a list of text and image parts."""
         enc = self.enc.encode_ordinary
-        total = tokens.TOKENS_REPLY_PRIMING
-        dedup_tokens: list[int] = []
-        issued: set[str] = set()
-        has_system = has_user = has_assistant = False
-        system_text = None
-        user_texts: list[str] = []
-        texts_for_scan: list[tuple[Any, str]] = []  # (role, text)
-        last_role = None
-        role_len = self._role_len
-        for mi, m in enumerate(messages):
-            # fast path: a plain {"role", "content"} text message, by far the most common shape
-            if type(m) is dict and len(m) == 2 and type(m.get("content")) is str and m.get("role") in _PLAIN_ROLES:
-                role = m["role"]
-                content = m["content"]
-                toks = enc(content)
-                total += tokens.TOKENS_PER_MESSAGE + role_len[role] + len(toks)
-                texts_for_scan.append((role, content))
-                if not content.strip():
-                    add("missing_content", f"message {mi} ({role}) has empty content", mi)
-                if role == "system" or role == "developer":
-                    has_system = True
-                    if system_text is None:
-                        system_text = content
-                else:
-                    dedup_tokens += toks
-                    if role == "user":
-                        has_user = True
-                        user_texts.append(content)
-                    elif role == "assistant":
-                        has_assistant = True
-                last_role = role
+        content = m.get("content")
+        if isinstance(content, str):
+            if not content.strip() and not (role == "assistant" and has_calls):
+                add("missing_content", f"message {mi} ({role}) has empty content", mi)
+            toks = enc(content)
+            seen.total += len(toks)
+            if role not in ("system", "developer"):
+                seen.dedup_tokens.extend(toks)
+            seen.texts.append((role, content))
+        elif content is None:
+            if "content" in m and not (role == "assistant" and has_calls):
+                add("missing_content", f"message {mi} ({role}) has null content", mi)
+        elif isinstance(content, list):
+            for part in content:
+                ok = isinstance(part, dict) and (
+                    (part.get("type") == "text" and isinstance(part.get("text"), str))
+                    or (part.get("type") == "image_url" and role == "user" and isinstance(part.get("image_url"), dict))
+                )
+                if not ok:
+                    add("invalid_content_type", f"message {mi} has a content part that is not text or an image_url", mi)
+                    break
+                if part.get("type") == "text":
+                    toks = enc(part["text"])
+                    seen.total += len(toks)
+                    seen.dedup_tokens.extend(toks)
+                    seen.texts.append((role, part["text"]))
+            if not content and not (role == "assistant" and has_calls):
+                add("missing_content", f"message {mi} ({role}) has an empty content list", mi)
+        else:
+            add("invalid_content_type", f"message {mi} content is {type(content).__name__}, not text", mi)
+
+    def _other_keys(self, m: dict, mi: int, role: Any, seen: _Seen, add: Callable[..., None]) -> None:
+        """The keys beside role and content: a weight (0 or 1, on assistant messages), and the tokens of the rest."""
+        for key, value in m.items():
+            if key in ("role", "content") or value is None:
                 continue
-            if not isinstance(m, dict):
-                add("data_type", f"message {mi} must be a JSON object, got {type(m).__name__}", mi)
-                last_role = None
+            if key == "weight":
+                if isinstance(value, bool) or value not in (0, 1):
+                    add("invalid_weight", f"weight {value!r} in message {mi}: only 0 or 1 is allowed", mi)
+                elif role != "assistant":
+                    add("invalid_weight", f"weight is only allowed on assistant messages (message {mi} is {role})", mi)
                 continue
-            role = m.get("role")
-            has_calls = bool(m.get("tool_calls") or m.get("function_call"))
-            unknown = [k for k in m if k not in MESSAGE_KEYS]
-            if unknown:
-                add("message_unrecognized_key", f"unknown key(s) {sorted(unknown)} in message {mi}", mi)
-            if role is None:
-                add("message_missing_key", f'message {mi} has no "role"', mi)
-            elif role not in ROLES:
-                add("unrecognized_role", f"role {role!r} in message {mi} is not one of {sorted(ROLES)}", mi)
-            if "content" not in m and not (role == "assistant" and has_calls):
-                add("message_missing_key", f'message {mi} has no "content"', mi)
-            content = m.get("content")
-            total += tokens.TOKENS_PER_MESSAGE
-            if isinstance(role, str):
-                total += self._len_small(role)
-            if isinstance(content, str):
-                if not content.strip() and not (role == "assistant" and has_calls):
-                    add("missing_content", f"message {mi} ({role}) has empty content", mi)
-                toks = enc(content)
-                total += len(toks)
-                if role not in ("system", "developer"):
-                    dedup_tokens.extend(toks)
-                texts_for_scan.append((role, content))
-            elif content is None:
-                if "content" in m and not (role == "assistant" and has_calls):
-                    add("missing_content", f"message {mi} ({role}) has null content", mi)
-            elif isinstance(content, list):
-                for part in content:
-                    ok = isinstance(part, dict) and (
-                        (part.get("type") == "text" and isinstance(part.get("text"), str))
-                        or (
-                            part.get("type") == "image_url"
-                            and role == "user"
-                            and isinstance(part.get("image_url"), dict)
-                        )
-                    )
-                    if not ok:
-                        add(
-                            "invalid_content_type",
-                            f"message {mi} has a content part that is not text or an image_url",
-                            mi,
-                        )
-                        break
-                    if part.get("type") == "text":
-                        toks = enc(part["text"])
-                        total += len(toks)
-                        dedup_tokens.extend(toks)
-                        texts_for_scan.append((role, part["text"]))
-                if not content and not (role == "assistant" and has_calls):
-                    add("missing_content", f"message {mi} ({role}) has an empty content list", mi)
-            else:
-                add("invalid_content_type", f"message {mi} content is {type(content).__name__}, not text", mi)
-            # the remaining keys: name, weight, tool calls
-            for key, value in m.items():
-                if key in ("role", "content") or value is None:
-                    continue
-                if key == "weight":
-                    if isinstance(value, bool) or value not in (0, 1):
-                        add("invalid_weight", f"weight {value!r} in message {mi}: only 0 or 1 is allowed", mi)
-                    elif role != "assistant":
-                        add(
-                            "invalid_weight",
-                            f"weight is only allowed on assistant messages (message {mi} is {role})",
-                            mi,
-                        )
-                    continue
-                text = value if isinstance(value, str) else dump_json(value).decode()
-                total += len(enc(text))
-                if key == "name":
-                    total += tokens.TOKENS_PER_NAME
-            if role == "assistant" and m.get("tool_calls") is not None:
-                issued.update(self._check_tool_calls(m["tool_calls"], mi, add))
-            if role in ("tool",):
-                call_id = m.get("tool_call_id")
-                if not isinstance(call_id, str) or call_id not in issued:
-                    add(
-                        "invalid_tool_call",
-                        f"tool message {mi} answers tool_call_id {call_id!r}, which no earlier assistant call issued",
-                        mi,
-                    )
-            if role in ("system", "developer"):
-                has_system = True
-                if isinstance(content, str) and system_text is None:
-                    system_text = content
-            elif role == "user":
-                has_user = True
-                if isinstance(content, str):
-                    user_texts.append(content)
-            elif role == "assistant":
-                has_assistant = True
-            last_role = role
-        if not has_assistant:
+            text = value if isinstance(value, str) else dump_json(value).decode()
+            seen.total += len(self.enc.encode_ordinary(text))
+            if key == "name":
+                seen.total += tokens.TOKENS_PER_NAME
+
+    def _example(self, messages: list, seen: _Seen, add: Callable[..., None]) -> None:
+        """The rules on the example as a whole: an assistant answer last, repetition, reserved tokens, personal data,
+        its length, and whether it has a system and a user message."""
+        if not seen.has_assistant:
             add("example_missing_assistant_message", "no assistant message: there is nothing to learn")
-        elif last_role != "assistant":
+        elif seen.last_role != "assistant":
             add(
                 "last_message_not_assistant",
-                f"the last message is from {last_role!r}, not the assistant",
+                f"the last message is from {seen.last_role!r}, not the assistant",
                 len(messages) - 1,
             )
-        for role, text in texts_for_scan:
+        for role, text in seen.texts:
             if len(text) >= 1000 and role == "assistant" and quality.is_repetitive(text):
-                f.append(Finding("repetitive_text", "the assistant repeats the same phrase over and over", line, index))
-        joined = "\n".join(t for _, t in texts_for_scan)
+                add("repetitive_text", "the assistant repeats the same phrase over and over")
+        joined = "\n".join(t for _, t in seen.texts)
         if "<|" in joined:
             found = [t for t in RESERVED_TOKENS if t in joined]
             if found:
@@ -297,43 +322,37 @@ class _ExampleChecker:
         if self.rules.personal_data:
             pii = quality.find_personal_data(joined)
             if pii:
-                kinds = sorted({k for k, _ in pii})
-                f.append(
-                    Finding(
-                        "personal_data",
-                        f"possible {', '.join(k.replace('_', ' ') for k in kinds)} found ({pii[0][1]})",
-                        line,
-                        index,
-                    )
-                )
+                kinds = ", ".join(k.replace("_", " ") for k in sorted({k for k, _ in pii}))
+                add("personal_data", f"possible {kinds} found ({pii[0][1]})")
+        total = seen.total
         if total > self.limit:
             add("too_many_tokens", f"{total:,} tokens, over the {self.limit:,}-token limit of {self.rules.model}")
         elif total > self.rules.long_example_tokens:
-            f.append(
-                Finding("long_example", f"{total:,} tokens (over {self.rules.long_example_tokens:,})", line, index)
-            )
-        if not has_system:
-            f.append(Finding("no_system_message", "no system message", line, index))
-        if not has_user:
-            f.append(Finding("no_user_message", "no user message", line, index))
+            add("long_example", f"{total:,} tokens (over {self.rules.long_example_tokens:,})")
+        if not seen.has_system:
+            add("no_system_message", "no system message")
+        if not seen.has_user:
+            add("no_user_message", "no user message")
 
-        has_error = any(x.severity == "error" for x in f[n_before:])
+    def _record(self, messages: list, seen: _Seen, index: int, line: int, out: _Chunk, *, has_error: bool) -> None:
+        """The example's numbers for the report: tokens, turns, usability, its fingerprint for exact duplicates, its
+        tokens for near duplicates, its system prompt, and (for a sample) the diversity and fact statistics."""
         out.lines.append(line)
         out.indices.append(index)
-        out.tokens.append(total)
+        out.tokens.append(seen.total)
         out.turns.append(len(messages))
         out.usable.append(not has_error)
         out.usable_count += not has_error
         canon = dump_json(messages, sort_keys=True)
         out.exact.append(int.from_bytes(hashlib.blake2b(canon, digest_size=8).digest(), "little"))
-        out.flat += dedup_tokens
-        out.seq_lengths.append(len(dedup_tokens))
-        if system_text is not None:
-            out.systems.add(hashlib.blake2b(system_text.encode(), digest_size=8).digest())
+        out.flat += seen.dedup_tokens
+        out.seq_lengths.append(len(seen.dedup_tokens))
+        if seen.system_text is not None:
+            out.systems.add(hashlib.blake2b(seen.system_text.encode(), digest_size=8).digest())
         r = self.rules
         if index < r.sample_head or index % r.sample_every == 0:
             # diversity and the fact score are statistics: a sample of examples estimates them
-            for text in user_texts:
+            for text in seen.user_texts:
                 grams = quality.word_bigrams(text)
                 out.bigram_total += len(grams)
                 out.bigrams.update(grams)

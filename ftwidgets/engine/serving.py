@@ -215,6 +215,7 @@ class Generator:
         return model, tok, None
 
     def _generate(self, batch: list[GenRequest]) -> list[GenResult]:
+        """One batch of requests that share a model and their sampling settings, answered in one `generate`."""
         import contextlib
 
         import torch
@@ -225,73 +226,91 @@ class Generator:
         # in half precision the CPU keeps a compiled kernel and a weight copy per matrix shape (see
         # models.HALF_PRECISION_ROWS): widths rounded up keep a long-lived engine from collecting them
         width = models.round_up(max(len(p) for p in prompts), models.row_multiple(model.dtype))
-        pad = tok.pad_token_id
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for k, p in enumerate(prompts):  # left padding, so every row ends where generation starts
-            ids[k, width - len(p) :] = torch.tensor(p)
-            mask[k, width - len(p) :] = 1
-        ids, mask = ids.to(self.device.name), mask.to(self.device.name)
+        ids, mask = _left_padded(prompts, width, tok.pad_token_id, self.device.name)
         eos = sorted(end_token_ids(tok))
-        greedy = first.temperature == 0
-        kwargs: dict[str, Any] = dict(
-            max_new_tokens=max(r.max_new_tokens for r in batch),
-            pad_token_id=pad,
-            eos_token_id=eos,
-            do_sample=not greedy,
-        )
-        if not greedy:
-            kwargs.update(temperature=first.temperature, top_p=first.top_p)
-        if first.stop:
-            kwargs.update(stop_strings=first.stop, tokenizer=tok)
-        streamer = None
-        if first.stream:
-            from transformers import TextIteratorStreamer
-
-            streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
-            kwargs["streamer"] = streamer
+        kwargs = _generation_settings(batch, tok, eos)
         if first.seed is not None:
             torch.manual_seed(first.seed)
         self.batches += 1
         with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
-            if streamer is not None:
-                out_box: dict[str, Any] = {}
-
-                def run() -> None:
-                    try:
-                        out_box["out"] = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-                    except Exception as exc:  # noqa: BLE001
-                        out_box["error"] = exc
-                        streamer.end()
-
-                t = threading.Thread(target=run)
-                t.start()
-                for piece in streamer:
-                    if piece:
-                        first.pieces.put(piece)
-                t.join()
-                first.pieces.put(None)
-                if "error" in out_box:
-                    raise out_box["error"]
-                out = out_box["out"]
+            if first.stream:
+                out = _streamed(model, tok, first, dict(input_ids=ids, attention_mask=mask, **kwargs))
             else:
                 out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        results = []
-        for k, r in enumerate(batch):
-            gen = out[k, width:].tolist()
-            n = len(gen)
-            ended = False
-            for j, t in enumerate(gen):
-                if t in eos:
-                    n, ended = j, True
-                    break
-            n = min(n, r.max_new_tokens)
-            text = tok.decode(gen[:n], skip_special_tokens=True)
-            hit_stop = False
-            for s in r.stop:
-                cut = text.find(s)
-                if cut >= 0:
-                    text, hit_stop = text[:cut], True
-            finish = "stop" if ended or hit_stop else "length"
-            results.append(GenResult(text, finish, len(prompts[k]), n + (1 if ended else 0)))
-        return results
+        return [_answer(out[k, width:].tolist(), r, len(prompts[k]), tok, eos) for k, r in enumerate(batch)]
+
+
+def _left_padded(prompts: list[list[int]], width: int, pad: int, device: str):
+    """The prompts as one (ids, attention mask) pair of `width` columns, padded on the left so that every row ends
+    where generation starts."""
+    import torch
+
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for k, p in enumerate(prompts):
+        ids[k, width - len(p) :] = torch.tensor(p)
+        mask[k, width - len(p) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _generation_settings(batch: list[GenRequest], tok, eos: list[int]) -> dict[str, Any]:
+    """`generate`'s keyword arguments for a batch: the longest answer asked for, greedy or sampled as the batch's
+    requests all are, and their stop strings."""
+    first = batch[0]
+    greedy = first.temperature == 0
+    kwargs: dict[str, Any] = dict(
+        max_new_tokens=max(r.max_new_tokens for r in batch),
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=eos,
+        do_sample=not greedy,
+    )
+    if not greedy:
+        kwargs.update(temperature=first.temperature, top_p=first.top_p)
+    if first.stop:
+        kwargs.update(stop_strings=first.stop, tokenizer=tok)
+    return kwargs
+
+
+def _streamed(model, tok, request: GenRequest, kwargs: dict[str, Any]):
+    """`generate` on a thread of its own, its text put on the request's queue piece by piece as it comes (None at
+    the end); returns the generated ids, or raises what generation raised."""
+    from transformers import TextIteratorStreamer
+
+    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+    out_box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out_box["out"] = model.generate(streamer=streamer, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - raised below, on the engine's worker thread
+            out_box["error"] = exc
+            streamer.end()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    for piece in streamer:
+        if piece:
+            request.pieces.put(piece)
+    thread.join()
+    request.pieces.put(None)
+    if "error" in out_box:
+        raise out_box["error"]
+    return out_box["out"]
+
+
+def _answer(generated: list[int], request: GenRequest, prompt_tokens: int, tok, eos: list[int]) -> GenResult:
+    """One row of a batch's output as its request's answer: cut at its first end token, at its own token limit (the
+    batch generated up to the longest one asked for) and at its first stop string, with why it finished."""
+    n, ended = len(generated), False
+    for j, token in enumerate(generated):
+        if token in eos:
+            n, ended = j, True
+            break
+    n = min(n, request.max_new_tokens)
+    text = tok.decode(generated[:n], skip_special_tokens=True)
+    hit_stop = False
+    for stop in request.stop:
+        cut = text.find(stop)
+        if cut >= 0:
+            text, hit_stop = text[:cut], True
+    return GenResult(text, "stop" if ended or hit_stop else "length", prompt_tokens, n + (1 if ended else 0))
