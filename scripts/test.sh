@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run every test: the linter and the formatter's check (ruff), the package's tests, then the
-# eight notebooks (six steps, the preference-tuning round and a side lesson) under nbval (short QUICK run on the embedded engine, in a throw-away work folder), then the
-# browser test (JupyterLab in Debian's chromium) on the notebooks' results.
+# eight notebooks (six steps, the preference-tuning round and a side lesson) under nbval (short QUICK run on the
+# embedded engine, in a throw-away work folder), then the browser test (JupyterLab in Debian's chromium) on the notebooks' results.
 # Every stage runs even when an earlier one fails, so one failure never hides another;
 # the summary at the end lists each stage's outcome and the exit code is 1 if any failed.
 # Usage: bash scripts/test.sh [pytest args for the package tests]
