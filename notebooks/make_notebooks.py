@@ -4,8 +4,9 @@ Run: python notebooks/make_notebooks.py
 
 Each source is a jupytext percent script: the lesson's prose in `# %% [markdown]` cells, its code in `# %%`
 cells, linted by ruff like the package. Its first cell is the title and goal, its last the recap. What every
-notebook shares is added here: the navigation under the title, the papermill parameters cell, the link to the
-next notebook, and stable cell ids (regenerating changes nothing).
+notebook shares is added here: the navigation under the title, the papermill parameters cell (which also has a
+failed cell show the workbook's own errors as their message), the link to the next notebook, and stable cell ids
+(regenerating changes nothing).
 """
 
 from pathlib import Path
@@ -20,6 +21,8 @@ SOURCES = HERE / "src"
 ORDER = WORKBOOK_RUN + LESSONS  # the order a learner is sent through: the steps, the further round, the side lessons
 PARAMS = nbf.v4.new_code_cell(
     "import os\n"
+    "from ftwidgets.plain_errors import show_errors_plainly\n"
+    "show_errors_plainly()  # a cell that fails says what went wrong and what to do, not a traceback\n"
     'QUICK = os.environ.get("FTW_QUICK", "0") in ("1", "true")  # papermill: -p QUICK True for the short CI run',
     metadata={"tags": ["parameters"]},
 )

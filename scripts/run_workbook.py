@@ -40,9 +40,12 @@ CELL_TIMEOUT_S = {False: 15 * 60, True: 60 * 60}
 
 
 def last_line(error: BaseException) -> str:
-    """The last line of an error's message: where a notebook's traceback says what went wrong."""
-    text = str(error).strip()
-    return text.splitlines()[-1] if text else ""
+    """The last line of an error's message, where a notebook's traceback says what went wrong (above the plain
+    errors' hint to %tb)."""
+    from ftwidgets.plain_errors import HINT
+
+    lines = [line for line in str(error).strip().splitlines() if line.strip() and line.strip() != HINT]
+    return lines[-1] if lines else ""
 
 
 def main(argv: list[str] | None = None) -> int:

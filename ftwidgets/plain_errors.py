@@ -1,0 +1,70 @@
+"""A failed notebook cell says what went wrong and what to do, not a traceback.
+
+The workbook's own errors already say both in their message: bad data (`DataError`, with its line), a full disk
+(`DiskFull`), a plan the rules refuse (`PlanBlocked`), a step's job still running, an export or a base model that
+cannot be had, a checkpoint that did not pass (an ``assert`` with its message), and a backend's refusal (the
+`openai` client's errors, whose message the backend wrote). For those, the cell shows the message alone; it still
+fails, so a headless run (papermill, nbval) stops there as before, and ``%tb`` shows the frames for a bug report.
+Any other exception keeps its full traceback: that one is a bug, and its frames are what fixes it.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+# the workbook's errors whose message is written for a learner (the engine's by name: no import of the engine here)
+PLAIN = {"DataError", "DiskFull", "PlanBlocked", "JobStillActive", "ExportError", "ModelUnavailable"}
+HINT = "(The cell stopped here. %tb shows where in the code, for a bug report.)"
+
+
+def plain_message(exc: BaseException) -> str | None:
+    """What a learner reads for `exc`, or None when it deserves its traceback (a bug, not a condition to fix).
+
+    >>> plain_message(AssertionError("Fewer than 100 examples: collect more before fine-tuning."))
+    'Checkpoint not passed: Fewer than 100 examples: collect more before fine-tuning.'
+    >>> plain_message(KeyError("x")) is None
+    True
+    """
+    kind = type(exc)
+    if kind.__name__ in PLAIN and kind.__module__.startswith("ftwidgets"):
+        return str(exc)
+    if isinstance(exc, AssertionError) and str(exc):
+        return f"Checkpoint not passed: {exc}"
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - the workbook always has the client
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+        said = error.get("message") or exc.message
+        return f"The backend refused the request ({exc.status_code}): {said}"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"The backend could not be reached ({exc.request.url if exc.request else 'no address'}): {exc}"
+    return None
+
+
+def show_errors_plainly(shell: Any = None) -> None:
+    """From now on, this IPython kernel shows the workbook's own errors as their message alone (`plain_message`);
+    other exceptions as before. Does nothing outside IPython."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+    if shell is None:
+        return
+
+    def shown(self, etype, value, tb, tb_offset=None):
+        message = plain_message(value)
+        if message is None:
+            self.showtraceback((etype, value, tb), tb_offset=tb_offset)
+            return None
+        sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # what %tb shows
+        stb = [message, "", HINT]
+        self._showtraceback(etype, value, stb)  # the cell's error output (the kernel still replies "error")
+        return stb
+
+    shell.set_custom_exc((Exception,), shown)
