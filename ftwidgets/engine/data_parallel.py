@@ -148,6 +148,15 @@ class Processes:
             for p in params:
                 p.copy_(_exchange(broadcast, p.detach().clone()))
 
+    def finish_together(self) -> None:
+        """Wait until every process has finished its job (the main one writes the model and the outcome last), so no
+        process tears its connections down while another still uses them: gloo can abort a process that does
+        (``terminate called without an active exception``), and the launcher then kills the rest."""
+        if self.count > 1:
+            import torch.distributed
+
+            _exchange(torch.distributed.barrier)
+
     def leave(self) -> None:
         """Close the group's connections (each process, at the end of its job)."""
         if self.count > 1:

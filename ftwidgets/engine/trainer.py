@@ -360,7 +360,9 @@ class TrainingRun:
 
     def run(self) -> TrainerOutcome:
         try:
-            return self._run()
+            outcome = self._run()
+            self.processes.finish_together()  # only after a whole run: a failed peer never reaches it
+            return outcome
         finally:
             if self.prefix is not None:
                 self.prefix.close()
