@@ -402,6 +402,12 @@ def _get_checker(rules: Rules) -> _ExampleChecker:
     return _checker
 
 
+def release_checker() -> None:
+    """Drop this process's reused checker, and with it its hold on the tokenizer (see `tokens.release_encodings`)."""
+    global _checker
+    _checker = None
+
+
 def check_lines(lines: list[RawLine], rules: Rules) -> _Chunk:
     """Check a chunk of raw lines; pure and picklable, so it runs in a worker process."""
     checker = _get_checker(rules)

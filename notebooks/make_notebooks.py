@@ -4,8 +4,8 @@ Run: python notebooks/make_notebooks.py
 
 Each source is a jupytext percent script: the lesson's prose in `# %% [markdown]` cells, its code in `# %%`
 cells, linted by ruff like the package. Its first cell is the title and goal, its last the recap. What every
-notebook shares is added here: the navigation under the title, the papermill parameters cell (which also has a
-failed cell show the workbook's own errors as their message), the link to the next notebook, and stable cell ids
+notebook shares is added here: the navigation under the title, the papermill parameters cell (which also sets the
+kernel up: `notebook_kernel.prepare`), the link to the next notebook, and stable cell ids
 (regenerating changes nothing).
 """
 
@@ -21,8 +21,8 @@ SOURCES = HERE / "src"
 ORDER = WORKBOOK_RUN + LESSONS  # the order a learner is sent through: the steps, the further round, the side lessons
 PARAMS = nbf.v4.new_code_cell(
     "import os\n"
-    "from ftwidgets.plain_errors import show_errors_plainly\n"
-    "show_errors_plainly()  # a cell that fails says what went wrong and what to do, not a traceback\n"
+    "from ftwidgets.notebook_kernel import prepare\n"
+    "prepare()  # a failed cell says what went wrong, not a traceback; memory a cell no longer needs goes back\n"
     'QUICK = os.environ.get("FTW_QUICK", "0") in ("1", "true")  # papermill: -p QUICK True for the short CI run',
     metadata={"tags": ["parameters"]},
 )

@@ -1,0 +1,40 @@
+"""What every notebook's kernel is set up with, from its parameters cell (`prepare`).
+
+A failed cell shows the workbook's own errors as their message (`plain_errors`). And between cells the kernel hands
+back what a cell needed only while it ran: the tokenizer's tables (`tokens.release_encodings`, about 75 MB in each
+kernel that validated, split or counted tokens), then the freed memory to the system. A learner leaves every kernel
+open, and on Binder the kernels share 2 GB with JupyterLab, the engine and its trainer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .machine import return_freed_memory
+from .plain_errors import show_errors_plainly
+from .tokens import release_encodings
+from .validate import release_checker
+
+
+def between_cells(*_: Any) -> None:
+    """After each cell: the tokenizer's tables let go (the validator's reused checker holds them too), and freed
+    memory returned to the system."""
+    release_checker()
+    release_encodings()
+    return_freed_memory()
+
+
+def prepare(shell: Any = None) -> None:
+    """Set up this IPython kernel for the workbook (plain errors, memory handed back between cells), once; does
+    nothing outside IPython."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+    if shell is None:
+        return
+    show_errors_plainly(shell)
+    if between_cells not in shell.events.callbacks["post_run_cell"]:
+        shell.events.register("post_run_cell", between_cells)
