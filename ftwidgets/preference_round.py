@@ -8,6 +8,7 @@ split stays untouched for the comparison that follows: `preference_prompts` refu
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -102,22 +103,39 @@ def gather_pairs(
     max_tokens: int,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[ReviewItem]:
-    """Sampled pairs, `chunk` prompts at a time, each judged by the ``rule:`` reviewer as it comes, until `enough`
-    of them have a winner (or the prompts run out): sampling is the round's slowest part, so no more than needed."""
+    """Sampled pairs, judged by the ``rule:`` reviewer as they come, until `enough` of them have a winner (or the
+    prompts run out). Sampling is the round's slowest part, so no more than needed: the first `chunk` prompts show
+    how often a prompt gives a winner, and each later chunk is what the rest then needs (`next_chunk`)."""
     pairs: list[ReviewItem] = []
-    for start in range(0, len(prompts), chunk):
+    start, size = 0, chunk
+    while start < len(prompts):
         pairs += sampled_pairs(
             client,
             model,
-            prompts[start : start + chunk],
+            prompts[start : start + size],
             cache_dir=cache_dir,
             max_tokens=max_tokens,
             on_progress=on_progress,
         )
+        start += size
         rule_review(store, pairs, metrics, labels=SAMPLES)
-        if len(preference_records(store, pairs)) >= enough:
+        winners = len(preference_records(store, pairs))
+        if winners >= enough:
             break
+        size = next_chunk(enough - winners, winners / start, chunk)
     return pairs
+
+
+def next_chunk(missing: int, winner_rate: float, most: int) -> int:
+    """How many more prompts to sample for `missing` more winners, at the rate seen so far plus a tenth (so one
+    more chunk usually does), at least 8 (a few short never crawl on one prompt at a time) and at most `most`.
+
+    >>> next_chunk(8, 0.52, 100), next_chunk(1, 1.0, 100), next_chunk(60, 0.52, 100), next_chunk(50, 0.0, 100)
+    (17, 8, 100, 100)
+    """
+    if winner_rate <= 0:
+        return most
+    return min(most, max(8, math.ceil(missing / winner_rate * 1.1)))
 
 
 def split_pairs(

@@ -123,3 +123,23 @@ def test_gathering_stops_once_enough_pairs_have_a_winner(tmp_path):
     )
     assert len(pairs) == 4 and len(preference_records(store, pairs)) == 4  # two chunks of two: the first with 3 or more
     assert len(asked) == 8  # two answers for each of the 4 prompts sampled, none for the 6 left
+
+
+def test_after_the_first_chunk_gathering_samples_only_what_the_rest_needs(tmp_path):
+    """Half the prompts give a winner (the others are answered the same twice). For 26 winners in chunks of at most
+    20: 20 prompts (10 winners), 20 more (20), then the 14 the last 6 need at that rate plus a tenth: 54 prompts
+    sampled, where whole chunks would have sampled 60."""
+    from ftwidgets.preference_round import gather_pairs
+
+    conversation = lambda i: [  # noqa: E731
+        {"role": "user", "content": f"{i}: {'same ' if i % 2 else ''}3+4?"},
+        {"role": "assistant", "content": "Answer: 7"},
+    ]
+    items = to_eval_items([{"messages": conversation(i)} for i in range(100)])
+    client, asked = TwoMinds(), []
+    create = client.create
+    client.chat.completions.create = lambda **kw: asked.append(1) or create(**kw)
+    store = ReviewStore(tmp_path / "reviews.jsonl")
+    metrics = [exact_match(), correct_arithmetic()]
+    pairs = gather_pairs(client, "m", items, store, metrics, enough=26, chunk=20, cache_dir=tmp_path, max_tokens=20)
+    assert len(asked) == 2 * 54 and len(pairs) == len(preference_records(store, pairs)) == 27

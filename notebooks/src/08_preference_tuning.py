@@ -40,9 +40,9 @@ print(f"{len(prompts)} prompts from the training and validation splits, none of 
 # **Two answers to each prompt**, sampled (temperature 1) with different seeds, so they differ, and judged blind as
 # they come by an automatic reviewer (`rule:metrics`), so the round also runs without you. For the math tutor it
 # prefers the right final answer, and between two answers alike in that, the one with more right sums in its steps.
-# Prompts are sampled 100 at a time until 112 pairs have a winner (100 to train on, a tenth more to validate on):
-# sampling is the slowest part of this step. A prompt whose two answers come out the same has nothing to prefer and is
-# left out.
+# Prompts are sampled until 112 pairs have a winner (100 to train on, a tenth more to validate on): 100 first, then
+# as many as the rest needs at the rate seen so far, since sampling is the slowest part of this step. A prompt whose
+# two answers come out the same has nothing to prefer and is left out.
 
 # %%
 from IPython.display import display
