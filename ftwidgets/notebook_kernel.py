@@ -8,19 +8,22 @@ open, and on Binder the kernels share 2 GB with JupyterLab, the engine and its t
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .machine import return_freed_memory
 from .plain_errors import show_errors_plainly
-from .tokens import release_encodings
-from .validate import release_checker
 
 
 def between_cells(*_: Any) -> None:
     """After each cell: the tokenizer's tables let go (the validator's reused checker holds them too), and freed
-    memory returned to the system."""
-    release_checker()
-    release_encodings()
+    memory returned to the system. Only what a cell imported is touched: a kernel that never validated does not
+    import the validator for this."""
+    validate, tokens = sys.modules.get("ftwidgets.validate"), sys.modules.get("ftwidgets.tokens")
+    if validate is not None:
+        validate.release_checker()
+    if tokens is not None:
+        tokens.release_encodings()
     return_freed_memory()
 
 
