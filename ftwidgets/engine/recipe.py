@@ -71,7 +71,7 @@ def trainer_spec(
     """What the trainer needs for `job` on `base` (from `start_adapter` when it starts from a model fine-tuned here),
     every setting resolved: the job's hyperparameters, this recipe's learning rate, LoRA and budget, the engine's
     limits."""
-    from .settings import fine_tuned_name
+    from .settings import fine_tuned_name  # here, not at the top: settings takes its defaults from this module
 
     hp = getattr(job.method, job.method.type).hyperparameters.model_dump()  # resolved when the job was queued
     base_rate = DPO_BASE_LEARNING_RATE if job.method.type == DPO else BASE_LEARNING_RATE
