@@ -45,17 +45,9 @@ def plain_message(exc: BaseException) -> str | None:
     return None
 
 
-def show_errors_plainly(shell: Any = None) -> None:
-    """From now on, this IPython kernel shows the workbook's own errors as their message alone (`plain_message`);
-    other exceptions as before. Does nothing outside IPython."""
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return
-        shell = get_ipython()
-    if shell is None:
-        return
+def show_errors_plainly(shell: Any) -> None:
+    """From now on, this IPython `shell` shows the workbook's own errors as their message alone (`plain_message`);
+    other exceptions as before (`notebook_kernel.prepare` calls it for the notebook's kernel)."""
 
     def shown(self, etype, value, tb, tb_offset=None):
         message = plain_message(value)
