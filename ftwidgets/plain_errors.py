@@ -31,15 +31,14 @@ def plain_message(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, AssertionError) and str(exc):
         return f"Checkpoint not passed: {exc}"
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - the workbook always has the client
+    openai = sys.modules.get("openai")  # a client's error exists only where the client was imported
+    if openai is None:
         return None
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
-        error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
-        said = error.get("message") or exc.message
-        return f"The backend refused the request ({exc.status_code}): {said}"
+        error = body.get("error", body)  # the client passes the error object itself, or the whole body
+        said = error.get("message") if isinstance(error, dict) else None
+        return f"The backend refused the request ({exc.status_code}): {said or exc.message}"
     if isinstance(exc, openai.APIConnectionError):
         return f"The backend could not be reached ({exc.request.url if exc.request else 'no address'}): {exc}"
     return None

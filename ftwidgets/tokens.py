@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -130,8 +131,6 @@ def release_encodings() -> None:
     """Let go of the loaded encodings (here and in tiktoken's own registry), so their memory can go back to the
     system: o200k_base holds about 75 MB in every process that counted tokens, which in a 2 GB session of notebook
     kernels adds up. The next count loads it again (about 0.3 s)."""
-    import sys
-
     get_encoding.cache_clear()
     registry = sys.modules.get("tiktoken.registry")
     if registry is not None:

@@ -157,9 +157,8 @@ class PreferenceRun(TrainingRun):
             tokens += sum(p.tokens for p in part)
         loss, margin, right, tokens = self.processes.sum([*totals, tokens])
         n = len(batch)
-        return {"train_loss": loss / n, "train_reward_margin": margin / n, "train_preference_accuracy": right / n}, int(
-            tokens
-        )
+        metrics = {"train_loss": loss / n, "train_reward_margin": margin / n, "train_preference_accuracy": right / n}
+        return metrics, int(tokens)
 
     def _measure(self, data: list[Pair], name: str) -> dict[str, float]:
         """The mean DPO loss, reward margin and share of pairs whose preferred answer the policy rewards more."""
