@@ -49,7 +49,17 @@ OPTIONS = {  # name -> the trainer's settings
     },
     "all four": {**ALL_FOUR, "cpu_bf16": False},
     "+ frozen weights in bfloat16 (on a CPU with hardware bfloat16)": {**NONE, "cpu_bf16": True},
-    "all four + frozen weights in bfloat16 (the engine's default)": {**ALL_FOUR, "cpu_bf16": True},
+    "all four + frozen weights in bfloat16 (the engine's default from 2 epochs)": {**ALL_FOUR, "cpu_bf16": True},
+    "the engine's 1-epoch default before: every layer, labelled positions, buckets, bfloat16": {
+        **ALL_FOUR,
+        "layers": None,
+        "cpu_bf16": True,
+    },
+    "the engine's 1-epoch default: LoRA on the top 15 layers, labelled positions, buckets, bfloat16": {
+        **ALL_FOUR,
+        "layers": 15,
+        "cpu_bf16": True,
+    },
 }
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
