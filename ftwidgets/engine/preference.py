@@ -3,7 +3,9 @@
 The policy is a LoRA adapter: a new one on a base model, or a fine-tuned starting model's own adapter, trained on.
 The reference is the starting model. The policy starts equal to it (a new LoRA adds zero, and dropout is 0), so
 each pair's reference log-probabilities are one pass without gradients before the first step, kept with the pair:
-no second model is held in memory, and the job fits the same plan and budget as a supervised one.
+no second model is held in memory, and the job fits the same plan and budget as a supervised one. With LoRA on the
+top layers only (a starting model trained for two epochs or more), each answer's frozen lower layers run once, in
+that reference pass, and are read back at every step and validation (`frozen_prefix`), as in a supervised job.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from .. import dataset
 from .chat import IGNORE, encode_example
+from .frozen_prefix import FrozenPrefix
 from .trainer import TrainingRun, labelled_logits, micro_batches
 
 
@@ -44,12 +47,15 @@ def encode_pair(tok, record: dict[str, Any], max_len: int) -> Pair | None:
     return None
 
 
-def sequence_logps(model, sequences: list[tuple[list[int], list[int]]], pad_id: int, device: str):
-    """Each sequence's summed log-probability of its labelled tokens, the output layer run at those positions only."""
+def sequence_logps(
+    model, sequences: list[tuple[list[int], list[int]]], pad_id: int, device: str, prefix: FrozenPrefix | None = None
+):
+    """Each sequence's summed log-probability of its labelled tokens, the output layer run at those positions only
+    (with a `prefix`, the frozen lower layers' output read back, not recomputed)."""
     import torch
     import torch.nn.functional as F
 
-    logits, target, sel, _ = labelled_logits(model, sequences, pad_id, device)
+    logits, target, sel, _ = labelled_logits(model, sequences, pad_id, device, prefix)
     token_logps = -F.cross_entropy(logits, target, reduction="none")  # as the supervised loss: no second [n, V] copy
     rows = sel.nonzero()[:, 0]
     return torch.zeros(len(sequences), dtype=token_logps.dtype, device=token_logps.device).index_add(
@@ -102,9 +108,6 @@ class PreferenceRun(TrainingRun):
     def _length(item: Pair) -> int:
         return item.width
 
-    def _frozen_prefix(self, model, layers):
-        return None  # every step scores two answers per prompt; the supervised path's per-example store does not apply
-
     def _prepare(self) -> None:
         self.train_data = self._with_reference(self.train_data)
         self.valid_data = self._with_reference(self.valid_data)
@@ -131,9 +134,8 @@ class PreferenceRun(TrainingRun):
 
     def _logps(self, part: list[Pair]):
         """The policy's log-probabilities of a part's chosen answers, then of its rejected ones."""
-        return sequence_logps(
-            self.model, [p.chosen for p in part] + [p.rejected for p in part], self.tok.pad_token_id, self.device.name
-        )
+        sequences = [p.chosen for p in part] + [p.rejected for p in part]
+        return sequence_logps(self.model, sequences, self.tok.pad_token_id, self.device.name, self.prefix)
 
     def _losses(self, part: list[Pair]):
         import torch

@@ -62,8 +62,9 @@ def test_the_dpo_loss_equals_a_hand_computation(tiny_llama):
     assert float(chosen - rejected) == pytest.approx(margin, rel=1e-5)
 
 
-def test_the_reference_is_the_starting_model_computed_once(tiny_llama, tmp_path):
-    folder = JobFolder(tmp_path / "job")
+def dpo_run(tiny_llama, tmp_path, name: str = "job", **changes) -> tuple[PreferenceRun, JobFolder]:
+    """A DPO job's run on the tiny Llama: 24 training and 6 validation pirate pairs, 2 epochs of batch 4."""
+    folder = JobFolder(tmp_path / name)
     folder.path.mkdir()
     spec = TrainerSpec(
         job_id="ftjob-dpo",
@@ -82,7 +83,11 @@ def test_the_reference_is_the_starting_model_computed_once(tiny_llama, tmp_path)
         cpu_bf16=False,
         fine_tuned_model="ft:tiny:dpo",
     )
-    run = PreferenceRun(spec, folder)
+    return PreferenceRun(spec.model_copy(update=changes), folder), folder
+
+
+def test_the_reference_is_the_starting_model_computed_once(tiny_llama, tmp_path):
+    run, folder = dpo_run(tiny_llama, tmp_path)
     reference = [p.reference for p in run.train_data]
     base = run.model.get_base_model()
     with torch.no_grad(), run.model.disable_adapter():  # the starting model itself, scored apart
@@ -103,6 +108,28 @@ def test_the_reference_is_the_starting_model_computed_once(tiny_llama, tmp_path)
     metrics = [e["data"] for e in folder.events()[::-1] if e["type"] == "metrics"]  # oldest first
     assert {"train_loss", "train_reward_margin", "train_preference_accuracy"} <= set(metrics[0])
     assert metrics[-1]["step"] == 12 and metrics[-1]["full_valid_preference_accuracy"] is not None
+
+
+def test_dpo_with_lora_on_the_top_layers_runs_the_frozen_layers_once(tiny_llama, tmp_path):
+    """Each answer's frozen lower layers run once, in the reference pass, and are read back at every step and
+    validation after it: the job's numbers are those of running every layer every time."""
+    top = LORA.model_copy(update={"layers": 2})
+    plain, _ = dpo_run(tiny_llama, tmp_path, "plain", lora=top, reuse_frozen_layers=False)
+    fast, folder = dpo_run(tiny_llama, tmp_path, "fast", lora=top, reuse_frozen_layers=True)
+    assert plain.prefix is None and fast.prefix is not None
+    sequences = {tuple(ids) for p in fast.train_data + fast.valid_data for ids in (p.chosen[0], p.rejected[0])}
+    assert (fast.prefix.computed, fast.prefix.reused) == (len(sequences), 0)  # the reference pass computed them
+    flat = lambda run: [logp for p in run.train_data for logp in p.reference]  # noqa: E731
+    assert flat(fast) == pytest.approx(flat(plain), rel=1e-5)
+    prefix = fast.prefix
+    assert plain.run().status == fast.run().status == "succeeded"
+    assert prefix.computed == len(sequences) and prefix.reused > 0  # every later pass read them back
+    assert not folder.frozen_prefix_file(0).exists()  # deleted with the job
+    numbers = lambda run: [  # noqa: E731
+        {k: v for k, v in row.items() if "loss" in k or "margin" in k} for row in run.rows
+    ]
+    for want, got in zip(numbers(plain), numbers(fast), strict=True):
+        assert got == pytest.approx(want, rel=1e-4, abs=1e-6)
 
 
 @pytest.fixture(scope="module")
