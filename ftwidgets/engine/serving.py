@@ -3,7 +3,8 @@
 One worker thread owns the models. Requests queue up; the worker takes the first,
 gathers more while they keep arriving (a pause of `max_wait`, 20 ms, ends it; `max_gather`,
 0.25 s, at most), groups those that share a model and sampling
-settings, and runs them as one left-padded ``generate`` call. Evaluating a test set
+settings, and runs them as one left-padded batch (`decoding.decode`: each row leaves the
+batch when it ends; ``generate`` for a stream or stop strings). Evaluating a test set
 with a thread pool therefore costs a few batched calls, not one call per prompt.
 LoRA adapters are loaded on demand onto the base model and kept (LRU).
 """
@@ -23,6 +24,7 @@ from typing import Any
 from ..machine import return_freed_memory
 from . import models
 from .chat import end_token_ids, prompt_ids
+from .decoding import decode
 
 _RELEASE = object()  # a message to the worker: drop the loaded models
 
@@ -215,7 +217,7 @@ class Generator:
         return model, tok, None
 
     def _generate(self, batch: list[GenRequest]) -> list[GenResult]:
-        """One batch of requests that share a model and their sampling settings, answered in one `generate`."""
+        """One batch of requests that share a model and their sampling settings, answered together."""
         import contextlib
 
         import torch
@@ -228,16 +230,18 @@ class Generator:
         width = models.round_up(max(len(p) for p in prompts), models.row_multiple(model.dtype))
         ids, mask = _left_padded(prompts, width, tok.pad_token_id, self.device.name)
         eos = sorted(end_token_ids(tok))
-        kwargs = _generation_settings(batch, tok, eos)
         if first.seed is not None:
             torch.manual_seed(first.seed)
         self.batches += 1
         with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
-            if first.stream:
-                out = _streamed(model, tok, first, dict(input_ids=ids, attention_mask=mask, **kwargs))
-            else:
-                out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-        return [_answer(out[k, width:].tolist(), r, len(prompts[k]), tok, eos) for k, r in enumerate(batch)]
+            if first.stream or first.stop:  # pieces as they come, or rows that end at a stop string: `generate`'s
+                kwargs = dict(input_ids=ids, attention_mask=mask, **_generation_settings(batch, tok, eos))
+                out = _streamed(model, tok, first, kwargs) if first.stream else model.generate(**kwargs)
+                generated = [row[width:] for row in out.tolist()]
+            else:  # each row leaves the batch when it ends
+                limits = [r.max_new_tokens for r in batch]
+                generated = decode(model, ids, mask, limits, set(eos), temperature=first.temperature, top_p=first.top_p)
+        return [_answer(generated[k], r, len(prompts[k]), tok, eos) for k, r in enumerate(batch)]
 
 
 def _left_padded(prompts: list[list[int]], width: int, pad: int, device: str):
