@@ -2,8 +2,8 @@
 
 Every job puts LoRA on the top layers only, so autograd stops below them and the frozen layers below can be computed
 once per example (`frozen_prefix`): the top third in a job of two epochs or more, the top half in a one-epoch job.
-The modules are the attention projections where a
-model has them, else PEFT's choice for its architecture. Nothing here imports torch or PEFT until a model is built.
+The modules are the attention projections where a model has them, else PEFT's choice for its architecture. Nothing
+here imports torch or PEFT until a model is built.
 """
 
 from __future__ import annotations
