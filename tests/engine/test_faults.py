@@ -98,3 +98,18 @@ def test_a_full_disk_while_converting_the_model_leaves_no_half_model(tmp_path, m
         models.ensure_converted()
     assert "is full" in str(e.value) and "converted smollm2-135m-instruct" in str(e.value)
     assert [p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_full_disk_while_copying_the_model_to_bfloat16_leaves_no_half_copy(tiny_llama, tmp_path, monkeypatch):
+    import shutil
+
+    from ftwidgets.engine import models
+
+    monkeypatch.setenv("FTW_MODEL_CACHE", str(tmp_path / "models"))
+    shutil.copytree(tiny_llama, models.converted_path())
+    monkeypatch.setattr("safetensors.torch.save_file", no_room)
+    with pytest.raises(disk.DiskFull) as e:
+        models.ensure_converted(dtype="bfloat16")
+    assert "is full" in str(e.value) and "the bfloat16 copy of smollm2-135m-instruct" in str(e.value)
+    left = sorted(p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock"))
+    assert left == ["smollm2-135m-instruct"]  # the float32 folder only: no partial copy
