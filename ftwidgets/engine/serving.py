@@ -7,11 +7,13 @@ settings, and runs them as one left-padded batch (`decoding.decode`: each row le
 batch when it ends; ``generate`` for a stream or stop strings). Evaluating a test set
 with a thread pool therefore costs a few batched calls, not one call per prompt.
 LoRA adapters are loaded on demand onto the base model and kept (LRU).
+
+The models themselves (`ChatModels`) live in a process of their own (`serving_process`), so releasing them gives
+back torch's memory too.
 """
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 import time
@@ -21,10 +23,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..machine import return_freed_memory
 from . import models
 from .chat import end_token_ids, prompt_ids
 from .decoding import decode
+from .serving_process import ModelProcess
 
 _RELEASE = object()  # a message to the worker: drop the loaded models
 
@@ -66,11 +68,10 @@ class GenResult:
 
 
 class Generator:
-    """Owns the models; batches requests on one worker thread."""
+    """Gathers requests into batches on one worker thread; the models answer them in their own process."""
 
     def __init__(
         self,
-        device: models.Device | None = None,
         *,
         threads: int | None = None,
         cpu_bf16: bool = True,
@@ -80,32 +81,27 @@ class Generator:
         max_adapters: int = 8,
         idle_release: float | None = 120.0,
     ):
-        self._device, self._threads, self._cpu_bf16 = device, threads, cpu_bf16
         self.max_batch = max_batch
         self.max_wait = max_wait  # the longest pause between two requests of one batch
         # the longest a batch waits for more requests in all: 0.25 s gathers a thread pool's whole wave
         # (1.70x on an evaluation, benchmarks/eval_speed.py)
         self.max_gather = max_gather
-        self.max_adapters = max_adapters
         # the models go after this many seconds without a request (None: never): an engine that served step 5's
-        # answers otherwise holds 0.7-0.8 GB for the rest of a 2 GB session; the next request loads them in ~1 s
+        # answers otherwise holds 0.7-0.8 GB for the rest of a 2 GB session; the next request loads them again
         self.idle_release = idle_release
         self.idle_releases = 0  # how often that happened (for tests)
+        # with `cpu_bf16`, a CPU with hardware bfloat16 serves in bfloat16: a batch of 16 answers decodes at 2x
+        # float32's speed (benchmarks/eval_speed.py)
+        self.models = ModelProcess(threads, cpu_bf16, max_adapters)
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
-        self._bases: dict[str, tuple[Any, Any]] = {}  # name -> (model, tokenizer)
-        self._adapters: dict[str, OrderedDict[str, str]] = {}  # base -> adapter folder -> adapter name
-        self.batches = 0  # generate calls made (for tests and benchmarks)
+        self.batches = 0  # batches answered (for tests and benchmarks)
         self._thread = threading.Thread(target=self._run, name="ftw-generator", daemon=True)
         self._thread.start()
 
     @property
-    def device(self) -> models.Device:
-        """Chosen on first use: an engine that only trains (a notebook's kernel) never imports torch. With
-        `cpu_bf16`, a CPU with hardware bfloat16 serves in bfloat16: a batch of 16 answers decodes at 2x
-        float32's speed (benchmarks/eval_speed.py)."""
-        if self._device is None:
-            self._device = models.pick_device(self._threads, cpu_bf16=self._cpu_bf16)
-        return self._device
+    def loaded(self) -> bool:
+        """Whether the models' process is up (it starts with the first request after a release)."""
+        return self.models.alive
 
     # --- public -----------------------------------------------------------------------
     def submit(self, req: GenRequest) -> Future:
@@ -138,18 +134,16 @@ class Generator:
         while True:
             try:
                 first = (
-                    pending.pop(0) if pending else self._queue.get(timeout=self.idle_release if self._bases else None)
+                    pending.pop(0) if pending else self._queue.get(timeout=self.idle_release if self.loaded else None)
                 )
             except queue.Empty:  # idle with models loaded: give their memory back
                 first = _RELEASE
                 self.idle_releases += 1
             if first is None:
+                self.models.stop()
                 return
             if first is _RELEASE:
-                self._bases.clear()
-                self._adapters.clear()
-                gc.collect()
-                return_freed_memory()
+                self.models.stop()
                 continue
             if first.stream:
                 self._serve([first])
@@ -182,10 +176,29 @@ class Generator:
                 if not r.future.done():
                     r.future.set_exception(exc)
             return
-        finally:
-            return_freed_memory()  # a batch's activations and cache go back to the system, not just to malloc
         for r, res in zip(batch, results):
             r.future.set_result(res)
+
+    def _generate(self, batch: list[GenRequest]) -> list[GenResult]:
+        """One batch of requests that share a model and their sampling settings, answered in the models' process."""
+        self.batches += 1
+        return self.models.generate(batch)
+
+
+class ChatModels:
+    """Owns the loaded models, in the models' process (`serving_process.main`), and answers one batch at a time."""
+
+    def __init__(self, threads: int | None = None, cpu_bf16: bool = True, max_adapters: int = 8):
+        self._threads, self._cpu_bf16, self.max_adapters = threads, cpu_bf16, max_adapters
+        self._device: models.Device | None = None
+        self._bases: dict[str, tuple[Any, Any]] = {}  # name -> (model, tokenizer)
+        self._adapters: dict[str, OrderedDict[str, str]] = {}  # base -> adapter folder -> adapter name
+
+    @property
+    def device(self) -> models.Device:
+        if self._device is None:
+            self._device = models.pick_device(self._threads, cpu_bf16=self._cpu_bf16)
+        return self._device
 
     def _base(self, name: str):
         if name not in self._bases:
@@ -216,7 +229,7 @@ class Generator:
         model.set_adapter(cache[adapter])
         return model, tok, None
 
-    def _generate(self, batch: list[GenRequest]) -> list[GenResult]:
+    def generate(self, batch: list[GenRequest]) -> list[GenResult]:
         """One batch of requests that share a model and their sampling settings, answered together."""
         import contextlib
 
@@ -232,7 +245,6 @@ class Generator:
         eos = sorted(end_token_ids(tok))
         if first.seed is not None:
             torch.manual_seed(first.seed)
-        self.batches += 1
         with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
             if first.stream or first.stop:  # pieces as they come, or rows that end at a stop string: `generate`'s
                 kwargs = dict(input_ids=ids, attention_mask=mask, **_generation_settings(batch, tok, eos))
