@@ -51,3 +51,25 @@ print(before, rss_mb())
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     before, after = map(float, out.stdout.split())
     assert before > 150 and after < before - 100, (before, after)
+
+
+def test_pages_mapped_from_a_file_go_back_and_anonymous_ones_are_left_alone(tmp_path):
+    """How a trainer drops the weights of layers it will not run again: mapped from the model file, their pages leave
+    the process and read back correctly if touched; a tensor of the process's own memory is never touched."""
+    import numpy as np
+    import psutil
+    import torch
+
+    from ftwidgets.machine import hand_back_file_pages
+
+    path = tmp_path / "weights.bin"
+    np.arange(8 * 2**20, dtype=np.float32).tofile(path)  # 32 MB
+    mapped = torch.from_numpy(np.memmap(path, dtype=np.float32, mode="c"))  # private, as transformers maps a file
+    me = psutil.Process()
+    total = float(mapped.sum())  # every page read
+    before = me.memory_full_info().rss
+    handed = hand_back_file_pages([mapped])
+    assert handed > 30 * 2**20 and me.memory_full_info().rss < before - 24 * 2**20
+    assert float(mapped.sum()) == total  # read again from the file, unchanged
+    own = torch.arange(8 * 2**20, dtype=torch.float32)
+    assert hand_back_file_pages([own]) == 0 and float(own.sum()) == total

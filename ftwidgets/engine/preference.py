@@ -111,6 +111,8 @@ class PreferenceRun(TrainingRun):
     def _prepare(self) -> None:
         self.train_data = self._with_reference(self.train_data)
         self.valid_data = self._with_reference(self.valid_data)
+        # the reference pass stored every answer's frozen output: nothing more to compute before the layers go
+        self._store_frozen_output([a[0] for p in self.train_data + self.valid_data for a in (p.chosen, p.rejected)])
         self.say(
             f"Reference log-probabilities of the starting model computed once for {len(self.train_data)} training "
             f"and {len(self.valid_data)} validation pairs; beta = {self.spec.beta:g}"

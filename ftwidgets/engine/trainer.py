@@ -274,6 +274,7 @@ class TrainingRun:
             raise ValueError("no training example has an assistant reply to learn (all weights are 0?)")
         self.model, layers = self._policy(model)
         self.prefix = self._frozen_prefix(model, layers)
+        self.prepare_seconds = 0.0
         self._prepare()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.processes.same_start(self.params)
@@ -305,7 +306,25 @@ class TrainingRun:
         return len(item[0])
 
     def _prepare(self) -> None:
-        """Anything to compute from the starting model before the first step (nothing, for supervised jobs)."""
+        """What to compute from the starting model before the first step: for supervised jobs, the frozen
+        layers' output for every example (`_store_frozen_output`)."""
+        self._store_frozen_output([item[0] for item in self.train_data + self.valid_data])
+
+    def _store_frozen_output(self, sequences: list) -> None:
+        """In a single process with a frozen prefix: every sequence's frozen output stored now, then the frozen
+        layers dropped, so training holds only the layers it runs. (Several processes each store their own share
+        as they meet it.)"""
+        if self.prefix is None or self.processes.count > 1:
+            return
+        started = time.time()
+        computed = self.prefix.store_all(sequences, self.spec.max_batch_tokens)
+        handed = self.prefix.drop_frozen_layers()
+        self.prepare_seconds += time.time() - started  # part of the job's training time: its tokens/s counts it
+        self.say(
+            f"The frozen layers' output was stored for {computed} sequences in {time.time() - started:.0f} s; the "
+            f"{self.prefix.start} frozen layers then left memory ({handed / 2**20:.0f} MB of weights)",
+            data={"stored": computed, "handed_back_bytes": handed},
+        )
 
     def _policy(self, model) -> tuple[Any, int | None]:
         """The model to train and how many top layers its LoRA covers (None: all): a new adapter on the base model,
@@ -399,7 +418,7 @@ class TrainingRun:
                 break
         if self.stopper is not None:
             self._keep_best()
-        elapsed = time.time() - t0
+        elapsed = time.time() - t0 + self.prepare_seconds
         if self.processes.is_main:
             _write_metrics_csv(self.folder.metrics_csv, self.rows, self.RESULT_COLUMNS)
             shutil.rmtree(self.folder.model_dir, ignore_errors=True)

@@ -141,3 +141,58 @@ def test_lora_goes_to_the_top_third_of_the_layers_from_two_epochs_and_the_top_ha
     from ftwidgets.engine.lora import lora_for
 
     assert lora_for(1).layers == 15 and lora_for(2).layers == lora_for(3).layers == 10
+
+
+def sft_run(tiny_llama, tmp_path, name: str, **changes):
+    """A supervised job's run on the tiny Llama: 24 training and 6 validation pirate examples, 2 epochs of batch 4,
+    LoRA on the top 2 of its 4 layers."""
+    import json
+
+    from ftwidgets.engine.contract import JobFolder, TrainerSpec
+    from ftwidgets.engine.trainer import TrainingRun
+
+    from .test_early_stopping_job import pirate
+
+    def write(path, records) -> str:
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        return str(path)
+
+    folder = JobFolder(tmp_path / name)
+    folder.path.mkdir()
+    spec = TrainerSpec(
+        job_id="ftjob-sft",
+        base_model=str(tiny_llama),
+        training_path=write(tmp_path / "t.jsonl", pirate(1, 24)),
+        validation_path=write(tmp_path / "v.jsonl", pirate(2, 6)),
+        n_epochs=2,
+        batch_size=4,
+        learning_rate=2e-3,
+        seed=1,
+        threads=1,
+        max_seq_len=256,
+        lora=LORA.model_copy(update={"layers": 2}),
+        cpu_bf16=False,
+        fine_tuned_model="ft:tiny:sft",
+    )
+    return TrainingRun(spec.model_copy(update=changes), folder), folder
+
+
+def test_a_job_stores_every_frozen_output_first_then_drops_the_frozen_layers(tiny_llama, tmp_path):
+    """Before its first step a single-process job stores the frozen layers' output of every training and validation
+    example and replaces those layers with stubs that refuse to run; its numbers are those of running every layer."""
+    plain, _ = sft_run(tiny_llama, tmp_path, "plain", reuse_frozen_layers=False)
+    fast, folder = sft_run(tiny_llama, tmp_path, "fast", reuse_frozen_layers=True)
+    distinct = {tuple(ids) for ids, _ in fast.train_data + fast.valid_data}
+    assert (fast.prefix.computed, fast.prefix.reused) == (len(distinct), 0)
+    layers = fast.model.get_base_model().get_decoder().layers
+    assert [type(layer).__name__ for layer in layers[:2]] == ["DroppedLayer"] * 2
+    with pytest.raises(RuntimeError, match="frozen layer 0 was dropped"):
+        layers[0](torch.zeros(1, 3, 32))
+    prefix = fast.prefix
+    assert plain.run().status == fast.run().status == "succeeded"
+    assert prefix.computed == len(distinct) and prefix.reused > 0  # nothing computed after the layers went
+    losses = lambda run: [(r["step"], k, v) for r in run.rows for k, v in r.items() if "loss" in k and v is not None]  # noqa: E731
+    assert [x[:2] for x in losses(fast)] == [x[:2] for x in losses(plain)] and losses(plain)
+    assert [x[2] for x in losses(fast)] == pytest.approx([x[2] for x in losses(plain)], rel=1e-5)
+    stored = [e for e in folder.events() if "frozen layers' output was stored" in e["message"]]
+    assert stored and stored[0]["data"]["stored"] == len(distinct)
