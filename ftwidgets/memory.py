@@ -19,12 +19,15 @@ class PeakMemory:
 
     `roots` returns the pids whose trees make up the session; it is asked at every sample,
     so a process that starts later (the engine) is counted from then on. The processes at
-    the peak, with their PSS, are kept in ``at_peak``.
+    the peak, with their PSS, are kept in ``at_peak``. Setting ``phase`` (a notebook's name, say) files
+    the samples from then on under it too: ``phase_peaks`` holds each phase's own peak, for a figure with its parts.
     """
 
     def __init__(self, roots: Callable[[], Iterable[int | None]], every: float = 0.5):
         self.roots, self.every, self.peak = roots, every, 0
         self.at_peak: list[tuple[str, int]] = []
+        self.phase: str | None = None
+        self.phase_peaks: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -44,7 +47,7 @@ class PeakMemory:
                     continue
                 seen.add(p.pid)
                 try:
-                    rows.append((" ".join(p.cmdline()[:3])[-60:], p.memory_full_info().pss))
+                    rows.append((_name(p.cmdline()), p.memory_full_info().pss))
                 except psutil.Error:
                     pass
         return sum(r[1] for r in rows), rows
@@ -52,6 +55,8 @@ class PeakMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             total, rows = self.sample()
+            if self.phase is not None and total > self.phase_peaks.get(self.phase, 0):
+                self.phase_peaks[self.phase] = total
             if total > self.peak:
                 self.peak, self.at_peak = total, rows
             self._stop.wait(self.every)
@@ -70,3 +75,14 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _name(cmdline: list[str]) -> str:
+    """A process as a summary names it: its first words (``python -m ftwidgets.engine.trainer``), and for a Jupyter
+    kernel the start of its id (``kernel-1a2b3c4d``, from its connection file), which JupyterLab's sessions map to a
+    notebook."""
+    name = " ".join(cmdline[:3])[-60:]
+    connection = next((a for a in cmdline if a.endswith(".json") and "kernel-" in a), None)
+    if connection:
+        name += " " + connection.rsplit("/", 1)[-1][: len("kernel-") + 8]
+    return name

@@ -30,7 +30,7 @@ from ftwidgets.engine.server import engine_pid, stop_process
 from ftwidgets.memory import PeakMemory
 
 pytestmark = pytest.mark.browser
-BINDER_LIMIT_GB = 2.0
+SESSION_LIMIT_GB = 1.6  # Binder gives 2 GB; the session keeps 0.4 GB of it free
 BINDER_BATCH_TOKENS = "128"  # binder/start's FTW_MAX_BATCH_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -148,7 +148,8 @@ def browser():
 
 
 def _run_all(page, lab, notebook: str, timeout_s: float):
-    url, token, _ = lab
+    url, token, memory = lab
+    memory.phase = notebook  # the session's memory is reported notebook by notebook
     page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}&reset")  # reset: no tabs restored from before
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=120_000)  # the kernel is ready
@@ -180,12 +181,32 @@ def _run_all(page, lab, notebook: str, timeout_s: float):
     ]  # library warnings and progress bars belong in the engine's log, not in front of a learner
 
 
-LEARNER_CSV = (
-    "id,blunt,polite,team\n"
-    + "".join(f'{i},"Send me report {i} now.","Could you send me report {i}, please?",ops\n' for i in range(1, 9))
-    + '9,"Where is it?",,ops\n10,"   ","Thanks for waiting.",ops\n'
-    + '11,"Send me report 1 now.","Could you send me report 1, please?",ops\n'
+THINGS = "report invoice slides budget contract schedule minutes figures draft summary plan quote list notes forecast"
+WHENS = "now,today,by noon,before lunch,by Friday,this week,tonight,first thing tomorrow,within the hour,later".split(
+    ","
 )
+LEARNER_ROWS = [
+    (f"Send me the {thing} {when}.", f"Could you send me the {thing} {when}, please? Thank you.")
+    for thing in THINGS.split()
+    for when in WHENS
+]  # 150 distinct rows
+LEARNER_CSV = (  # a learner's own spreadsheet: 150 rows, 8 exact repeats, an empty cell and a blank one
+    "id,blunt,polite,team\n"
+    + "".join(f'{i},"{blunt}","{polite}",ops\n' for i, (blunt, polite) in enumerate(LEARNER_ROWS + LEARNER_ROWS[:8], 1))
+    + '159,"Where is it?",,ops\n160,"   ","Thanks for waiting.",ops\n'
+)
+
+
+def _run_from(page, cell_text: str, done_text: str, timeout_s: float):
+    """Run the open notebook from the cell holding `cell_text` down (Run Selected Cell and All Below), as a learner
+    does after changing a widget, until `done_text` is shown and every cell has run."""
+    page.locator(".jp-MarkdownCell", has_text=cell_text).first.locator(".jp-InputPrompt").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run Selected Cell and All Below").first.click()
+    page.get_by_text(done_text, exact=False).first.wait_for(timeout=timeout_s * 1000)
+    page.wait_for_function(ALL_CELLS_RAN, timeout=timeout_s * 1000, polling=500)
+    errors = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
+    assert not errors, errors[:1]
 
 
 def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
@@ -217,17 +238,20 @@ def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
     system.press("Enter")
     convert.click()
     preview = importer.locator("table")
-    preview.get_by_text("Could you send me report 1, please?", exact=False).first.wait_for(timeout=30_000)
+    preview.get_by_text("Could you send me the report now, please?", exact=False).first.wait_for(timeout=30_000)
     said = importer.inner_text()
-    assert "11 records read as csv: 9 converted, 2 reported" in said, said
-    assert "record 9: 'polite' is empty" in said and "record 10: 'blunt' is empty" in said, said
+    assert "160 records read as csv: 158 converted, 2 reported" in said, said
+    assert "record 159: 'polite' is empty" in said and "record 160: 'blunt' is empty" in said, said
     assert preview.locator("td").all_inner_texts()[0] == "You rewrite blunt messages politely."
     importer.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "01_prepare_upload.png"))
+    # then the cells below it again, as the notebook says: steps 2-7 now work on the learner's file
+    _run_from(page, "How a CSV converts", "158 examples from", timeout_s=120)
+    assert "my_messages.csv" in page.get_by_text("158 examples from", exact=False).first.inner_text()
     page.close()  # the tab closes; its kernel stays open, as a learner leaves it
 
 
-def test_validation_table_renders_and_filters(browser, lab):
+def test_02_validates_and_drops_the_learners_repeats(browser, lab, work_dir):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "02_validate.ipynb", timeout_s=300)
@@ -254,6 +278,15 @@ def test_validation_table_renders_and_filters(browser, lab):
     trained.scroll_into_view_if_needed()
     assert page.get_by_text("tokens train (", exact=False).count() >= 1
     page.screenshot(path=str(SHOTS / "02_validate_trained_tokens.png"))
+    # the learner's file: its 8 repeats go with one click into a new file, and the checkpoint passes on that file
+    drop = page.get_by_role("button", name="Drop 0 with errors and 8 duplicates")
+    drop.scroll_into_view_if_needed()
+    drop.click()
+    page.get_by_text("dataset.cleaned.jsonl passes every rule: the next steps use it.").wait_for(timeout=60_000)
+    page.screenshot(path=str(SHOTS / "02_validate_dropped.png"))
+    _run_from(page, "Checkpoint", "dataset.cleaned.jsonl passed every rule: 150 examples", timeout_s=180)
+    assert page.get_by_text("Checking the cleaned file: dataset.cleaned.jsonl").count() == 1
+    assert (work_dir / "01_prepare" / "dataset.jsonl").read_text().count("\n") == 158  # step 1's file is unchanged
     page.close()
 
 
@@ -412,15 +445,32 @@ def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):
     page.close()
 
 
+def test_07_trains_on_facts_with_every_kernel_open(browser, lab):
+    """The side lesson trains and serves while the six steps' kernels are still open: the session's fullest moment."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "07_facts_need_retrieval.ipynb", timeout_s=900)
+    page.close()
+
+
 def test_the_whole_session_fits_binder(lab):
-    """Six kernels still open, a job trained from the button while they were: within Binder's 2 GB."""
+    """Seven kernels still open, a job trained from the button while they were, 05's answers served and 07 trained:
+    the whole session within 1.6 GB, under Binder's 2 GB with room to spare."""
     url, token, memory = lab
     kernels = httpx.get(f"{url}/api/kernels", params={"token": token}, timeout=10).json()
-    assert len(kernels) == 6, kernels  # every notebook's kernel is still open
+    assert len(kernels) == 7, kernels  # every notebook's kernel is still open
     peak_gb = memory.peak / 2**30
     SHOTS.mkdir(parents=True, exist_ok=True)
-    (SHOTS / "session_memory.txt").write_text(f"whole JupyterLab session peak (PSS): {memory.describe(top=8)}\n")
-    assert 0.3 < peak_gb <= BINDER_LIMIT_GB, memory.describe(top=8)
+    phases = ", ".join(f"{name.split('_')[0]} {pss / 2**30:.2f}" for name, pss in memory.phase_peaks.items())
+    sessions = httpx.get(f"{url}/api/sessions", params={"token": token}, timeout=10).json()
+    described = memory.describe(top=12)
+    for session in sessions:  # each kernel by its notebook's name
+        described = re.sub(
+            rf"`[^`]*kernel-{session['kernel']['id'][:8]}`", f"`{Path(session['path']).stem}`", described
+        )
+    (SHOTS / "session_memory.txt").write_text(
+        f"whole JupyterLab session peak (PSS): {described}\nthe peak while each notebook ran (GB): {phases}\n"
+    )
+    assert 0.3 < peak_gb <= SESSION_LIMIT_GB, described
     assert any("ftwidgets.cli" in name for name, _ in memory.at_peak), "the engine process was not measured"
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):  # the session ran on copies: the repository is untouched
         cells = json.loads(path.read_text())["cells"]
