@@ -146,16 +146,11 @@ def test_lora_goes_to_the_top_third_of_the_layers_from_two_epochs_and_the_top_ha
 def sft_run(tiny_llama, tmp_path, name: str, **changes):
     """A supervised job's run on the tiny Llama: 24 training and 6 validation pirate examples, 2 epochs of batch 4,
     LoRA on the top 2 of its 4 layers."""
-    import json
-
     from ftwidgets.engine.contract import JobFolder, TrainerSpec
     from ftwidgets.engine.trainer import TrainingRun
 
     from .test_early_stopping_job import pirate
-
-    def write(path, records) -> str:
-        path.write_text("".join(json.dumps(r) + "\n" for r in records))
-        return str(path)
+    from .test_preference import write
 
     folder = JobFolder(tmp_path / name)
     folder.path.mkdir()
