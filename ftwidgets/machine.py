@@ -127,11 +127,14 @@ def hand_back_file_pages(tensors) -> int:
     files = []
     for line in lines:
         parts = line.split()
-        if len(parts) >= 6 and parts[4] != "0" and parts[5].startswith("/"):  # an inode and a path: a file
+        # an inode and a path: a file (not a device's mapping, such as a GPU driver's under /dev)
+        if len(parts) >= 6 and parts[4] != "0" and parts[5].startswith("/") and not parts[5].startswith("/dev/"):
             start, end = (int(x, 16) for x in parts[0].split("-"))
             files.append((start, end))
     page, handed = mmap.PAGESIZE, 0
     for tensor in tensors:
+        if tensor.device.type != "cpu":  # a GPU's memory is freed with the tensor
+            continue
         first, last = tensor.data_ptr(), tensor.data_ptr() + tensor.nbytes
         if not any(start <= first and last <= end for start, end in files):
             continue

@@ -8,7 +8,7 @@ converts it into a safetensors folder that later loads in well under a second.
 A process that runs it in bfloat16 (a CPU with hardware bfloat16, a GPU) loads a
 bfloat16 copy of that folder instead: transformers then maps the file's tensors
 rather than reading 540 MB of float32 and keeping a converted copy, so a trainer
-loads without a 0.5 GB spike and the engine and a trainer share the weights' pages.
+loads without a 0.5 GB spike, and processes that have it loaded at once share its pages.
 Any other causal LM, given as a local folder or a Hugging Face id, loads as is.
 """
 
