@@ -12,8 +12,8 @@ The file, not memory, holds them (about 0.3 GB for 960 examples of SmolLM2): a t
 process on Binder has no 0.3 GB to spare, and reading a few hundred kilobytes per batch costs
 nothing next to the layers it saves.
 
-A single training process computes every example's states before its first step (`store_all`)
-and then drops the frozen layers (`drop_frozen_layers`): their weights, mapped from the model
+A single training process stores every example's states before its first step (`store`, part
+by part) and then drops the frozen layers (`drop_frozen_layers`): their weights, mapped from the model
 file, go back to the system (0.14 GB of SmolLM2's in bfloat16 with LoRA on the top 10 layers).
 """
 
@@ -24,8 +24,6 @@ from typing import Any
 
 from .. import machine
 from . import models
-
-PRECOMPUTE_TOKENS = 2048  # the padded tokens of one part of `store_all` without a memory budget
 
 
 def supports(decoder: Any, start: int) -> bool:
@@ -74,9 +72,7 @@ class FrozenPrefix:
         import torch
 
         keys = [tuple(row[: int(n)].tolist()) for row, n in zip(ids, attention_mask.sum(1))]
-        missing = [k for k in dict.fromkeys(keys) if k not in self._where]
-        if missing:
-            self._compute(missing)
+        stored = self.store(keys)
         dtype = self.decoder.embed_tokens.weight.dtype
         out = torch.zeros(ids.shape[0], ids.shape[1], self.decoder.config.hidden_size, dtype=dtype)
         with open(self.path, "rb") as fh:
@@ -86,9 +82,17 @@ class FrozenPrefix:
                 out[row, :n] = torch.frombuffer(
                     bytearray(fh.read(n * out.shape[2] * out.element_size())), dtype=dtype
                 ).view(n, -1)
-        self.computed += len(missing)
-        self.reused += len(keys) - len(missing)
+        self.reused += len(keys) - stored
         return out.to(ids.device)
+
+    def store(self, sequences) -> int:
+        """Compute and store, as one padded part, the states of those of `sequences` (token ids) not stored yet;
+        returns how many that was."""
+        missing = [k for k in dict.fromkeys(tuple(s) for s in sequences) if k not in self._where]
+        if missing:
+            self._compute(missing)
+        self.computed += len(missing)
+        return len(missing)
 
     def _compute(self, keys: list[tuple[int, ...]]) -> None:
         import torch
@@ -110,21 +114,6 @@ class FrozenPrefix:
                 fh.write(data)
                 self._where[key] = (self._size, len(key))
                 self._size += len(data)
-
-    def store_all(self, sequences, max_tokens: int | None = None) -> int:
-        """Compute the states of every sequence not stored yet, shortest first, in parts of at most `max_tokens`
-        padded tokens (a sequence longer than that alone); returns how many were computed."""
-        keys = sorted({tuple(s) for s in sequences} - self._where.keys(), key=len)
-        budget, part = max_tokens or PRECOMPUTE_TOKENS, []
-        for key in keys:
-            if part and len(key) * (len(part) + 1) > budget:
-                self._compute(part)
-                part = []
-            part.append(key)
-        if part:
-            self._compute(part)
-        self.computed += len(keys)
-        return len(keys)
 
     def drop_frozen_layers(self) -> int:
         """Replace the frozen layers with stubs that refuse to run, and hand their weights back to the system

@@ -130,6 +130,9 @@ def _loss_and_accuracy(
     return out.loss, acc, n, int(mask.sum())
 
 
+STORE_PART_TOKENS = 2048  # padded tokens per part of the frozen output stored before a job, with no budget
+
+
 def micro_batches(batch: list, max_tokens: int | None) -> list[list]:
     """Split a batch so each part's padded size (examples x longest) stays within ``max_tokens``.
 
@@ -317,7 +320,9 @@ class TrainingRun:
         if self.prefix is None or self.processes.count > 1:
             return
         started = time.time()
-        computed = self.prefix.store_all(sequences, self.spec.max_batch_tokens)
+        by_length = [(key,) for key in sorted({tuple(s) for s in sequences}, key=len)]  # similar lengths together
+        parts = micro_batches(by_length, self.spec.max_batch_tokens or STORE_PART_TOKENS)
+        computed = sum(self.prefix.store([key for (key,) in part]) for part in parts)
         handed = self.prefix.drop_frozen_layers()
         self.prepare_seconds += time.time() - started  # part of the job's training time: its tokens/s counts it
         self.say(
