@@ -1,7 +1,7 @@
 """What every notebook's kernel is set up with, from its parameters cell (`prepare`).
 
 A failed cell shows the workbook's own errors as their message (`plain_errors`). And between cells the kernel hands
-back what a cell needed only while it ran: the tokenizer's tables (`tokens.release_encodings`, about 75 MB in each
+back what a cell needed only while it ran: the tokenizer's tables (`tokens.hand_back_tokenizer_memory`, 75 MB in each
 kernel that validated, split or counted tokens), then the freed memory to the system. A learner leaves every kernel
 open, and on Binder the kernels share 2 GB with JupyterLab, the engine and its trainer.
 """
@@ -16,15 +16,14 @@ from .plain_errors import show_errors_plainly
 
 
 def between_cells(*_: Any) -> None:
-    """After each cell: the tokenizer's tables let go (the validator's reused checker holds them too), and freed
-    memory returned to the system. Only what a cell imported is touched: a kernel that never validated does not
-    import the validator for this."""
-    validate, tokens = sys.modules.get("ftwidgets.validate"), sys.modules.get("ftwidgets.tokens")
-    if validate is not None:
-        validate.release_checker()
+    """After each cell: the tokenizer's tables let go (`tokens.hand_back_tokenizer_memory`), and freed memory
+    returned to the system. Only what a cell imported is touched: a kernel that never counted tokens does not import
+    the tokenizer (or the validator) for this."""
+    tokens = sys.modules.get("ftwidgets.tokens")
     if tokens is not None:
-        tokens.release_encodings()
-    return_freed_memory()
+        tokens.hand_back_tokenizer_memory()
+    else:
+        return_freed_memory()
 
 
 def prepare(shell: Any = None) -> None:

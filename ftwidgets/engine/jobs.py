@@ -35,6 +35,7 @@ from ..hyperparams import (
     resolve_hyperparameters,
 )
 from ..job_states import ACTIVE, FINAL
+from ..tokens import hand_back_tokenizer_memory
 from ..validate import Rules, validate_file, validate_preference_file
 from . import data_parallel, memory_plan
 from .contract import JobError, JobFolder, TrainerSpec, now
@@ -147,7 +148,10 @@ class JobRunner:
     def _tick(self) -> None:
         for job in sorted(self.store.iter_active_jobs(), key=lambda j: j.created_at):
             if job.status == "validating_files":
-                self._validate(job)
+                try:
+                    self._validate(job)
+                finally:  # the checker's tokenizer held 70 MB of the engine for the rest of a learner's session
+                    hand_back_tokenizer_memory()
         with self._lock:
             if self._proc is not None and self._proc.poll() is not None:
                 self._finish(self._proc_job, self._proc.returncode)

@@ -119,6 +119,23 @@ def test_tiny_dataset_refused_unless_explicit(client):
     assert job.status == "failed" and "too_few_examples" in job.error.message
 
 
+def test_the_engine_lets_the_tokenizer_go_once_a_jobs_files_are_checked(client):
+    """Checking a job's files loads the tokenizer (about 70 MB); an engine that kept it held that much more for the
+    rest of a learner's session. The engine runs in this process here, so its tokenizer is this process's."""
+    import time
+
+    from ftwidgets import tokens, validate
+
+    validate.validate_file(SAMPLES / "math_tutor.jsonl")  # what the engine's check does: it loads the tokenizer
+    assert tokens.get_encoding.cache_info().currsize == 1
+    job = client.fine_tuning.jobs.create(model="smollm2-135m-instruct", training_file=upload(client, MATH[:30]).id)
+    assert wait_for(client, job.id, timeout=60).status == "failed"  # checked, and refused as too small
+    deadline = time.monotonic() + 10  # the job is marked failed a moment before the check hands its memory back
+    while tokens.get_encoding.cache_info().currsize and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert tokens.get_encoding.cache_info().currsize == 0 and validate._checker is None
+
+
 def test_cancel_metadata_filter_and_event_pagination(client):
     f = upload(client, MATH[:120])
     jobs = [
