@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..evaluate import Comparison
+from . import charts
 from ._html import esc, page_of, table
 
 ALL, DISAGREE = "all items", "disagreements only"
@@ -17,8 +18,6 @@ ALL, DISAGREE = "all items", "disagreements only"
 
 class ComparisonView(w.VBox):
     def __init__(self, comparison: Comparison, *, page_size: int = 10):
-        from plotly.subplots import make_subplots
-
         self.comparison = comparison
         self.page_size = page_size
         base, cand = comparison.baseline, comparison.candidate
@@ -28,36 +27,53 @@ class ComparisonView(w.VBox):
             + "".join(f"<li>{esc(line)}</li>" for line in comparison.verdict().split("\n- ")[1:])
             + "</ul>"
         )
-        fig = make_subplots(
-            rows=1, cols=2, subplot_titles=(f"{cand} minus {base} (95% CI)", "per-item wins and losses")
-        )
         names = [r.metric for r in res]
-        fig.add_scatter(
-            x=[r.delta for r in res],
-            y=names,
-            mode="markers",
-            name="difference",
-            row=1,
-            col=1,
-            error_x=dict(
-                type="data",
-                symmetric=False,
-                array=[r.high - r.delta for r in res],
-                arrayminus=[r.delta - r.low for r in res],
-            ),
+        difference = {
+            "type": "scatter",
+            "x": [r.delta for r in res],
+            "y": names,
+            "mode": "markers",
+            "name": "difference",
+            "error_x": {
+                "type": "data",
+                "symmetric": False,
+                "array": [r.high - r.delta for r in res],
+                "arrayminus": [r.delta - r.low for r in res],
+            },
+        }
+        counts = [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": values,
+                "y": names,
+                "name": label,
+                "marker": {"color": colour},
+                "xaxis": "x2",
+                "yaxis": "y2",
+            }
+            for label, values, colour in (
+                ("wins", [r.wins for r in res], "#1b5e20"),
+                ("ties", [r.ties for r in res], "#9e9e9e"),
+                ("losses", [r.losses for r in res], "#b00020"),
+            )
+        ]
+        panels = charts.side_by_side(f"{cand} minus {base} (95% CI)", "per-item wins and losses")
+        zero = {
+            "type": "line",
+            "xref": "x",
+            "yref": "y domain",
+            "x0": 0,
+            "x1": 0,
+            "y0": 0,
+            "y1": 1,
+            "line": {"dash": "dot"},
+        }
+        self.figure = charts.figure(
+            [difference, *counts], barmode="stack", height=120 + 40 * len(res), shapes=[zero], **panels
         )
-        fig.add_vline(x=0, line_dash="dot", row=1, col=1)
-        for label, values, colour in (
-            ("wins", [r.wins for r in res], "#1b5e20"),
-            ("ties", [r.ties for r in res], "#9e9e9e"),
-            ("losses", [r.losses for r in res], "#b00020"),
-        ):
-            fig.add_bar(x=values, y=names, orientation="h", name=label, marker_color=colour, row=1, col=2)
-        fig.update_layout(barmode="stack", height=120 + 40 * len(res), margin=dict(l=10, r=10, t=40, b=30))
-        self.figure = fig
         self.plot = w.Output()
-        with self.plot:
-            fig.show()
+        charts.draw(self.plot, self.figure)
         self.summary = w.HTML(
             table(
                 ["metric", base, cand, "difference", "95% CI", "p", "test"],

@@ -8,30 +8,29 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..findings import Report
+from . import charts
 from ._html import badge, table
 
 
 class DatasetReport(w.VBox):
     def __init__(self, report: Report):
-        from plotly.subplots import make_subplots
-
         self.report = report
         pe, t, q = report.per_example, report.tokens, report.quality
         turns = sorted(set(pe.get("turns", [])))
         varied = len(turns) > 1  # a histogram of one value is one bar: then the number goes in the table instead
-        fig = make_subplots(
-            rows=1,
-            cols=2 if varied else 1,
-            subplot_titles=("tokens per example", "messages per example") if varied else ("tokens per example",),
-        )
-        fig.add_histogram(x=pe.get("tokens", []), nbinsx=40, name="tokens", row=1, col=1)
+        data = [{"type": "histogram", "x": list(pe.get("tokens", [])), "nbinsx": 40, "name": "tokens"}]
         if varied:
-            fig.add_histogram(x=pe.get("turns", []), name="messages", row=1, col=2)
-        fig.update_layout(height=300, showlegend=False, margin=dict(l=40, r=10, t=40, b=30))
-        self.figure = fig
+            data.append(
+                {"type": "histogram", "x": list(pe.get("turns", [])), "name": "messages", "xaxis": "x2", "yaxis": "y2"}
+            )
+        panels = (
+            charts.side_by_side("tokens per example", "messages per example")
+            if varied
+            else {"title": "tokens per example"}
+        )
+        self.figure = charts.figure(data, height=300, showlegend=False, **panels)
         self.plot = w.Output()
-        with self.plot:
-            fig.show()
+        charts.draw(self.plot, self.figure)
         dist = t.get("per_example", {})
         self.numbers = w.HTML(
             table(

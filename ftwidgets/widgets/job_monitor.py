@@ -17,6 +17,7 @@ import ipywidgets as w
 from ..curves import LossCurve, loss_curve, overfitting, pick_checkpoint
 from ..early_stopping import stop_from_events
 from ..job_states import FINAL
+from . import charts
 from ._html import badge, esc, table
 from .progress import left_text
 
@@ -44,26 +45,22 @@ class JobMonitor(w.VBox):
         self.status = w.HTML()
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Steps")
         self.progress_text = w.Label()
-        import plotly.graph_objects as go
-
-        # one figure for the job's life, its traces updated in place (visible from the first evaluation)
-        self.figure = go.FigureWidget(
-            layout=dict(height=300, margin=dict(l=40, r=10, t=30, b=30), xaxis_title="step", yaxis_title="loss")
-        )
-        self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="training loss")
-        self.figure.add_scatter(x=[], y=[], mode="lines+markers", name="validation loss", visible=False)
+        self.curve = LossCurve()
+        self.stop = None
+        # the curves, drawn again whenever they change (`charts.draw`: safe from the watching thread)
+        self.plot = w.Output(layout=w.Layout(min_height="300px"))
+        self.figure = self._figure()
+        charts.draw(self.plot, self.figure)
         self.verdict = w.HTML()
         self.checkpoints = w.HTML()
         self.cancel = w.Button(description="Cancel", button_style="danger", icon="stop")
         self.cancel.on_click(lambda _: self._cancel())
-        self.curve = LossCurve()
-        self.stop = None
         self._thread: threading.Thread | None = None
         super().__init__(
             [
                 self.status,
                 w.HBox([self.progress, self.progress_text]),
-                self.figure,
+                self.plot,
                 self.verdict,
                 self.checkpoints,
                 self.cancel,
@@ -143,26 +140,46 @@ class JobMonitor(w.VBox):
             "where the validation loss was lowest.",
         )
 
-    def _draw(self) -> None:
-        """The curves, updated in place in one `FigureWidget` (never redrawn through an ``Output`` from the watching
-        thread): training loss, validation loss where it was measured, and a line at the kept model."""
-        c, fig = self.curve, self.figure
+    def _figure(self) -> dict:
+        """Training loss, validation loss where it was measured, and a line at the kept model."""
+        c = self.curve
         valid = [(s, v) for s, v in zip(c.steps, c.valid_loss) if v is not None]
-        with fig.batch_update():
-            fig.data[0].x, fig.data[0].y = list(c.steps), list(c.train_loss)
-            fig.data[1].x, fig.data[1].y = [s for s, _ in valid], [v for _, v in valid]
-            fig.data[1].visible = bool(valid)
-            kept = self.stop.kept_step if self.stop is not None else None
-            fig.layout.shapes = (
-                [dict(type="line", x0=kept, x1=kept, yref="paper", y0=0, y1=1, line=dict(dash="dash", color="green"))]
-                if kept is not None
-                else []
-            )
-            fig.layout.annotations = (
-                [dict(x=kept, y=1, yref="paper", text="kept model", showarrow=False, xanchor="left")]
-                if kept is not None
-                else []
-            )
+        kept = self.stop.kept_step if self.stop is not None else None
+        data = [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "training loss",
+                "x": list(c.steps),
+                "y": list(c.train_loss),
+            },
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "validation loss",
+                "x": [s for s, _ in valid],
+                "y": [v for _, v in valid],
+                "visible": bool(valid),
+            },
+        ]
+        line = dict(type="line", x0=kept, x1=kept, yref="paper", y0=0, y1=1, line=dict(dash="dash", color="green"))
+        label = dict(x=kept, y=1, yref="paper", text="kept model", showarrow=False, xanchor="left")
+        return charts.figure(
+            data,
+            height=300,
+            margin=dict(l=40, r=10, t=30, b=30),
+            xaxis=charts.axis("step"),
+            yaxis=charts.axis("loss"),
+            shapes=[line] if kept is not None else [],
+            annotations=[label] if kept is not None else [],
+        )
+
+    def _draw(self) -> None:
+        """The curves drawn again, only when they changed (a refresh every 2 s mostly brings nothing new)."""
+        fig = self._figure()
+        if fig != self.figure:
+            self.figure = fig
+            charts.draw(self.plot, fig)
 
     # --- talking to the backend --------------------------------------------------------------
     def refresh(self) -> str:

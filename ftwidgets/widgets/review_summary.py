@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..review import ReviewSummary
+from . import charts
 from ._html import esc, table
 
 
@@ -21,35 +22,29 @@ class ReviewSummaryView(w.VBox):
 
     def update(self, summary: ReviewSummary) -> None:
         """Show another summary (after each decision, so the view never goes stale)."""
-        import plotly.graph_objects as go
-
         self.summary = summary
         self.sentence.value = f"<b>{esc(summary.sentence())}</b>"
         labels = list(summary.labels)
         rates = [summary.win_rates[lab] for lab in labels]
-        fig = go.Figure(
-            go.Bar(
-                x=labels,
-                y=[r.estimate if summary.decisions else 0 for r in rates],
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    array=[r.high - (r.estimate if summary.decisions else 0) for r in rates],
-                    arrayminus=[(r.estimate if summary.decisions else 0) - r.low for r in rates],
-                ),
-            )
-        )
-        fig.update_layout(
+        shown = [r.estimate if summary.decisions else 0 for r in rates]
+        bars = {
+            "type": "bar",
+            "x": labels,
+            "y": shown,
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [r.high - y for r, y in zip(rates, shown)],
+                "arrayminus": [y - r.low for r, y in zip(rates, shown)],
+            },
+        }
+        self.figure = charts.figure(
+            [bars],
             title="preferred in the blind review (95% Wilson interval)",
-            yaxis_tickformat=".0%",
-            yaxis_range=[0, 1],
+            yaxis=charts.axis(tickformat=".0%", range=[0, 1]),
             height=300,
-            margin=dict(l=40, r=10, t=40, b=30),
         )
-        self.figure = fig
-        self.plot.clear_output(wait=True)
-        with self.plot:
-            fig.show()
+        charts.draw(self.plot, self.figure)
         ag = summary.agreement
         pairs = [(pair, v["items"], f"{v['cohen_kappa']:.2f}") for pair, v in ag.get("pairs", {}).items()]
         self.details.value = (

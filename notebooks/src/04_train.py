@@ -74,16 +74,17 @@ results = grid_search(client, sub_train, sub_valid, grid, base={"model": search_
                       state_dir=workbook.work_dir("04_train"))
 
 # %%
-import plotly.graph_objects as go
+from ftwidgets.widgets import charts
 best = best_by_validation(results)
-fig = go.Figure()
+lines = []
 for r in results:  # each setting's validation points, joined: the losses are measured every few steps
     points = [(s, v) for s, v in zip(r.steps, r.valid_loss) if v is not None]
-    winner = " (winner)" if r is best else ""
-    fig.add_scatter(x=[s for s, _ in points], y=[v for _, v in points], mode="lines+markers",
-                    name=f"lr x{r.settings['learning_rate_multiplier']}{winner}", line=dict(width=4 if winner else 2))
-fig.update_layout(title=f"validation loss per setting: lr x{best.settings['learning_rate_multiplier']} wins",
-                  xaxis_title="step", yaxis_title="validation loss", height=320); fig.show()
+    name = f"lr x{r.settings['learning_rate_multiplier']}" + (" (winner)" if r is best else "")
+    lines.append(dict(type="scatter", x=[s for s, _ in points], y=[v for _, v in points], mode="lines+markers",
+                      name=name, line=dict(width=4 if r is best else 2)))
+title = f"validation loss per setting: lr x{best.settings['learning_rate_multiplier']} wins"
+charts.show(charts.figure(lines, title=title, xaxis=charts.axis("step"), yaxis=charts.axis("validation loss"),
+                          height=320))
 print(f"best by validation loss: lr x{best.settings['learning_rate_multiplier']} ({best.final_valid_loss:.3f}); "
       "the panel below starts there")
 

@@ -93,13 +93,13 @@ shares = table.groupby("kind", sort=False)[[f"{label} right" for label in evalua
 # The headline: the share each system gets right, by kind of question (the numbers are in the table below it).
 
 # %%
-import plotly.graph_objects as go
+from ftwidgets.widgets import charts
 names = {"base": "base model", "fine_tuned": "fine-tuned on the facts", "retrieval": "base model + retrieval"}
-fig = go.Figure([go.Bar(name=names.get(label, label), x=list(shares.index), y=shares[f"{label} right"],
-                        text=[f"{v:.0%}" for v in shares[f"{label} right"]], textposition="outside")
-                 for label in evaluation.outputs])
-fig.update_layout(barmode="group", height=360, yaxis=dict(title="share right", range=[0, 1.1], tickformat=".0%"),
-                  title="Facts need retrieval: the share right by kind of question"); fig.show()
+bars = [dict(type="bar", name=names.get(label, label), x=list(shares.index), y=shares[f"{label} right"].tolist(),
+             text=[f"{v:.0%}" for v in shares[f"{label} right"]], textposition="outside")
+        for label in evaluation.outputs]
+charts.show(charts.figure(bars, title="Facts need retrieval: the share right by kind of question", barmode="group",
+                          yaxis=charts.axis("share right", range=[0, 1.1], tickformat=".0%"), height=360))
 shares
 
 # %% [markdown]

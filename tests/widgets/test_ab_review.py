@@ -102,7 +102,7 @@ def test_rule_reviewer_and_summary_view(tmp_path):
     assert everyone.agreement["items"] == 6 and "ana / rule:metrics" in everyone.agreement["pairs"]
     sv = ReviewSummaryView(everyone)
     assert "12 decisions" in sv.sentence.value and "Cohen" in sv.details.value
-    assert list(sv.figure.data[0].x) == ["base", "fine_tuned"]
+    assert list(sv.figure["data"][0]["x"]) == ["base", "fine_tuned"]
     empty = ReviewSummaryView(summarize(ReviewStore(tmp_path / "none.jsonl")))
     assert "No reviews yet" in empty.sentence.value and "needs two reviewers" in empty.details.value
 

@@ -15,9 +15,9 @@ def _evaluation(n=25):
 def test_comparison_view_shows_intervals_and_disagreements_first():
     comp = compare(_evaluation(), [format_compliance(r"^Answer: \d+$"), exact_match()], resamples=500)
     view = ComparisonView(comp, page_size=5)
-    scatter = view.figure.data[0]
-    assert list(scatter.y) == ["format compliance", "answer accuracy"]
-    assert scatter.x[0] == 0.8 and len(scatter.error_x.array) == 2
+    scatter = view.figure["data"][0]
+    assert list(scatter["y"]) == ["format compliance", "answer accuracy"]
+    assert scatter["x"][0] == 0.8 and len(scatter["error_x"]["array"]) == 2
     assert "fine-tuned is better on format compliance" in view.verdict.value
     assert len(view.rows) == 20 and view.page.max == 4  # 20 items differ
     assert view.rows.iloc[0]["item"] == 7  # differs on both metrics: first

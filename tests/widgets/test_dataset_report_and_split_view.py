@@ -13,7 +13,7 @@ def test_dataset_report_shows_the_verdict_and_distributions():
     assert "retrieval" in facts.verdict.value and "WARNING" in facts.verdict.value
     math = DatasetReport(validate_file(SAMPLES / "math_tutor.jsonl"))
     assert "style or format" in math.verdict.value
-    assert len(math.figure.data[0].x) == 1200 and "1,200" in math.numbers.value
+    assert len(math.figure["data"][0]["x"]) == 1200 and "1,200" in math.numbers.value
 
 
 def test_split_view_reports_and_fixes_leaks():
@@ -34,7 +34,7 @@ def test_one_message_count_is_a_number_not_a_one_bar_histogram(tmp_path):
     from ..conftest import chat, write_lines
 
     same = DatasetReport(validate_file(write_lines(tmp_path / "same.jsonl", [chat(user=f"q{i}") for i in range(12)])))
-    assert len(same.figure.data) == 1 and "3 in every example" in same.numbers.value
+    assert len(same.figure["data"]) == 1 and "3 in every example" in same.numbers.value
     varied = [chat(user=f"q{i}", system=None if i % 2 else "Tutor.") for i in range(12)]
     mixed = DatasetReport(validate_file(write_lines(tmp_path / "mixed.jsonl", varied)))
-    assert [t.name for t in mixed.figure.data] == ["tokens", "messages"] and "2 to 3" in mixed.numbers.value
+    assert [t["name"] for t in mixed.figure["data"]] == ["tokens", "messages"] and "2 to 3" in mixed.numbers.value

@@ -23,8 +23,9 @@ def test_overfitting_verdict_on_a_synthetic_history():
     assert m.progress.value == m.progress.max == 7
     assert m.cancel.disabled
     assert "ckpt-step-4" in m.checkpoints.value and "keep" in m.checkpoints.value
-    assert [t.name for t in m.figure.data] == ["training loss", "validation loss"]
-    assert list(m.figure.data[1].y) == valid
+    assert [t["name"] for t in m.figure["data"]] == ["training loss", "validation loss"]
+    assert list(m.figure["data"][1]["y"]) == valid
+    assert m.plot.outputs[0]["data"]["application/vnd.plotly.v1+json"] == m.figure  # drawn by plotly.js
 
 
 def test_a_cancelled_job_gets_no_overfitting_verdict():
@@ -65,7 +66,7 @@ def test_an_early_stop_is_named_and_the_kept_model_marked():
     ]
     m.show({"id": "ftjob-5", "status": "succeeded", "fine_tuned_model": "ft:x"}, events, [])
     assert "stopped at step 6 of 12 planned" in m.verdict.value and "from step 3" in m.verdict.value
-    assert [s.x0 for s in m.figure.layout.shapes] == [3]  # a line where the kept model was measured
+    assert [s["x0"] for s in m.figure["layout"]["shapes"]] == [3]  # a line where the kept model was measured
 
 
 def test_the_keep_mark_is_the_kept_model_and_a_full_run_is_not_called_a_stop():
@@ -137,4 +138,7 @@ def test_refreshes_read_only_the_new_events_and_show_step_and_time_left():
     m.refresh()
     assert jobs.pages_read == 3 and len(m._events) == 153 and m.curve.steps[-1] == 153  # then one page
     assert m.progress_text.value.startswith("step 153 of 300, about") and "min left" in m.progress_text.value
-    assert list(m.figure.data[0].x)[-1] == 153  # the same figure, updated in place
+    assert list(m.figure["data"][0]["x"])[-1] == 153  # the chart drawn again with the new points
+    shown = m.plot.outputs
+    m.refresh()  # nothing new: the chart is left as it is, not drawn again
+    assert m.plot.outputs is shown
