@@ -48,6 +48,27 @@ def side_by_side(left: str, right: str, gap: float = 0.1) -> dict[str, Any]:
     }
 
 
+def search_losses(results: list[Any], best: Any) -> dict[str, Any]:
+    """A search's validation loss by step, a line per setting (`training.grid_search`'s results), the winner's
+    bold: its losses are measured every few steps, so the points are joined."""
+    lines = []
+    for r in results:
+        points = [(s, v) for s, v in zip(r.steps, r.valid_loss) if v is not None]
+        name = f"lr x{r.settings['learning_rate_multiplier']}" + (" (winner)" if r is best else "")
+        lines.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "x": [s for s, _ in points],
+                "y": [v for _, v in points],
+                "line": {"width": 4 if r is best else 2},
+            }
+        )
+    title = f"validation loss per setting: lr x{best.settings['learning_rate_multiplier']} wins"
+    return figure(lines, title=title, xaxis=axis("step"), yaxis=axis("validation loss"), height=320)
+
+
 def title_of(fig: dict[str, Any]) -> str:
     title = fig["layout"].get("title", {}).get("text")
     if title:

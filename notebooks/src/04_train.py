@@ -76,15 +76,7 @@ results = grid_search(client, sub_train, sub_valid, grid, base={"model": search_
 # %%
 from ftwidgets.widgets import charts
 best = best_by_validation(results)
-lines = []
-for r in results:  # each setting's validation points, joined: the losses are measured every few steps
-    points = [(s, v) for s, v in zip(r.steps, r.valid_loss) if v is not None]
-    name = f"lr x{r.settings['learning_rate_multiplier']}" + (" (winner)" if r is best else "")
-    lines.append(dict(type="scatter", x=[s for s, _ in points], y=[v for _, v in points], mode="lines+markers",
-                      name=name, line=dict(width=4 if r is best else 2)))
-title = f"validation loss per setting: lr x{best.settings['learning_rate_multiplier']} wins"
-charts.show(charts.figure(lines, title=title, xaxis=charts.axis("step"), yaxis=charts.axis("validation loss"),
-                          height=320))
+charts.show(charts.search_losses(results, best))  # each setting's validation loss by step, the winner's line bold
 print(f"best by validation loss: lr x{best.settings['learning_rate_multiplier']} ({best.final_valid_loss:.3f}); "
       "the panel below starts there")
 

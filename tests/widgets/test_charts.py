@@ -71,3 +71,17 @@ def test_an_output_widget_is_redrawn_by_replacing_its_outputs():
     charts.draw(out, charts.figure([], title="first"))
     charts.draw(out, charts.figure([], title="second"))
     assert len(out.outputs) == 1 and out.outputs[0]["data"]["text/plain"] == "<chart: second>"
+
+
+def test_the_search_chart_draws_a_line_per_setting_with_the_winner_bold():
+    from ftwidgets.training import GridResult, best_by_validation
+
+    results = [
+        GridResult({"learning_rate_multiplier": lr}, f"ftjob-{lr}", "succeeded", "ft:x", [2, 4, 6], losses)
+        for lr, losses in ((0.5, [2.0, None, 1.5]), (2.0, [1.9, 1.2, 1.1]))
+    ]
+    fig = charts.search_losses(results, best_by_validation(results))
+    assert [t["name"] for t in fig["data"]] == ["lr x0.5", "lr x2.0 (winner)"]
+    assert fig["data"][0]["x"] == [2, 6] and fig["data"][0]["y"] == [2.0, 1.5]  # measured points only, joined
+    assert [t["line"]["width"] for t in fig["data"]] == [2, 4]
+    assert charts.title_of(fig) == "validation loss per setting: lr x2.0 wins"
