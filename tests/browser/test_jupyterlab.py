@@ -48,8 +48,14 @@ ALL_CELLS_RAN = f"""() => {{
 CHARTS = "'.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot .main-svg'"
 
 
-def _charts_drawn(page, at_least: int) -> None:
+def _charts_drawn(page, at_least: int, shot: str | None = None) -> None:
+    """Wait for the open notebook's charts; `shot` names a screenshot of its last one."""
     page.wait_for_function(f"() => document.querySelectorAll({CHARTS}).length >= {at_least}", timeout=30_000)
+    if shot:
+        chart = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot").last
+        chart.scroll_into_view_if_needed()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / shot))
 
 
 def _free_port() -> int:
@@ -372,7 +378,7 @@ def test_05_evaluate_and_its_playground(browser, lab, work_dir):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "05_evaluate.ipynb", timeout_s=900)
-    _charts_drawn(page, 1)  # the differences with their intervals, and the wins and losses
+    _charts_drawn(page, 1, "05_evaluate_chart.png")  # the differences with their intervals, the wins and losses
     playground = (
         page.locator(".widget-vbox")
         .filter(has=page.locator("textarea[placeholder='Type a prompt, then press Send']"))
@@ -461,7 +467,7 @@ def test_07_trains_on_facts_with_every_kernel_open(browser, lab):
     """The side lesson trains and serves while the six steps' kernels are still open: the session's fullest moment."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "07_facts_need_retrieval.ipynb", timeout_s=900)
-    _charts_drawn(page, 2)  # the job's loss curves, and the share right by kind of question
+    _charts_drawn(page, 2, "07_facts_chart.png")  # the job's loss curves, and the share right by kind of question
     page.close()
 
 
