@@ -53,6 +53,7 @@ def test_the_button_cleans_and_the_next_steps_use_the_cleaned_file_while_it_matc
     assert view.button.description == "Drop 2 with errors and 1 duplicates" and not view.button.disabled
     view.button.click()
     assert view.cleaned_report.valid and "passes every rule" in view.message.value and view.button.disabled
+    assert view.button.description == "Dropped 2 with errors and 1 duplicates"  # what was done, not an offer
     assert workbook.prepared_dataset() == workbook.work_dir("02_validate") / "dataset.cleaned.jsonl"
     prepared.write_text(prepared.read_text().replace("Fix 5 now.", "Fix 5 today."))  # step 1 made a new dataset
     assert workbook.prepared_dataset() == prepared  # the old cleaned file no longer stands for it

@@ -25,8 +25,9 @@ class DropFlagged(w.VBox):
         errors = report.examples - report.usable_examples  # every line with an error, unreadable ones included
         copies = int(report.per_example["exact_duplicate"].sum())
         self.flagged = errors + copies
+        self._what = f"{errors} with errors and {copies} duplicates"
         self.button = w.Button(
-            description=f"Drop {errors} with errors and {copies} duplicates",
+            description=f"Drop {self._what}",
             button_style="warning",
             layout=w.Layout(width="auto"),
             disabled=self.flagged == 0,
@@ -60,5 +61,5 @@ class DropFlagged(w.VBox):
         )
         lines = esc(self.cleaned.summary()).replace("\n", "<br>")
         self.message.value = f"<div>{lines}</div>" + verdict
-        self.button.disabled = True
+        self.button.description, self.button.disabled = f"Dropped {self._what}", True  # done: says so, not "Drop"
         return self.cleaned
