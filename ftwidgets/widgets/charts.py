@@ -2,8 +2,8 @@
 
 No kernel imports plotly's Python package for them. Building one `plotly.graph_objects` figure costs a kernel 20 MB
 (its validators and narwhals), and `fig.show()` 25 MB more (it imports nbformat, and with it jsonschema, only to check
-nbformat's version); a `FigureWidget` another 44 MB. In a learner's session
-five kernels draw a chart and all of them stay open, so together that was about 0.3 GB of Binder's 2 GB.
+nbformat's version); a `FigureWidget` another 44 MB. In a learner's session five kernels draw a chart and all of them
+stay open, so together that was about 0.3 GB of Binder's 2 GB.
 
 A figure here is the dict plotly.js takes, ``{"data": [trace, ...], "layout": {...}}``: `show` displays it under
 plotly's MIME type (with a line of plain text for readers without plotly), and `draw` puts it into an ``Output``
@@ -25,10 +25,16 @@ def axis(title: str | None = None, **settings: Any) -> dict[str, Any]:
 
 
 def figure(data: list[dict[str, Any]], *, title: str | None = None, **layout: Any) -> dict[str, Any]:
-    """A figure of these traces; `layout` is plotly.js's (``height``, ``xaxis=axis(...)``, ``barmode``, ...)."""
+    """A figure of these traces; `layout` is plotly.js's (``height``, ``xaxis=axis(...)``, ``barmode``, ...). Every
+    axis makes room for its labels (``automargin``, which plotly's Python templates set and plotly.js does not)."""
+    axes = {
+        k: {"automargin": True, **layout.get(k, {})}
+        for k in {"xaxis", "yaxis", *layout}
+        if k.startswith(("xaxis", "yaxis"))
+    }
     return {
         "data": data,
-        "layout": {"margin": MARGIN, **({"title": {"text": title}} if title else {}), **layout},
+        "layout": {"margin": MARGIN, **({"title": {"text": title}} if title else {}), **layout, **axes},
     }
 
 
@@ -70,6 +76,7 @@ def search_losses(results: list[Any], best: Any) -> dict[str, Any]:
 
 
 def title_of(fig: dict[str, Any]) -> str:
+    """The figure's title, or its panels' titles: what its plain-text line names."""
     title = fig["layout"].get("title", {}).get("text")
     if title:
         return title

@@ -59,6 +59,7 @@ class ComparisonView(w.VBox):
             )
         ]
         panels = charts.side_by_side(f"{cand} minus {base} (95% CI)", "per-item wins and losses")
+        panels["yaxis2"].update(matches="y", showticklabels=False)  # the same metrics, row for row: named once, left
         zero = {
             "type": "line",
             "xref": "x",

@@ -62,6 +62,7 @@ def test_two_panels_side_by_side_have_their_own_axes_and_titles():
     assert layout["xaxis2"]["anchor"] == "y2" and layout["yaxis2"]["anchor"] == "x2"
     assert [a["text"] for a in layout["annotations"]] == ["left", "right"]
     assert charts.title_of({"layout": layout}) == "left; right"
+    assert all(layout[a]["automargin"] for a in ("xaxis", "yaxis", "xaxis2", "yaxis2"))  # labels are never cut off
 
 
 def test_an_output_widget_is_redrawn_by_replacing_its_outputs():

@@ -18,6 +18,7 @@ def test_comparison_view_shows_intervals_and_disagreements_first():
     scatter = view.figure["data"][0]
     assert list(scatter["y"]) == ["format compliance", "answer accuracy"]
     assert scatter["x"][0] == 0.8 and len(scatter["error_x"]["array"]) == 2
+    assert view.figure["layout"]["yaxis2"]["matches"] == "y"  # the wins and losses sit on the same metric rows
     assert "fine-tuned is better on format compliance" in view.verdict.value
     assert len(view.rows) == 20 and view.page.max == 4  # 20 items differ
     assert view.rows.iloc[0]["item"] == 7  # differs on both metrics: first
