@@ -38,6 +38,16 @@ def figure(data: list[dict[str, Any]], *, title: str | None = None, **layout: An
     }
 
 
+def interval_bars(centres: list[float], lows: list[float], highs: list[float]) -> dict[str, Any]:
+    """A trace's error bars (``error_x`` or ``error_y``) from each point's interval, which need not be symmetric."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [high - c for c, high in zip(centres, highs)],
+        "arrayminus": [c - low for c, low in zip(centres, lows)],
+    }
+
+
 def side_by_side(left: str, right: str, gap: float = 0.1) -> dict[str, Any]:
     """The layout of two panels side by side, titled `left` and `right`: traces of the right one name
     ``xaxis="x2", yaxis="y2"``."""

@@ -34,12 +34,7 @@ class ComparisonView(w.VBox):
             "y": names,
             "mode": "markers",
             "name": "difference",
-            "error_x": {
-                "type": "data",
-                "symmetric": False,
-                "array": [r.high - r.delta for r in res],
-                "arrayminus": [r.delta - r.low for r in res],
-            },
+            "error_x": charts.interval_bars([r.delta for r in res], [r.low for r in res], [r.high for r in res]),
         }
         counts = [
             {

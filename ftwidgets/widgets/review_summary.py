@@ -31,12 +31,7 @@ class ReviewSummaryView(w.VBox):
             "type": "bar",
             "x": labels,
             "y": shown,
-            "error_y": {
-                "type": "data",
-                "symmetric": False,
-                "array": [r.high - y for r, y in zip(rates, shown)],
-                "arrayminus": [y - r.low for r, y in zip(rates, shown)],
-            },
+            "error_y": charts.interval_bars(shown, [r.low for r in rates], [r.high for r in rates]),
         }
         self.figure = charts.figure(
             [bars],
