@@ -383,6 +383,13 @@ class Comparison:
         return paths
 
 
+def resolved_kind(kind: str, *scores: np.ndarray) -> str:
+    """A metric's kind, with ``auto`` (a python grader's) decided by its scores: ``pass`` when every one is 0 or 1."""
+    if kind != "auto":
+        return kind
+    return "pass" if all(np.isin(s, (0.0, 1.0)).all() for s in scores) else "score"
+
+
 def compare(
     evaluation: Evaluation,
     metrics: Sequence[Metric],
@@ -414,15 +421,16 @@ def compare(
         }
         scores[metric.name] = per
         a, b = per[baseline], per[candidate]
+        kind = resolved_kind(metric.kind, a, b)
         boot = paired_bootstrap(a, b, resamples=resamples, seed=seed)
-        if metric.kind == "pass":
+        if kind == "pass":
             p, test = mcnemar_exact(a, b).p_value, "McNemar exact"
         else:
             p, test = boot.p_value, "paired bootstrap"
         results.append(
             MetricComparison(
                 metric.name,
-                metric.kind,
+                kind,
                 float(a.mean()),
                 float(b.mean()),
                 boot.delta,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from re import Pattern
 from typing import Any, Literal
 
-Kind = Literal["pass", "score"]
+Kind = Literal["pass", "score", "auto"]  # auto: pass when every score is 0 or 1 (a python grader's)
 ScoreFn = Callable[[str, str, Mapping[str, Any]], float]
 
 _ANSWER = re.compile(r"answer\s*(?:is)?\s*[:=]?\s*\**\s*(-?[\d,]*\.?\d+)", re.I)
@@ -125,11 +125,13 @@ def format_compliance(check: str | Pattern[str] | Callable[[str], bool], name: s
     return Metric(name, "pass", lambda pred, _ref, _ex: float(bool(test(pred))), "the answer has the expected format")
 
 
-def _tokens(text: str) -> list[str]:
+def word_tokens(text: str) -> list[str]:
+    """Lower-cased runs of letters and digits: the words every overlap score here counts."""
     return _WORD.findall(text.lower())
 
 
-def _f1_from(overlap: float, n_pred: int, n_ref: int) -> float:
+def f_measure(overlap: float, n_pred: int, n_ref: int) -> float:
+    """The harmonic mean of precision and recall from an overlap count (1 when both texts are empty)."""
     if overlap == 0 or n_pred == 0 or n_ref == 0:
         return float(n_pred == n_ref == 0)
     precision, recall = overlap / n_pred, overlap / n_ref
@@ -140,9 +142,9 @@ def token_f1() -> Metric:
     """Word overlap between prediction and reference (SQuAD-style F1 over lower-cased words)."""
 
     def fn(pred: str, ref: str, _ex: Mapping[str, Any]) -> float:
-        p, r = _tokens(pred), _tokens(ref)
+        p, r = word_tokens(pred), word_tokens(ref)
         overlap = sum((Counter(p) & Counter(r)).values())
-        return _f1_from(overlap, len(p), len(r))
+        return f_measure(overlap, len(p), len(r))
 
     return Metric("token F1", "score", fn, "word overlap with the reference")
 
@@ -168,8 +170,8 @@ def rouge_l() -> Metric:
     """ROUGE-L F-measure: the longest in-order run of shared words, as a share of both texts."""
 
     def fn(pred: str, ref: str, _ex: Mapping[str, Any]) -> float:
-        p, r = _tokens(pred), _tokens(ref)
-        return _f1_from(lcs_length(p, r), len(p), len(r))
+        p, r = word_tokens(pred), word_tokens(ref)
+        return f_measure(lcs_length(p, r), len(p), len(r))
 
     return Metric("ROUGE-L", "score", fn, "longest common word sequence with the reference")
 
@@ -184,7 +186,7 @@ def contains_answer() -> Metric:
     """
 
     def fn(pred: str, ref: str, _ex: Mapping[str, Any]) -> float:
-        words = _tokens(ref)
+        words = word_tokens(ref)
         return float(
             bool(words) and re.search(r"\b" + r"\W+".join(map(re.escape, words)) + r"\b", pred.lower()) is not None
         )
