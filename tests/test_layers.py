@@ -27,12 +27,24 @@ def imported_modules(source: str, package: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize(
-    "path", sorted(p for p in PACKAGE.glob("*.py") if p.name not in FRONT_DOORS), ids=lambda p: p.name
+CORE_SUBPACKAGES = ("graders",)  # the core's own subpackages (pure Python, like the flat modules)
+CORE = sorted(
+    [p for p in PACKAGE.glob("*.py") if p.name not in FRONT_DOORS]
+    + [p for sub in CORE_SUBPACKAGES for p in (PACKAGE / sub).glob("*.py")]
 )
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: p.relative_to(PACKAGE).as_posix())
 def test_the_core_imports_neither_the_engine_nor_the_widgets(path):
-    names = imported_modules(path.read_text(), "ftwidgets")
+    package = ".".join(("ftwidgets", *path.relative_to(PACKAGE).parent.parts))
+    names = imported_modules(path.read_text(), package)
     assert not {n for n in names if n.startswith(("ftwidgets.engine", "ftwidgets.widgets"))}, path.name
+
+
+def test_a_python_graders_process_imports_nothing_of_the_package():
+    """The sandbox's child runs as ``python -I`` on its own file: it must stand without ftwidgets."""
+    names = imported_modules((PACKAGE / "graders" / "sandbox_child.py").read_text(), "ftwidgets.graders")
+    assert not {n for n in names if n.startswith("ftwidgets")}
 
 
 @pytest.mark.parametrize("path", sorted((PACKAGE / "widgets").glob("*.py")), ids=lambda p: p.name)
