@@ -23,7 +23,7 @@ from .. import disk
 from .contract import now
 from .jobs import JobRunner
 from .protocol import APIError, error_body
-from .routes import Engine, chat_completions, files, fine_tuning, responses, served_models
+from .routes import Engine, chat_completions, files, fine_tuning, graders, responses, served_models
 from .serving import Generator
 from .settings import EngineSettings
 from .store import NotFound, Store
@@ -74,6 +74,8 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
         yield
         engine.runner.stop()
         engine.generator.close()
+        if engine._grading is not None:
+            engine._grading.close()
 
     app = FastAPI(
         title="ftwidgets engine",
@@ -91,7 +93,14 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
     def health() -> dict:
         return {"status": "ok", "started": engine.started}
 
-    for router in (files.router, fine_tuning.router, served_models.router, chat_completions.router, responses.router):
+    for router in (
+        files.router,
+        fine_tuning.router,
+        graders.router,
+        served_models.router,
+        chat_completions.router,
+        responses.router,
+    ):
         app.include_router(router)
     return app
 

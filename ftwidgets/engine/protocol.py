@@ -195,3 +195,16 @@ def cursor_page(items: Sequence[dict], after: str | None, limit: int, *, key: st
         "first_id": page[0][key] if page else None,
         "last_id": page[-1][key] if page else None,
     }
+
+
+class GraderRun(BaseModel):
+    """``POST /v1/fine_tuning/alpha/graders/run``: the grader is checked field by field by the core
+    (`ftwidgets.graders.check_grader`), so its 400 names the field."""
+
+    grader: dict[str, Any]
+    model_sample: str
+    item: Any = None
+
+
+class GraderValidate(BaseModel):
+    grader: dict[str, Any]

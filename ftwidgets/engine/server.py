@@ -161,7 +161,7 @@ def start(
     import uvicorn
 
     from .app import create_app
-    from .settings import EngineSettings
+    from .settings import EngineSettings, python_graders_allowed
 
     data = Path(data_dir).expanduser() if data_dir else default_data_dir()
     existing = _running.get(str(data))
@@ -174,6 +174,7 @@ def start(
         return handle
     key = api_key or os.environ.get("FTW_ENGINE_KEY") or "ftw-" + secrets.token_urlsafe(24)
     port = port or free_port(host)
+    settings.setdefault("python_graders", python_graders_allowed(host))
     app = create_app(data, api_key=key, settings=EngineSettings(threads=threads, **settings))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -339,13 +340,14 @@ def serve(
     base_models: list[str] | None = None,
     exit_when_unused: bool = False,
     train_processes: int | None = None,
+    allow_python_graders: bool = False,
 ) -> int:
     """Run the engine in the foreground (``ftw engine serve``) until interrupted, or, with
     `exit_when_unused`, until no attached notebook lives and no job runs."""
     import uvicorn
 
     from .app import create_app
-    from .settings import EngineSettings
+    from .settings import LOOPBACK, EngineSettings, python_graders_allowed
 
     data = Path(data_dir).expanduser() if data_dir else default_data_dir()
     lock = claim(data)
@@ -356,7 +358,7 @@ def serve(
     if not key:
         key = "ftw-" + secrets.token_urlsafe(24)
         print(f"API key (generated; pass --api-key or FTW_ENGINE_KEY to choose one): {key}", flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOOPBACK:
         print(f"warning: listening on {host}, reachable from other machines; keep the key secret", flush=True)
     print(f"ftw engine: http://{host}:{port}/v1 (data in {data})", flush=True)
     if train_processes is not None and train_processes < 1:
@@ -370,6 +372,7 @@ def serve(
         return 2
     if base_models:
         settings.base_models = (*settings.base_models, *base_models)
+    settings.python_graders = python_graders_allowed(host, allow_python_graders)
     app = create_app(data, api_key=key, settings=settings)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     _publish(data, f"http://{local}:{port}/v1", key)  # a notebook's start() on this folder connects here

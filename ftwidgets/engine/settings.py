@@ -34,6 +34,17 @@ class EngineSettings:
     train_processes: int = field(default_factory=data_parallel.processes_from_env)
     # the chat models are dropped after this many seconds without a chat request (None: kept)
     serving_idle_release: float | None = 120.0
+    # run python graders (code sent by whoever calls): the server turns it on when it listens on loopback, or when its
+    # operator allows it (--allow-python-graders, FTW_ALLOW_PYTHON_GRADERS=1)
+    python_graders: bool = field(default_factory=lambda: os.environ.get("FTW_ALLOW_PYTHON_GRADERS") == "1")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def python_graders_allowed(host: str, allowed: bool = False) -> bool:
+    """Python graders run on an engine that only this machine reaches, or where its operator allows them."""
+    return allowed or host in LOOPBACK or os.environ.get("FTW_ALLOW_PYTHON_GRADERS") == "1"
 
 
 def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:

@@ -30,6 +30,15 @@ class Engine:
     settings: EngineSettings
     api_key: str
     started: int
+    _grading: Any = None
+
+    def grading(self, chat: Any) -> Any:
+        """The engine's one `Grading` (a python grader's process is kept between requests), asking models by `chat`."""
+        from ...graders import Grading
+
+        if self._grading is None:
+            self._grading = Grading(chat, allow_python=self.settings.python_graders)
+        return self._grading
 
     def served(self, model: str) -> tuple[str, str | None]:
         """The base model and adapter folder (None for a base model) that serve `model`; a 404 when none does."""
