@@ -1,4 +1,4 @@
-"""The ``ftw`` command: validate, stats, split and convert data; serve the embedded engine.
+"""The ``ftw`` command: validate, stats, split and convert data; propose and run graders; serve the embedded engine.
 
 Exit codes: 0 success (a valid file), 1 the data is invalid, 2 a usage error (bad
 arguments, missing file). Bad input never shows a traceback.
@@ -225,7 +225,63 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
         base_models=args.base_model,
         exit_when_unused=args.exit_when_unused,
         train_processes=args.train_processes,
+        allow_python_graders=args.allow_python_graders,
     )
+
+
+def _report_flaws(read) -> None:
+    for line, why in read.flaws:
+        print(f"{read.path}: line {line}: {why}", file=sys.stderr)
+
+
+def cmd_graders_propose(args: argparse.Namespace) -> int:
+    from .graders import propose_graders, read_examples
+
+    read = read_examples(args.file)
+    _report_flaws(read)
+    if not read.examples:
+        print(f"ftw: error: {args.file}: no example with an assistant reply to propose graders from", file=sys.stderr)
+        return 1
+    _print_json(propose_graders(read.examples))
+    return 0
+
+
+def _model_grader_chat(graders: list) -> Any:
+    """A chat function for model graders (the configured backend), only when a grader needs one."""
+    from .graders import client_chat
+    from .graders.definitions import sub_graders
+
+    def models(g) -> bool:
+        return g["type"] in ("score_model", "label_model") or any(models(s) for s in sub_graders(g).values())
+
+    if not any(models(g) for g in graders):
+        return None
+    from .backends import client
+
+    return client_chat(client(os.environ.get("FTW_BACKEND", "engine")))
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    from .dataset import load_jsonl
+    from .graders import Grading, load_graders, preview, read_examples
+
+    graders = load_graders(args.graders)
+    read = read_examples(args.data)
+    _report_flaws(read)
+    answers = None
+    if args.answers:
+        answers = [a.get("output_text") if isinstance(a, dict) else None for a in load_jsonl(args.answers)]
+        if len(answers) != len(read.examples):
+            raise DataError(
+                f"{args.answers} has {len(answers)} answers and {args.data} {len(read.examples)} gradable examples: "
+                "give one answer line per example, in the data's order"
+            )
+        if (bad := next((n for n, a in enumerate(answers, 1) if not isinstance(a, str)), None)) is not None:
+            raise DataError(f'{args.answers}: line {bad}: an answer line is {{"output_text": "..."}}')
+    with Grading(_model_grader_chat(graders)) as grading:
+        results = preview(graders, read.examples, grading, read.lines, answers)
+    _print_json({"graders": {r.name: {"mean": r.mean, "n": r.n} for r in results}})
+    return 0
 
 
 def cmd_engine_stop(args: argparse.Namespace) -> int:
@@ -321,10 +377,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit once no notebook that attached lives and no job runs (how notebooks start it)",
     )
+    es.add_argument(
+        "--allow-python-graders",
+        action="store_true",
+        help="run python graders sent by clients even when listening beyond loopback (they run in a sandboxed "
+        "process with time and memory limits; on loopback they always run)",
+    )
     es.set_defaults(func=cmd_engine_serve)
     est = esub.add_parser("stop", help="stop the engine that serves a data folder")
     est.add_argument("--data-dir", default=None, help="its data folder (default ~/.cache/ftwidgets/engine)")
     est.set_defaults(func=cmd_engine_stop)
+    _add_grading_commands(sub)
     lb = sub.add_parser(
         "labels",
         help="what a model learns from: the trained tokens of each example (exit code 1 "
@@ -373,6 +436,22 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--force", action="store_true", help="replace a folder that is not empty")
     ex.set_defaults(func=cmd_export)
     return p
+
+
+def _add_grading_commands(sub) -> None:
+    """``ftw graders propose`` and ``ftw grade``: success as OpenAI graders, for scripts and CI."""
+    g = sub.add_parser("graders", help="graders (OpenAI's format) that say what a right answer is")
+    gsub = g.add_subparsers(dest="graders_command", parser_class=_Parser)
+    gp = gsub.add_parser("propose", help="print graders proposed from a chat JSONL file's reference answers")
+    gp.add_argument("file")
+    gp.set_defaults(func=cmd_graders_propose)
+    gr = sub.add_parser("grade", help="each grader's mean over a data file's answers (or its own references)")
+    gr.add_argument("--graders", required=True, help="a JSON list of OpenAI grader objects")
+    gr.add_argument("--data", required=True, help="the chat JSONL file (each line's last reply is its reference)")
+    gr.add_argument(
+        "--answers", default=None, help='JSONL of {"output_text": ...}, one per example in the data\'s order'
+    )
+    gr.set_defaults(func=cmd_grade)
 
 
 def _quiet_closed_stdout() -> None:

@@ -105,3 +105,38 @@ def test_convert_of_unknown_columns_without_a_mapping_writes_nothing(tmp_path):
     p = ftw("convert", source, "--out", tmp_path / "out.jsonl")
     assert p.returncode == 2 and "no column name says which holds the user's message" in p.stderr
     assert "id, blunt, polite, team" in p.stderr and not (tmp_path / "out.jsonl").exists()
+
+
+def test_graders_propose_and_grade_on_a_flawed_file(tmp_path):
+    """A BOM, Windows line endings, a line that is not JSON and an example with no reply: each said by line."""
+    data = tmp_path / "orders.jsonl"
+    good = [json.dumps(json.loads(line)) for line in (SAMPLES / "own_orders.jsonl").read_text().splitlines()[:6]]
+    no_reply = json.dumps({"messages": [{"role": "user", "content": "2 lattes"}]})
+    data.write_bytes(("\ufeff" + "\r\n".join([good[0], "{not json", no_reply, *good[1:]]) + "\r\n").encode())
+    proposed = ftw("graders", "propose", data)
+    assert proposed.returncode == 0
+    assert "line 2: not valid JSON" in proposed.stderr and "line 3: ends without an assistant reply" in proposed.stderr
+    graders = json.loads(proposed.stdout)
+    assert [g["name"] for g in graders][:3] == ["valid JSON", "exact match", "field name"]
+    (tmp_path / "graders.json").write_text(proposed.stdout)
+    own = json.loads(ftw("grade", "--graders", tmp_path / "graders.json", "--data", data).stdout)
+    assert own["graders"]["exact match"] == {"mean": 1.0, "n": 6}
+    answers = tmp_path / "answers.jsonl"
+    wrong = json.dumps({**json.loads(json.loads(good[0])["messages"][-1]["content"]), "size": "huge"})
+    lines = [{"output_text": wrong}] + [{"output_text": json.loads(g)["messages"][-1]["content"]} for g in good[1:]]
+    answers.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    graded = json.loads(
+        ftw("grade", "--graders", tmp_path / "graders.json", "--data", data, "--answers", answers).stdout
+    )
+    assert graded["graders"]["field size"]["mean"] == pytest.approx(5 / 6)
+    assert graded["graders"]["field name"]["mean"] == 1.0
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"output_text": "x"}) + "\n")
+    mismatch = ftw("grade", "--graders", tmp_path / "graders.json", "--data", data, "--answers", short)
+    assert mismatch.returncode == 2 and "one answer line per example" in mismatch.stderr
+    (tmp_path / "bad.json").write_text('[{"type": "string_check", "name": "x", "input": "a", "reference": "b"}]')
+    bad = ftw("grade", "--graders", tmp_path / "bad.json", "--data", data)
+    assert bad.returncode == 2 and "graders.0.operation" in bad.stderr
+    nothing = tmp_path / "nothing.jsonl"
+    nothing.write_text("nope\n")
+    assert ftw("graders", "propose", nothing).returncode == 1
