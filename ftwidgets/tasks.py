@@ -11,8 +11,9 @@ measured by word overlap with its reference answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from .metrics import (
     Metric,
@@ -81,6 +82,19 @@ TASKS = {
     ),
 }
 DEFAULT_TASK = "math_tutor"
+
+
+def with_graders(task: Task, graders: Sequence[Mapping[str, Any]], grading: Any) -> Task:
+    """The task measured by `graders` (a learner's own definition of success, `ftwidgets.graders`): step 5 compares
+    on every one of them, and step 6's automatic reviewer and step 8's pairs prefer the answer that earns more."""
+    from .graders import as_metric
+
+    def metrics() -> list[Metric]:
+        return [as_metric(grader, grading) for grader in graders]
+
+    names = tuple(grader["name"] for grader in graders)
+    what = "what your graders check: " + ", ".join(names)
+    return replace(task, metrics=metrics, review_metrics=metrics, key_metrics=names, what_it_teaches=what)
 
 
 def get_task(name: str) -> Task:

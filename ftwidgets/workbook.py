@@ -52,12 +52,27 @@ def work_dir(step: str | None = None) -> Path:
     return path
 
 
-def task():
-    """The task step 1 chose (its manifest), else ``FTW_TASK``, else the math tutor (`ftwidgets.tasks`)."""
-    from .tasks import DEFAULT_TASK, get_task
+def task(client: Any = None):
+    """The task step 1 chose (its manifest), else ``FTW_TASK``, else the math tutor (`ftwidgets.tasks`); a learner's
+    own data measured by the graders step 2 saved (`graders_file`), model graders asking through `client`."""
+    from .tasks import DEFAULT_TASK, get_task, with_graders
 
     recorded = (manifest("01_prepare") or {}).get("task")
-    return get_task(recorded or os.environ.get("FTW_TASK") or DEFAULT_TASK)
+    chosen = get_task(recorded or os.environ.get("FTW_TASK") or DEFAULT_TASK)
+    saved = graders_file()
+    if chosen.sample or not saved.exists():
+        return chosen
+    from .graders import Grading, client_chat, load_graders
+
+    return with_graders(chosen, load_graders(saved), Grading(client_chat(client) if client is not None else None))
+
+
+def graders_file() -> Path:
+    """Where step 2 keeps a learner's definition of success for their own data: a list of OpenAI grader objects that
+    steps 5, 6 and 8 and the exports all read."""
+    from .graders import GRADERS_FILE
+
+    return work_dir("02_validate") / GRADERS_FILE
 
 
 def prepared_dataset() -> Path:
@@ -181,3 +196,14 @@ def navigation(step: str) -> str:
     steps, lessons = parts[: len(STEPS)], parts[len(STEPS) : len(STEPS) + len(LESSONS)]
     rounds = parts[len(STEPS) + len(LESSONS) :]
     return " -> ".join(steps) + " | then: " + ", ".join(rounds) + " | side lesson: " + ", ".join(lessons)
+
+
+def judge_check_file() -> Path:
+    """Step 6's measure of a model judge against the learner's reviews (`ftwidgets.judge.JudgeCheck`), which step 5
+    reports beside the judge's scores."""
+    return work_dir("06_review") / "judge_check.json"
+
+
+def save_judge_check(check) -> Path:
+    write_json_atomic(judge_check_file(), check.to_dict(), indent=2)
+    return judge_check_file()

@@ -9,6 +9,8 @@ The engine is stopped at the end.
 
     python scripts/run_workbook.py --out results            # QUICK: small subsets, about 10 minutes on 2 CPU cores
     python scripts/run_workbook.py --out results --full     # the full-size workbook
+    python scripts/run_workbook.py --data my_orders.jsonl   # on your own file, as step 1's upload would take it,
+                                                            # measured by the graders step 2 proposes from it
 """
 
 from __future__ import annotations
@@ -54,7 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="full-size run instead of the QUICK subsets")
     parser.add_argument("--max-memory-gb", type=float, default=None, help="fail when peak memory exceeds this")
     parser.add_argument("--steps", nargs="*", default=WORKBOOK_RUN, help="run only these notebooks")
+    parser.add_argument(
+        "--data", default=None, help="your own CSV, JSON or JSONL file, taken as step 1's upload (graders as proposed)"
+    )
     args = parser.parse_args(argv)
+    if args.data is not None:
+        data = Path(args.data).expanduser().resolve()
+        if not data.is_file():
+            parser.error(f"--data {args.data}: no such file")
+        os.environ["FTW_DATA"] = str(data)
 
     import papermill
 
@@ -100,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# Workbook run ({'full' if args.full else 'QUICK'})",
         "",
+        f"- data: {os.environ['FTW_DATA'] if args.data else 'the chosen sample task'}",
         f"- notebooks: {', '.join(timings)} (executed copies in `{out / 'notebooks'}`)",
         f"- total time: {sum(timings.values()) / 60:.1f} min; per notebook: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),

@@ -11,6 +11,9 @@
   and facts_questions.jsonl asks every fact again in other words, plus 10 questions about
   islands in no document (notebook 07).
 - broken.jsonl: one line per error code, so every check can be seen failing.
+- own_orders.jsonl: 300 coffee orders written as customers write them, each extracted into one JSON object (name,
+  drink, size, quantity, milk, pickup time): a learner's own extraction task, as step 1's upload would bring it
+  (`scripts/run_workbook.py --data`), measured by the graders proposed from it.
 """
 
 from __future__ import annotations
@@ -496,6 +499,63 @@ def broken_lines() -> list[bytes]:
     return lines
 
 
+ORDER_NAMES = ["Sam", "Priya", "Jonas", "Mei", "Carlos", "Aisha", "Tom", "Lena", "Kofi", "Yuki", "Omar", "Ines",
+               "Ravi", "Greta", "Luis", "Hana", "Noah", "Zara", "Felix", "Amara"]
+DRINKS = ["latte", "cappuccino", "flat white", "americano", "mocha", "espresso", "chai latte", "hot chocolate"]
+SIZES = ["small", "medium", "large"]
+MILKS = ["oat", "soy", "almond", "whole", "skim"]
+COUNT_WORDS = {1: ["a", "one", "1"], 2: ["two", "2"], 3: ["three", "3"], 4: ["four", "4"]}
+ORDER_WORDINGS = [
+    "Hi, can I get {qty} {size} {milk}{drink}{plural} for pickup at {time}? Name's {name}.",
+    "{name} here. I'd like {qty} {size} {drink}{plural}{with_milk}, ready at {time} please.",
+    "Could you make {qty} {size} {milk}{drink}{plural}? I'll collect at {time}. It's for {name}.",
+    "Order for {name}: {qty} {size} {drink}{plural}{with_milk}, pickup {time}.",
+    "Hey! {qty} {milk}{drink}{plural}, {size}, at {time}. Thanks, {name}",
+    "Please put aside {qty} {size} {drink}{plural}{with_milk} for {name}, I'll be there around {time}.",
+]
+ORDER_SYSTEM = "Extract the order as one JSON object with name, drink, size, quantity, milk and pickup_time."
+
+
+def _clock(rng: random.Random) -> tuple[str, str]:
+    hour, minute = rng.randint(6, 17), rng.choice([0, 5, 10, 15, 20, 30, 40, 45, 50])
+    shown = f"{hour if hour <= 12 else hour - 12}:{minute:02d}" + ("" if hour < 12 else " pm" if hour > 12 else "")
+    if hour < 12 and rng.random() < 0.5:
+        shown += " am"
+    return shown, f"{hour:02d}:{minute:02d}"
+
+
+def own_orders(n: int = 300) -> list[dict]:
+    """Coffee orders as customers type them, each extracted into one JSON object (an own-data extraction task)."""
+    rng = random.Random(SEED + 7)
+    out = []
+    for _ in range(n):
+        qty, drink, size = rng.choice([1, 1, 1, 2, 2, 3, 4]), rng.choice(DRINKS), rng.choice(SIZES)
+        milk = rng.choice(MILKS) if drink not in ("espresso", "americano") and rng.random() < 0.7 else None
+        shown, time_24 = _clock(rng)
+        name = rng.choice(ORDER_NAMES)
+        text = rng.choice(ORDER_WORDINGS).format(
+            qty=rng.choice(COUNT_WORDS[qty]),
+            size=size,
+            milk=f"{milk} " if milk else "",
+            with_milk=f" with {milk} milk" if milk else "",
+            drink=drink,
+            plural="s" if qty > 1 and not drink.endswith("s") else "",
+            time=shown,
+            name=name,
+        )
+        order = {"name": name, "drink": drink, "size": size, "quantity": qty, "milk": milk, "pickup_time": time_24}
+        out.append(
+            {
+                "messages": [
+                    {"role": "system", "content": ORDER_SYSTEM},
+                    {"role": "user", "content": text},
+                    {"role": "assistant", "content": json.dumps(order)},
+                ]
+            }
+        )
+    return out
+
+
 def write(name: str, examples: list[dict]) -> None:
     with open(HERE / name, "w", encoding="utf-8", newline="\n") as fh:
         for ex in examples:
@@ -514,6 +574,7 @@ def main() -> None:
     write("facts.jsonl", facts())
     write("facts_documents.jsonl", fact_documents())
     write("facts_questions.jsonl", fact_questions())
+    write("own_orders.jsonl", own_orders())
     lines = broken_lines()
     (HERE / "broken.jsonl").write_bytes(b"\n".join(lines))  # no final newline: the last line is truncated
 

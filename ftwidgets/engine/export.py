@@ -124,8 +124,12 @@ def export(
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
-        card = model_card(source, fmt, quantize, verdict if verdict is not None else workbook_verdict(source.name))
+        graders = workbook_graders(source.name) if verdict is None else None
+        measured = verdict if verdict is not None else workbook_verdict(source.name)
+        card = model_card(source, fmt, quantize, measured, graders)
         {"adapter": _write_adapter, "merged": _write_merged, "gguf": _write_gguf}[fmt](source, partial, quantize)
+        if graders is not None:  # success as the learner defined it travels with the model
+            shutil.copyfile(graders, partial / graders.name)
         (partial / "README.md").write_text(card)
         if target.exists():
             shutil.rmtree(target)
@@ -410,7 +414,30 @@ def workbook_verdict(model: str) -> str | None:
     return comparison.get("verdict") if model in (comparison.get("models") or {}).values() else None
 
 
-def model_card(source: Source, fmt: str, quantize: str, verdict: str | None) -> str:
+def workbook_graders(model: str) -> Path | None:
+    """The graders a learner saved in step 2 for their own data, where step 5 measured this very model with them."""
+    from .. import workbook
+
+    if workbook_verdict(model) is None or (workbook.manifest("01_prepare") or {}).get("task") != "own_data":
+        return None
+    path = workbook.graders_file()
+    return path if path.exists() else None
+
+
+def graders_note(path: Path) -> str:
+    """The card's words for the graders file beside it."""
+    try:
+        names = [f"{g['name']} ({g['type']})" for g in json.loads(path.read_text())]
+    except (OSError, ValueError, KeyError, TypeError):
+        names = []
+    return (
+        f"Success was defined by the graders in `{path.name}` (OpenAI's grader format, beside this card): "
+        + ", ".join(names)
+        + ". Each line of the evaluation above is one of them."
+    )
+
+
+def model_card(source: Source, fmt: str, quantize: str, verdict: str | None, graders: Path | None = None) -> str:
     """The README.md of an export: what it is, how it was trained (data with checksums, hyperparameters, the step
     early stopping kept), how it measured, and how to run it."""
     from ..early_stopping import stop_from_events
@@ -466,6 +493,7 @@ def model_card(source: Source, fmt: str, quantize: str, verdict: str | None) -> 
         "## Evaluation",
         "",
         verdict or "Not evaluated by the workbook's step 5 (`05_evaluate`).",
+        *(["", graders_note(graders)] if graders is not None else []),
         "",
         "## Run it",
         "",

@@ -12,6 +12,7 @@ from .data_import import DataImport
 from .dataset_report import DatasetReport
 from .download import DownloadButton
 from .drop_flagged import DropFlagged
+from .grader_setup import GraderSetup
 from .hyperparameter_panel import HyperparameterPanel
 from .job_monitor import JobMonitor
 from .keyboard import KeyboardShortcuts
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetReport",
     "DownloadButton",
     "DropFlagged",
+    "GraderSetup",
     "HyperparameterPanel",
     "JobMonitor",
     "KeyboardShortcuts",

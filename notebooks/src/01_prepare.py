@@ -34,7 +34,10 @@ task_choice
 # again. Without a file, the workbook uses its sample.
 
 # %%
+import os
 importer = DataImport(workbook.work_dir("01_prepare") / "uploads")
+if os.environ.get("FTW_DATA"):  # a headless run on your own file: scripts/run_workbook.py --data FILE
+    importer.load(os.environ["FTW_DATA"])
 importer
 
 # %% [markdown]

@@ -63,6 +63,26 @@ DatasetReport(report)
 print(validate_file(workbook.SAMPLES / "facts.jsonl").quality["fact_verdict"]["sentence"])
 
 # %% [markdown]
+# **What success means for your task.** Step 5 will compare your fine-tuned model with the base model, and a number
+# like "word overlap +20 points" can hide a wrong answer: an order with the wrong size still shares most of its words
+# with the right one. So say now what a right answer is, as **graders** (OpenAI's format, so the same definition runs
+# here, on the engine and on OpenAI). They are proposed from your own reference answers: JSON answers get valid JSON,
+# the whole object, and each field on its own (you will see which field goes wrong); a small set of labels gets the
+# label; a shared last line (`Answer: 42`) gets the format and the value; anything else gets word overlap. Change
+# them, or add a rule or a few lines of Python, then press **Check and save**. Each of your reference answers must
+# pass its own graders. The sample tasks come with theirs (their metrics); this is for your own data.
+
+# %%
+from ftwidgets.widgets import GraderSetup
+task = workbook.task()
+if task.sample:
+    grader_setup = None
+    print(f"{task.title}: measured by {', '.join(m.name for m in task.metrics())}")
+else:
+    grader_setup = GraderSetup(workbook.prepared_dataset(), workbook.graders_file())
+grader_setup
+
+# %% [markdown]
 # ### Checkpoint
 
 # %%
@@ -76,6 +96,10 @@ if dataset != labelled:  # the cleaned file: its own trained tokens
     labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)
 assert labels.ok, f"Examples on lines {labels.untrained_lines} train on nothing: give their replies a weight of 1."
 assert not report.quality["fact_verdict"]["looks_like_facts"], "This data teaches facts: use retrieval (RAG) instead."
+if grader_setup is not None:
+    if grader_setup.dataset != dataset:  # the cleaned file: your graders previewed on its own references
+        grader_setup.use(dataset)
+    assert grader_setup.ok, "A grader fails some of your own reference answers (see above): change it before training."
 
 # %%
 counts, tokens = dict(report.counts), report.tokens

@@ -17,7 +17,7 @@ from ftwidgets.metrics import llm_judge
 from ftwidgets.training import train_small
 from ftwidgets.widgets import ComparisonView
 client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
-task = workbook.task()
+task = workbook.task(client)  # your own data: the graders you saved in step 2
 
 # %% [markdown]
 # Inputs: step 3's test split and step 4's model (or, if those steps were not run, a sample split and a small model
@@ -38,13 +38,17 @@ len(items), models
 # %% [markdown]
 # **Metrics**, the task's own. Math tutor: format compliance (the taught `Step 1: ... Answer: N` shape), answer
 # accuracy (the final number), and two overlap scores. Support routing: valid JSON, label accuracy (category and
-# priority both right), and each label on its own. Your own data: word overlap with the reference answers. Set
-# `FTW_JUDGE_MODEL` to add an LLM judge with a rubric, through any OpenAI-compatible model.
+# priority both right), and each label on its own. Your own data: the graders you saved in step 2 (valid JSON and each
+# field, a label, a format, or word overlap), each one compared on its own. Set `FTW_JUDGE_MODEL` to add an LLM judge
+# with a rubric, through any OpenAI-compatible model: step 6 checks it against your own reviews, and until it has, the
+# judge's number is a guess.
 
 # %%
+from ftwidgets.judge import judge_check_note
 metrics = task.metrics()
 if os.environ.get("FTW_JUDGE_MODEL"):
     metrics.append(llm_judge(client, os.environ["FTW_JUDGE_MODEL"]))
+    print(judge_check_note(os.environ["FTW_JUDGE_MODEL"], workbook.judge_check_file()))
 [m.name for m in metrics]
 
 # %% [markdown]

@@ -48,13 +48,15 @@ review
 
 # %% [markdown]
 # A second opinion: an automatic reviewer (named `rule:metrics`, never mistaken for a person) prefers the answer that
-# passes more of the task's checks (math: the format and the final number; routing: valid JSON and the right labels).
+# passes more of the task's checks (math: the format and the final number; routing: valid JSON and the right labels;
+# your own data: the graders you saved in step 2).
 # The summary below counts **people only** once someone has reviewed (until then, the automatic reviewer, and it says
 # so), and it refreshes after each of your decisions; your agreement with the automatic reviewer is reported on its
 # own line.
 
 # %%
-rule_review(store, items, workbook.task().review_metrics())
+client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
+rule_review(store, items, workbook.task(client).review_metrics())
 
 def current_summary():
     return summarize(store, reviewers=people(store) or None)
@@ -77,11 +79,28 @@ else:
     own_review = "No prompt added from the playground yet: type one below, press Send, then Add to review."
 own_review
 
+# %% [markdown]
+# **Can a model review for you?** Many teams let a model judge answers (an "LLM judge"). Before you trust one, measure
+# it against your own reviews: here the judge (`FTW_JUDGE_MODEL`, else the base model you started from) sees each
+# prompt and the two answers as A and B, twice, the second time swapped. A verdict that flips with the order is no
+# verdict. Cohen's kappa says how far it agrees with you beyond chance (with the automatic reviewer until you have
+# reviewed: it says so). Below 0.6, or with fewer than 80% of its verdicts surviving the swap, it is not to be relied
+# on. Run this cell again after reviewing to measure it against you.
+
+# %%
+from ftwidgets.graders import Grading, client_chat
+from ftwidgets.judge import check_judge, judge_items, pairwise_grader
+evaluated = Evaluation.load(source).models  # the two models these answers came from
+judge = os.environ.get("FTW_JUDGE_MODEL") or evaluated["base"]
+with Grading(client_chat(client)) as grading:
+    verdicts = judge_items(items, grading, pairwise_grader(judge))
+judge_check = check_judge(judge, verdicts, store)
+workbook.save_judge_check(judge_check)
+print(judge_check.sentence())
+
 # %%
 from ftwidgets.widgets import ChatCompare
-evaluated = Evaluation.load(source).models  # the two models these answers came from
 system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
-client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
 ChatCompare(client, models=[evaluated["base"], evaluated["fine_tuned"]],
             labels=["base", "fine-tuned"], system=system, review_queue=workbook.review_queue_file())
 

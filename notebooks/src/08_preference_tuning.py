@@ -20,7 +20,7 @@ from ftwidgets.evaluate import held_out_test_items
 from ftwidgets.preference_round import SAMPLES, preference_prompts
 from ftwidgets.training import train_small
 client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
-task = workbook.task()
+task = workbook.task(client)  # your own data: the graders you saved in step 2 judge the pairs
 here = workbook.work_dir("08_preference_tuning")
 
 # %% [markdown]

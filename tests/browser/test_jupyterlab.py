@@ -471,6 +471,35 @@ def test_07_trains_on_facts_with_every_kernel_open(browser, lab):
     page.close()
 
 
+def test_a_learners_own_extraction_file_is_measured_by_field_graders(browser, lab, work_dir):
+    """A learner's own JSONL of orders (a message in, a JSON object out), named by its path in step 1: step 2
+    proposes valid JSON, the whole object and each field as graders, and shows each passing the file's own
+    references, before any training."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "01_prepare.ipynb", timeout_s=300)
+    importer = page.locator(".widget-vbox").filter(has=page.locator(".widget-upload")).first
+    importer.locator(".widget-text").filter(has=page.locator("label", has_text="Path")).locator("input").fill(
+        str(ROOT / "data" / "samples" / "own_orders.jsonl")
+    )
+    importer.get_by_role("button", name="Use this file").click()
+    importer.get_by_text("300 converted", exact=False).wait_for(timeout=30_000)
+    _run_from(page, "How a CSV converts", "300 examples from", timeout_s=120)
+    page.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "02_validate.ipynb", timeout_s=300)
+    graders = page.locator(".widget-vbox").filter(has=page.get_by_text("Graders for", exact=False)).last
+    graders.get_by_text("proposed from your reference answers", exact=False).wait_for(timeout=30_000)
+    rows = graders.locator("tbody tr").all_inner_texts()
+    names = [row.split("\t")[0].strip() for row in rows]
+    assert names[:3] == ["valid JSON", "exact match", "field name"] and "field pickup_time" in names, rows
+    assert all("100% of 300" in row for row in rows), rows  # every reference passes its own graders
+    graders.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "02_validate_graders.png"))
+    saved = json.loads((work_dir / "02_validate" / "graders.json").read_text())
+    assert [g["name"] for g in saved] == names
+    page.close()
+
+
 def test_the_whole_session_fits_binder(lab):
     """Seven kernels still open, a job trained from the button while they were, 05's answers served and 07 trained:
     the whole session within 1.6 GB, well under Binder's 2 GB."""
