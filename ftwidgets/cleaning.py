@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import CODES, ERROR, Report
+from .origins import Origins
 from .safe_files import atomic_write, iter_raw_lines
 from .split import sha256_file
 
@@ -32,17 +33,21 @@ class Cleaned:
     def dropped(self) -> int:
         return len(self.errors) + len(self.duplicates)
 
-    def summary(self, show: int = 5) -> str:
+    def summary(self, show: int = 5, origins: Origins | None = None) -> str:
+        """What went and why; with `origins`, every place is the learner's own file's (`origins.Origins`)."""
+        where = origins.where if origins is not None else (lambda line: f"line {line}")
+        unchanged = origins.source if origins is not None else self.source.name
         parts = [
             f"Kept {self.kept:,} examples in {self.path.name}; dropped {len(self.errors):,} with errors and "
-            f"{len(self.duplicates):,} exact duplicates ({self.source.name} is unchanged)."
+            f"{len(self.duplicates):,} exact duplicates ({unchanged} is unchanged)."
         ]
-        parts += [f"  line {line}: {why}" for line, why in list(self.errors.items())[:show]]
+        parts += [f"  {where(line)}: {why}" for line, why in list(self.errors.items())[:show]]
         if len(self.errors) > show:
-            parts.append(f"  ... and {len(self.errors) - show:,} more lines with errors")
+            parts.append(f"  ... and {len(self.errors) - show:,} more with errors")
         if self.duplicates:
-            shown = ", ".join(map(str, self.duplicates[:10])) + (" ..." if len(self.duplicates) > 10 else "")
-            parts.append(f"  exact duplicates dropped: lines {shown}")
+            first = self.duplicates[:10]
+            shown = origins.places_of(first) if origins is not None else "lines " + ", ".join(map(str, first))
+            parts.append(f"  exact duplicates dropped: {shown}" + (" ..." if len(self.duplicates) > 10 else ""))
         return "\n".join(parts)
 
 

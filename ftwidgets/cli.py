@@ -158,7 +158,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_labels(args: argparse.Namespace) -> int:
-    from .labels import ExampleLabels, LabelReport, openai_label_report, read_examples
+    from .labels import LabelReport, example_labels, openai_label_report, read_examples
 
     if args.backend == "openai":
         report = openai_label_report(args.file, show=args.show)
@@ -182,9 +182,8 @@ def cmd_labels(args: argparse.Namespace) -> int:
                 report.unreadable[line] = why
                 continue
             pieces, trained, total = label_pieces(tok, messages, MAX_SEQ_LEN)
-            report.examples.append(
-                ExampleLabels(line, trained, total, pieces if len(report.examples) < args.show else [])
-            )
+            shown = pieces if len(report.examples) < args.show else []
+            report.examples.append(example_labels(line, messages, trained, total, shown))
     if args.json:
         _print_json(report.to_json())
     else:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .dataset import DataError, Example, dataframe_rows, describe_json_error, guess_columns, read_csv_table
+from .origins import Origins
 from .safe_files import iter_raw_lines, parse_json
 
 FORMATS = ("csv", "sharegpt", "alpaca", "prompt_completion", "chat")
@@ -44,6 +45,16 @@ class Conversion:
     format: str
     examples: list[Example] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    places: list[int] = field(default_factory=list)  # each example's record number in the file (a JSONL: its line)
+    unit: str = "line"  # "line" for JSONL, "record" for a CSV or a JSON array
+
+    def add(self, place: int, example: Example) -> None:
+        self.examples.append(example)
+        self.places.append(place)
+
+    def origins(self, source: str) -> Origins:
+        """Where each converted example stands in the file, for the findings of later steps."""
+        return Origins(source, self.unit, tuple(self.places), rows=self.format == "csv")
 
     @property
     def records(self) -> int:
@@ -55,7 +66,8 @@ class Conversion:
             f"{self.records:,} record{'s' if self.records != 1 else ''} read as {self.format}: "
             f"{len(self.examples):,} converted, {len(self.rejected):,} reported"
         ]
-        lines += [f"  record {r.record}: {r.reason}" for r in self.rejected[:show]]
+        row = (lambda r: f" (row {r + 1})") if self.format == "csv" else (lambda r: "")
+        lines += [f"  {self.unit} {r.record}{row(r.record)}: {r.reason}" for r in self.rejected[:show]]
         if len(self.rejected) > show:
             lines.append(f"  ... and {len(self.rejected) - show:,} more")
         return "\n".join(lines)
@@ -187,12 +199,12 @@ def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
 
 def _csv_conversion(path: Path, default_system: str | None, **mapping: Any) -> Conversion:
     """Every row of a CSV converted or reported, with the mapping given or the one the column names say."""
-    result = Conversion("csv")
+    result = Conversion("csv", unit="record")
     for record, example, reason in dataframe_rows(read_csv_table(path), default_system=default_system, **mapping):
         if example is None:
             result.rejected.append(Rejected(record, reason))
         else:
-            result.examples.append(example)
+            result.add(record, example)
     return result
 
 
@@ -291,13 +303,13 @@ def convert_file(
         raise DataError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt == "csv":
         return _csv_conversion(path, default_system, **csv_mapping)
-    convert, result = CONVERTERS[fmt], Conversion(fmt)
+    convert, result = CONVERTERS[fmt], Conversion(fmt, unit="record" if _is_json_array(path) else "line")
     for n, record, error in read_records(path):
         if error is not None:
             result.rejected.append(Rejected(n, f"not JSON: {error}"))
             continue
         try:
-            result.examples.append(convert(record, default_system))
+            result.add(n, convert(record, default_system))
         except DataError as exc:
             result.rejected.append(Rejected(n, str(exc)))
     return result

@@ -19,7 +19,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,24 @@ class ExampleLabels:
     trained_tokens: int
     total_tokens: int
     pieces: list[tuple[str, bool]] = field(default_factory=list)  # (text, trained), only for the shown examples
+    cause: str | None = None  # why nothing trains, for an example that trains nothing (`untrained_cause`)
+
+
+def untrained_cause(messages: list[Mapping[str, Any]]) -> str:
+    """The one true reason an example trains on no token, in the validator's words where it has them."""
+    replies = [m for m in messages if isinstance(m, Mapping) and m.get("role") == "assistant"]
+    if not replies:
+        return "it has no assistant reply (example_missing_assistant_message): there is nothing to learn"
+    if not any(trains(m) for m in replies):
+        return "every assistant reply has weight 0"
+    if all(not str(m.get("content") or "").strip() for m in replies if trains(m)):
+        return "its assistant reply is empty (missing_content)"
+    return "the chat template masks every assistant reply"
+
+
+def example_labels(line: int, messages: list, trained: int, total: int, pieces: list) -> ExampleLabels:
+    """One example's labels, with the cause when it trains on nothing."""
+    return ExampleLabels(line, trained, total, pieces, untrained_cause(messages) if trained == 0 else None)
 
 
 @dataclass
@@ -59,18 +77,20 @@ class LabelReport:
     def ok(self) -> bool:
         return not self.untrained_lines and not self.unreadable
 
-    def summary(self) -> str:
+    def summary(self, where: Callable[[int], str] = lambda n: f"line {n}") -> str:
+        """The counts, then each example that trains nothing and each line not read, placed by `where` (the line
+        of the file the learner brought, `origins.Origins.where`, when there is one)."""
         share = f" ({self.trained_tokens / self.total_tokens:.0%})" if self.total_tokens else ""
         lines = [
             f"{self.rule}: {self.trained_tokens:,} of {self.total_tokens:,} tokens train{share}, over "
             f"{len(self.examples):,} examples."
         ]
         lines += [
-            f"  line {n}: error: this example trains on no token (every reply has weight 0, or the template "
-            "masks it): the job would learn nothing from it"
-            for n in self.untrained_lines[:20]
-        ]
-        lines += [f"  line {n}: not read: {why}" for n, why in list(self.unreadable.items())[:20]]
+            f"  {where(e.line)}: error: this example trains on no token: {e.cause or 'see the validator'}"
+            for e in self.examples
+            if e.trained_tokens == 0
+        ][:20]
+        lines += [f"  {where(n)}: not read: {why}" for n, why in list(self.unreadable.items())[:20]]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -87,7 +107,9 @@ class LabelReport:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LabelReport:
         examples = [
-            ExampleLabels(e["line"], e["trained_tokens"], e["total_tokens"], [tuple(p) for p in e["pieces"]])
+            ExampleLabels(
+                e["line"], e["trained_tokens"], e["total_tokens"], [tuple(p) for p in e["pieces"]], e.get("cause")
+            )
             for e in data["examples"]
         ]
         return cls(data["rule"], examples, {int(k): v for k, v in data.get("unreadable", {}).items()})
@@ -127,7 +149,8 @@ def openai_label_report(path: str | os.PathLike, *, show: int = 2, model: str | 
             total += n
             trained += n if trains(m) else 0
             pieces.append((f"{m.get('role')}: {text}\n", trains(m)))
-        report.examples.append(ExampleLabels(line, trained, total, pieces if len(report.examples) < show else []))
+        shown = pieces if len(report.examples) < show else []
+        report.examples.append(example_labels(line, messages, trained, total, shown))
     return report
 
 

@@ -26,9 +26,8 @@ def plain_message(exc: BaseException) -> str | None:
     >>> plain_message(KeyError("x")) is None
     True
     """
-    kind = type(exc)
-    if kind.__name__ in PLAIN and kind.__module__.startswith("ftwidgets"):
-        return str(exc)
+    if any(k.__name__ in PLAIN and k.__module__.startswith("ftwidgets") for k in type(exc).__mro__):
+        return str(exc)  # one of them, or a kind of one (preference_round.NotEnoughPairs is a DataError)
     if isinstance(exc, AssertionError) and str(exc):
         return f"Checkpoint not passed: {exc}"
     openai = sys.modules.get("openai")  # a client's error exists only where the client was imported

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .dataset import load_jsonl
+from .dataset import DataError, load_jsonl
 from .evaluate import EvalItem, HeldOutError, OutputCache, distinct_items, generate, held_out_test_items, to_eval_items
 from .review import ReviewItem, ReviewStore, preference_records, rule_review
 
@@ -117,13 +117,42 @@ def gather_pairs(
             max_tokens=max_tokens,
             on_progress=on_progress,
         )
-        start += size
+        start = min(len(prompts), start + size)
         rule_review(store, pairs, metrics, labels=SAMPLES)
         winners = len(preference_records(store, pairs))
         if winners >= enough:
             break
+        check_reachable(enough, sampled=start, differing=len(pairs), winners=winners, prompts=len(prompts))
         size = next_chunk(enough - winners, winners / start, chunk)
     return pairs
+
+
+class NotEnoughPairs(DataError):
+    """The pairs sampled so far say the prompts cannot give the DPO job the pairs it needs."""
+
+
+def check_reachable(enough: int, *, sampled: int, differing: int, winners: int, prompts: int) -> None:
+    """Stop the round early, with the projection and a way on, when the rate of pairs with a winner so far cannot
+    reach `enough` over every prompt (sampling more would spend minutes that cannot end in training)."""
+    if enough <= 0 or sampled >= prompts:
+        if enough > 0 and winners < enough:
+            raise NotEnoughPairs(_short_of(enough, sampled, differing, winners, prompts, projected=winners))
+        return
+    projected = winners + winners / sampled * (prompts - sampled)
+    if projected < enough:
+        raise NotEnoughPairs(_short_of(enough, sampled, differing, winners, prompts, projected=round(projected)))
+
+
+def _short_of(enough: int, sampled: int, differing: int, winners: int, prompts: int, *, projected: int) -> str:
+    same = sampled - differing
+    return (
+        f"Not enough preference pairs to train on: of the first {sampled} prompts, {same} gave two identical answers "
+        f"and {winners} a pair with a winner ({winners / sampled:.0%}). At that rate all {prompts} prompts give about "
+        f"{projected}, short of the {enough} a DPO job needs (100 to train on, the rest to validate), so this step "
+        "stops here rather than sample for nothing. Ways on: more prompts (a bigger training split), answers that "
+        "differ more (a higher sampling temperature), or a method that learns from every graded answer rather than "
+        "pairs (reinforcement fine-tuning)."
+    )
 
 
 def next_chunk(missing: int, winner_rate: float, most: int) -> int:

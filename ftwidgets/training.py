@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,16 +157,40 @@ def grid_search(
     base: dict[str, Any],
     state_dir: Path,
     timeout: float = 3600,
+    on_job: Callable[[int, int, str, dict[str, Any]], None] | None = None,
 ) -> list[GridResult]:
-    """Train one job per setting (re-attaching to finished ones) and collect their validation curves."""
+    """Train one job per setting (re-attaching to finished ones) and collect their validation curves; `on_job(k, n,
+    job_id, hyperparameters)` hears of each job as it starts, so a view can show job k of n and its progress."""
     results = []
     for i, hp in enumerate(grid):
         settings = {**base, "method": supervised_method(hp), "suffix": f"grid{i}"}
         job_id = launch_or_attach(client, train, validation, settings, state_dir / f"grid-{i}.json")
+        if on_job is not None:
+            on_job(i + 1, len(grid), job_id, dict(hp))
         job = wait(client, job_id, timeout=timeout)
         curve = loss_curve(client.fine_tuning.jobs.list_events(job_id, limit=100))
         results.append(GridResult(hp, job_id, job.status, job.fine_tuned_model, curve.steps, curve.valid_loss))
     return results
+
+
+def search_edge(results: Sequence[GridResult], best: GridResult) -> str | None:
+    """What it means when the search's winner is the highest or the lowest learning rate it tried (None when it sits
+    inside the range, where the search has bracketed it)."""
+    rates = sorted({r.settings["learning_rate_multiplier"] for r in results})
+    won = best.settings["learning_rate_multiplier"]
+    if len(rates) < 2 or rates[0] < won < rates[-1]:
+        return None
+    if won == rates[-1]:
+        return (
+            f"The winner, lr x{won}, is the highest learning rate searched, so the search cannot say whether a higher "
+            "one would do better. The rule stays a low learning rate: a higher rate learns faster on one short epoch "
+            "and overfits sooner on a whole run. The panel opens at this winner, the top of the range; go higher only "
+            "if the main job's validation loss is still falling steeply at its end."
+        )
+    return (
+        f"The winner, lr x{won}, is the lowest learning rate searched: a lower one might do as well. It is the safe "
+        "side of the rule; the panel opens here."
+    )
 
 
 def chosen_model(client, job_id: str) -> tuple[str, str]:

@@ -111,6 +111,44 @@ def drop_flagged_examples(report):
     return cleaned
 
 
+def record_origins(origins) -> None:
+    """Step 1: where each example of its dataset stands in the file the learner brought (`origins.Origins`), or
+    nothing for a sample, kept with the dataset's checksum so a later dataset is never read with old places."""
+    from .split import sha256_file
+
+    path = work_dir("01_prepare") / "origins.json"
+    if origins is None:
+        path.unlink(missing_ok=True)
+        return
+    dataset = work_dir("01_prepare") / "dataset.jsonl"
+    write_json_atomic(path, {**origins.to_dict(), "dataset_sha256": sha256_file(dataset)})
+
+
+def origins_of(path: str | os.PathLike):
+    """Where the examples of step 1's dataset, or of step 2's cleaned file made from it, stand in the learner's own
+    file (`origins.Origins`); None for a sample or any other file, whose lines are its own."""
+    from .origins import Origins
+    from .split import sha256_file
+
+    record_file, dataset = work_dir("01_prepare") / "origins.json", work_dir("01_prepare") / "dataset.jsonl"
+    if not record_file.exists() or not dataset.exists():
+        return None
+    record = json.loads(record_file.read_text())
+    digest = sha256_file(dataset)
+    if record.get("dataset_sha256") != digest:
+        return None
+    origins = Origins.from_dict(record)
+    if Path(path).resolve() == dataset.resolve():
+        return origins
+    cleaned, note = work_dir("02_validate") / "dataset.cleaned.jsonl", work_dir("02_validate") / "cleaned.json"
+    if Path(path).resolve() == cleaned.resolve() and note.exists():
+        made = json.loads(note.read_text())
+        if made.get("source_sha256") == digest:
+            dropped = set(made["dropped_error_lines"]) | set(made["dropped_duplicate_lines"])
+            return origins.kept([n for n in range(1, len(origins.places) + 1) if n not in dropped])
+    return None
+
+
 def split_folder() -> Path | None:
     """Step 3's split, if it has been made."""
     p = work_dir("03_split")

@@ -92,8 +92,8 @@ def test_convert_reports_empty_mapped_cells_with_their_records_and_exits_1(tmp_p
     source.write_bytes(LEARNER_CSV)
     p = ftw("convert", source, "--user", "blunt", "--assistant", "polite", "--out", tmp_path / "out.jsonl")
     assert p.returncode == 1, p.stdout + p.stderr
-    assert "10 converted, 2 reported" in p.stdout and "record 11: 'polite' is empty" in p.stdout
-    assert "record 12: 'blunt' is empty" in p.stdout
+    assert "10 converted, 2 reported" in p.stdout and "record 11 (row 12): 'polite' is empty" in p.stdout
+    assert "record 12 (row 13): 'blunt' is empty" in p.stdout
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 10
 
 

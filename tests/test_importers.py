@@ -65,7 +65,8 @@ def test_a_messy_sharegpt_dump_is_converted_or_reported_record_by_record(tmp_pat
     assert all(word in reported[n] for n, word in bad.items()), [(n, reported[n]) for n in list(bad)[:5]]
     out = tmp_path / "chat.jsonl"
     p = ftw("convert", path, "--out", out)
-    assert p.returncode == 1 and f"{len(bad):,} reported" in p.stdout and "record " in p.stdout
+    place = "record" if conversion.unit == "record" else "line"  # a JSON array's records, a JSONL file's lines
+    assert p.returncode == 1 and f"{len(bad):,} reported" in p.stdout and f"  {place} " in p.stdout
     report = validate_file(out)
     assert report.error_count == 0 and report.usable_examples == 3000 - len(bad)
     first = load_jsonl(out)[0]["messages"]

@@ -143,3 +143,44 @@ def test_after_the_first_chunk_gathering_samples_only_what_the_rest_needs(tmp_pa
     metrics = [exact_match(), correct_arithmetic()]
     pairs = gather_pairs(client, "m", items, store, metrics, enough=26, chunk=20, cache_dir=tmp_path, max_tokens=20)
     assert len(asked) == 2 * 54 and len(pairs) == len(preference_records(store, pairs)) == 27
+
+
+def test_a_round_whose_pairs_rarely_differ_stops_in_its_first_slice_with_the_projection():
+    """64 of the first 100 prompts gave identical answers and 26 a winner: 367 prompts project to about 95 pairs,
+    short of 112, so the round stops after that slice with the numbers and the ways on."""
+    import pytest
+
+    from ftwidgets.dataset import DataError
+    from ftwidgets.plain_errors import plain_message
+    from ftwidgets.preference_round import NotEnoughPairs, check_reachable
+
+    with pytest.raises(NotEnoughPairs) as short:
+        check_reachable(112, sampled=100, differing=36, winners=26, prompts=367)
+    said = str(short.value)
+    assert "64 gave two identical answers and 26 a pair with a winner (26%)" in said
+    assert "about 95, short of the 112" in said and "higher sampling temperature" in said and "reinforcement" in said
+    assert isinstance(short.value, DataError) and plain_message(short.value) == said  # said plainly, no traceback
+    check_reachable(112, sampled=100, differing=60, winners=40, prompts=367)  # projects to 147: sampling goes on
+    check_reachable(0, sampled=48, differing=10, winners=2, prompts=48)  # QUICK asks for none: a rehearsal
+    with pytest.raises(NotEnoughPairs):
+        check_reachable(112, sampled=367, differing=200, winners=105, prompts=367)  # every prompt sampled, still short
+
+
+def test_gather_pairs_stops_after_its_first_slice_when_the_rest_cannot_be_enough(tmp_path):
+    from ftwidgets.preference_round import NotEnoughPairs, gather_pairs
+
+    mind = TwoMinds()
+    asked = []
+    create = mind.create
+    mind.chat.completions.create = lambda **kw: asked.append(1) or create(**kw)
+    questions = [f"same {n}+4?" if n % 4 else f"{n}+4?" for n in range(300)]  # three in four answer the same twice
+    items = to_eval_items(
+        [
+            {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Answer: 7"}]}
+            for q in questions
+        ]
+    )
+    store = ReviewStore(tmp_path / "reviews.jsonl")
+    with pytest.raises(NotEnoughPairs, match="of the first 100 prompts, 75 gave two identical answers"):
+        gather_pairs(mind, "m", items, store, [exact_match()], enough=112, chunk=100, cache_dir=tmp_path, max_tokens=20)
+    assert len(asked) == 200  # two answers to each of the first 100 prompts, and no more

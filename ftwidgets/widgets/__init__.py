@@ -18,6 +18,7 @@ from .job_monitor import JobMonitor
 from .keyboard import KeyboardShortcuts
 from .progress import ProgressBar
 from .review_summary import ReviewSummaryView
+from .search_progress import SearchProgress
 from .split_view import SplitView
 from .trained_tokens import TrainedTokens
 from .validation_table import ValidationTable
@@ -36,6 +37,7 @@ __all__ = [
     "KeyboardShortcuts",
     "ProgressBar",
     "ReviewSummaryView",
+    "SearchProgress",
     "SplitView",
     "TrainedTokens",
     "ValidationTable",

@@ -16,6 +16,7 @@ import ipywidgets as w
 
 from ..dataset import DataError, Example
 from ..importers import Conversion, convert_file, csv_columns, detect_format, guess_csv_mapping
+from ..origins import Origins
 from ._html import badge, esc, table
 
 MAX_UPLOAD_BYTES = 50 * 2**20  # a browser upload travels through the kernel's messages: bigger files go by path
@@ -85,6 +86,11 @@ class DataImport(w.VBox):
     def examples(self) -> list[Example]:
         """The converted examples (empty until a file has been converted)."""
         return self.conversion.examples if self.conversion else []
+
+    @property
+    def origins(self) -> Origins | None:
+        """Where each converted example stands in the learner's file (None until a file has been converted)."""
+        return self.conversion.origins(self.source.name) if self.conversion and self.source else None
 
     def load(self, path: str | Path) -> None:
         """Read a file: detect its format, offer the column choice for a CSV, convert what can be converted."""
@@ -189,9 +195,8 @@ class DataImport(w.VBox):
         level = (
             "ok" if conversion.examples and not conversion.rejected else "warning" if conversion.examples else "error"
         )
-        self.message.value = badge(level, conversion.summary().splitlines()[0]) + "".join(
-            f"<div>record {r.record}: {esc(r.reason)}</div>" for r in conversion.rejected[:10]
-        )
+        said = conversion.summary(show=10).splitlines()
+        self.message.value = badge(level, said[0]) + "".join(f"<div>{esc(line.strip())}</div>" for line in said[1:])
         rows = [
             [
                 next((m["content"] for m in ex["messages"] if m["role"] == role), "")

@@ -13,13 +13,15 @@ import ipywidgets as w
 
 from ..cleaning import Cleaned
 from ..findings import Report
+from ..origins import Origins
 from ..validate import validate_file
 from ._html import badge, esc
 
 
 class DropFlagged(w.VBox):
-    def __init__(self, report: Report, on_drop: Callable[[Report], Cleaned]):
-        self.report, self._on_drop = report, on_drop
+    def __init__(self, report: Report, on_drop: Callable[[Report], Cleaned], *, origins: Origins | None = None):
+        self.report, self._on_drop, self.origins = report, on_drop, origins
+        yours = origins.source if origins is not None else "your file"
         self.cleaned: Cleaned | None = None
         self.cleaned_report: Report | None = None
         errors = report.examples - report.usable_examples  # every line with an error, unreadable ones included
@@ -39,8 +41,8 @@ class DropFlagged(w.VBox):
             else badge(
                 "warning",
                 f"{errors} example(s) have errors and {copies} repeat an earlier one "
-                "exactly. Drop them into a new file (yours is never changed), or fix "
-                "them in your file and run step 1 again.",
+                f"exactly. Drop them into a new file ({yours} is never changed), or fix "
+                f"them in {yours} and run step 1 again.",
             )
         )
         self.button.on_click(lambda _: self.drop())
@@ -59,7 +61,7 @@ class DropFlagged(w.VBox):
                 "see its table below the checkpoint.",
             )
         )
-        lines = esc(self.cleaned.summary()).replace("\n", "<br>")
+        lines = esc(self.cleaned.summary(origins=self.origins)).replace("\n", "<br>")
         self.message.value = f"<div>{lines}</div>" + verdict
         self.button.description, self.button.disabled = f"Dropped {self._what}", True  # done: says so, not "Drop"
         return self.cleaned

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipywidgets as w
 
 from ..labels import LabelReport
+from ..origins import Origins
 from ._html import badge, esc
 
 TRAINED = "background:#c8e6c9;color:#1b5e20;border-radius:2px"
@@ -21,18 +22,18 @@ def render_pieces(pieces) -> str:
 
 
 class TrainedTokens(w.VBox):
-    def __init__(self, report: LabelReport):
+    def __init__(self, report: LabelReport, *, origins: Origins | None = None):
         self.report = report
+        where = origins.where if origins is not None else (lambda n: f"line {n}")
+        said = report.summary(where).splitlines()
         level = "ok" if report.ok else "error"
-        head = badge(level, report.summary().splitlines()[0]) + "".join(
-            f"<div>{esc(line.strip())}</div>" for line in report.summary().splitlines()[1:]
-        )
+        head = badge(level, said[0]) + "".join(f"<div>{esc(line.strip())}</div>" for line in said[1:])
         legend = (
             f"<div><span style='{TRAINED}'>highlighted</span>: trained on; <span style='{CONTEXT}'>grey</span>: "
             "context only (system and user turns, replies with weight 0, the template's own tokens)</div>"
         )
         shown = "".join(
-            f"<div><b>line {e.line}</b>: {e.trained_tokens} of {e.total_tokens} tokens train"
+            f"<div><b>{esc(where(e.line))}</b>: {e.trained_tokens} of {e.total_tokens} tokens train"
             f"{render_pieces(e.pieces)}</div>"
             for e in report.examples
             if e.pieces

@@ -8,10 +8,12 @@ ValidationTable(validate_file("data/samples/broken.jsonl"))
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import ipywidgets as w
 
 from ..findings import Finding, Report
+from ..origins import Origins
 from ..safe_files import iter_raw_lines
 from ._html import esc, page_of, table
 
@@ -21,13 +23,18 @@ ALL = "all"
 class ValidationTable(w.VBox):
     """Findings per line with their fix hints; a 100k-example report renders one page at a time."""
 
-    def __init__(self, report: Report, *, page_size: int = 20):
-        self.report = report
+    def __init__(self, report: Report, *, page_size: int = 20, origins: Origins | None = None):
+        self.report, self.origins = report, origins
         self.page_size = page_size
         self._findings = report.sorted_findings()
         counts = report.summary()
+        whose = (
+            f"Places are those of <b>{esc(origins.source)}</b>, the file you brought."
+            if origins is not None
+            else f"Lines are those of <b>{esc(Path(report.path).name)}</b>."
+        )
         self.summary = w.HTML(
-            f"<b>{'VALID' if report.valid else 'INVALID'}</b>: {report.examples:,} examples, "
+            f"<div>{whose}</div><b>{'VALID' if report.valid else 'INVALID'}</b>: {report.examples:,} examples, "
             f"{report.error_count:,} errors, {report.warning_count:,} warnings"
             + (
                 table(
@@ -85,19 +92,30 @@ class ValidationTable(w.VBox):
         if not rows:
             self.table.value = "<i>No findings" + (" match these filters.</i>" if self._findings else ".</i>")
             return
+        place = self.origins.short if self.origins is not None else (lambda n: n if n is not None else "file")
         self.table.value = table(
-            ["line", "message #", "severity", "code", "problem", "fix"],
             [
-                (f.line if f.line is not None else "file", f.message_index, f.severity, f.code, f.message, f.hint)
-                for f in shown
+                "line" if self.origins is None or self.origins.unit == "line" else "record",
+                "message #",
+                "severity",
+                "code",
+                "problem",
+                "fix",
             ],
+            [(place(f.line), f.message_index, f.severity, f.code, f.message, f.hint) for f in shown],
         )
 
     def show_line(self, line: int) -> None:
-        """Show the example on a physical line of the validated file, pretty-printed."""
+        """Show the example on a line of the validated file (with origins: at that place of the learner's file),
+        pretty-printed."""
         if not line:
             self.example.value = ""
             return
+        if self.origins is not None:
+            place, line = line, self.origins.line_of(line)
+            if line is None:
+                self.example.value = f"<i>{place} is not an example of {esc(self.origins.source)} that step 1 kept</i>"
+                return
         for raw in iter_raw_lines(self.report.path):
             if raw.line == line:
                 text = raw.data.decode("utf-8", errors="replace")

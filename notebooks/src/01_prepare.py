@@ -82,6 +82,7 @@ assert len(examples) >= 100, "Fewer than 100 examples: collect more before fine-
 out = workbook.work_dir("01_prepare") / "dataset.jsonl"
 inputs = [*filter(None, [importer.source]), *(workbook.SAMPLES / t.sample for t in TASKS.values() if t.sample)]
 write_jsonl(out, examples, overwrite=True, protect=inputs)  # never over a file you brought, nor a sample
+workbook.record_origins(importer.origins if importer.examples else None)  # step 2 names your own lines
 workbook.write_manifest("01_prepare", dataset=out.name, examples=len(examples), task=task.name)
 
 # %% [markdown]

@@ -18,11 +18,13 @@ dataset
 ValidationTable(validate_file(workbook.SAMPLES / "broken.jsonl"))
 
 # %% [markdown]
-# Now your dataset: errors block training, warnings are worth reading.
+# Now your dataset: errors block training, warnings are worth reading. If you brought your own file, every place is
+# a line (or a record) of that file, the one you would open to fix it.
 
 # %%
 report = validate_file(dataset)
-ValidationTable(report)
+origins = workbook.origins_of(dataset)  # where step 1's examples stand in your file (None for a sample)
+ValidationTable(report, origins=origins)
 
 # %% [markdown]
 # **A way on.** Examples with errors, and exact repeats of an earlier example, can be dropped with one click into a
@@ -30,7 +32,7 @@ ValidationTable(report)
 # again, and the next steps use it. Or fix your file and run step 1 again.
 
 # %%
-way_on = DropFlagged(report, on_drop=workbook.drop_flagged_examples)
+way_on = DropFlagged(report, on_drop=workbook.drop_flagged_examples, origins=origins)
 way_on
 
 # %% [markdown]
@@ -47,7 +49,7 @@ on_openai = os.environ.get("FTW_BACKEND", "engine") in ("openai", "azure")
 labelled = dataset
 # on the engine, `ftw labels` in a process of its own
 labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)
-TrainedTokens(labels)
+TrainedTokens(labels, origins=origins)
 
 # %% [markdown]
 # Tokens, cost, lengths, duplicates, diversity and the fact-versus-style verdict:
@@ -94,9 +96,11 @@ assert report.valid, (f"{report.error_count} error(s) are listed above: press th
                       "those examples, or fix your file and run step 1 again.")
 if dataset != labelled:  # the cleaned file: its own trained tokens
     labels = openai_label_report(dataset) if on_openai else engine_label_report(dataset)
-assert labels.ok, f"Examples on lines {labels.untrained_lines} train on nothing: give their replies a weight of 1."
+assert labels.ok, "Some examples train on nothing (above, each with its line and why): fix them, or press Drop."
 assert not report.quality["fact_verdict"]["looks_like_facts"], "This data teaches facts: use retrieval (RAG) instead."
-if grader_setup is not None:
+
+# %%
+if grader_setup is not None:  # your own data: every reference passes the graders that will measure your models
     if grader_setup.dataset != dataset:  # the cleaned file: your graders previewed on its own references
         grader_setup.use(dataset)
     assert grader_setup.ok, "A grader fails some of your own reference answers (see above): change it before training."

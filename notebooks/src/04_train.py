@@ -59,26 +59,30 @@ TrainedTokens(labels)
 # ## First, a small search
 #
 # A few learning rates, one epoch each on a subset (100 examples, 16 for validation), compared by **validation** loss
-# (never test data). The panel below opens at the winner; change it if you like, then train the main job on the whole
-# split.
+# (never test data). Each job shows its progress as it trains. The panel below opens at the winner; change it if you
+# like, then train the main job on the whole split.
 
 # %%
-from ftwidgets.training import best_by_validation, grid_search
+from IPython.display import display
 from ftwidgets.machine import cuda_available
+from ftwidgets.training import best_by_validation, grid_search, search_edge
+from ftwidgets.widgets import SearchProgress, charts
 multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if cuda_available() else (0.5, 1.0, 2.0)
 grid = [{"n_epochs": 1, "learning_rate_multiplier": m} for m in multipliers]
 sub_train, sub_valid = here / "grid_train.jsonl", here / "grid_valid.jsonl"
 write_jsonl(sub_train, train[:100], overwrite=True); write_jsonl(sub_valid, valid[:16], overwrite=True)
 search_model = ftwidgets.base_model(BACKEND)  # the engine's SmolLM2, or gpt-4o-mini on OpenAI and Azure
+search = SearchProgress(client, len(grid)); display(search)  # job k of n, its progress and time left
 results = grid_search(client, sub_train, sub_valid, grid, base={"model": search_model, "seed": 42},
-                      state_dir=workbook.work_dir("04_train"))
+                      state_dir=workbook.work_dir("04_train"), on_job=search.start)
 
 # %%
-from ftwidgets.widgets import charts
 best = best_by_validation(results)
+search.finish(results, best)
 charts.show(charts.search_losses(results, best))  # each setting's validation loss by step, the winner's line bold
 print(f"best by validation loss: lr x{best.settings['learning_rate_multiplier']} ({best.final_valid_loss:.3f}); "
       "the panel below starts there")
+print(search_edge(results, best) or "The winner sits inside the searched range.")  # at its edge: what that means
 
 # %% [markdown]
 # ## The main job

@@ -42,7 +42,9 @@ print(f"{len(prompts)} prompts from the training and validation splits, none of 
 # prefers the right final answer, and between two answers alike in that, the one with more right sums in its steps.
 # Prompts are sampled until 112 pairs have a winner (100 to train on, a tenth more to validate on): 100 first, then
 # as many as the rest needs at the rate seen so far, since sampling is the slowest part of this step. A prompt whose
-# two answers come out the same has nothing to prefer and is left out.
+# two answers come out the same has nothing to prefer and is left out. When the first 100 show that all your prompts
+# cannot give enough pairs with a winner, the step stops there, with the numbers and the ways on, rather than sample
+# for minutes that cannot end in training.
 
 # %%
 from IPython.display import display

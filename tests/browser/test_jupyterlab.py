@@ -162,7 +162,9 @@ def browser():
         b.close()
 
 
-def _run_all(page, lab, notebook: str, timeout_s: float):
+def _run_all(page, lab, notebook: str, timeout_s: float, checkpoint_fails: str | None = None):
+    """Open `notebook` and run every cell; no cell may fail, but for a checkpoint whose message holds
+    `checkpoint_fails` (a learner's data that needs the step's way on first)."""
     url, token, memory = lab
     memory.phase = notebook  # the session's memory is reported notebook by notebook
     page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}&reset")  # reset: no tabs restored from before
@@ -185,6 +187,9 @@ def _run_all(page, lab, notebook: str, timeout_s: float):
         page.screenshot(path=str(SHOTS / f"{notebook}-timeout.png"), full_page=True)
         raise
     tracebacks = page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").all_inner_texts()
+    if checkpoint_fails is not None:
+        assert len(tracebacks) == 1 and checkpoint_fails in tracebacks[0], tracebacks
+        tracebacks = []
     assert not tracebacks, tracebacks[:1]
     noise = [
         t
@@ -256,7 +261,7 @@ def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
     preview.get_by_text("Could you send me the report now, please?", exact=False).first.wait_for(timeout=30_000)
     said = importer.inner_text()
     assert "160 records read as csv: 158 converted, 2 reported" in said, said
-    assert "record 159: 'polite' is empty" in said and "record 160: 'blunt' is empty" in said, said
+    assert "record 159 (row 160): 'polite' is empty" in said and "record 160 (row 161): 'blunt' is empty" in said, said
     assert preview.locator("td").all_inner_texts()[0] == "You rewrite blunt messages politely."
     importer.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "01_prepare_upload.png"))
@@ -471,28 +476,56 @@ def test_07_trains_on_facts_with_every_kernel_open(browser, lab):
     page.close()
 
 
-def test_a_learners_own_extraction_file_is_measured_by_field_graders(browser, lab, work_dir):
-    """A learner's own JSONL of orders (a message in, a JSON object out), named by its path in step 1: step 2
-    proposes valid JSON, the whole object and each field as graders, and shows each passing the file's own
-    references, before any training."""
+def test_a_learners_own_extraction_file_keeps_its_lines_and_gets_field_graders(browser, lab, work_dir, tmp_path):
+    """A learner's own JSONL of orders (a message in, a JSON object out) with a line that is not JSON (3), an order
+    with no reply (41), an empty answer (61) and a repeat (81): steps 1 and 2, the trained-token view and the Drop
+    report name those lines of the learner's file, one true cause each, although step 1's rewritten file has them
+    one line higher. Then step 2 proposes valid JSON, the whole object and each field as graders, each passing the
+    file's own references."""
+    orders = (ROOT / "data" / "samples" / "own_orders.jsonl").read_text().splitlines()
+    lines = list(orders)
+    lines.insert(2, '{"messages": [{"role": "user", "content": "two lattes"')  # cut short: not JSON
+    no_reply = json.loads(lines[40])
+    lines[40] = json.dumps({"messages": no_reply["messages"][:-1]})  # ends on the user's turn
+    empty = json.loads(lines[60])
+    empty["messages"][-1]["content"] = ""
+    lines[60] = json.dumps(empty)
+    lines[80] = lines[79]  # an exact repeat of the line before
+    mine = tmp_path / "my_orders.jsonl"
+    mine.write_text("\n".join(lines) + "\n")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "01_prepare.ipynb", timeout_s=300)
     importer = page.locator(".widget-vbox").filter(has=page.locator(".widget-upload")).first
-    importer.locator(".widget-text").filter(has=page.locator("label", has_text="Path")).locator("input").fill(
-        str(ROOT / "data" / "samples" / "own_orders.jsonl")
-    )
+    importer.locator(".widget-text").filter(has=page.locator("label", has_text="Path")).locator("input").fill(str(mine))
     importer.get_by_role("button", name="Use this file").click()
-    importer.get_by_text("300 converted", exact=False).wait_for(timeout=30_000)
+    importer.get_by_text("301 records read as chat: 300 converted, 1 reported", exact=False).wait_for(timeout=30_000)
+    assert "line 3: not JSON" in importer.inner_text()
     _run_from(page, "How a CSV converts", "300 examples from", timeout_s=120)
     page.close()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    _run_all(page, lab, "02_validate.ipynb", timeout_s=300)
+    _run_all(page, lab, "02_validate.ipynb", timeout_s=300, checkpoint_fails="error(s) are listed above")
+    findings = page.locator(".widget-html").filter(has=page.locator("th", has_text="problem")).nth(1)
+    assert "my_orders.jsonl" in page.get_by_text("the file you brought", exact=False).first.inner_text()
+    rows = {row.split("\t")[0].strip(): row for row in findings.locator("tbody tr").all_inner_texts()}
+    assert "example_missing_assistant_message" in rows["41"] and "missing_content" in rows["61"], rows
+    trained = page.get_by_text("trains on no token", exact=False).first.inner_text()
+    assert trained.startswith("line 41 of my_orders.jsonl") and "no assistant reply" in trained, trained
+    page.screenshot(path=str(SHOTS / "02_validate_own_lines.png"))
+    drop = page.get_by_role("button", name="Drop 2 with errors and 1 duplicates")
+    drop.scroll_into_view_if_needed()
+    drop.click()
+    said = page.get_by_text("(my_orders.jsonl is unchanged)", exact=False).first
+    said.wait_for(timeout=60_000)
+    dropped = said.locator("xpath=..").inner_text()
+    assert "line 41 of my_orders.jsonl" in dropped and "line 61 of my_orders.jsonl" in dropped, dropped
+    assert "duplicates dropped: line 81 of my_orders.jsonl" in dropped, dropped
+    _run_from(page, "Checkpoint", "dataset.cleaned.jsonl passed every rule: 297 examples", timeout_s=180)
     graders = page.locator(".widget-vbox").filter(has=page.get_by_text("Graders for", exact=False)).last
-    graders.get_by_text("proposed from your reference answers", exact=False).wait_for(timeout=30_000)
-    rows = graders.locator("tbody tr").all_inner_texts()
-    names = [row.split("\t")[0].strip() for row in rows]
-    assert names[:3] == ["valid JSON", "exact match", "field name"] and "field pickup_time" in names, rows
-    assert all("100% of 300" in row for row in rows), rows  # every reference passes its own graders
+    graders.get_by_text("every reference answer passes all 8 graders", exact=False).wait_for(timeout=30_000)
+    grader_rows = graders.locator("tbody tr").all_inner_texts()
+    names = [row.split("\t")[0].strip() for row in grader_rows]
+    assert names[:3] == ["valid JSON", "exact match", "field name"] and "field pickup_time" in names, grader_rows
+    assert all("100% of 297" in row for row in grader_rows), grader_rows  # every reference passes its own graders
     graders.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "02_validate_graders.png"))
     saved = json.loads((work_dir / "02_validate" / "graders.json").read_text())

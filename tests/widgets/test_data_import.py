@@ -89,8 +89,8 @@ def test_columns_whose_names_say_nothing_convert_nothing_until_chosen(tmp_path):
     widget.default_system.value = "You rewrite blunt messages politely."
     widget.convert.click()
     assert len(widget.examples) == 10 and "12 records read as csv: 10 converted, 2 reported" in widget.message.value
-    assert "record 11: &#x27;polite&#x27; is empty" in widget.message.value
-    assert "record 12: &#x27;blunt&#x27; is empty" in widget.message.value
+    assert "record 11 (row 12): &#x27;polite&#x27; is empty" in widget.message.value
+    assert "record 12 (row 13): &#x27;blunt&#x27; is empty" in widget.message.value
     assert widget.examples[0]["messages"][0] == {"role": "system", "content": "You rewrite blunt messages politely."}
 
 

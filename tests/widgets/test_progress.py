@@ -31,3 +31,23 @@ def test_evaluate_reports_to_the_bar(client, tmp_path):
     items = to_eval_items(load_jsonl(SAMPLES / "math_tutor.jsonl")[:3])
     evaluate(client, items, {"base": "smollm2-135m-instruct"}, cache_dir=tmp_path, max_tokens=4, on_progress=bar.update)
     assert bar.bar.value == bar.bar.max == 3 and bar.text.value == "base: all 3 answers in"
+
+
+def test_a_batch_that_arrives_at_once_does_not_make_the_time_left_seconds(monkeypatch):
+    """32 answers of one batch land together after a minute: the pace counts from when the work began, so the bar
+    says about a minute is left, not "about 1 s" (the time from the first answer to the 32nd)."""
+    from ftwidgets.widgets import progress as module
+
+    now = [0.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    bar = ProgressBar()
+    now[0] = 60.0
+    for done in range(1, 33):
+        now[0] += 0.001
+        bar.update("base", done, 64)
+    assert bar.text.value == "base: 32 of 64, about 60 s left"
+    now[0] = 130.0
+    bar.update("base", 64, 64)
+    now[0] = 190.0
+    bar.update("fine_tuned", 16, 64)  # its work began when the base model's ended: 60 s for 16
+    assert bar.text.value == "fine_tuned: 16 of 64, about 3 min left"
