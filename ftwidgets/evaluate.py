@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -149,11 +150,38 @@ class Generation:
     text: str
     error: str | None = None
     cached: bool = False
+    prompt_tokens: int | None = None  # as the backend counted them (its usage), where it said
+    completion_tokens: int | None = None
+    seconds: float | None = None  # from sending the request to its answer: what a user waits
+
+
+@dataclass(frozen=True)
+class System:
+    """One system step 5 compares: a model, prompted as the test item says (zero-shot) or with `shots`, worked
+    examples from the training split put before the question (few-shot prompting, the baseline to beat)."""
+
+    model: str
+    shots: tuple[tuple[str, str], ...] = ()  # (user, assistant) turns from the training split
+
+    @property
+    def prompting(self) -> str:
+        return f"{len(self.shots)} examples in the prompt" if self.shots else "zero-shot"
+
+    def messages(self, item: EvalItem) -> list[dict[str, Any]]:
+        """The item's prompt with the shots after its system message, as alternating user and assistant turns."""
+        if not self.shots:
+            return item.messages
+        system = [m for m in item.messages if m.get("role") == "system"][:1]
+        rest = [m for m in item.messages if m.get("role") != "system"]
+        turns = [
+            {"role": r, "content": c} for user, answer in self.shots for r, c in (("user", user), ("assistant", answer))
+        ]
+        return [*system, *turns, *rest]
 
 
 def generate(
     client: Any,
-    model: str,
+    model: str | System,
     items: Sequence[EvalItem],
     *,
     cache: OutputCache,
@@ -173,6 +201,8 @@ def generate(
     """
     import openai
 
+    system = model if isinstance(model, System) else System(model)
+    model = system.model
     caller = client.with_options(max_retries=retries) if hasattr(client, "with_options") else client
     params = {"max_tokens": max_tokens, "temperature": temperature, "seed": seed}
     results: list[Generation | None] = [None] * len(items)
@@ -181,19 +211,34 @@ def generate(
 
     def one(i: int) -> None:
         item = items[i]
-        key = OutputCache.key(model, item.messages, params)
+        messages = system.messages(item)
+        key = OutputCache.key(model, messages, params)
         hit = cache.get(key)
         try:
             if hit is not None:
-                results[i] = Generation(hit["text"], cached=True)
+                results[i] = Generation(
+                    hit["text"], None, True, hit.get("prompt_tokens"), hit.get("completion_tokens"), hit.get("seconds")
+                )
             else:
-                reply = caller.chat.completions.create(model=model, messages=item.messages, **params)
+                started = time.perf_counter()
+                reply = caller.chat.completions.create(model=model, messages=messages, **params)
+                seconds = time.perf_counter() - started
                 text = reply.choices[0].message.content or ""
+                usage = getattr(reply, "usage", None)
+                tokens = (usage.prompt_tokens, usage.completion_tokens) if usage is not None else (None, None)
                 cache.put(
                     key,
-                    {"model": model, "item": item.id, "text": text, "finish_reason": reply.choices[0].finish_reason},
+                    {
+                        "model": model,
+                        "item": item.id,
+                        "text": text,
+                        "finish_reason": reply.choices[0].finish_reason,
+                        "prompt_tokens": tokens[0],
+                        "completion_tokens": tokens[1],
+                        "seconds": seconds,
+                    },
                 )
-                results[i] = Generation(text)
+                results[i] = Generation(text, None, False, tokens[0], tokens[1], seconds)
         except openai.APIStatusError as exc:
             results[i] = Generation("", error=f"{exc.status_code}: {exc.message}")
         except openai.APIError as exc:  # no answer at all (connection, timeout) after the client's retries
@@ -215,9 +260,25 @@ class Evaluation:
     items: list[EvalItem]
     models: dict[str, str]
     outputs: dict[str, list[Generation]]
+    prompting: dict[str, str] = field(default_factory=dict)  # label -> "zero-shot" or "4 examples in the prompt"
 
     def answers(self, label: str) -> list[str]:
         return [g.text for g in self.outputs[label]]
+
+    def usage(self, label: str) -> dict[str, float | None]:
+        """A system's mean prompt and answer tokens per request and its mean seconds per answer (None where the
+        backend did not say)."""
+
+        def mean(values: list) -> float | None:
+            known = [v for v in values if v is not None]
+            return sum(known) / len(known) if known else None
+
+        gens = self.outputs[label]
+        return {
+            "prompt_tokens": mean([g.prompt_tokens for g in gens]),
+            "completion_tokens": mean([g.completion_tokens for g in gens]),
+            "seconds": mean([g.seconds for g in gens]),
+        }
 
     def errors(self) -> dict[str, int]:
         return {label: sum(g.error is not None for g in gens) for label, gens in self.outputs.items()}
@@ -229,13 +290,14 @@ class Evaluation:
             [self.items[i] for i in keep],
             dict(self.models),
             {label: [gens[i] for i in keep] for label, gens in self.outputs.items()},
+            dict(self.prompting),
         )
 
     def save(self, path: str | os.PathLike) -> Path:
         """One line per test item with the prompt, the reference and each model's answer (what review reads)."""
         path = Path(path)
         with atomic_write(path) as fh:
-            fh.write(dump_json({"models": self.models}) + b"\n")
+            fh.write(dump_json({"models": self.models, "prompting": self.prompting}) + b"\n")
             for i, item in enumerate(self.items):
                 fh.write(
                     dump_json(
@@ -273,25 +335,32 @@ class Evaluation:
             )
             for label in models:
                 outputs[label].append(Generation(rec["answers"][label], rec.get("errors", {}).get(label), cached=True))
-        return cls(items, models, outputs)
+        return cls(items, models, outputs, dict(lines[0].get("prompting") or {}))
 
 
 def evaluate(
     client: Any,
     items: Sequence[EvalItem],
-    models: Mapping[str, str],
+    models: Mapping[str, str | System],
     *,
     cache_dir: str | os.PathLike,
     on_progress: Callable[[str, int, int], None] | None = None,
     **generate_kw: Any,
 ) -> Evaluation:
-    """Answers from each model (e.g. ``{"base": ..., "fine_tuned": ...}``) to the same test prompts."""
+    """Answers from each system to the same test prompts: a model by name (e.g. ``{"base": ..., "fine_tuned":
+    ...}``), or a `System` that prompts it with examples (``"few_shot": few_shot_system(...)``)."""
     cache = OutputCache(Path(cache_dir) / "answers.jsonl")
+    systems = {label: m if isinstance(m, System) else System(m) for label, m in models.items()}
     outputs = {}
-    for label, model in models.items():
+    for label, system in systems.items():
         progress = (lambda d, n, label=label: on_progress(label, d, n)) if on_progress else None
-        outputs[label] = generate(client, model, items, cache=cache, on_progress=progress, **generate_kw)
-    return Evaluation(list(items), dict(models), outputs)
+        outputs[label] = generate(client, system, items, cache=cache, on_progress=progress, **generate_kw)
+    return Evaluation(
+        list(items),
+        {label: s.model for label, s in systems.items()},
+        outputs,
+        {label: s.prompting for label, s in systems.items()},
+    )
 
 
 @dataclass(frozen=True)
@@ -374,11 +443,13 @@ class Comparison:
             "verdict": self.verdict(),
         }
 
-    def save(self, folder: str | os.PathLike) -> dict[str, Path]:
+    def save(self, folder: str | os.PathLike, **sections: Any) -> dict[str, Path]:
+        """``comparison.json`` (with further `sections`, such as step 5's ``worth_it`` and ``forgetting``) and
+        ``per_example.csv``."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {"comparison": folder / "comparison.json", "per_example": folder / "per_example.csv"}
-        paths["comparison"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        paths["comparison"].write_text(json.dumps({**self.to_dict(), **sections}, indent=2) + "\n")
         self.per_example().to_csv(paths["per_example"], index=False)
         return paths
 

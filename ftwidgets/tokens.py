@@ -58,6 +58,33 @@ TRAINING_PRICE_PER_1M: dict[str, float] = {
 }
 
 
+# What answering costs, in USD per 1M tokens (input, output), from the same pricing page on the same date: a
+# fine-tuned model is billed at its own, higher rate (the key ``ft:`` + base). Step 5 weighs prompting with examples
+# (more input tokens at the base rate) against fine-tuning (fewer tokens at the fine-tuned rate).
+INFERENCE_PRICE_PER_1M: dict[str, tuple[float, float]] = {
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "ft:gpt-4.1-nano": (0.20, 0.80),
+    "ft:gpt-4.1-mini": (0.80, 3.20),
+    "ft:gpt-4.1": (3.00, 12.00),
+    "ft:gpt-4o-mini": (0.30, 1.20),
+    "ft:gpt-4o": (3.75, 15.00),
+}
+
+
+def answer_cost(model: str, prompt_tokens: float, completion_tokens: float) -> float | None:
+    """What one answer costs on a hosted backend that prices `model` (None where no price applies: the embedded
+    engine charges nothing, an unknown model has no price here)."""
+    key = ("ft:" if model.startswith("ft:") else "") + _base_model_name(model)
+    price = _longest_prefix(INFERENCE_PRICE_PER_1M, key)
+    if price is None:
+        return None
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
 def _longest_prefix(table: Mapping[str, Any], model: str) -> Any:
     best = None
     for prefix in table:

@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluated = _manifest(work, "05_evaluate")
     if evaluated:
         lines += ["", "## Evaluation (step 5)", "", "```", evaluated.get("verdict", ""), "```"]
+        lines += [f"- against prompting with examples: {evaluated['worth_it']}"] if evaluated.get("worth_it") else []
+        lines += [f"- {evaluated['forgetting']}"] if evaluated.get("forgetting") else []
     reviewed = _manifest(work, "06_review")
     if reviewed:
         lines += [

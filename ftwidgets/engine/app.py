@@ -23,7 +23,7 @@ from .. import disk
 from .contract import now
 from .jobs import JobRunner
 from .protocol import APIError, error_body
-from .routes import Engine, chat_completions, files, fine_tuning, graders, responses, served_models
+from .routes import Engine, chat_completions, completions, files, fine_tuning, graders, responses, served_models
 from .serving import Generator
 from .settings import EngineSettings
 from .store import NotFound, Store
@@ -99,6 +99,7 @@ def create_app(data_dir: str | Path, *, api_key: str, settings: EngineSettings |
         graders.router,
         served_models.router,
         chat_completions.router,
+        completions.router,
         responses.router,
     ):
         app.include_router(router)

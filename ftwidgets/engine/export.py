@@ -411,7 +411,14 @@ def workbook_verdict(model: str) -> str | None:
         comparison = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return comparison.get("verdict") if model in (comparison.get("models") or {}).values() else None
+    if model not in (comparison.get("models") or {}).values():
+        return None
+    said = [comparison.get("verdict") or ""]
+    if (worth := comparison.get("worth_it")) and worth.get("verdict"):
+        said.append(f"Against prompting the base model with examples: {worth['verdict']}")
+    if (broke := comparison.get("forgetting")) and broke.get("sentence"):
+        said.append(broke["sentence"])
+    return "\n\n".join(said)
 
 
 def workbook_graders(model: str) -> Path | None:

@@ -208,3 +208,16 @@ class GraderRun(BaseModel):
 
 class GraderValidate(BaseModel):
     grader: dict[str, Any]
+
+
+class CompletionCreate(BaseModel):
+    """``POST /v1/completions`` (OpenAI's legacy text completions), served for one use: scoring a text, as
+    ``echo=True, max_tokens=0, logprobs=0`` asks (each token's log-probability, the first None)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(min_length=1, max_length=512)
+    prompt: str | list[str]
+    max_tokens: int | None = Field(default=16, ge=0, le=4096)
+    echo: bool | None = False
+    logprobs: int | None = Field(default=None, ge=0, le=5)
+    stream: bool | None = False

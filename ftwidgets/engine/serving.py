@@ -43,12 +43,21 @@ class GenRequest:
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
     stream: bool = False
+    text: str | None = None  # a text to score (the completions endpoint's echo): its tokens' log-probabilities
     future: Future = field(default_factory=Future)
     pieces: queue.Queue[str | None] | None = None
+
+    def size(self) -> int:
+        """What a request weighs in a batch, in tokens: its text (about four characters a token) and the answer it
+        may grow to. The models' memory grows with the batch's rows times their length (each row's cache), so long
+        prompts batch fewer at a time (`Generator.max_batch_tokens`)."""
+        text = self.text if self.text is not None else "".join(str(m.get("content") or "") for m in self.messages)
+        return len(text) // 4 + self.max_new_tokens
 
     def key(self) -> tuple:
         greedy = self.temperature == 0
         return (
+            self.text is not None,
             self.base,
             self.adapter,
             greedy,
@@ -65,6 +74,8 @@ class GenResult:
     finish_reason: str  # "stop" or "length"
     prompt_tokens: int
     completion_tokens: int
+    tokens: list[str] | None = None  # a scored text's tokens, and each one's log-probability given those before it
+    token_logprobs: list[float] | None = None
 
 
 class Generator:
@@ -76,12 +87,16 @@ class Generator:
         threads: int | None = None,
         cpu_bf16: bool = True,
         max_batch: int = 32,
+        max_batch_tokens: int = 8 * 1024,
         max_wait: float = 0.02,
         max_gather: float = 0.25,
         max_adapters: int = 8,
         idle_release: float | None = 120.0,
     ):
         self.max_batch = max_batch
+        # 32 short prompts batch whole; 32 few-shot prompts of 900 tokens held a 1.36 GB models' process (their
+        # caches), so a batch also stops at this many tokens of prompt and answer (`GenRequest.size`)
+        self.max_batch_tokens = max_batch_tokens
         self.max_wait = max_wait  # the longest pause between two requests of one batch
         # the longest a batch waits for more requests in all: 0.25 s gathers a thread pool's whole wave
         # (1.70x on an evaluation, benchmarks/eval_speed.py)
@@ -149,8 +164,14 @@ class Generator:
                 self._serve([first])
                 continue
             batch = [first]
+            weight = first.size()
+            for waiting in list(pending):  # requests set aside by an earlier batch (it was full) join this one first
+                if len(batch) < self.max_batch and self._joins(first, waiting, weight):
+                    batch.append(waiting)
+                    weight += waiting.size()
+                    pending.remove(waiting)
             cap = time.monotonic() + self.max_gather
-            while len(batch) < self.max_batch:
+            while len(batch) < self.max_batch and weight < self.max_batch_tokens:
                 # gather while requests keep coming (a client's thread pool sends its next wave a few ms apart)
                 timeout = min(self.max_wait, cap - time.monotonic())
                 try:
@@ -160,11 +181,16 @@ class Generator:
                 if nxt is None or nxt is _RELEASE:
                     self._queue.put(nxt)  # handled in turn, after this batch
                     break
-                if not nxt.stream and nxt.key() == first.key():
+                if self._joins(first, nxt, weight):
                     batch.append(nxt)
+                    weight += nxt.size()
                 else:
                     pending.append(nxt)
             self._serve(batch)
+
+    def _joins(self, first: GenRequest, other: GenRequest, weight: int) -> bool:
+        """Whether `other` may join the batch `first` started: the same model and settings, within the budget."""
+        return not other.stream and other.key() == first.key() and weight + other.size() <= self.max_batch_tokens
 
     def _serve(self, batch: list[GenRequest]) -> None:
         try:
@@ -237,6 +263,9 @@ class ChatModels:
 
         first = batch[0]
         model, tok, ctx = self._with_adapter(first.base, first.adapter)
+        if first.text is not None:
+            with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
+                return [_scored(model, tok, r.text) for r in batch]
         prompts = [prompt_ids(tok, r.messages) for r in batch]
         # in half precision the CPU keeps a compiled kernel and a weight copy per matrix shape (see
         # models.HALF_PRECISION_ROWS): widths rounded up keep a long-lived engine from collecting them
@@ -254,6 +283,21 @@ class ChatModels:
                 limits = [r.max_new_tokens for r in batch]
                 generated = decode(model, ids, mask, limits, set(eos), temperature=first.temperature, top_p=first.top_p)
         return [_answer(generated[k], r, len(prompts[k]), tok, eos) for k, r in enumerate(batch)]
+
+
+def _scored(model, tok, text: str) -> GenResult:
+    """A text's tokens and their log-probabilities under `model`, each given those before it and the first given the
+    start of a text (the tokenizer's beginning token), so every token has one; one text at a time (the logits of a
+    whole batch over a 49k vocabulary would take hundreds of MB), in float32 whatever the model's precision."""
+    import torch
+
+    ids = tok(text, add_special_tokens=False).input_ids
+    if not ids:
+        return GenResult(text, "length", 0, 0, [], [])
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    logits = model(input_ids=torch.tensor([[start, *ids]], device=model.device)).logits[0, :-1].float()
+    picked = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(ids, device=model.device)[:, None])[:, 0]
+    return GenResult(text, "length", len(ids), 0, [tok.decode([i]) for i in ids], picked.tolist())
 
 
 def _left_padded(prompts: list[list[int]], width: int, pad: int, device: str):

@@ -22,6 +22,7 @@ from .search_progress import SearchProgress
 from .split_view import SplitView
 from .trained_tokens import TrainedTokens
 from .validation_table import ValidationTable
+from .worth_it_view import WorthItView
 
 __all__ = [
     "ABReview",
@@ -41,4 +42,5 @@ __all__ = [
     "SplitView",
     "TrainedTokens",
     "ValidationTable",
+    "WorthItView",
 ]

@@ -36,6 +36,19 @@ models = {"base": trained.get("base_model", ftwidgets.DEFAULT_BASE_MODEL), "fine
 len(items), models
 
 # %% [markdown]
+# **The strongest cheap baseline: prompting with examples.** Before fine-tuning, every serious team tries the base
+# model with instructions and a few worked examples in its prompt. Here the base model gets as many examples from your
+# **training** split as fit its prompt (the same ones for every test item, after the same system prompt). Fine-tuning
+# is worth it when it beats that, or matches it with shorter prompts, less time and a lower bill.
+
+# %%
+from ftwidgets.dataset import load_jsonl
+from ftwidgets.worth_it import few_shot_system
+few_shot = few_shot_system(models["base"], load_jsonl(split / "train.jsonl"), items, max_tokens=task.max_tokens)
+models = {"base": models["base"], "few_shot": few_shot, "fine_tuned": tuned}
+print(f"few-shot: {few_shot.model} with {few_shot.prompting}")
+
+# %% [markdown]
 # **Metrics**, the task's own. Math tutor: format compliance (the taught `Step 1: ... Answer: N` shape), answer
 # accuracy (the final number), and two overlap scores. Support routing: valid JSON, label accuracy (category and
 # priority both right), and each label on its own. Your own data: the graders you saved in step 2 (valid JSON and each
@@ -52,8 +65,8 @@ if os.environ.get("FTW_JUDGE_MODEL"):
 [m.name for m in metrics]
 
 # %% [markdown]
-# Both models answer every test prompt, 32 requests at a time (the embedded engine batches them). Answers are saved as
-# they arrive: re-running this cell after a crash only asks for the missing ones.
+# The three systems answer every test prompt, 32 requests at a time (the embedded engine batches them). Answers are
+# saved as they arrive: re-running this cell after a crash only asks for the missing ones.
 
 # %%
 from IPython.display import display
@@ -75,14 +88,42 @@ ComparisonView(comparison)
 print(comparison.verdict())
 
 # %% [markdown]
+# **Was it worth it?** The three systems side by side on the task's key metrics, with what each costs per answer:
+# prompt tokens, seconds, and what a hosted backend would charge (the embedded engine charges nothing). Then the
+# fine-tuned model against the few-shot one, item by item, with the same paired statistics.
+#
+# **What did it break?** A model tuned on one format may force it onto every question. Both models answer 20 everyday
+# prompts (with your system prompt: the one you will deploy), each checked by a rule, and read 15 passages of everyday
+# text, whose loss rises when the model's general language has moved.
+
+# %%
+from ftwidgets.forgetting import check_forgetting
+from ftwidgets.graders import Grading
+from ftwidgets.widgets import WorthItView
+from ftwidgets.worth_it import worth_it
+worth = worth_it(evaluation, metrics, task.key_metrics)
+trained_system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
+task_format = next((m for m in metrics if m.name == task.key_metrics[0] and m.kind in ("pass", "auto")), None)
+with Grading() as grading:
+    forgetting = check_forgetting(client, {"base": models["base"], "fine_tuned": tuned}, system=trained_system,
+                                  grading=grading, cache_dir=workbook.work_dir("05_evaluate"), task_format=task_format)
+WorthItView(worth, forgetting)
+
+# %%
+print(worth.verdict())
+print(forgetting.sentence())
+
+# %% [markdown]
 # ### Checkpoint
 
 # %%
 assert not any(evaluation.errors().values()), "Some answers failed to generate: read the errors above and re-run."
 assert {r.metric for r in comparison.results} >= set(task.key_metrics), "Compare on the task's own metrics."
+assert {"base", "few_shot", "fine_tuned"} <= set(evaluation.outputs), "Compare with the few-shot baseline too."
 evaluation.save(workbook.work_dir("05_evaluate") / "outputs.jsonl")
-comparison.save(workbook.work_dir("05_evaluate"))
-workbook.write_manifest("05_evaluate", models=models, items=len(items), verdict=comparison.verdict())
+comparison.save(workbook.work_dir("05_evaluate"), worth_it=worth.to_dict(), forgetting=forgetting.to_dict())
+workbook.write_manifest("05_evaluate", models=evaluation.models, items=len(items), verdict=comparison.verdict(),
+                        worth_it=worth.verdict(), forgetting=forgetting.sentence().split("\n")[0])
 
 # %% [markdown]
 # **Try it yourself: the playground.** Type any prompt: the base model and the fine-tuned one answer side by side,
@@ -92,7 +133,6 @@ workbook.write_manifest("05_evaluate", models=models, items=len(items), verdict=
 
 # %%
 from ftwidgets.widgets import ChatCompare
-trained_system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
 playground = ChatCompare(client, models=[models["base"], models["fine_tuned"]], labels=["base", "fine-tuned"],
                          system=trained_system, review_queue=workbook.review_queue_file())
 playground

@@ -81,8 +81,14 @@ def generation_request(
 
 def answer(e: Engine, req: GenRequest) -> GenResult:
     """A whole (not streamed) answer; a base model that cannot be loaded here is a 503 saying how to get it."""
+    e.generator.submit(req)
+    return settled(req)
+
+
+def settled(req: GenRequest) -> GenResult:
+    """The result of a request already submitted (several are submitted first, so the generator batches them)."""
     try:
-        return e.generator.submit(req).result()
+        return req.future.result()
     except models.ModelUnavailable as exc:
         raise APIError(503, str(exc), code="model_unavailable", type="server_error") from None
 
