@@ -162,10 +162,14 @@ class System:
 
     model: str
     shots: tuple[tuple[str, str], ...] = ()  # (user, assistant) turns from the training split
+    budget: int | None = None  # the prompt budget the shots were chosen to fit (more would not)
 
     @property
     def prompting(self) -> str:
-        return f"{len(self.shots)} examples in the prompt" if self.shots else "zero-shot"
+        if not self.shots:
+            return "zero-shot"
+        fits = f", as many as fit {self.budget} tokens" if self.budget else ""
+        return f"{len(self.shots)} examples in the prompt{fits}"
 
     def messages(self, item: EvalItem) -> list[dict[str, Any]]:
         """The item's prompt with the shots after its system message, as alternating user and assistant turns."""

@@ -51,7 +51,7 @@ def few_shot_system(
     pool = [t for t in (_turns(ex) for ex in train) if t is not None]
     random.Random(seed).shuffle(pool)
     for k in range(min(most, len(pool)), 0, -1):
-        system = System(model, tuple(pool[:k]))
+        system = System(model, tuple(pool[:k]), budget)
         if max(count_message_tokens(system.messages(item)) for item in items) + max_tokens <= budget:
             return system
     return System(model)

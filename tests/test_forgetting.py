@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 from types import SimpleNamespace as NS
 
+import httpx
+import openai
+
 from ftwidgets.forgetting import check_forgetting, general_items, general_passages
 from ftwidgets.graders import Grading
 from ftwidgets.metrics import format_compliance
@@ -52,7 +55,8 @@ class Models:
 
     def score(self, model, prompt, **_):
         if not self.logprobs:
-            raise TypeError("completions are not served here")
+            response = httpx.Response(404, request=httpx.Request("POST", "http://backend/v1/completions"))
+            raise openai.NotFoundError("completions are not served here", response=response, body=None)
         shift = 0.4 if (model != "base" and self.loss_rises) else 0.0
         assert isinstance(prompt, list)  # every passage in one request
         choices = [
@@ -65,19 +69,24 @@ class Models:
         return NS(choices=choices)
 
 
+def forgetting_of(models: Models, tuned: str, cache_dir, system: str | None = None, task_format=None):
+    """The check on the stand-in models: "base" answers plainly, any other name forces the tutor's format."""
+    with Grading() as grading:
+        return check_forgetting(
+            models,
+            {"base": "base", "fine_tuned": tuned},
+            system=system,
+            grading=grading,
+            cache_dir=cache_dir,
+            task_format=task_format,
+            resamples=2000,
+        )
+
+
 def test_a_model_that_forces_its_format_on_everything_is_flagged(tmp_path):
     system = "You are a math tutor. Explain step-by-step."
     assert all(item.messages[0]["content"] == system for item in general_items(system))
-    with Grading() as grading:
-        found = check_forgetting(
-            Models(),
-            {"base": "base", "fine_tuned": "tuned"},
-            system=system,
-            grading=grading,
-            cache_dir=tmp_path,
-            task_format=format_compliance(MATH_FORMAT),
-            resamples=2000,
-        )
+    found = forgetting_of(Models(), "tuned", tmp_path, system, format_compliance(MATH_FORMAT))
     results = {r.metric: r for r in found.comparison.results}
     assert results["general prompts"].baseline == 1.0 and results["general prompts"].candidate < 0.3
     assert results["out of the task's format"].candidate == 0.0 and results["out of the task's format"].p_value < 0.001
@@ -91,15 +100,6 @@ def test_a_model_that_forces_its_format_on_everything_is_flagged(tmp_path):
 
 
 def test_a_model_that_still_answers_plainly_is_not_flagged_and_a_backend_without_logprobs_says_so(tmp_path):
-    models = Models(logprobs=False)
-    with Grading() as grading:
-        found = check_forgetting(
-            models,
-            {"base": "base", "fine_tuned": "base"},
-            system=None,
-            grading=grading,
-            cache_dir=tmp_path,
-            resamples=2000,
-        )
+    found = forgetting_of(Models(logprobs=False), "base", tmp_path)
     assert found.worse() == [] and found.sentence().startswith("Nothing measured got worse beyond chance")
     assert "not measured (the backend gives no log-probabilities of a text" in found.sentence()

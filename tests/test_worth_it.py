@@ -6,15 +6,13 @@ from __future__ import annotations
 import pytest
 
 from ftwidgets.evaluate import EvalItem, Evaluation, Generation, System, to_eval_items
-from ftwidgets.forgetting import check_forgetting
-from ftwidgets.graders import Grading
 from ftwidgets.metrics import exact_match
 from ftwidgets.tokens import count_message_tokens
 from ftwidgets.widgets import WorthItView
 from ftwidgets.worth_it import few_shot_system, system_costs, worth_it
 
 from .conftest import chat
-from .test_forgetting import Models
+from .test_forgetting import Models, forgetting_of
 
 
 def items(n: int = 40) -> list[EvalItem]:
@@ -26,7 +24,7 @@ def test_the_few_shot_prompt_holds_the_most_examples_that_fit():
     test = items(5)
     system = few_shot_system("m", train, test, max_tokens=100, budget=700)
     k = len(system.shots)
-    assert 1 <= k < 8 and system.prompting == f"{k} examples in the prompt"
+    assert 1 <= k < 8 and system.prompting == f"{k} examples in the prompt, as many as fit 700 tokens"
     longest = max(count_message_tokens(system.messages(item)) for item in test)
     assert longest + 100 <= 700
     assert longest + 100 + count_message_tokens([{"role": "user", "content": system.shots[0][0]}]) > 700 or k == 8
@@ -97,15 +95,7 @@ def test_usage_survives_the_answers_file(tmp_path):
 
 def test_the_view_shows_three_systems_their_costs_and_what_broke(tmp_path):
     result = worth_it(evaluation(5, 15, 38), [exact_match()], ["answer accuracy"], resamples=500)
-    with Grading() as grading:
-        broke = check_forgetting(
-            Models(),
-            {"base": "base", "fine_tuned": "tuned"},
-            system=None,
-            grading=grading,
-            cache_dir=tmp_path,
-            resamples=500,
-        )
+    broke = forgetting_of(Models(), "tuned", tmp_path)
     view = WorthItView(result, broke)
     rows = view.systems.value
     assert rows.count("<tr>") == 4 and "few-shot" in rows and "4 examples in the prompt" in rows

@@ -499,8 +499,28 @@ def broken_lines() -> list[bytes]:
     return lines
 
 
-ORDER_NAMES = ["Sam", "Priya", "Jonas", "Mei", "Carlos", "Aisha", "Tom", "Lena", "Kofi", "Yuki", "Omar", "Ines",
-               "Ravi", "Greta", "Luis", "Hana", "Noah", "Zara", "Felix", "Amara"]
+ORDER_NAMES = [
+    "Sam",
+    "Priya",
+    "Jonas",
+    "Mei",
+    "Carlos",
+    "Aisha",
+    "Tom",
+    "Lena",
+    "Kofi",
+    "Yuki",
+    "Omar",
+    "Ines",
+    "Ravi",
+    "Greta",
+    "Luis",
+    "Hana",
+    "Noah",
+    "Zara",
+    "Felix",
+    "Amara",
+]
 DRINKS = ["latte", "cappuccino", "flat white", "americano", "mocha", "espresso", "chai latte", "hot chocolate"]
 SIZES = ["small", "medium", "large"]
 MILKS = ["oat", "soy", "almond", "whole", "skim"]

@@ -38,8 +38,10 @@ len(items), models
 # %% [markdown]
 # **The strongest cheap baseline: prompting with examples.** Before fine-tuning, every serious team tries the base
 # model with instructions and a few worked examples in its prompt. Here the base model gets as many examples from your
-# **training** split as fit its prompt (the same ones for every test item, after the same system prompt). Fine-tuning
-# is worth it when it beats that, or matches it with shorter prompts, less time and a lower bill.
+# **training** split as fit a 512-token prompt (the same ones for every test item, after the same system prompt).
+# Fine-tuning is worth it when it beats that, or matches it with shorter prompts, less time and a lower bill. More
+# examples make a stronger baseline and a slower one (`few_shot_system(..., budget=1024)`); on the math tutor, 6 of
+# them matched the fine-tuned model's format in a short run (docs/performance.md).
 
 # %%
 from ftwidgets.dataset import load_jsonl

@@ -383,7 +383,15 @@ def test_05_evaluate_and_its_playground(browser, lab, work_dir):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     _run_all(page, lab, "05_evaluate.ipynb", timeout_s=900)
-    _charts_drawn(page, 1, "05_evaluate_chart.png")  # the differences with their intervals, the wins and losses
+    _charts_drawn(page, 2, "05_evaluate_chart.png")  # fine-tuned against base, then against few-shot: intervals
+    systems = page.locator(".widget-html").filter(has=page.locator("th", has_text="prompt tokens per request")).first
+    rows = systems.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t")[0] for r in rows] == ["base", "few-shot", "fine-tuned"], rows
+    assert "examples in the prompt" in rows[1] and "no charge here" in rows[2], rows
+    broke = page.get_by_text("What fine-tuning broke", exact=False).first
+    broke.scroll_into_view_if_needed()
+    assert "everyday prompts" in broke.inner_text()
+    page.screenshot(path=str(SHOTS / "05_evaluate_worth_it.png"))
     playground = (
         page.locator(".widget-vbox")
         .filter(has=page.locator("textarea[placeholder='Type a prompt, then press Send']"))
