@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .backends import refuse_after_openai_end
 from .dataset import DataError, Example, load_jsonl
 from .metrics import Metric
 from .safe_files import append_durably, atomic_write, dump_json, read_log
@@ -355,6 +356,8 @@ def evaluate(
     ...}``), or a `System` that prompts it with examples (``"few_shot": few_shot_system(...)``)."""
     cache = OutputCache(Path(cache_dir) / "answers.jsonl")
     systems = {label: m if isinstance(m, System) else System(m) for label, m in models.items()}
+    for system in systems.values():  # a model OpenAI has retired: said before any request
+        refuse_after_openai_end(client, system.model, jobs=False)
     outputs = {}
     for label, system in systems.items():
         progress = (lambda d, n, label=label: on_progress(label, d, n)) if on_progress else None

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 # the workbook's errors whose message is written for a learner (the engine's by name: no import of the engine here)
-PLAIN = {"DataError", "DiskFull", "PlanBlocked", "JobStillActive", "ExportError", "ModelUnavailable"}
+PLAIN = {"DataError", "DiskFull", "PlanBlocked", "JobStillActive", "ExportError", "ModelUnavailable", "OpenAIEnded"}
 HINT = "(The cell stopped here. %tb shows where in the code, for a bug report.)"
 
 
