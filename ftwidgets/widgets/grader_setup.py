@@ -79,9 +79,9 @@ class GraderSetup(w.VBox):
             titles=("Add a rule", "Add a few lines of Python"),
         )
         editing = w.Accordion([w.VBox([self.editor, save])], titles=("Change the graders (OpenAI's grader JSON)",))
-        how = "kept from your last save" if kept else "proposed from your reference answers"
-        intro = w.HTML(f"<b>Graders for {esc(self.dataset.name)}</b>: {how}.")
-        super().__init__([intro, self.table, self.message, adding, editing])
+        self._how = "kept from your last save" if kept else "proposed from your reference answers"
+        self.intro = w.HTML()
+        super().__init__([self.intro, self.table, self.message, adding, editing])
         self.apply(json.dumps(self.graders, indent=2))
 
     def use(self, dataset: str | os.PathLike) -> bool:
@@ -110,6 +110,7 @@ class GraderSetup(w.VBox):
         self.graders = [dict(g) for g in graders]
         self.editor.value = json.dumps(self.graders, indent=2)
         save_graders_for(self.dataset, self.saved, self.graders)
+        self.intro.value = f"<b>Graders for {esc(self.dataset.name)}</b>: {self._how}."
         self._show()
         return True
 
