@@ -72,9 +72,10 @@ def judge_items(
     grader: dict[str, Any],
     labels: tuple[str, str] = ("base", "fine_tuned"),
     *,
-    concurrency: int = 16,
+    concurrency: int = 4,
 ) -> list[JudgeVerdict]:
-    """The judge's verdict on every item, each asked in both orders (concurrently: the engine batches them)."""
+    """The judge's verdict on every item, each asked in both orders (a few at a time: each prompt holds two answers,
+    and more at once made the models' process of a learner's 2 GB session larger)."""
 
     def ask(item: ReviewItem, left: str, right: str) -> str | None:
         scope = {"prompt": item.prompt, "answer_a": item.answers[left], "answer_b": item.answers[right]}

@@ -87,16 +87,16 @@ class Generator:
         threads: int | None = None,
         cpu_bf16: bool = True,
         max_batch: int = 32,
-        max_batch_tokens: int = 6 * 1024,
+        max_batch_tokens: int = 4 * 1024,
         max_wait: float = 0.02,
         max_gather: float = 0.25,
         max_adapters: int = 8,
         idle_release: float | None = 120.0,
     ):
         self.max_batch = max_batch
-        # 30 short prompts batch whole; 32 few-shot prompts of 900 tokens held a 1.36 GB models' process (their
-        # caches), so a batch also stops at this many tokens of prompt and answer (`GenRequest.size`); at 8,192 a
-        # learner's whole browser session peaked at 1.60 GB (lesson 07), its limit
+        # 32 few-shot prompts of 900 tokens held a 1.36 GB models' process (their caches), so a batch also stops at
+        # this many tokens of prompt and answer (`GenRequest.size`; 20 of the math tutor's zero-shot prompts); at
+        # 8,192 and 6,144 a learner's whole browser session peaked at 1.60 GB, its limit
         self.max_batch_tokens = max_batch_tokens
         self.max_wait = max_wait  # the longest pause between two requests of one batch
         # the longest a batch waits for more requests in all: 0.25 s gathers a thread pool's whole wave

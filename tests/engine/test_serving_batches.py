@@ -54,22 +54,22 @@ def test_long_prompts_batch_fewer_at_a_time():
     """A batch's memory grows with its rows times their length: 32 short prompts go together, long ones (a few-shot
     prompt of worked examples) stop a batch at its token budget, and every request is still answered."""
     gen, sizes = recording_generator(max_wait=0.05, max_gather=0.5)
-    short = [gen.submit(request()) for _ in range(24)]
+    short = [gen.submit(request()) for _ in range(16)]
     [f.result(timeout=5) for f in short]
-    assert sizes == [24]
+    assert sizes == [16]
 
     def long() -> GenRequest:
         return GenRequest(
             model="m",
             base="m",
             adapter=None,
-            messages=[{"role": "user", "content": "x" * 8_000}],
+            messages=[{"role": "user", "content": "x" * 6_000}],
             temperature=0,
             max_new_tokens=100,
         )
 
-    assert long().size() == 2100  # 8,000 characters (about 2,000 tokens) and 100 to answer
+    assert long().size() == 1600  # 6,000 characters (about 1,500 tokens) and 100 to answer
     futures = [gen.submit(long()) for _ in range(7)]
     [f.result(timeout=5) for f in futures]
-    assert sizes[1:] == [2, 2, 2, 1]  # two fit the 6,144 tokens, a third would not
+    assert sizes[1:] == [2, 2, 2, 1]  # two fit the 4,096 tokens, a third would not
     gen.close()
