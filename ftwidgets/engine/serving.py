@@ -1,12 +1,11 @@
 """Chat completions for base and fine-tuned models, with concurrent requests batched.
 
-One worker thread owns the models. Requests queue up; the worker takes the first,
-gathers more while they keep arriving (a pause of `max_wait`, 20 ms, ends it; `max_gather`,
-0.25 s, at most), groups those that share a model and sampling
-settings, and runs them as one left-padded batch (`decoding.decode`: each row leaves the
-batch when it ends; ``generate`` for a stream or stop strings). Evaluating a test set
-with a thread pool therefore costs a few batched calls, not one call per prompt.
-LoRA adapters are loaded on demand onto the base model and kept (LRU).
+One worker thread owns the models. Requests queue up; the worker takes the first, gathers more while they keep
+arriving (a pause of `max_wait`, 20 ms, ends it; `max_gather`, 0.25 s, at most), and hands the group that shares a
+model and sampling settings to the models, which decode it many rows at a time (`decoding.ContinuousBatch`: a row
+that ends makes room for a waiting prompt; ``generate`` for a stream or stop strings) and hand each answer back as
+soon as it is done. Evaluating a test set with a thread pool therefore costs a few batched calls, not one call per
+prompt. LoRA adapters are loaded on demand onto the base model and kept (LRU).
 
 The models themselves (`ChatModels`) live in a process of their own (`serving_process`), so releasing them gives
 back torch's memory too.
@@ -18,17 +17,21 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import models
 from .chat import end_token_ids, prompt_ids
-from .decoding import decode
+from .decoding import ContinuousBatch
 from .serving_process import ModelProcess
 
 _RELEASE = object()  # a message to the worker: drop the loaded models
+
+# cache positions decoded at once, rows times width (`decoding.ContinuousBatch`): 8,192 is 190 MB of SmolLM2's keys
+# and values in bfloat16, 23 KB a position
+MAX_BATCH_TOKENS = 8 * 1024
 
 
 @dataclass
@@ -48,9 +51,9 @@ class GenRequest:
     pieces: queue.Queue[str | None] | None = None
 
     def size(self) -> int:
-        """What a request weighs in a batch, in tokens: its text (about four characters a token) and the answer it
-        may grow to. The models' memory grows with the batch's rows times their length (each row's cache), so long
-        prompts batch fewer at a time (`Generator.max_batch_tokens`)."""
+        """What a request weighs in a batch for ``generate`` (a stream, stop strings), in tokens: its text (about
+        four characters a token) and the answer it may grow to. The models' memory grows with the batch's rows times
+        their length (each row's cache), so long prompts batch fewer at a time (`_budgeted`)."""
         text = self.text if self.text is not None else "".join(str(m.get("content") or "") for m in self.messages)
         return len(text) // 4 + self.max_new_tokens
 
@@ -87,17 +90,17 @@ class Generator:
         threads: int | None = None,
         cpu_bf16: bool = True,
         max_batch: int = 32,
-        max_batch_tokens: int = 4 * 1024,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
+        max_group: int = 256,
         max_wait: float = 0.02,
         max_gather: float = 0.25,
         max_adapters: int = 8,
         idle_release: float | None = 120.0,
     ):
-        self.max_batch = max_batch
-        # 32 few-shot prompts of 900 tokens held a 1.36 GB models' process (their caches), so a batch also stops at
-        # this many tokens of prompt and answer (`GenRequest.size`; 20 of the math tutor's zero-shot prompts); at
-        # 8,192 and 6,144 a learner's whole browser session peaked at 1.60 GB, its limit
-        self.max_batch_tokens = max_batch_tokens
+        # the models' process decodes at most `max_batch` rows and `max_batch_tokens` cache positions at once, taking
+        # the next of a group's requests as rows end; a group is up to `max_group` requests that share a model and
+        # its settings, gathered while they arrive
+        self.max_batch, self.max_batch_tokens, self.max_group = max_batch, max_batch_tokens, max_group
         self.max_wait = max_wait  # the longest pause between two requests of one batch
         # the longest a batch waits for more requests in all: 0.25 s gathers a thread pool's whole wave
         # (1.70x on an evaluation, benchmarks/eval_speed.py)
@@ -108,7 +111,7 @@ class Generator:
         self.idle_releases = 0  # how often that happened (for tests)
         # with `cpu_bf16`, a CPU with hardware bfloat16 serves in bfloat16: a batch of 16 answers decodes at 2x
         # float32's speed (benchmarks/eval_speed.py)
-        self.models = ModelProcess(threads, cpu_bf16, max_adapters)
+        self.models = ModelProcess(threads, cpu_bf16, max_adapters, max_batch, max_batch_tokens)
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self.batches = 0  # batches answered (for tests and benchmarks)
         self._thread = threading.Thread(target=self._run, name="ftw-generator", daemon=True)
@@ -165,14 +168,12 @@ class Generator:
                 self._serve([first])
                 continue
             batch = [first]
-            weight = first.size()
-            for waiting in list(pending):  # requests set aside by an earlier batch (it was full) join this one first
-                if len(batch) < self.max_batch and self._joins(first, waiting, weight):
+            for waiting in list(pending):  # requests set aside by an earlier group (another model) join this one first
+                if len(batch) < self.max_group and self._joins(first, waiting):
                     batch.append(waiting)
-                    weight += waiting.size()
                     pending.remove(waiting)
             cap = time.monotonic() + self.max_gather
-            while len(batch) < self.max_batch and weight < self.max_batch_tokens:
+            while len(batch) < self.max_group:
                 # gather while requests keep coming (a client's thread pool sends its next wave a few ms apart)
                 timeout = min(self.max_wait, cap - time.monotonic())
                 try:
@@ -180,18 +181,17 @@ class Generator:
                 except queue.Empty:
                     break
                 if nxt is None or nxt is _RELEASE:
-                    self._queue.put(nxt)  # handled in turn, after this batch
+                    self._queue.put(nxt)  # handled in turn, after this group
                     break
-                if self._joins(first, nxt, weight):
+                if self._joins(first, nxt):
                     batch.append(nxt)
-                    weight += nxt.size()
                 else:
                     pending.append(nxt)
             self._serve(batch)
 
-    def _joins(self, first: GenRequest, other: GenRequest, weight: int) -> bool:
-        """Whether `other` may join the batch `first` started: the same model and settings, within the budget."""
-        return not other.stream and other.key() == first.key() and weight + other.size() <= self.max_batch_tokens
+    def _joins(self, first: GenRequest, other: GenRequest) -> bool:
+        """Whether `other` may join the group `first` started: the same model and settings, not a stream."""
+        return not other.stream and other.key() == first.key()
 
     def _serve(self, batch: list[GenRequest]) -> None:
         try:
@@ -204,19 +204,29 @@ class Generator:
                     r.future.set_exception(exc)
             return
         for r, res in zip(batch, results):
-            r.future.set_result(res)
+            if not r.future.done():
+                r.future.set_result(res)
 
     def _generate(self, batch: list[GenRequest]) -> list[GenResult]:
-        """One batch of requests that share a model and their sampling settings, answered in the models' process."""
+        """A group of requests that share a model and their sampling settings, answered in the models' process;
+        each request's future is resolved as soon as its answer comes."""
         self.batches += 1
-        return self.models.generate(batch)
+        return self.models.generate(batch, lambda k, result: batch[k].future.set_result(result))
 
 
 class ChatModels:
     """Owns the loaded models, in the models' process (`serving_process.main`), and answers one batch at a time."""
 
-    def __init__(self, threads: int | None = None, cpu_bf16: bool = True, max_adapters: int = 8):
+    def __init__(
+        self,
+        threads: int | None = None,
+        cpu_bf16: bool = True,
+        max_adapters: int = 8,
+        max_rows: int = 32,
+        max_tokens: int = MAX_BATCH_TOKENS,
+    ):
         self._threads, self._cpu_bf16, self.max_adapters = threads, cpu_bf16, max_adapters
+        self.max_rows, self.max_tokens = max_rows, max_tokens
         self._device: models.Device | None = None
         self._bases: dict[str, tuple[Any, Any]] = {}  # name -> (model, tokenizer)
         self._adapters: dict[str, OrderedDict[str, str]] = {}  # base -> adapter folder -> adapter name
@@ -256,34 +266,82 @@ class ChatModels:
         model.set_adapter(cache[adapter])
         return model, tok, None
 
-    def generate(self, batch: list[GenRequest]) -> list[GenResult]:
-        """One batch of requests that share a model and their sampling settings, answered together."""
+    def generate(
+        self, batch: list[GenRequest], on_answer: Callable[[int, GenResult], None] | None = None
+    ) -> list[GenResult]:
+        """Requests that share a model and their sampling settings, each answer handed to `on_answer` (with its
+        place in `batch`) as soon as it is done: many at a time (`decoding.ContinuousBatch`), within the batch
+        budget; a stream or stop strings by ``generate``, a batch of them within the budget at a time."""
         import contextlib
 
         import torch
 
         first = batch[0]
         model, tok, ctx = self._with_adapter(first.base, first.adapter)
-        if first.text is not None:
-            with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
-                return [_scored(model, tok, r.text) for r in batch]
+        answers: list[GenResult | None] = [None] * len(batch)
+
+        def answered(k: int, result: GenResult) -> None:
+            answers[k] = result
+            if on_answer is not None:
+                on_answer(k, result)
+
+        if first.seed is not None:
+            torch.manual_seed(first.seed)
+        with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
+            if first.text is not None:
+                for k, r in enumerate(batch):
+                    answered(k, _scored(model, tok, r.text))
+            elif first.stream or first.stop:
+                for part in _budgeted(batch, self.max_rows, self.max_tokens):
+                    for k, result in zip(part, self._generate(model, tok, [batch[k] for k in part])):
+                        answered(k, result)
+            else:
+                prompts = [prompt_ids(tok, r.messages) for r in batch]
+                eos = sorted(end_token_ids(tok))
+                decoder = ContinuousBatch(
+                    model,
+                    pad=tok.pad_token_id,
+                    eos=set(eos),
+                    max_rows=self.max_rows,
+                    max_tokens=self.max_tokens,
+                    row_multiple=models.row_multiple(model.dtype),
+                    temperature=first.temperature,
+                    top_p=first.top_p,
+                )
+                decoder.run(
+                    prompts,
+                    [r.max_new_tokens for r in batch],
+                    lambda k, out: answered(k, _answer(out, batch[k], len(prompts[k]), tok, eos)),
+                )
+        return answers
+
+    def _generate(self, model, tok, batch: list[GenRequest]) -> list[GenResult]:
+        """A stream (pieces as they come) or rows that end at a stop string, by Hugging Face's `generate`."""
         prompts = [prompt_ids(tok, r.messages) for r in batch]
         # in half precision the CPU keeps a compiled kernel and a weight copy per matrix shape (see
         # models.HALF_PRECISION_ROWS): widths rounded up keep a long-lived engine from collecting them
         width = models.round_up(max(len(p) for p in prompts), models.row_multiple(model.dtype))
         ids, mask = _left_padded(prompts, width, tok.pad_token_id, self.device.name)
         eos = sorted(end_token_ids(tok))
-        if first.seed is not None:
-            torch.manual_seed(first.seed)
-        with ctx if ctx is not None else contextlib.nullcontext(), torch.no_grad():
-            if first.stream or first.stop:  # pieces as they come, or rows that end at a stop string: `generate`'s
-                kwargs = dict(input_ids=ids, attention_mask=mask, **_generation_settings(batch, tok, eos))
-                out = _streamed(model, tok, first, kwargs) if first.stream else model.generate(**kwargs)
-                generated = [row[width:] for row in out.tolist()]
-            else:  # each row leaves the batch when it ends
-                limits = [r.max_new_tokens for r in batch]
-                generated = decode(model, ids, mask, limits, set(eos), temperature=first.temperature, top_p=first.top_p)
+        kwargs = dict(input_ids=ids, attention_mask=mask, **_generation_settings(batch, tok, eos))
+        out = _streamed(model, tok, batch[0], kwargs) if batch[0].stream else model.generate(**kwargs)
+        generated = [row[width:] for row in out.tolist()]
         return [_answer(generated[k], r, len(prompts[k]), tok, eos) for k, r in enumerate(batch)]
+
+
+def _budgeted(batch: list[GenRequest], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """The requests' places in `batch`, in parts of at most `max_rows` whose sizes (`GenRequest.size`) fit
+    `max_tokens` (a part holds at least one)."""
+    parts: list[list[int]] = []
+    weight = 0
+    for k, r in enumerate(batch):
+        if parts and len(parts[-1]) < max_rows and weight + r.size() <= max_tokens:
+            parts[-1].append(k)
+            weight += r.size()
+        else:
+            parts.append([k])
+            weight = r.size()
+    return parts
 
 
 def _scored(model, tok, text: str) -> GenResult:

@@ -8,7 +8,8 @@ trainer starts, or after a while without a request): everything goes back, and t
 
 The contract between the two is one pickled message at a time over the child's stdin and stdout: the engine sends
 ``("generate", [request fields...])`` or ``("stop", None)``; the child answers ``("piece", text)`` for a stream (None
-at its end), then ``("done", [GenResult...])`` or ``("error", exception)``.
+at its end) and ``("answer", (place, GenResult))`` for each request as soon as it is done, then ``("done", None)``,
+or ``("error", exception)``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import pickle
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, BinaryIO
 
@@ -43,8 +45,14 @@ class ModelProcess:
     """The engine's handle on the child: start on demand, one batch at a time, stop to give all its memory back.
     Used from the generator's worker thread only."""
 
-    def __init__(self, threads: int | None, cpu_bf16: bool, max_adapters: int):
-        self.settings = {"threads": threads, "cpu_bf16": cpu_bf16, "max_adapters": max_adapters}
+    def __init__(self, threads: int | None, cpu_bf16: bool, max_adapters: int, max_rows: int, max_tokens: int):
+        self.settings = {
+            "threads": threads,
+            "cpu_bf16": cpu_bf16,
+            "max_adapters": max_adapters,
+            "max_rows": max_rows,
+            "max_tokens": max_tokens,
+        }
         self._proc: subprocess.Popen | None = None
         self.started = 0  # how many children have been started (for tests)
 
@@ -66,16 +74,21 @@ class ModelProcess:
             self.started += 1
         return self._proc
 
-    def generate(self, batch: list) -> list:
-        """The batch's answers (GenResult each); a stream's pieces go onto its request's queue as they come."""
+    def generate(self, batch: list, on_answer: Callable[[int, Any], None]) -> list:
+        """The batch's answers (GenResult each), each also handed to `on_answer` with its place in `batch` as soon
+        as it comes; a stream's pieces go onto its request's queue as they come."""
         proc = self._start()
         self._tell(proc, ("generate", [_fields(r) for r in batch]))
+        answers: list = [None] * len(batch)
         while True:
             kind, value = self._hear(proc)
             if kind == "piece":
                 batch[0].pieces.put(value)
+            elif kind == "answer":
+                k, answers[k] = value
+                on_answer(k, answers[k])
             elif kind == "done":
-                return value
+                return answers
             else:
                 raise value
 
@@ -151,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         if batch[0].stream:
             batch[0].pieces = _Pieces(out)
         try:
-            _send(out, ("done", chat_models.generate(batch)))
+            chat_models.generate(batch, lambda k, result: _send(out, ("answer", (k, result))))
+            _send(out, ("done", None))
         except Exception as exc:  # noqa: BLE001 - every waiting request learns why
             _send(out, ("error", _picklable(exc)))
         finally:

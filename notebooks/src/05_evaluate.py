@@ -67,14 +67,16 @@ if os.environ.get("FTW_JUDGE_MODEL"):
 [m.name for m in metrics]
 
 # %% [markdown]
-# The three systems answer every test prompt, 32 requests at a time (the embedded engine batches them). Answers are
-# saved as they arrive: re-running this cell after a crash only asks for the missing ones.
+# The three systems answer every test prompt, up to 128 requests at a time: the embedded engine decodes 32 at once and
+# starts the next as each one ends (a hosted backend that says "too many requests" is asked again by the client,
+# with its backoff). Answers are saved as they arrive: re-running this cell after a crash only asks for the missing
+# ones.
 
 # %%
 from IPython.display import display
 from ftwidgets.widgets import ProgressBar
 progress = ProgressBar("Answers"); display(progress)  # each model's answers as they come in, and the time left
-evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=32,
+evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=128,
                       max_tokens=task.max_tokens, on_progress=progress.update)
 evaluation.errors()
 

@@ -112,7 +112,7 @@ if QUICK:
     items = items[:24]
 models = {"fine_tuned": tuned, "preference_tuned": preferred_model}
 progress = ProgressBar("Answers"); display(progress)
-evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=32,
+evaluation = evaluate(client, items, models, cache_dir=workbook.work_dir("05_evaluate"), concurrency=128,
                       max_tokens=task.max_tokens, on_progress=progress.update)
 comparison = compare(evaluation, task.metrics(), baseline="fine_tuned", candidate="preference_tuned")
 ComparisonView(comparison)
