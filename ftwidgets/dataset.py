@@ -97,9 +97,6 @@ def write_jsonl(
 
 # --- converters -------------------------------------------------------------------
 
-ROLE_COLUMNS = ("system", "user", "assistant")
-PROMPT_COLUMNS = ("prompt", "completion")
-
 
 def _cell(value: Any) -> str | None:
     """A DataFrame cell as text, or None when empty/NaN."""

@@ -43,6 +43,12 @@ def full_message(folder: str | os.PathLike, what: str) -> str:
     )
 
 
+def training_stopped(folder: str | os.PathLike) -> str:
+    """A job's failure message when the disk filled while it wrote its output (the trainer and the job runner say
+    the same)."""
+    return "Training stopped: " + full_message(folder, "the job's output")
+
+
 class DiskFull(OSError):
     """A write that failed for want of space, with `full_message`'s words (still an OSError with ENOSPC)."""
 

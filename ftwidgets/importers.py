@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .dataset import DataError, Example, dataframe_rows, describe_json_error, guess_columns, read_csv_table
+from .dataset import DataError, Example, dataframe_rows, describe_json_error, read_csv_table
 from .origins import Origins
 from .safe_files import iter_raw_lines, parse_json
 
@@ -189,12 +189,6 @@ def csv_columns(path: str | os.PathLike) -> list[str]:
         return [str(c) for c in pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig").columns]
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"could not read {path} as CSV: {exc}") from None
-
-
-def guess_csv_mapping(columns: list[str]) -> dict[str, str | None]:
-    """The columns a CSV's names say hold the user's message, the answer and the system prompt
-    (`dataset.guess_columns`); None where a person must choose."""
-    return guess_columns(columns)
 
 
 def _csv_conversion(path: Path, default_system: str | None, **mapping: Any) -> Conversion:

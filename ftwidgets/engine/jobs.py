@@ -303,9 +303,7 @@ class JobRunner:
         if outcome is None and (disk.free_bytes(folder.path) or 0) < 2**20:  # no room even for the outcome
             self._fail(
                 job_id,
-                JobError(
-                    code="disk_full", message="Training stopped: " + disk.full_message(folder.path, "the job's output")
-                ),
+                JobError(code="disk_full", message=disk.training_stopped(folder.path)),
             )
             return
         if outcome is None:

@@ -597,9 +597,7 @@ def _failure(exc: Exception, rank: int, world: str | None, folder: JobFolder) ->
             f"so process {rank + 1} lost its connection to it; see {folder.log_file}",
         )
     if disk.is_full(exc):  # a checkpoint, the frozen prefix or the model could not be written
-        return JobError(
-            code="disk_full", message="Training stopped: " + disk.full_message(folder.path, "the job's output")
-        )
+        return JobError(code="disk_full", message=disk.training_stopped(folder.path))
     where = f" in process {rank + 1} of {world}" if world else ""
     return JobError(code="training_error", message=f"Training failed{where}: {type(exc).__name__}: {exc}")
 

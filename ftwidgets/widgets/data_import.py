@@ -14,8 +14,8 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..dataset import DataError, Example
-from ..importers import Conversion, convert_file, csv_columns, detect_format, guess_csv_mapping
+from ..dataset import DataError, Example, guess_columns
+from ..importers import Conversion, convert_file, csv_columns, detect_format
 from ..origins import Origins
 from ._html import badge, esc, table
 
@@ -138,7 +138,7 @@ class DataImport(w.VBox):
         except DataError as exc:
             self.message.value = badge("error", str(exc))
             return False
-        guess = guess_csv_mapping(columns)
+        guess = guess_columns(columns)
         for box, role in ((self.user, "user"), (self.assistant, "assistant")):
             box.options = columns
             box.value = guess[role]  # None: nothing chosen yet
