@@ -103,6 +103,19 @@ def reserved_cache(config: Any, room: int):
     return cache
 
 
+def left_padded(prompts: Sequence[Sequence[int]], width: int, pad: int, device: str):
+    """The prompts as one (ids, attention mask) pair of `width` columns, padded on the left so that every row ends
+    where generation starts."""
+    import torch
+
+    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for k, p in enumerate(prompts):
+        ids[k, width - len(p) :] = torch.tensor(p)
+        mask[k, width - len(p) :] = 1
+    return ids.to(device), mask.to(device)
+
+
 SHARED_PREFIX_MIN = 64  # tokens: a shorter shared prefix (a system prompt) is read again with each prompt
 
 
@@ -153,6 +166,14 @@ class _Rows:
     def filled(self) -> int:
         return self.mask.shape[1]
 
+    def going_span(self):
+        """The going rows' places, and the first cache column any of them uses (columns before it are padding)."""
+        import torch
+
+        places = torch.tensor([j for j, g in enumerate(self.going) if g], device=self.mask.device)
+        used = self.mask[places].any(0).nonzero()
+        return places, int(used[0]) if len(used) else self.filled
+
 
 class ContinuousBatch:
     """Answers many prompts with at most `max_rows` rows (and `max_tokens` cache positions, rows times width) decoded
@@ -160,8 +181,8 @@ class ContinuousBatch:
     take the free places: the batch stays full until the prompts run out, instead of running on with the rows that
     remain, one slow step at a time, until its longest answer is done.
 
-    A prefix that all prompts share (a few-shot prompt's system message and worked examples) is read once; each
-    prompt's own tokens are read after a copy of its keys and values."""
+    A prefix that a group of prompts shares (a few-shot prompt's system message and worked examples) is read once;
+    each prompt's own tokens are read after a copy of its keys and values."""
 
     def __init__(
         self,
@@ -193,9 +214,9 @@ class ContinuousBatch:
         self.out: list[list[int]] = [[] for _ in prompts]
         # in the prompts' sorted order, those that share a prefix (a system prompt and worked examples) come
         # together, so each group's prefix is read once, held while its prompts join, and dropped after
-        self.waiting = deque(sorted(range(len(prompts)), key=lambda k: prompts[k]))
-        self.group = prefix_groups([prompts[k] for k in self.waiting])
-        self.group = {k: self.group[j] for j, k in enumerate(self.waiting)}
+        order = sorted(range(len(prompts)), key=lambda k: prompts[k])
+        self.waiting = deque(order)
+        self.group = dict(zip(order, prefix_groups([prompts[k] for k in order])))  # prompt -> (group, shared)
         self.prefixes: dict[int, Any] = {}
         rows: _Rows | None = None
         while rows is not None or self.waiting:
@@ -231,10 +252,7 @@ class ContinuousBatch:
     def _joiners(self, rows: _Rows | None) -> list[int]:
         """Waiting prompts that fit beside the rows still going: places left, and rows times width within budget."""
         going = [] if rows is None else [k for k, g in zip(rows.requests, rows.going) if g]
-        width = 0
-        if going:
-            used = rows.mask[[j for j, g in enumerate(rows.going) if g]].any(0).nonzero()
-            width = rows.filled - int(used[0])
+        width = rows.filled - rows.going_span()[1] if going else 0
         joiners: list[int] = []
         while self.waiting and len(going) + len(joiners) < self.max_rows:
             k = self.waiting[0]
@@ -311,13 +329,8 @@ class ContinuousBatch:
         start = 0 if prefix is None else prefix[0][0].shape[2]
         own = [self.prompts[k][start:] for k in joiners]
         width = round_up(max(len(p) for p in own), self.row_multiple)
-        ids = torch.full((len(own), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(own), start + width), dtype=torch.long)
-        for j, p in enumerate(own):
-            ids[j, width - len(p) :] = torch.tensor(p)
-            mask[j, start + width - len(p) :] = 1
-        mask[:, :start] = 1
-        ids, mask = ids.to(device), mask.to(device)
+        ids, mask = left_padded(own, width, self.pad, device)
+        mask = torch.cat([mask.new_ones(len(own), start), mask], dim=1)  # the prefix's columns, every row's
         room = width + self._room(joiners)
         cache = reserved_cache(self.model.config, room)
         for layer, (keys, values) in zip(cache.layers, prefix or ()):
@@ -335,9 +348,7 @@ class ContinuousBatch:
 
         picked = []
         for part in parts:
-            idx = torch.tensor([j for j, g in enumerate(part.going) if g], device=part.mask.device)
-            used = part.mask[idx].any(0).nonzero()
-            lo = int(used[0]) if len(used) else part.filled
+            idx, lo = part.going_span()
             picked.append((part, idx, lo, part.filled - lo))
         width = max(span for *_, span in picked)
         requests = [part.requests[j] for part, idx, *_ in picked for j in idx.tolist()]

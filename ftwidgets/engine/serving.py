@@ -24,7 +24,7 @@ from typing import Any
 
 from . import models
 from .chat import end_token_ids, prompt_ids
-from .decoding import ContinuousBatch
+from .decoding import ContinuousBatch, left_padded
 from .serving_process import ModelProcess
 
 _RELEASE = object()  # a message to the worker: drop the loaded models
@@ -321,7 +321,7 @@ class ChatModels:
         # in half precision the CPU keeps a compiled kernel and a weight copy per matrix shape (see
         # models.HALF_PRECISION_ROWS): widths rounded up keep a long-lived engine from collecting them
         width = models.round_up(max(len(p) for p in prompts), models.row_multiple(model.dtype))
-        ids, mask = _left_padded(prompts, width, tok.pad_token_id, self.device.name)
+        ids, mask = left_padded(prompts, width, tok.pad_token_id, self.device.name)
         eos = sorted(end_token_ids(tok))
         kwargs = dict(input_ids=ids, attention_mask=mask, **_generation_settings(batch, tok, eos))
         out = _streamed(model, tok, batch[0], kwargs) if batch[0].stream else model.generate(**kwargs)
@@ -357,19 +357,6 @@ def _scored(model, tok, text: str) -> GenResult:
     logits = model(input_ids=torch.tensor([[start, *ids]], device=model.device)).logits[0, :-1].float()
     picked = torch.log_softmax(logits, dim=-1).gather(1, torch.tensor(ids, device=model.device)[:, None])[:, 0]
     return GenResult(text, "length", len(ids), 0, [tok.decode([i]) for i in ids], picked.tolist())
-
-
-def _left_padded(prompts: list[list[int]], width: int, pad: int, device: str):
-    """The prompts as one (ids, attention mask) pair of `width` columns, padded on the left so that every row ends
-    where generation starts."""
-    import torch
-
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for k, p in enumerate(prompts):
-        ids[k, width - len(p) :] = torch.tensor(p)
-        mask[k, width - len(p) :] = 1
-    return ids.to(device), mask.to(device)
 
 
 def _generation_settings(batch: list[GenRequest], tok, eos: list[int]) -> dict[str, Any]:
