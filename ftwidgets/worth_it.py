@@ -19,9 +19,10 @@ from .evaluate import Comparison, EvalItem, Evaluation, System, compare
 from .metrics import Metric
 from .tokens import answer_cost, count_message_tokens
 
-# tokens of prompt and answer together. Every example is read again for every question (prefill is most of the
-# few-shot answers' time on a CPU): 8 math examples (900 tokens) made step 5 three times as long and its models'
-# process 0.4 GB larger; 512 keeps 2-3 math examples and 8 short classification ones
+# tokens of prompt and answer together. The engine reads the shared examples once, but every row it decodes holds
+# their keys and values, so longer prompts decode fewer rows at a time: 8 math examples (900 tokens) made step 5
+# three times as long (measured before the examples were read once) and its models' process 0.4 GB larger; 512 keeps
+# 2-3 math examples and 8 short classification ones
 PROMPT_BUDGET = 512
 MOST_SHOTS = 8
 ALPHA = 0.05
