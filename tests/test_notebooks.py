@@ -8,6 +8,7 @@ saves outputs into the files, and that must never make the project's own tests f
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,18 @@ def test_workbook_root_can_be_named(monkeypatch, tmp_path):
     assert find_root() == tmp_path.resolve()
     monkeypatch.delenv("FTW_ROOT")
     assert (find_root() / "data" / "samples" / "math_tutor.jsonl").exists()
+
+
+def test_a_kernel_without_the_package_is_told_so_in_one_line(tmp_path):
+    """Colab before its set-up (or a kernel outside .venv): the first code cell stops with the way out, not with an
+    import error deep in a lesson."""
+    first = next(c for c in committed(ALL[0])["cells"] if c["cell_type"] == "code")
+    source = "".join(first["source"])
+    bare = subprocess.run(  # -S -I: no site-packages, so no ftwidgets, as on a fresh Colab runtime
+        [sys.executable, "-S", "-I", "-c", source], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert bare.returncode == 1 and "Traceback" not in bare.stderr
+    assert bare.stderr.strip().splitlines() == [
+        "The workbook's package is not installed for this kernel: see docs/teaching.md, 'Where a notebook can be "
+        "opened' (Colab), or run bash scripts/setup.sh"
+    ]

@@ -20,6 +20,7 @@ import ipywidgets as w
 from ..review import ReviewItem, ReviewStore, blind_order, people, summarize
 from ._html import badge, esc
 from .keyboard import KeyboardShortcuts
+from .snapshot import Snapshotted
 
 DEFAULT_TAGS = ["wrong answer", "wrong format", "incomplete", "verbose", "hallucination", "unsafe", "great"]
 SCORES = [("-", 0), ("1", 1), ("2", 2), ("3", 3), ("4", 4), ("5", 5)]
@@ -34,7 +35,7 @@ def _answer_box(title: str, text: str) -> str:
     )
 
 
-class ABReview(w.VBox):
+class ABReview(Snapshotted, w.VBox):
     def __init__(
         self,
         items: Sequence[ReviewItem],

@@ -6,14 +6,19 @@ nbformat's version); a `FigureWidget` another 44 MB. In a learner's session five
 stay open, so together that was about 0.3 GB of Binder's 2 GB.
 
 A figure here is the dict plotly.js takes, ``{"data": [trace, ...], "layout": {...}}``: `show` displays it under
-plotly's MIME type (with a line of plain text for readers without plotly), and `draw` puts it into an ``Output``
-widget by setting its outputs, which is safe from a background thread (never through the ``Output`` context there).
+plotly's MIME type, with its static picture as SVG (`chart_svg`) for every reader that runs no plotly.js (an HTML
+export opened offline, GitHub's viewer, Colab) and a line of plain text, and `draw` puts it into an ``Output`` widget
+by setting its outputs, which is safe from a background thread (never through the ``Output`` context there).
+JupyterLab, Notebook 7 and VS Code prefer plotly's MIME type, so they draw the live chart; nbconvert and GitHub know
+only the picture.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from .chart_svg import svg
 
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 MARGIN = {"l": 40, "r": 10, "t": 40, "b": 30}
@@ -103,9 +108,10 @@ def _plain(value: Any) -> Any:
 
 
 def mimebundle(fig: dict[str, Any]) -> dict[str, Any]:
-    """What a notebook shows for the figure: plotly's MIME type, as plain JSON, and a line of text where plotly is
-    not drawn."""
-    return {PLOTLY_MIMETYPE: json.loads(json.dumps(fig, default=_plain)), "text/plain": f"<chart: {title_of(fig)}>"}
+    """What a notebook shows for the figure: plotly's MIME type, as plain JSON; its picture, where plotly.js does not
+    run; and a line of text, where nothing is drawn."""
+    data = json.loads(json.dumps(fig, default=_plain))
+    return {PLOTLY_MIMETYPE: data, "image/svg+xml": svg(data), "text/plain": f"<chart: {title_of(fig)}>"}
 
 
 def show(fig: dict[str, Any]) -> None:

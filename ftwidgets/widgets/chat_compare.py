@@ -22,6 +22,7 @@ import ipywidgets as w
 
 from ..review import queue_for_review
 from ._html import badge, esc
+from .snapshot import Snapshotted
 
 
 def _box(title: str, text: str, note: str = "") -> str:
@@ -32,7 +33,7 @@ def _box(title: str, text: str, note: str = "") -> str:
     )
 
 
-class ChatCompare(w.VBox):
+class ChatCompare(Snapshotted, w.VBox):
     def __init__(
         self,
         client,

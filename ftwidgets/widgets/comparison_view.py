@@ -12,11 +12,12 @@ import ipywidgets as w
 from ..evaluate import Comparison
 from . import charts
 from ._html import esc, page_of, table
+from .snapshot import Snapshotted
 
 ALL, DISAGREE = "all items", "disagreements only"
 
 
-class ComparisonView(w.VBox):
+class ComparisonView(Snapshotted, w.VBox):
     def __init__(self, comparison: Comparison, *, page_size: int = 10):
         self.comparison = comparison
         self.page_size = page_size

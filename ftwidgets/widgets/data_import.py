@@ -18,6 +18,7 @@ from ..dataset import DataError, Example, guess_columns
 from ..importers import Conversion, convert_file, csv_columns, detect_format
 from ..origins import Origins
 from ._html import badge, esc, table
+from .snapshot import Snapshotted
 
 MAX_UPLOAD_BYTES = 50 * 2**20  # a browser upload travels through the kernel's messages: bigger files go by path
 NONE = "(none)"
@@ -33,7 +34,7 @@ def _free_path(folder: Path, name: str) -> Path:
     return target
 
 
-class DataImport(w.VBox):
+class DataImport(Snapshotted, w.VBox):
     def __init__(self, folder: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES, preview: int = 3):
         self.folder, self.max_bytes, self.preview_rows = Path(folder), max_bytes, preview
         self.source: Path | None = None

@@ -10,9 +10,10 @@ import ipywidgets as w
 from ..findings import Report
 from . import charts
 from ._html import badge, table
+from .snapshot import Snapshotted
 
 
-class DatasetReport(w.VBox):
+class DatasetReport(Snapshotted, w.VBox):
     def __init__(self, report: Report):
         self.report = report
         pe, t, q = report.per_example, report.tokens, report.quality

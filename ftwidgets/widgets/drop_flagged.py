@@ -16,9 +16,10 @@ from ..findings import Report
 from ..origins import Origins
 from ..validate import validate_file
 from ._html import badge, esc
+from .snapshot import Snapshotted
 
 
-class DropFlagged(w.VBox):
+class DropFlagged(Snapshotted, w.VBox):
     def __init__(self, report: Report, on_drop: Callable[[Report], Cleaned], *, origins: Origins | None = None):
         self.report, self._on_drop, self.origins = report, on_drop, origins
         yours = origins.source if origins is not None else "your file"

@@ -25,6 +25,7 @@ from ..graders import (
     save_graders_for,
 )
 from ._html import badge, esc, table
+from .snapshot import Snapshotted
 
 PYTHON_STARTER = '''def grade(sample, item):
     """1.0 when the answer is right, 0.0 when not (any number between for partly right)."""
@@ -47,7 +48,7 @@ def _checks(grader: dict[str, Any]) -> str:
     return f"{kind} with {grader.get('model')}"
 
 
-class GraderSetup(w.VBox):
+class GraderSetup(Snapshotted, w.VBox):
     def __init__(self, dataset: str | os.PathLike, saved: str | os.PathLike):
         self.dataset, self.saved = Path(dataset), Path(saved)
         self.read = read_examples(self.dataset)

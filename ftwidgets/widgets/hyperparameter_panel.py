@@ -31,9 +31,10 @@ from ..hyperparams import (
 )
 from ..tokens import estimate_cost
 from ._html import badge
+from .snapshot import Snapshotted
 
 
-class HyperparameterPanel(w.VBox):
+class HyperparameterPanel(Snapshotted, w.VBox):
     def __init__(
         self,
         n_examples: int,

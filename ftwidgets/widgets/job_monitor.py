@@ -20,6 +20,7 @@ from ..job_states import FINAL
 from . import charts
 from ._html import badge, esc, table
 from .progress import left_text
+from .snapshot import Snapshotted, refresh
 
 
 def _as_dict(obj: Any) -> dict:
@@ -38,7 +39,7 @@ def progress_line(
     return line
 
 
-class JobMonitor(w.VBox):
+class JobMonitor(Snapshotted, w.VBox):
     def __init__(self, client=None, job_id: str | None = None):
         self.client, self.job_id = client, job_id
         self._events: list = []  # every event read so far, newest first
@@ -124,6 +125,8 @@ class JobMonitor(w.VBox):
             if ckpts
             else ""
         )
+        if state in FINAL:  # the job's last word: what an exported notebook shows, here or in the view holding it
+            refresh()
 
     def _stop_note(self) -> str:
         s = self.stop

@@ -9,6 +9,8 @@ import time
 
 import ipywidgets as w
 
+from .snapshot import Snapshotted
+
 
 def left_text(seconds: float) -> str:
     """ ", about 40 s left" (minutes from 90 s on)."""
@@ -23,7 +25,7 @@ def time_left(done: int, total: int, elapsed: float) -> str:
     return left_text(elapsed / done * (total - done))
 
 
-class ProgressBar(w.HBox):
+class ProgressBar(Snapshotted, w.HBox):
     """Each label's pace is counted from when its work began: the bar's creation for the first, the end of the
     previous label's for the next. (Counted from its first answer, a batch of 32 answers arriving together once gave
     "about 1 s left" with minutes to go.)"""

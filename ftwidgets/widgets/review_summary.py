@@ -11,9 +11,10 @@ import ipywidgets as w
 from ..review import ReviewSummary
 from . import charts
 from ._html import esc, table
+from .snapshot import Snapshotted
 
 
-class ReviewSummaryView(w.VBox):
+class ReviewSummaryView(Snapshotted, w.VBox):
     def __init__(self, summary: ReviewSummary):
         self.sentence, self.plot, self.details = w.HTML(), w.Output(), w.HTML()
         self.figure = None

@@ -15,9 +15,10 @@ import ipywidgets as w
 from ..training import GridResult
 from ._html import esc
 from .job_monitor import JobMonitor
+from .snapshot import Snapshotted
 
 
-class SearchProgress(w.VBox):
+class SearchProgress(Snapshotted, w.VBox):
     def __init__(self, client: Any, total: int):
         self.client, self.total = client, total
         self.heading = w.HTML(f"<b>The search</b>: {total} short jobs, one after the other; the first is starting.")

@@ -9,9 +9,10 @@ import ipywidgets as w
 
 from ..split import SplitResult, fix_leaks
 from ._html import badge, table
+from .snapshot import Snapshotted
 
 
-class SplitView(w.VBox):
+class SplitView(Snapshotted, w.VBox):
     def __init__(self, result: SplitResult):
         self.result = result
         self.counts = w.HTML()

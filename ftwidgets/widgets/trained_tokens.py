@@ -11,6 +11,7 @@ import ipywidgets as w
 from ..labels import LabelReport
 from ..origins import Origins
 from ._html import badge, esc
+from .snapshot import Snapshotted
 
 TRAINED = "background:#c8e6c9;color:#1b5e20;border-radius:2px"
 CONTEXT = "color:#9e9e9e"
@@ -21,7 +22,7 @@ def render_pieces(pieces) -> str:
     return f"<pre style='white-space:pre-wrap;margin:2px 0 8px;font-size:90%'>{spans}</pre>"
 
 
-class TrainedTokens(w.VBox):
+class TrainedTokens(Snapshotted, w.VBox):
     def __init__(self, report: LabelReport, *, origins: Origins | None = None):
         self.report = report
         where = origins.where if origins is not None else (lambda n: f"line {n}")

@@ -16,11 +16,12 @@ from ..findings import Finding, Report
 from ..origins import Origins
 from ..safe_files import iter_raw_lines
 from ._html import esc, page_of, table
+from .snapshot import Snapshotted
 
 ALL = "all"
 
 
-class ValidationTable(w.VBox):
+class ValidationTable(Snapshotted, w.VBox):
     """Findings per line with their fix hints; a 100k-example report renders one page at a time."""
 
     def __init__(self, report: Report, *, page_size: int = 20, origins: Origins | None = None):

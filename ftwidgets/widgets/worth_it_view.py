@@ -14,13 +14,14 @@ from ..forgetting import Forgetting
 from ..worth_it import WorthIt
 from ._html import badge, esc, table
 from .comparison_view import ComparisonView
+from .snapshot import Snapshotted
 
 
 def _number(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-class WorthItView(w.VBox):
+class WorthItView(Snapshotted, w.VBox):
     def __init__(self, worth: WorthIt, forgetting: Forgetting | None = None):
         self.worth, self.forgetting = worth, forgetting
         means: dict[str, dict[str, float]] = {"base": {}, "few_shot": {}, "fine_tuned": {}}

@@ -46,6 +46,7 @@ ALL_CELLS_RAN = f"""() => {{
 
 # plotly.js charts drawn in the open notebook (`widgets.charts`: figures written as data, no plotly in the kernel)
 CHARTS = "'.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot .main-svg'"
+PLOTS = "'.jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot'"  # one per chart (a chart has two .main-svg)
 
 
 def _charts_drawn(page, at_least: int, shot: str | None = None) -> None:
@@ -56,6 +57,20 @@ def _charts_drawn(page, at_least: int, shot: str | None = None) -> None:
         chart.scroll_into_view_if_needed()
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / shot))
+
+
+DRAWN: dict[str, int] = {}  # charts JupyterLab drew in each notebook saved for export, by the notebook's name
+
+
+def _save(page, notebook: str) -> None:
+    """Save the open notebook with its outputs (File > Save, as a learner does before exporting) and remember how many
+    charts JupyterLab drew in it."""
+    DRAWN[notebook] = page.evaluate(f"() => document.querySelectorAll({PLOTS}).length")
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Control+s")
+    page.wait_for_function(
+        "() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')", timeout=30_000, polling=500
+    )
 
 
 def _free_port() -> int:
@@ -76,7 +91,16 @@ def engine_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory, work_dir, engine_dir):
+def lab_root(tmp_path_factory) -> Path:
+    """The folder JupyterLab serves: copies of the notebooks, since it autosaves them with their outputs (never the
+    committed files); a test saves a notebook here to export it as a learner would."""
+    root = tmp_path_factory.mktemp("lab-root")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, lab_root, work_dir, engine_dir):
     """JupyterLab on loopback with a token, notebooks rendered in full (no cell virtualisation)."""
     settings = tmp_path_factory.mktemp("lab-settings")
     tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
@@ -85,9 +109,6 @@ def lab(tmp_path_factory, work_dir, engine_dir):
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false"}))  # no network, no pop-up over the widgets
-    # JupyterLab autosaves open notebooks with their outputs: serve copies, never the committed files
-    root = tmp_path_factory.mktemp("lab-root")
-    shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints"))
     port, token = _free_port(), "browser-test-token"
     # the session starts its own engine with Binder's settings: one the notebooks' run left (it exits ~20 s after its
     # last notebook) would otherwise be attached to, with this machine's unlimited memory settings
@@ -111,7 +132,7 @@ def lab(tmp_path_factory, work_dir, engine_dir):
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
             f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
+            f"--ServerApp.root_dir={lab_root}",
             "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
@@ -368,6 +389,7 @@ def test_training_curves_render(browser, lab):
         polling=2000,
     )
     page.screenshot(path=str(SHOTS / "04_train_launched_done.png"))
+    _save(page, "04_train.ipynb")
     page.close()
 
 
@@ -410,7 +432,37 @@ def test_05_evaluate_and_its_playground(browser, lab, work_dir):
     playground.get_by_text("Added: step 6 shows it to you blind", exact=False).wait_for(timeout=30_000)
     queued = (work_dir / "06_review" / "playground_queue.jsonl").read_text()
     assert PLAYGROUND_PROMPT in queued
+    _save(page, "05_evaluate.ipynb")
     page.close()
+
+
+@pytest.mark.parametrize("notebook", ["04_train.ipynb", "05_evaluate.ipynb"])
+def test_an_exported_notebook_shows_every_chart_offline(browser, lab_root, tmp_path, notebook):
+    """The notebook as the learner saved it, exported with ``jupyter nbconvert --to html`` and opened in Chromium with
+    every network request refused (a class handout, an archive): each chart JupyterLab drew is there as a picture,
+    and each widget as its final state, though no widget manager or plotly.js loads."""
+    if notebook not in DRAWN:
+        pytest.fail(f"{notebook} was not run and saved in JupyterLab: its test above failed")
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--output-dir", str(tmp_path),
+         str(lab_root / "notebooks" / notebook)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    refused = []
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file:", "data:")) else (
+        refused.append(r.request.url), r.abort()))  # fmt: skip
+    page.goto((tmp_path / notebook.replace(".ipynb", ".html")).as_uri())
+    pictures = page.evaluate(
+        """() => [...document.querySelectorAll('img[src^="data:image/svg+xml"]')]
+                 .filter(img => img.complete && img.naturalWidth > 0).length"""
+    )
+    text = page.inner_text("body")
+    page.screenshot(path=str(SHOTS / notebook.replace(".ipynb", "_exported.png")), full_page=True)
+    page.close()
+    assert refused, "the page asked for nothing online: the test would not show that offline is enough"
+    assert pictures >= DRAWN[notebook] > 0, (pictures, DRAWN[notebook])
+    assert "<chart:" not in text and not re.search(r"\w+\(children=", text)  # nothing left as a line of text
 
 
 def test_review_click_appends_an_annotation(browser, lab, work_dir, tmp_path):

@@ -1,9 +1,11 @@
 """Charts are plotly.js figures written as data: drawn by JupyterLab's plotly renderer, with no plotly import in the
-kernel (a static plotly figure cost a kernel 45 MB, a FigureWidget 90)."""
+kernel (a static plotly figure cost a kernel 45 MB, a FigureWidget 90), and beside it their SVG picture for readers
+that run no plotly.js."""
 
 import json
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 from ftwidgets.widgets import charts
 
@@ -34,7 +36,8 @@ charts.show(charts.figure([{"type": "bar", "x": ["a"], "y": [1]}], title="in a c
 drawn = [v.plot.outputs[0]["data"] for v in views] + shown
 json.dumps(drawn)  # what goes to the browser is plain JSON
 print(json.dumps({"plotly": sorted(m for m in sys.modules if m.split(".")[0] in ("plotly", "nbformat", "jsonschema")),
-                  "mimetypes": [sorted(d) for d in drawn], "titles": [d["text/plain"] for d in drawn]}))
+                  "mimetypes": [sorted(d) for d in drawn], "titles": [d["text/plain"] for d in drawn],
+                  "pictures": [d["image/svg+xml"] for d in drawn]}))
 """
 
 
@@ -48,8 +51,13 @@ def test_every_chart_is_drawn_without_importing_plotly(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     seen = json.loads(p.stdout.splitlines()[-1])
     assert seen["plotly"] == []  # nor nbformat and jsonschema, which plotly's fig.show() imports
-    assert seen["mimetypes"] == [["application/vnd.plotly.v1+json", "text/plain"]] * 5
+    assert seen["mimetypes"] == [["application/vnd.plotly.v1+json", "image/svg+xml", "text/plain"]] * 5
     assert seen["titles"][0] == "<chart: tokens per example>" and seen["titles"][-1] == "<chart: in a cell>"
+    for picture, title in zip(seen["pictures"], seen["titles"]):  # each picture is an SVG document naming its chart
+        root = ElementTree.fromstring(picture)
+        texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+        named = title[len("<chart: ") : -1].split("; ")[0]  # "chart" where the figure has no title (the monitor's)
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and named in (texts if named != "chart" else "chart")
 
 
 def test_two_panels_side_by_side_have_their_own_axes_and_titles():
