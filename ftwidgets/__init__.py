@@ -1,7 +1,7 @@
 """Fine-Tuning Workbook: from raw examples to a fine-tuned chat model, measured and reviewed."""
 
 from ._version import __version__
-from .backends import DEFAULT_BASE_MODEL, base_model
+from .base_models import DEFAULT_BASE_MODEL, base_model
 
 __all__ = ["DEFAULT_BASE_MODEL", "ExportError", "__version__", "base_model", "client", "export"]
 

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._version import __version__
-from .backends import OPENAI_BASE_MODEL
+from .base_models import OPENAI_BASE_MODEL
 from .dataset import DataError
+from .importers import FORMATS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -340,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--from",
         dest="source_format",
-        choices=["csv", "sharegpt", "alpaca", "prompt_completion", "chat"],
+        choices=FORMATS,
         help="the input's format (default: detected from the extension or the first record)",
     )
     c.add_argument("--out", required=True)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import refuse_after_openai_end
+from .base_models import refuse_after_openai_end
 from .dataset import DataError, Example, load_jsonl
 from .metrics import Metric
 from .safe_files import append_durably, atomic_write, dump_json, read_log

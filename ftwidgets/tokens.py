@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .backends import OPENAI_BASE_MODEL
+from .base_models import OPENAI_BASE_MODEL
 from .hyperparams import auto_epochs
 from .safe_files import atomic_write
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends import DEFAULT_BASE_MODEL, refuse_after_openai_end
+from .base_models import DEFAULT_BASE_MODEL, refuse_after_openai_end
 from .curves import loss_curve, overfitting_from_events, pick_checkpoint
 from .dataset import load_jsonl, write_jsonl
 from .early_stopping import stop_from_events
@@ -89,7 +89,7 @@ def launch_or_attach(
 ) -> str:
     """The id of the job for these files and settings: the saved one if it is alive or done, else a new one.
 
-    Raises `hyperparams.PlanBlocked` for a plan the rules refuse, `backends.OpenAIEnded` for a new job on OpenAI
+    Raises `hyperparams.PlanBlocked` for a plan the rules refuse, `base_models.OpenAIEnded` for a new job on OpenAI
     after its fine-tuning ended, and `JobStillActive` while the saved job runs with other settings; none of them
     creates or uploads anything. A backend's refusal (a 4xx at creation) is a
     `LaunchRefused` whose message says what to do (`refusal_message`).

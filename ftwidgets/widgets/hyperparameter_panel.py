@@ -18,7 +18,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..backends import DEFAULT_BASE_MODEL, OPENAI_BASE_MODEL
+from ..base_models import DEFAULT_BASE_MODEL, OPENAI_BASE_MODEL
 from ..early_stopping import EARLY_STOPPING_METADATA
 from ..hyperparams import (
     ALLOW_MANY_EPOCHS_METADATA,

@@ -57,7 +57,7 @@ def test_bfloat16_loads_a_bfloat16_copy_with_the_same_weights(tiny_llama, tmp_pa
     """The copy holds exactly what casting the float32 folder at load time gives, and bfloat16 loads use it."""
     from transformers import AutoModelForCausalLM
 
-    from ftwidgets.backends import DEFAULT_BASE_MODEL
+    from ftwidgets.base_models import DEFAULT_BASE_MODEL
 
     float32 = _cache_holding(tiny_llama, tmp_path, monkeypatch)
     copy = models.ensure_converted(dtype="bfloat16")
@@ -104,3 +104,15 @@ def test_loading_smollm2_in_bfloat16_reads_no_float32_copy():
         ).stdout.split()[-1]
     )
     assert rise < 0.35 * 2**30, f"loading rose {rise / 2**20:.0f} MB"
+
+
+def test_the_bundled_gguf_is_checked_before_it_is_converted(tmp_path, monkeypatch):
+    """The real file passes its checksum; a different one is refused by name, before any conversion."""
+    from ftwidgets.engine import models
+
+    assert models.verified_gguf() == models.gguf_path()
+    other = tmp_path / models.GGUF_FILE
+    other.write_bytes(b"GGUF" + b"\0" * 64)
+    monkeypatch.setattr(models, "gguf_path", lambda: other)
+    with pytest.raises(models.ModelUnavailable, match="SHA-256 differs"):
+        models.verified_gguf()
