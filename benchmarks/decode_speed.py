@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 from ftwidgets.dataset import load_jsonl  # noqa: E402
 from ftwidgets.engine import decoding, models  # noqa: E402
 from ftwidgets.engine.chat import end_token_ids, prompt_ids  # noqa: E402
-from ftwidgets.engine.serving import MAX_BATCH_TOKENS, ChatModels  # noqa: E402
+from ftwidgets.engine.chat_models import ChatModels  # noqa: E402
+from ftwidgets.engine.serving_types import MAX_BATCH_TOKENS  # noqa: E402
 from ftwidgets.evaluate import System, to_eval_items  # noqa: E402
 from ftwidgets.machine import cpu_has_native_bf16  # noqa: E402
 from ftwidgets.split import split_examples  # noqa: E402

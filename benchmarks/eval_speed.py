@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from ftwidgets.dataset import load_jsonl  # noqa: E402
 from ftwidgets.engine import models, start  # noqa: E402
-from ftwidgets.engine.serving import GenRequest  # noqa: E402
+from ftwidgets.engine.serving_types import GenRequest  # noqa: E402
 from ftwidgets.evaluate import evaluate, to_eval_items  # noqa: E402
 from ftwidgets.machine import cpu_has_native_bf16  # noqa: E402
 from ftwidgets.split import split_examples  # noqa: E402

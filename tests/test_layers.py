@@ -3,6 +3,7 @@ notebooks reach the engine only through the client (`ftwidgets.client`)."""
 
 import ast
 import json
+import re
 
 import pytest
 
@@ -14,10 +15,16 @@ PACKAGE = ROOT / "ftwidgets"
 FRONT_DOORS = {"backends.py", "cli.py", "__init__.py"}
 
 
-def imported_modules(source: str, package: str) -> set[str]:
-    """Absolute names of every module `source` imports (relative imports resolved against `package`)."""
+def imported_modules(source: str, package: str, *, for_types: bool = True) -> set[str]:
+    """Absolute names of every module `source` imports (relative imports resolved against `package`); without
+    `for_types`, not those under ``if TYPE_CHECKING:``, which never run."""
+    tree = ast.parse(source)
+    if not for_types:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+                node.body = []
     names = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -62,3 +69,70 @@ def test_notebooks_reach_the_engine_only_through_the_client(path):
 def test_the_resolver_sees_relative_imports():
     assert "ftwidgets.engine.server" in imported_modules("from .engine.server import x", "ftwidgets")
     assert "ftwidgets.engine" in imported_modules("from ..engine import start", "ftwidgets.widgets")
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every module of the package and the package modules it imports when it runs, at the top or inside a function.
+    Importing a submodule always imports its parent packages first, so an edge to one's own parent is no edge."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        parents = {name.rsplit(".", k)[0] for k in range(1, name.count(".") + 1)}
+        imported = imported_modules(path.read_text(), package, for_types=False)
+        graph[name] = {m for m in imported if m in modules} - parents - {name}
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles: each group of modules that reach one another (Tarjan's strongly connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while not group or group[-1] != node:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_package_has_no_import_circles():
+    """One direction everywhere: the client factory reaches the engine, never the engine it (`base_models` is the
+    leaf both read); a process's parent imports its child's module over a types leaf, never the other way."""
+    assert circles(import_graph()) == []
+
+
+def test_a_circle_would_be_found():
+    assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" and p.parent != PACKAGE / "widgets"),
+    ids=lambda p: p.relative_to(PACKAGE).as_posix(),
+)
+def test_design_names_every_module(path):
+    """DESIGN.md gives each module of the core, the graders and the engine its line (the widgets are one module per
+    widget, named by its class): a module it does not name is a room nobody was told about."""
+    design = (ROOT / "DESIGN.md").read_text()
+    assert re.search(rf"(?<![\w.]){re.escape(path.stem)}(?!\w)", design), f"DESIGN.md never names {path.stem}"

@@ -26,6 +26,8 @@ from typing import Any
 
 from .models import Device, pick_device
 
+TRAINER_MODULE = "ftwidgets.engine.trainer"  # the trainer process's module, run with ``python -m``: the one spelling
+
 PROCESSES_ENV = "FTW_TRAIN_PROCESSES"
 
 
@@ -66,7 +68,7 @@ def launch_command(processes: int, threads: int | None = None) -> list[str]:
         "--num_cpu_threads_per_process",
         str(threads_per_process(processes, threads)),
         "-m",
-        "ftwidgets.engine.trainer",
+        TRAINER_MODULE,
     ]
 
 

@@ -64,6 +64,12 @@ ENGINE_RESTARTED = JobError(
 )
 
 
+ENGINE_STOPPED = JobError(
+    code="engine_stopped",
+    message="The engine was stopped while this job was running, so it did not finish. Create a new job to train again.",
+)
+
+
 class JobRunner:
     """Validates, queues, launches and watches jobs; one trainer process at a time."""
 
@@ -94,7 +100,7 @@ class JobRunner:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
         except OSError:
             return
-        if b"ftwidgets.engine.trainer" in cmdline:
+        if data_parallel.TRAINER_MODULE.encode() in cmdline:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
@@ -118,11 +124,14 @@ class JobRunner:
             return job
 
     def stop(self) -> None:
+        """Stop the trainer with the engine; its job is failed with that reason, never left running."""
         self._stop.set()
         self._wake.set()
         with self._lock:
             if self._proc is not None:
                 self._terminate(self._proc)
+                self._fail(self._proc_job, ENGINE_STOPPED)
+                self._proc = self._proc_job = None
 
     @staticmethod
     def _terminate(proc: subprocess.Popen) -> None:
@@ -291,7 +300,7 @@ class JobRunner:
     def _trainer_command(self) -> list[str]:
         if self.settings.train_processes > 1:
             return data_parallel.launch_command(self.settings.train_processes, self.settings.threads)
-        return [sys.executable, "-m", "ftwidgets.engine.trainer"]
+        return [sys.executable, "-m", data_parallel.TRAINER_MODULE]
 
     # --- running -> succeeded | failed ------------------------------------------------------------
     def _finish(self, job_id: str, returncode: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from .. import dataset
 from .chat import IGNORE, encode_example
 from .frozen_prefix import FrozenPrefix
-from .trainer import TrainingRun, labelled_logits, micro_batches
+from .training_run import TrainingRun, labelled_logits, micro_batches
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,15 @@ TIGHT_MEMORY_BATCH_TOKENS = {"float32": 128, "bfloat16": 256}
 TIGHT = "tight"
 
 
+ORG = "ftwidgets"  # the organisation the engine's models and jobs name as their owner
+
+
+def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
+    """The model a job makes: ``ft:BASE:ftwidgets:SUFFIX:JOBID8``, as OpenAI names them (a folder's own name only)."""
+    short_base = base if "/" not in base and os.sep not in base else Path(base).name
+    return f"ft:{short_base}:{ORG}:{suffix or ''}:{job_id.split('-', 1)[1][:8]}"
+
+
 def default_max_batch_tokens(cpu_bf16: bool = True) -> int | None:
     """Tokens per training forward pass: unlimited unless memory is tight.
 
@@ -71,8 +80,6 @@ def trainer_spec(
     """What the trainer needs for `job` on `base` (from `start_adapter` when it starts from a model fine-tuned here),
     every setting resolved: the job's hyperparameters, this recipe's learning rate, LoRA and budget, the engine's
     limits."""
-    from .settings import fine_tuned_name  # here, not at the top: settings takes its defaults from this module
-
     hp = getattr(job.method, job.method.type).hyperparameters.model_dump()  # resolved when the job was queued
     base_rate = DPO_BASE_LEARNING_RATE if job.method.type == DPO else BASE_LEARNING_RATE
     return TrainerSpec(

@@ -146,7 +146,8 @@ def _picklable(exc: Exception) -> Exception:
 def main(argv: list[str] | None = None) -> int:
     """The child: answer batches until told to stop or until the engine goes away (its stdin closes)."""
     from ..machine import return_freed_memory
-    from .serving import ChatModels, GenRequest
+    from .chat_models import ChatModels
+    from .serving_types import GenRequest
 
     settings = json.loads((argv or sys.argv[1:])[0])
     out = os.fdopen(os.dup(1), "wb")  # the pipe to the engine is ours alone:

@@ -1,16 +1,13 @@
-"""What an engine runs with: the base models it offers, its threads, limits and memory budget, and the names it
-gives the models it trains. The routes, the server and the job runner all read these; none of them holds them."""
+"""What an engine runs with: the base models it offers, its threads, limits and memory budget, and whether
+it runs python graders. The routes, the server and the job runner all read these; none of them holds them."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import data_parallel, models
 from .recipe import MAX_SEQ_LEN, default_max_batch_tokens
-
-ORG = "ftwidgets"
 
 
 @dataclass
@@ -45,8 +42,3 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 def python_graders_allowed(host: str, allowed: bool = False) -> bool:
     """Python graders run on an engine that only this machine reaches, or where its operator allows them."""
     return allowed or host in LOOPBACK or os.environ.get("FTW_ALLOW_PYTHON_GRADERS") == "1"
-
-
-def fine_tuned_name(base: str, suffix: str | None, job_id: str) -> str:
-    short_base = base if "/" not in base and os.sep not in base else Path(base).name
-    return f"ft:{short_base}:{ORG}:{suffix or ''}:{job_id.split('-', 1)[1][:8]}"

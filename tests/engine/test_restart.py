@@ -87,3 +87,28 @@ def _alive(pid: int) -> bool:
         return False
     state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     return state != "Z"
+
+
+def test_a_job_running_when_the_engine_is_stopped_is_failed_with_that_reason(tmp_path):
+    """A graceful stop (``ftw engine stop``, the notebooks' engine ending after its last notebook): the job record
+    says failed, engine_stopped, as soon as the engine is down, not "running" until some restart."""
+    port = free_port()
+    proc = _serve(tmp_path, port)
+    client = OpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key="restart-key", max_retries=0, _strict_response_validation=True
+    )
+    try:
+        f = upload(client, load_jsonl(SAMPLES / "math_tutor.jsonl")[:150])
+        job = client.fine_tuning.jobs.create(
+            model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 2}
+        )
+        wait_for(client, job.id, statuses=("running",), timeout=120)
+        trainer_pid = int((tmp_path / "jobs" / job.id / "trainer.pid").read_text())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    from ftwidgets.engine.store import Store
+
+    stopped = Store(tmp_path).get_job(job.id)  # read from the folder, the engine down
+    assert stopped.status == "failed" and stopped.error.code == "engine_stopped", stopped
+    assert not _alive(trainer_pid)

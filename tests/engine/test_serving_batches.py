@@ -2,7 +2,9 @@
 
 import time
 
-from ftwidgets.engine.serving import Generator, GenRequest, GenResult, _budgeted
+from ftwidgets.engine.chat_models import _budgeted
+from ftwidgets.engine.serving import Generator
+from ftwidgets.engine.serving_types import GenRequest, GenResult
 
 
 def recording_generator(**options) -> tuple[Generator, list[int]]:

@@ -6,7 +6,7 @@ import torch
 from ftwidgets import machine
 from ftwidgets.engine import models, recipe
 from ftwidgets.engine.chat import encode_example
-from ftwidgets.engine.trainer import micro_batches, train_step
+from ftwidgets.engine.training_run import micro_batches, train_step
 
 from ..conftest import chat
 

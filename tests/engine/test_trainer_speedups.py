@@ -11,7 +11,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from ftwidgets.engine.chat import IGNORE
 from ftwidgets.engine.frozen_prefix import FrozenPrefix, supports
 from ftwidgets.engine.lora import LoraSettings, lora_config
-from ftwidgets.engine.trainer import _batches, train_step
+from ftwidgets.engine.training_run import _batches, train_step
 
 LORA = LoraSettings(r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
 
@@ -147,7 +147,7 @@ def sft_run(tiny_llama, tmp_path, name: str, **changes):
     """A supervised job's run on the tiny Llama: 24 training and 6 validation pirate examples, 2 epochs of batch 4,
     LoRA on the top 2 of its 4 layers."""
     from ftwidgets.engine.contract import JobFolder, TrainerSpec
-    from ftwidgets.engine.trainer import TrainingRun
+    from ftwidgets.engine.supervised import SupervisedRun
 
     from .test_early_stopping_job import pirate
     from .test_preference import write
@@ -169,7 +169,7 @@ def sft_run(tiny_llama, tmp_path, name: str, **changes):
         cpu_bf16=False,
         fine_tuned_model="ft:tiny:sft",
     )
-    return TrainingRun(spec.model_copy(update=changes), folder), folder
+    return SupervisedRun(spec.model_copy(update=changes), folder), folder
 
 
 def test_a_job_stores_every_frozen_output_first_then_drops_the_frozen_layers(tiny_llama, tmp_path):

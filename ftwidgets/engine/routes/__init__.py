@@ -15,7 +15,8 @@ from fastapi import Depends, Request
 from .. import models
 from ..jobs import JobRunner
 from ..protocol import APIError
-from ..serving import Generator, GenRequest, GenResult
+from ..serving import Generator
+from ..serving_types import GenRequest, GenResult
 from ..settings import EngineSettings
 from ..store import Store
 

@@ -16,7 +16,7 @@ from openai.types.chat.chat_completion_chunk import Choice as ChunkChoice
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from ..protocol import ChatCreate, error_body
-from ..serving import GenRequest
+from ..serving_types import GenRequest
 from ..store import wire
 from . import GUARDED, Engine, answer, engine, generation_request
 

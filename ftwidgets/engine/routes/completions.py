@@ -12,7 +12,7 @@ from openai.types import Completion, CompletionChoice, CompletionUsage
 from openai.types.completion_choice import Logprobs
 
 from ..protocol import APIError, CompletionCreate
-from ..serving import GenRequest
+from ..serving_types import GenRequest
 from ..store import wire
 from . import GUARDED, Engine, engine, settled
 

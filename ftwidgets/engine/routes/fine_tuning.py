@@ -24,7 +24,7 @@ from ...hyperparams import (
 from ...job_states import ACTIVE
 from ..contract import new_id, now
 from ..protocol import APIError, JobCreate, cursor_page, page_limit
-from ..settings import ORG
+from ..recipe import ORG
 from ..store import NotFound, wire
 from . import GUARDED, Engine, engine
 

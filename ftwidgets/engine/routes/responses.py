@@ -38,7 +38,7 @@ from openai.types.responses import (
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
 from ..protocol import APIError, ResponseCreate
-from ..serving import GenRequest, GenResult
+from ..serving_types import GenRequest, GenResult
 from ..store import wire
 from . import GUARDED, Engine, answer, engine, generation_request
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from openai.types import Model, ModelDeleted
 
 from ..protocol import APIError
-from ..settings import ORG
+from ..recipe import ORG
 from ..store import NotFound, wire
 from . import GUARDED, Engine, engine
 
