@@ -1,7 +1,7 @@
 """Early stopping: the seed's "never 50 epochs" made automatic, with the best checkpoint kept.
 
 One definition of the rule for every place that applies it: the engine's trainer stops
-a job with it, the job monitor replays it over a finished curve, and a notebook on
+a job with it, the job monitor reads where it stopped from the job's events, and a notebook on
 OpenAI (which has no early stopping) uses it to choose among the job's checkpoints.
 
 A job asks for it with ``metadata={"early_stopping": "true"}`` (optional
@@ -21,7 +21,7 @@ evaluations since the last *significant* gain (1% of perplexity), so noise never
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .hyperparams import metadata_flag
@@ -81,15 +81,6 @@ def requested_patience(metadata: Mapping[str, str] | None) -> int | None:
     if not 1 <= patience <= MAX_PATIENCE:
         raise ValueError(f"{PATIENCE_KEY} must be a whole number of evaluations from 1 to {MAX_PATIENCE}, not {raw!r}")
     return patience
-
-
-def replay(steps: Sequence[int], losses: Sequence[float | None], patience: int = DEFAULT_PATIENCE) -> EarlyStopping:
-    """The rule run over a finished curve: where it would have stopped, and the best step it would keep."""
-    rule = EarlyStopping(patience)
-    for step, loss in zip(steps, losses):
-        if loss is not None and not rule.stopped:
-            rule.update(step, loss)
-    return rule
 
 
 def stop_message(step: int, total_steps: int, rule: EarlyStopping) -> str:

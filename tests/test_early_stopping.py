@@ -1,8 +1,20 @@
 """The early-stopping rule: where a made-up curve stops, which step it keeps, and how a job asks for it."""
 
+from collections.abc import Sequence
+
 import pytest
 
-from ftwidgets.early_stopping import DEFAULT_PATIENCE, EarlyStopping, replay, requested_patience, stop_message
+from ftwidgets.early_stopping import DEFAULT_PATIENCE, EarlyStopping, requested_patience, stop_message
+
+
+def replay(steps: Sequence[int], losses: Sequence[float | None], patience: int = DEFAULT_PATIENCE) -> EarlyStopping:
+    """The rule run over a finished curve (as the trainer runs it step by step): where it would have stopped, and the
+    best step it would keep."""
+    rule = EarlyStopping(patience)
+    for step, loss in zip(steps, losses):
+        if loss is not None and not rule.stopped:
+            rule.update(step, loss)
+    return rule
 
 
 def test_a_made_up_curve_stops_after_patience_evaluations_without_improvement():
