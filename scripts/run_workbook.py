@@ -46,8 +46,23 @@ def last_line(error: BaseException) -> str:
     errors' hint to %tb)."""
     from ftwidgets.plain_errors import HINT
 
-    lines = [line for line in str(error).strip().splitlines() if line.strip() and line.strip() != HINT]
+    lines = [
+        line
+        for line in str(error).strip().splitlines()
+        if line.strip() and line.strip() != HINT and any(c.isalnum() for c in line)  # not a row of dashes
+    ]
     return lines[-1] if lines else ""
+
+
+def failure_line(step: str, error: BaseException, limit_s: float | None) -> str:
+    """What the summary says of a failed notebook: a cell that ran out of time is a slow machine, said so, with the
+    way to run without the limit; anything else is the error's own last line."""
+    if type(error).__name__ == "CellTimeoutError":
+        return (
+            f"a cell of {step} ran longer than the {limit_s:.0f} s a cell may take here: this machine was slower than "
+            "the limit allows, which says nothing against the workbook; run again with --cell-timeout 0 (no limit)"
+        )
+    return f"{type(error).__name__}: {last_line(error)}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="full-size run instead of the QUICK subsets")
     parser.add_argument("--max-memory-gb", type=float, default=None, help="fail when peak memory exceeds this")
     parser.add_argument("--steps", nargs="*", default=WORKBOOK_RUN, help="run only these notebooks")
+    parser.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=None,
+        help="seconds a cell may take (0: no limit; default 15 min QUICK, 60 min full size)",
+    )
     parser.add_argument(
         "--data", default=None, help="your own CSV, JSON or JSONL file, taken as step 1's upload (graders as proposed)"
     )
@@ -84,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         # ftwidgets.engine.recipe.TIGHT_MEMORY_BATCH_TOKENS, named so this process need not import the engine
         os.environ.setdefault("FTW_MAX_BATCH_TOKENS", "tight")
     timings, failed = {}, None
+    limit_s = CELL_TIMEOUT_S[args.full] if args.cell_timeout is None else args.cell_timeout or None
     with PeakMemory(lambda: [os.getpid(), engine_pid(out / "engine")]) as memory:
         for step in args.steps:
             t0 = time.perf_counter()
@@ -96,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                     cwd=str(ROOT / "notebooks"),
                     kernel_name="python3",
                     progress_bar=False,
-                    execution_timeout=CELL_TIMEOUT_S[args.full],
+                    execution_timeout=limit_s,
                 )
             except Exception as exc:  # noqa: BLE001 - reported below with the notebook to open
                 failed = (step, exc)
@@ -152,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"**{failed[0]} failed**: open `{out / 'notebooks' / (failed[0] + '.ipynb')}` to see where.",
             "",
-            f"    {type(failed[1]).__name__}: {last_line(failed[1])}",
+            f"    {failure_line(failed[0], failed[1], limit_s)}",
         ]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
