@@ -51,9 +51,10 @@ def _serve(data_dir: Path, port: int) -> subprocess.Popen:
     raise AssertionError("engine did not start")
 
 
-def test_running_job_is_failed_after_a_crash_and_files_survive(tmp_path):
+def _a_running_job(data_dir: Path):
+    """An engine on `data_dir` training a job: its process, its client, the file, the job and the trainer's pid."""
     port = free_port()
-    proc = _serve(tmp_path, port)
+    proc = _serve(data_dir, port)
     client = OpenAI(
         base_url=f"http://127.0.0.1:{port}/v1", api_key="restart-key", max_retries=0, _strict_response_validation=True
     )
@@ -63,10 +64,17 @@ def test_running_job_is_failed_after_a_crash_and_files_survive(tmp_path):
             model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 2}
         )
         wait_for(client, job.id, statuses=("running",), timeout=120)
-        trainer_pid = int((tmp_path / "jobs" / job.id / "trainer.pid").read_text())
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        return proc, client, f, job, int((data_dir / "jobs" / job.id / "trainer.pid").read_text())
+    except BaseException:
+        proc.kill()
+        raise
+
+
+def test_running_job_is_failed_after_a_crash_and_files_survive(tmp_path):
+    proc, client, f, job, trainer_pid = _a_running_job(tmp_path)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    port = client.base_url.port
     proc = _serve(tmp_path, port)
     try:
         job = client.fine_tuning.jobs.retrieve(job.id)
@@ -92,21 +100,9 @@ def _alive(pid: int) -> bool:
 def test_a_job_running_when_the_engine_is_stopped_is_failed_with_that_reason(tmp_path):
     """A graceful stop (``ftw engine stop``, the notebooks' engine ending after its last notebook): the job record
     says failed, engine_stopped, as soon as the engine is down, not "running" until some restart."""
-    port = free_port()
-    proc = _serve(tmp_path, port)
-    client = OpenAI(
-        base_url=f"http://127.0.0.1:{port}/v1", api_key="restart-key", max_retries=0, _strict_response_validation=True
-    )
-    try:
-        f = upload(client, load_jsonl(SAMPLES / "math_tutor.jsonl")[:150])
-        job = client.fine_tuning.jobs.create(
-            model="smollm2-135m-instruct", training_file=f.id, hyperparameters={"n_epochs": 2}
-        )
-        wait_for(client, job.id, statuses=("running",), timeout=120)
-        trainer_pid = int((tmp_path / "jobs" / job.id / "trainer.pid").read_text())
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    proc, _, _, job, trainer_pid = _a_running_job(tmp_path)
+    proc.terminate()
+    proc.wait(timeout=30)
     from ftwidgets.engine.store import Store
 
     stopped = Store(tmp_path).get_job(job.id)  # read from the folder, the engine down
