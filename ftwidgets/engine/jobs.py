@@ -129,8 +129,11 @@ class JobRunner:
         self._wake.set()
         with self._lock:
             if self._proc is not None:
-                self._terminate(self._proc)
-                self._fail(self._proc_job, ENGINE_STOPPED)
+                if self._proc.poll() is not None:  # it ended on its own just now: its outcome stands
+                    self._finish(self._proc_job, self._proc.returncode)
+                else:
+                    self._terminate(self._proc)
+                    self._fail(self._proc_job, ENGINE_STOPPED)
                 self._proc = self._proc_job = None
 
     @staticmethod
