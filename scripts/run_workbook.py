@@ -57,7 +57,9 @@ def last_line(error: BaseException) -> str:
 def failure_line(step: str, error: BaseException, limit_s: float | None) -> str:
     """What the summary says of a failed notebook: a cell that ran out of time is a slow machine, said so, with the
     way to run without the limit; anything else is the error's own last line."""
-    if type(error).__name__ == "CellTimeoutError":
+    from nbclient.exceptions import CellTimeoutError
+
+    if isinstance(error, CellTimeoutError):
         return (
             f"a cell of {step} ran longer than the {limit_s:.0f} s a cell may take here: this machine was slower than "
             "the limit allows, which says nothing against the workbook; run again with --cell-timeout 0 (no limit)"

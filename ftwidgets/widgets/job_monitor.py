@@ -20,7 +20,7 @@ from ..job_states import FINAL
 from . import charts
 from ._html import badge, esc, table
 from .progress import left_text
-from .snapshot import Snapshotted, refresh
+from .snapshot import Snapshotted, rewrite_snapshots
 
 
 def _as_dict(obj: Any) -> dict:
@@ -126,7 +126,7 @@ class JobMonitor(Snapshotted, w.VBox):
             else ""
         )
         if state in FINAL:  # the job's last word: what an exported notebook shows, here or in the view holding it
-            refresh()
+            rewrite_snapshots()
 
     def _stop_note(self) -> str:
         s = self.stop

@@ -92,27 +92,18 @@ def _bundle(widget: w.Widget) -> tuple[dict[str, Any], str]:
     return {WIDGET_VIEW: NO_MODEL, "text/html": html}, html
 
 
-def refresh(widget: w.Widget | None = None) -> None:
-    """Write again the snapshot of `widget` (or of every view shown) wherever its HTML changed."""
+def rewrite_snapshots(*_: Any) -> None:
+    """Write again the snapshot of every view shown whose HTML changed. It is also IPython's ``post_run_cell``
+    callback, which passes the cell's result (ignored)."""
     with _SHOWN_LOCK:
-        _refresh(widget)
-
-
-def _refresh(widget: w.Widget | None) -> None:
-    for k, (view, handle, before) in enumerate(_SHOWN):
-        if widget is not None and view is not widget:
-            continue
-        try:
-            bundle, html = _bundle(view)
-        except Exception:  # noqa: BLE001 - a snapshot is a courtesy to other readers: it never fails a learner's cell
-            continue
-        if html != before:
-            handle.update(bundle, raw=True)
-            _SHOWN[k] = (view, handle, html)
-
-
-def _after_each_cell(*_: Any) -> None:
-    refresh()
+        for k, (view, handle, before) in enumerate(_SHOWN):
+            try:
+                bundle, html = _bundle(view)
+            except Exception:  # noqa: BLE001 - a snapshot is a courtesy to other readers: it never fails a cell
+                continue
+            if html != before:
+                handle.update(bundle, raw=True)
+                _SHOWN[k] = (view, handle, html)
 
 
 class Snapshotted:
@@ -132,5 +123,5 @@ class Snapshotted:
             _SHOWN[:] = [entry for entry in _SHOWN if entry[0] is not self][-SHOWN_AT_MOST + 1 :]
             _SHOWN.append((self, handle, html))  # type: ignore[arg-type]
         shell = get_ipython()
-        if shell is not None and _after_each_cell not in shell.events.callbacks["post_run_cell"]:
-            shell.events.register("post_run_cell", _after_each_cell)
+        if shell is not None and rewrite_snapshots not in shell.events.callbacks["post_run_cell"]:
+            shell.events.register("post_run_cell", rewrite_snapshots)

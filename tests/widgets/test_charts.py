@@ -2,12 +2,11 @@
 kernel (a static plotly figure cost a kernel 45 MB, a FigureWidget 90), and beside it their SVG picture for readers
 that run no plotly.js."""
 
-import json
-import subprocess
-import sys
 from xml.etree import ElementTree
 
 from ftwidgets.widgets import charts
+
+from .conftest import in_a_fresh_process
 
 EVERY_CHART = r"""
 import json, sys
@@ -21,6 +20,7 @@ from ftwidgets.review import ReviewStore, summarize
 from ftwidgets.validate import validate_file
 from ftwidgets.widgets import ComparisonView, DatasetReport, JobMonitor, ReviewSummaryView, charts
 from ftwidgets.workbook import SAMPLES
+
 
 items = [EvalItem(f"i{k}", [{"role": "user", "content": f"{k}?"}], str(k), {}) for k in range(6)]
 outputs = {"base": [Generation("0")] * 6, "fine_tuned": [Generation(str(k)) for k in range(6)]}
@@ -42,14 +42,7 @@ print(json.dumps({"plotly": sorted(m for m in sys.modules if m.split(".")[0] in 
 
 
 def test_every_chart_is_drawn_without_importing_plotly(tmp_path):
-    p = subprocess.run(
-        [sys.executable, "-c", EVERY_CHART, str(tmp_path / "reviews.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
-    seen = json.loads(p.stdout.splitlines()[-1])
+    seen = in_a_fresh_process(EVERY_CHART, str(tmp_path / "reviews.jsonl"))
     assert seen["plotly"] == []  # nor nbformat and jsonschema, which plotly's fig.show() imports
     assert seen["mimetypes"] == [["application/vnd.plotly.v1+json", "image/svg+xml", "text/plain"]] * 5
     assert seen["titles"][0] == "<chart: tokens per example>" and seen["titles"][-1] == "<chart: in a cell>"

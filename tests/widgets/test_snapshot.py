@@ -1,14 +1,12 @@
 """A view displayed in a cell carries its snapshot: static HTML beside the live widget, for readers with no widget
 manager (an HTML export, GitHub's viewer). It is written again when a cell changes the view and when a job ends."""
 
-import json
-import subprocess
-import sys
-
 import ipywidgets as w
 
 from ftwidgets.widgets import charts
 from ftwidgets.widgets.snapshot import snapshot_html
+
+from .conftest import in_a_fresh_process
 
 IN_A_KERNEL = r"""
 import json, sys
@@ -19,6 +17,7 @@ shell.display_pub.publish = lambda data, metadata=None, **kw: published.append(
     {"data": data, "update": kw.get("update", False), "id": (kw.get("transient") or {}).get("display_id")})
 from ftwidgets.review import ReviewStore, summarize
 from ftwidgets.widgets import JobMonitor, ReviewSummaryView
+
 
 store = ReviewStore(sys.argv[1])
 shell.user_ns.update(view=ReviewSummaryView(summarize(store)), monitor=JobMonitor(), store=store, summarize=summarize)
@@ -37,14 +36,7 @@ print("\n" + json.dumps({"published": published, "written_while_running": runnin
 
 
 def test_a_displayed_view_carries_its_snapshot_and_keeps_it_current(tmp_path):
-    p = subprocess.run(
-        [sys.executable, "-c", IN_A_KERNEL, str(tmp_path / "reviews.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert p.returncode == 0, p.stderr[-3000:]
-    seen = json.loads(p.stdout.splitlines()[-1])
+    seen = in_a_fresh_process(IN_A_KERNEL, str(tmp_path / "reviews.jsonl"))
     view = "application/vnd.jupyter.widget-view+json"
     live, shown, updates = seen["published"][0:4:2], seen["published"][1:4:2], seen["published"][4:]
     for out in live:  # the live widget, with no text: an export shows the snapshot, not the widget's repr
