@@ -66,6 +66,7 @@ class Store:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self._reported: set[tuple[str, float]] = set()  # damaged records already written to the log
+        self._reported_lock = threading.Lock()  # the job runner's thread lists jobs beside the API's
 
     # --- ids and paths ---------------------------------------------------------------
     @staticmethod
@@ -156,8 +157,10 @@ class Store:
         """Why a record cannot be read, in words; the engine's log gets one line per damaged record."""
         reason = f"its record {record} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         key = (str(record), record.stat().st_mtime if record.exists() else 0)
-        if key not in self._reported:
+        with self._reported_lock:
+            first_time = key not in self._reported
             self._reported.add(key)
+        if first_time:
             log.warning("damaged record: %s", reason)
         return reason
 

@@ -4,7 +4,9 @@ the engine keeps serving, and a damaged record is listed as failed with its reas
 import errno
 import io
 import json
+import logging
 import os
+import threading
 
 import openai
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from ftwidgets import disk, safe_files
 from ftwidgets.engine import start
 from ftwidgets.engine.contract import JobFolder
+from ftwidgets.engine.store import Store
 from ftwidgets.engine.trainer import _failure
 
 from ..conftest import chat
@@ -68,6 +71,33 @@ def test_a_damaged_job_or_file_record_is_listed_as_failed_with_its_reason(engine
     assert (
         log.count(f"damaged record: its record {handle.data_dir / 'jobs' / job.id / 'job.json'}") == 1
     )  # once, not per listing
+
+
+def test_a_damaged_record_read_by_many_threads_at_once_is_logged_once(tmp_path, caplog, monkeypatch):
+    """The job runner's thread lists jobs while the API lists them: the check and the note must be one step."""
+    store = Store(tmp_path)
+    folder = tmp_path / "jobs" / "ftjob-0123456789abcdef01234567"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text('{"id": "ftjob-')
+    checked = threading.Barrier(8)
+
+    class SlowSet(set):  # every thread has checked before any adds: the widest window a race can have
+        def __contains__(self, key):
+            found = set.__contains__(self, key)
+            try:
+                checked.wait(timeout=0.5)  # a lock lets one thread in at a time: the barrier breaks, and that is right
+            except threading.BrokenBarrierError:
+                pass
+            return found
+
+    monkeypatch.setattr(store, "_reported", SlowSet())
+    threads = [threading.Thread(target=store.list_jobs) for _ in range(8)]
+    with caplog.at_level(logging.WARNING, logger="ftwidgets.engine.store"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sum("damaged record" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_a_full_disk_while_training_fails_the_job_saying_so(tmp_path):
