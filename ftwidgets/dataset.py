@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +155,15 @@ def guess_columns(columns: list[str]) -> dict[str, str | None]:
     return {"user": user, "assistant": assistant, "system": lower.get("system")}
 
 
-def dataframe_rows(
-    df,
+def dataframe_rows(df, **mapping: Any) -> Iterator[tuple[int, Example | None, str | None]]:
+    """`table_rows` over a DataFrame's rows."""
+    columns = [str(c) for c in df.columns]
+    return table_rows(columns, (dict(zip(columns, row)) for row in df.itertuples(index=False)), **mapping)
+
+
+def table_rows(
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any]],
     *,
     system: str | None = "system",
     user: str | None = None,
@@ -166,7 +173,7 @@ def dataframe_rows(
     """``(record number, example, None)`` for each row that makes a chat example, ``(record number, None, why)`` for
     a row whose user or answer cell is empty or only whitespace (records count from 1, the header excluded).
     The one home of how a table's row becomes an example."""
-    columns = [str(c) for c in df.columns]
+    columns = list(columns)
     if user is None and assistant is None:
         guess = guess_columns(columns)
         user, assistant = guess["user"], guess["assistant"]
@@ -184,8 +191,7 @@ def dataframe_rows(
     if user == assistant:
         raise DataError(f"the user's message and the answer are both column {user!r}: choose two different columns")
     system_col = system if system in columns else None
-    for record, row in enumerate(df.itertuples(index=False), 1):
-        values = dict(zip(columns, row))
+    for record, values in enumerate(rows, 1):
         texts = {"user": _cell(values[user]), "assistant": _cell(values[assistant])}
         missing = [
             f"{col!r} is empty" for role, col in (("user", user), ("assistant", assistant)) if texts[role] is None
@@ -202,14 +208,16 @@ def dataframe_rows(
         yield record, {"messages": messages}, None
 
 
-def read_csv_table(path: str | os.PathLike):
-    """A CSV as a DataFrame of text (empty cells as ""); an unreadable file raises `DataError`."""
+def read_csv_table(path: str | os.PathLike, sep: str = ","):
+    """A CSV (or, with ``sep="\\t"``, a TSV) as a DataFrame of text (empty cells as ""); an unreadable file raises
+    `DataError`."""
     import pandas as pd
 
+    kind = "TSV" if sep == "\t" else "CSV"
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"could not read {path} as CSV: {exc}") from None
+        raise DataError(f"could not read {path} as {kind}: {exc}") from None
 
 
 def from_csv(path: str | os.PathLike, **mapping: Any) -> list[Example]:

@@ -1,12 +1,12 @@
-"""Other people's data formats turned into chat examples, with every record accounted for.
+"""Other people's schemas turned into chat examples, with every record accounted for.
 
-Most public chat data is not OpenAI chat JSONL: ShareGPT dumps (``conversations`` of
-``from``/``value`` turns), Alpaca files (``instruction``, optional ``input``, ``output``),
-legacy prompt/completion JSONL, and spreadsheets. `convert_file` reads any of them (the
-format detected from the file, or forced), and returns a `Conversion`: the examples, plus
-one `Rejected` record for everything that could not be converted, with its record number
-and the reason. Nothing is dropped silently and nothing is guessed: a ShareGPT turn from a
-speaker that is not a known role is reported, not mapped to the nearest role.
+Most public chat data is not OpenAI chat: ShareGPT dumps (``conversations`` of ``from``/``value`` turns), Alpaca
+files (``instruction``, optional ``input``, ``output``), legacy prompt/completion records, and tables whose columns
+hold the messages. `readers` reads the file, whatever its type (CSV, TSV, JSON, JSON Lines, Parquet); here its
+records' schema is guessed from their keys (or named), and `convert_file` returns a `Conversion`: the examples,
+plus one `Rejected` record for everything that could not be converted, with its place and the reason. Nothing is
+dropped silently and nothing is guessed: a ShareGPT turn from a speaker that is not a known role is reported,
+not mapped to the nearest role. A new schema is a converter and a line in `CONVERTERS` and `SCHEMAS`.
 
     >>> from_alpaca({"instruction": "Translate to French.", "input": "cat", "output": "chat"})["messages"][0]
     {'role': 'user', 'content': 'Translate to French.\\n\\ncat'}
@@ -19,16 +19,15 @@ speaker that is not a known role is reported, not mapped to the nearest role.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .dataset import DataError, Example, dataframe_rows, describe_json_error, read_csv_table
+from .dataset import DataError, Example, table_rows
 from .origins import Origins
-from .safe_files import iter_raw_lines, parse_json
+from .readers import Source, open_source
 
-FORMATS = ("csv", "sharegpt", "alpaca", "prompt_completion", "chat")
+SCHEMAS = ("columns", "sharegpt", "alpaca", "prompt_completion", "chat")  # "columns": a table's named columns
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
@@ -42,11 +41,12 @@ class Rejected:
 
 @dataclass
 class Conversion:
-    format: str
+    schema: str
     examples: list[Example] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     places: list[int] = field(default_factory=list)  # each example's record number in the file (a JSONL: its line)
-    unit: str = "line"  # "line" for JSONL, "record" for a CSV or a JSON array
+    unit: str = "line"  # "line" for JSON Lines, "record" for a table or a JSON array
+    spreadsheet: bool = False  # a CSV or TSV: record n is the spreadsheet's row n + 1
 
     def add(self, place: int, example: Example) -> None:
         self.examples.append(example)
@@ -54,7 +54,7 @@ class Conversion:
 
     def origins(self, source: str) -> Origins:
         """Where each converted example stands in the file, for the findings of later steps."""
-        return Origins(source, self.unit, tuple(self.places), rows=self.format == "csv")
+        return Origins(source, self.unit, tuple(self.places), rows=self.spreadsheet)
 
     @property
     def records(self) -> int:
@@ -62,11 +62,12 @@ class Conversion:
 
     def summary(self, show: int = 20) -> str:
         """One line of counts, then the first rejected records with their reasons."""
+        read_as = "table rows" if self.schema == "columns" else self.schema
         lines = [
-            f"{self.records:,} record{'s' if self.records != 1 else ''} read as {self.format}: "
+            f"{self.records:,} record{'s' if self.records != 1 else ''} read as {read_as}: "
             f"{len(self.examples):,} converted, {len(self.rejected):,} reported"
         ]
-        row = (lambda r: f" (row {r + 1})") if self.format == "csv" else (lambda r: "")
+        row = (lambda r: f" (row {r + 1})") if self.spreadsheet else (lambda r: "")
         lines += [f"  {self.unit} {r.record}{row(r.record)}: {r.reason}" for r in self.rejected[:show]]
         if len(self.rejected) > show:
             lines.append(f"  ... and {len(self.rejected) - show:,} more")
@@ -158,116 +159,15 @@ CONVERTERS: dict[str, Callable[..., Example]] = {
 }
 
 
-def read_records(path: str | os.PathLike) -> Iterator[tuple[int, Any, str | None]]:
-    """``(record number, record, error)`` for a JSON array file or a JSONL file; an unreadable record
-    comes with its error instead (a JSONL line that is not JSON; the record number is the line)."""
-    path = Path(path)
-    if _is_json_array(path):
-        data = path.read_bytes()
-        try:
-            records = parse_json(data)
-        except (ValueError, UnicodeDecodeError):
-            yield from _array_records(path, data)
-            return
-        for n, record in enumerate(records, 1):
-            yield n, record, None
-        return
-    for raw in iter_raw_lines(path):
-        try:
-            yield raw.line, parse_json(raw.data), None
-        except UnicodeDecodeError as exc:
-            yield raw.line, None, f"byte {exc.start + 1} is not valid UTF-8"
-        except ValueError as exc:
-            yield raw.line, None, describe_json_error(exc, raw)
+def table_columns(path: str | os.PathLike) -> tuple[str, ...]:
+    """A table's column names (empty for a JSON file), for choosing which holds what."""
+    return open_source(path).columns or ()
 
 
-def csv_columns(path: str | os.PathLike) -> list[str]:
-    """The column names of a CSV file (its header), for choosing which holds what."""
-    import pandas as pd
-
-    try:
-        return [str(c) for c in pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig").columns]
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"could not read {path} as CSV: {exc}") from None
-
-
-def _csv_conversion(path: Path, default_system: str | None, **mapping: Any) -> Conversion:
-    """Every row of a CSV converted or reported, with the mapping given or the one the column names say."""
-    result = Conversion("csv", unit="record")
-    for record, example, reason in dataframe_rows(read_csv_table(path), default_system=default_system, **mapping):
-        if example is None:
-            result.rejected.append(Rejected(record, reason))
-        else:
-            result.add(record, example)
-    return result
-
-
-def _is_json_array(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
-
-
-def _array_records(path: Path, data: bytes) -> Iterator[tuple[int, Any, str | None]]:
-    """A JSON array read one record at a time: for the format, the first record without parsing the rest;
-    for an array that does not parse as a whole (a dump cut short by a download, a stray character), every
-    record before the break, then the break itself as an unreadable record saying where it is, since
-    nothing after it can be told apart."""
-    import json
-
-    skip_space = json.decoder.WHITESPACE.match  # JSON's own whitespace, as its decoder skips it
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: byte {exc.start + 1} is not valid UTF-8") from None
-    decoder, n = json.JSONDecoder(), 0
-    pos = skip_space(text, text.index("[") + 1).end()
-    if text.startswith("]", pos):
-        return
-    line, counted = 1, 0  # the line `pos` is on, counted incrementally (a dump can be 100 MB)
-    while True:
-        n += 1
-        line, counted = line + text.count("\n", counted, pos), pos
-        try:
-            record, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            cut_short = exc.pos >= len(text.rstrip()) or exc.msg.startswith(
-                "Unterminated string"
-            )  # no closing quote before the end
-            why = (
-                f"the file ends inside this record, which starts on line {line} (cut short?)"
-                if cut_short
-                else f"{exc.msg} on line {exc.lineno} (the record starts on line {line})"
-            )
-            yield n, None, f"{why}; nothing after it can be read"
-            return
-        yield n, record, None
-        pos = skip_space(text, end).end()
-        if text.startswith(",", pos):
-            pos = skip_space(text, pos + 1).end()
-        elif text.startswith("]", pos):
-            return
-        else:
-            yield (
-                n + 1,
-                None,
-                (
-                    f"the file ends after record {n} without the closing ']' (cut short?)"
-                    if pos >= len(text)
-                    else f"line {text.count(chr(10), 0, pos) + 1} has neither ',' nor ']' after record {n}; "
-                    f"nothing after it can be read"
-                ),
-            )
-            return
-
-
-def detect_format(path: str | os.PathLike) -> str:
-    """The format of a file, from its extension (CSV) or the keys of its first readable record."""
-    path = Path(path)
-    if path.suffix.lower() in (".csv", ".tsv"):
-        return "csv"
-    # only the first readable record is needed: a JSON array is not parsed as a whole here (convert_file does that once)
-    records = _array_records(path, path.read_bytes()) if _is_json_array(path) else read_records(path)
-    for _, record, error in records:
+def detect_schema(path: str | os.PathLike | Source) -> str:
+    """The schema of a file's records, from the keys of its first readable record (a table: its columns)."""
+    source = path if isinstance(path, Source) else open_source(path)
+    for _, record, error in source.first_records():
         if error is None and isinstance(record, Mapping):
             keys = set(record)
             if "messages" in keys:
@@ -276,29 +176,43 @@ def detect_format(path: str | os.PathLike) -> str:
                 return "sharegpt"
             if {"instruction", "output"} <= keys:
                 return "alpaca"
+            if source.is_table:
+                return "columns"
             if {"prompt", "completion"} <= keys:
                 return "prompt_completion"
             raise DataError(
-                f"{path}: cannot tell the format from the first record's keys {sorted(keys)}; "
-                f"name it with --from ({', '.join(FORMATS)})"
+                f"{source.path}: cannot tell the schema from the first record's keys {sorted(keys)}; "
+                f"name it with --from ({', '.join(SCHEMAS)})"
             )
-    raise DataError(f"{path}: no readable JSON record to tell the format from")
+        if source.is_table:
+            break
+    if source.is_table:
+        return "columns"
+    raise DataError(f"{source.path}: no readable JSON record to tell the schema from")
 
 
 def convert_file(
-    path: str | os.PathLike, fmt: str | None = None, *, default_system: str | None = None, **csv_mapping: Any
+    path: str | os.PathLike, schema: str | None = None, *, default_system: str | None = None, **columns: Any
 ) -> Conversion:
-    """Every record of `path` converted to a chat example or reported (see the module's docstring)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    fmt = fmt or detect_format(path)
-    if fmt not in FORMATS:
-        raise DataError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if fmt == "csv":
-        return _csv_conversion(path, default_system, **csv_mapping)
-    convert, result = CONVERTERS[fmt], Conversion(fmt, unit="record" if _is_json_array(path) else "line")
-    for n, record, error in read_records(path):
+    """Every record of `path` converted to a chat example or reported (see the module's docstring); ``columns``
+    (``user=``, ``assistant=``, ``system=``) choose a table's columns where their names do not say."""
+    source = open_source(path)
+    schema = schema or detect_schema(source)
+    if schema not in SCHEMAS:
+        raise DataError(f"unknown schema {schema!r}: use one of {', '.join(SCHEMAS)}")
+    result = Conversion(schema, unit=source.unit, spreadsheet=source.spreadsheet)
+    if schema == "columns":
+        if not source.is_table:
+            raise DataError(f"{source.path} is not a table (CSV, TSV or Parquet): it has no columns to choose")
+        rows = (record for _, record, _ in source.records())
+        for n, example, reason in table_rows(source.columns, rows, default_system=default_system, **columns):
+            if reason is None:
+                result.add(n, example)
+            else:
+                result.rejected.append(Rejected(n, reason))
+        return result
+    convert = CONVERTERS[schema]
+    for n, record, error in source.records():
         if error is not None:
             result.rejected.append(Rejected(n, f"not JSON: {error}"))
             continue

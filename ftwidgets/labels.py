@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .dataset import DataError
-from .importers import read_records
+from .readers import json_records
 
 
 @dataclass
@@ -117,7 +117,7 @@ class LabelReport:
 
 def read_examples(path: str | os.PathLike) -> Iterable[tuple[int, Any, str | None]]:
     """(line, messages, None) for each example with a messages list, (line, None, why) for the others."""
-    for line, record, error in read_records(path):
+    for line, record, error in json_records(path):
         messages = record.get("messages") if isinstance(record, dict) else None
         if error is not None:
             yield line, None, "not valid JSON"

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from ftwidgets.dataset import DataError, load_jsonl
-from ftwidgets.importers import Rejected, convert_file, detect_format, from_alpaca, from_sharegpt
+from ftwidgets.importers import Rejected, convert_file, detect_schema, from_alpaca, from_sharegpt
 from ftwidgets.validate import validate_file
 
 from .test_cli import ftw
@@ -59,7 +59,7 @@ def test_a_messy_sharegpt_dump_is_converted_or_reported_record_by_record(tmp_pat
         bad[42] = "not JSON"
         path.write_text("\n".join(lines) + "\n")
     conversion = convert_file(path)
-    assert conversion.format == "sharegpt" and conversion.records == 3000
+    assert conversion.schema == "sharegpt" and conversion.records == 3000
     reported = {r.record: r.reason for r in conversion.rejected}
     assert reported.keys() == bad.keys()
     assert all(word in reported[n] for n, word in bad.items()), [(n, reported[n]) for n in list(bad)[:5]]
@@ -86,13 +86,13 @@ def test_alpaca_and_prompt_completion_files(tmp_path):
         )
     )
     conversion = convert_file(alpaca)
-    assert conversion.format == "alpaca" and len(conversion.examples) == 2
+    assert conversion.schema == "alpaca" and len(conversion.examples) == 2
     assert conversion.examples[0]["messages"][0]["content"] == "Give a synonym.\n\nhappy"
     assert conversion.rejected == [Rejected(3, "no 'output'"), Rejected(4, "'instruction' is empty")]
     legacy = tmp_path / "legacy.jsonl"
     legacy.write_text('{"prompt": "2+2 ->", "completion": " 4\\n"}\n{"prompt": "3+3 ->"}\n')
     pc = convert_file(legacy, default_system="Add.")
-    assert pc.format == "prompt_completion" and pc.examples[0]["messages"] == [
+    assert pc.schema == "prompt_completion" and pc.examples[0]["messages"] == [
         {"role": "system", "content": "Add."},
         {"role": "user", "content": "2+2 ->"},
         {"role": "assistant", "content": "4"},
@@ -100,21 +100,22 @@ def test_alpaca_and_prompt_completion_files(tmp_path):
     assert [r.record for r in pc.rejected] == [2]
 
 
-def test_the_format_is_detected_or_forced_and_never_guessed(tmp_path):
+def test_the_schema_is_detected_or_forced_and_never_guessed(tmp_path):
     odd = tmp_path / "odd.jsonl"
     odd.write_text('{"question": "q", "answer": "a"}\n')
     with pytest.raises(DataError, match="--from"):
-        detect_format(odd)
+        detect_schema(odd)
     p = ftw("convert", odd, "--out", tmp_path / "o.jsonl")
     assert p.returncode == 2 and "--from" in p.stderr and not (tmp_path / "o.jsonl").exists()
     forced = convert_file(odd, "alpaca")
     assert forced.examples == [] and forced.rejected[0].reason == "no 'instruction'"
-    assert detect_format(tmp_path / "x.csv") == "csv"
+    (tmp_path / "x.csv").write_text("q,a\n1,2\n")
+    assert detect_schema(tmp_path / "x.csv") == "columns"
     chat = tmp_path / "chat.jsonl"
     chat.write_text(
         json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}) + "\n"
     )
-    assert convert_file(chat).format == "chat"
+    assert convert_file(chat).schema == "chat"
 
 
 def test_the_input_is_never_overwritten(tmp_path):
@@ -176,7 +177,7 @@ def test_a_broken_json_array_keeps_every_record_before_the_break(tmp_path, text,
     path = tmp_path / "dump.json"
     path.write_text(text)
     conversion = convert_file(path)
-    assert conversion.format == "sharegpt" and len(conversion.examples) == kept
+    assert conversion.schema == "sharegpt" and len(conversion.examples) == kept
     assert len(conversion.rejected) == 1
     got = f"record {conversion.rejected[0].record}: {conversion.rejected[0].reason.removeprefix('not JSON: ')}"
     assert got.startswith(reason), got

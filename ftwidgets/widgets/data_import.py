@@ -1,9 +1,9 @@
-"""Bring your own data into notebook 01: upload a file or name one on disk, map a CSV's columns, preview.
+"""Bring your own data into notebook 01: upload a file or name one on disk, map a table's columns, preview.
 
-A thin view over `ftwidgets.importers`: the format is detected there, every record is converted
+A thin view over `ftwidgets.importers`: the schema is guessed there, every record is converted
 or reported there; this widget saves the upload (never over an existing file), offers the
-column choice a CSV needs, and shows the first converted examples and what was reported.
-A CSV whose column names do not say which holds the user's message and which the answer is
+column choice a table needs, and shows the first converted examples and what was reported.
+A table whose column names do not say which holds the user's message and which the answer is
 not converted until the learner has chosen: nothing is guessed from position.
 """
 
@@ -15,8 +15,9 @@ from typing import Any
 import ipywidgets as w
 
 from ..dataset import DataError, Example, guess_columns
-from ..importers import Conversion, convert_file, csv_columns, detect_format
+from ..importers import Conversion, convert_file, detect_schema, table_columns
 from ..origins import Origins
+from ..readers import READERS
 from ._html import badge, esc, table
 from .snapshot import Snapshotted
 
@@ -38,10 +39,10 @@ class DataImport(Snapshotted, w.VBox):
     def __init__(self, folder: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES, preview: int = 3):
         self.folder, self.max_bytes, self.preview_rows = Path(folder), max_bytes, preview
         self.source: Path | None = None
-        self.format: str | None = None
+        self.schema: str | None = None
         self.conversion: Conversion | None = None
         label = {"style": {"description_width": "8em"}}
-        self.upload = w.FileUpload(accept=".csv,.json,.jsonl", multiple=False, description="Upload a file")
+        self.upload = w.FileUpload(accept=",".join(READERS), multiple=False, description="Upload a file")
         self.path = w.Text(
             placeholder="or the full path of a file on this machine",
             description="Path",
@@ -94,19 +95,19 @@ class DataImport(Snapshotted, w.VBox):
         return self.conversion.origins(self.source.name) if self.conversion and self.source else None
 
     def load(self, path: str | Path) -> None:
-        """Read a file: detect its format, offer the column choice for a CSV, convert what can be converted."""
+        """Read a file: guess its schema, offer the column choice for a table, convert what can be converted."""
         self.conversion, self.preview.value = None, ""
         try:
             path = Path(path).expanduser()
             if not path.is_file():
                 raise DataError(f"{path}: no such file")
-            self.source, self.format = path, detect_format(path)
+            self.source, self.schema = path, detect_schema(path)
         except DataError as exc:
             self.message.value = badge("error", str(exc))
             return
         finally:
             self._ready()
-        if self.format == "csv":
+        if self.schema == "columns":
             if not self._offer_columns(path):
                 return
         else:
@@ -135,7 +136,7 @@ class DataImport(Snapshotted, w.VBox):
         """Offer the column choice; True when the column names say which is which (convert at once), False when
         the learner must choose first (nothing is converted until Convert is pressed)."""
         try:
-            columns = csv_columns(path)
+            columns = list(table_columns(path))
         except DataError as exc:
             self.message.value = badge("error", str(exc))
             return False
@@ -157,8 +158,8 @@ class DataImport(Snapshotted, w.VBox):
         return True
 
     def _ready(self) -> None:
-        """Convert is pressable once there is a file and, for a CSV, two different text columns are chosen."""
-        chosen = self.format != "csv" or (
+        """Convert is pressable once there is a file and, for a table, two different text columns are chosen."""
+        chosen = self.schema != "columns" or (
             self.user.value is not None and self.assistant.value is not None and self.user.value != self.assistant.value
         )
         self.convert.disabled = self.source is None or not chosen
@@ -173,7 +174,7 @@ class DataImport(Snapshotted, w.VBox):
         )
 
     def _mapping(self) -> dict[str, Any]:
-        if self.format != "csv":
+        if self.schema != "columns":
             return {}
         return {
             "user": self.user.value,
@@ -187,7 +188,7 @@ class DataImport(Snapshotted, w.VBox):
             return
         try:
             self.conversion = convert_file(
-                self.source, self.format, default_system=self.default_system.value.strip() or None, **self._mapping()
+                self.source, self.schema, default_system=self.default_system.value.strip() or None, **self._mapping()
             )
         except DataError as exc:
             self.message.value = badge("error", str(exc))

@@ -282,7 +282,7 @@ def test_01_prepare_takes_a_learners_own_csv(browser, lab, tmp_path):
     preview = importer.locator("table")
     preview.get_by_text("Could you send me the report now, please?", exact=False).first.wait_for(timeout=30_000)
     said = importer.inner_text()
-    assert "160 records read as csv: 158 converted, 2 reported" in said, said
+    assert "160 records read as table rows: 158 converted, 2 reported" in said, said
     assert "record 159 (row 160): 'polite' is empty" in said and "record 160 (row 161): 'blunt' is empty" in said, said
     assert preview.locator("td").all_inner_texts()[0] == "You rewrite blunt messages politely."
     importer.scroll_into_view_if_needed()

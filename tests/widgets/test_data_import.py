@@ -27,7 +27,7 @@ def test_an_uploaded_csv_is_saved_mapped_and_previewed(tmp_path):
         b'"And 4 + 4?","Answer: 8",\n'
     )
     upload(widget, "mine.csv", csv)
-    assert (tmp_path / "uploads" / "mine.csv").read_bytes() == csv and widget.format == "csv"
+    assert (tmp_path / "uploads" / "mine.csv").read_bytes() == csv and widget.schema == "columns"
     assert widget.columns.layout.display == "" and list(widget.user.options) == ["question", "reply", "persona"]
     widget.user.value, widget.assistant.value, widget.system.value = "question", "reply", "persona"
     widget.convert.click()
@@ -62,7 +62,7 @@ def test_a_sharegpt_file_by_path_reports_what_it_could_not_convert(tmp_path):
     widget = DataImport(tmp_path / "uploads")
     widget.path.value = str(path)
     widget.use_path.click()
-    assert widget.format == "sharegpt" and widget.columns.layout.display == "none" and len(widget.examples) == 1
+    assert widget.schema == "sharegpt" and widget.columns.layout.display == "none" and len(widget.examples) == 1
     assert "record 2" in widget.message.value and "bing" in widget.message.value
     assert "<b>hello" not in widget.message.value  # data is escaped, never markup
 
@@ -88,7 +88,9 @@ def test_columns_whose_names_say_nothing_convert_nothing_until_chosen(tmp_path):
     assert not widget.convert.disabled
     widget.default_system.value = "You rewrite blunt messages politely."
     widget.convert.click()
-    assert len(widget.examples) == 10 and "12 records read as csv: 10 converted, 2 reported" in widget.message.value
+    assert (
+        len(widget.examples) == 10 and "12 records read as table rows: 10 converted, 2 reported" in widget.message.value
+    )
     assert "record 11 (row 12): &#x27;polite&#x27; is empty" in widget.message.value
     assert "record 12 (row 13): &#x27;blunt&#x27; is empty" in widget.message.value
     assert widget.examples[0]["messages"][0] == {"role": "system", "content": "You rewrite blunt messages politely."}
