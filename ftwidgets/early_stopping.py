@@ -5,8 +5,7 @@ a job with it, the job monitor reads where it stopped from the job's events, and
 OpenAI (which has no early stopping) uses it to choose among the job's checkpoints.
 
 A job asks for it with ``metadata={"early_stopping": "true"}`` (optional
-``"early_stopping_patience": "<evaluations>"``): metadata, because the official
-`openai` client sends it unchanged to any backend.
+``"early_stopping_patience": "<evaluations>"``), two of `job_options`' table.
 
 The kept model is the one with the lowest validation loss, however small its lead; the patience counts
 evaluations since the last *significant* gain (1% of perplexity), so noise never keeps a job going.
@@ -24,10 +23,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .hyperparams import metadata_flag
-
-EARLY_STOPPING_METADATA = {"early_stopping": "true"}
-PATIENCE_KEY = "early_stopping_patience"
 DEFAULT_PATIENCE = 5  # evaluations without improvement; a job validates about 30 times
 MAX_PATIENCE = 1000
 # A new best must lower the validation perplexity by at least 1%, i.e. the loss (nats per token) by ln 1.01:
@@ -62,25 +57,6 @@ class EarlyStopping:
     @property
     def stopped(self) -> bool:
         return self.waited >= self.patience
-
-
-def requested_patience(metadata: Mapping[str, str] | None) -> int | None:
-    """The patience a job's metadata asks for, or None when it does not ask for early stopping.
-
-    Raises `ValueError` with a plain message for a patience that is not a whole number from 1.
-    """
-    if not metadata_flag(metadata, EARLY_STOPPING_METADATA):
-        return None
-    raw = (metadata or {}).get(PATIENCE_KEY)
-    if raw is None:
-        return DEFAULT_PATIENCE
-    try:
-        patience = int(raw)
-    except ValueError:
-        patience = 0
-    if not 1 <= patience <= MAX_PATIENCE:
-        raise ValueError(f"{PATIENCE_KEY} must be a whole number of evaluations from 1 to {MAX_PATIENCE}, not {raw!r}")
-    return patience
 
 
 def stop_message(step: int, total_steps: int, rule: EarlyStopping) -> str:

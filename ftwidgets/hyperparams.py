@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .job_options import ALLOW_MANY_EPOCHS_METADATA, job_option
+
 # OpenAI's documented rule for n_epochs="auto": 3 epochs, stretched so 100..25,000 example-passes happen
 TARGET_EPOCHS = 3
 MIN_TARGET_EXAMPLES = 100
@@ -39,10 +41,6 @@ HIGH_LR_MULTIPLIER = 2.0
 OPENAI_MIN_EXAMPLES = 10
 MIN_EXAMPLES = 100
 RECOMMENDED_EXAMPLES = 500
-# job metadata flags carrying the explicit overrides to a backend (the engine honours both): metadata,
-# because the official client sends it unchanged to any backend
-ALLOW_SMALL_METADATA = {"allow_small_dataset": "true"}  # 10-99 examples
-ALLOW_MANY_EPOCHS_METADATA = {"allow_many_epochs": "true"}  # more than 25 epochs
 
 
 def auto_epochs(n_examples: int) -> int:
@@ -125,12 +123,6 @@ def out_of_bounds(requested: Mapping[str, Any]) -> tuple[str, str] | None:
 
 class PlanBlocked(ValueError):
     """A training plan the rules refuse; the message is the guards' own words."""
-
-
-def metadata_flag(metadata: Mapping[str, str] | None, flag: Mapping[str, str]) -> bool:
-    """Whether a job's metadata carries an override flag (``"true"``, ``"1"`` or ``"yes"``)."""
-    key = next(iter(flag))
-    return str((metadata or {}).get(key, "")).lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -278,8 +270,8 @@ def plan_for_job(n_examples: int, settings: Mapping[str, Any]) -> Plan:
         n_epochs=hp.get("n_epochs", "auto"),
         learning_rate_multiplier=hp.get("learning_rate_multiplier", "auto"),
         batch_size=hp.get("batch_size", "auto"),
-        allow_small=metadata_flag(metadata, ALLOW_SMALL_METADATA),
-        allow_many_epochs=metadata_flag(metadata, ALLOW_MANY_EPOCHS_METADATA),
+        allow_small=job_option(metadata, "allow_small_dataset"),
+        allow_many_epochs=job_option(metadata, "allow_many_epochs"),
     )
 
 

@@ -20,7 +20,8 @@ from .base_models import DEFAULT_BASE_MODEL, refuse_after_openai_end
 from .curves import loss_curve, overfitting_from_events, pick_checkpoint
 from .dataset import load_jsonl, write_jsonl
 from .early_stopping import stop_from_events
-from .hyperparams import ALLOW_SMALL_METADATA, ensure_launchable, supervised_method
+from .hyperparams import ensure_launchable, supervised_method
+from .job_options import ALLOW_SMALL_METADATA
 from .job_states import ACTIVE, FINAL
 from .safe_files import iter_raw_lines
 

@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from ftwidgets.early_stopping import DEFAULT_PATIENCE, EarlyStopping, requested_patience, stop_message
+from ftwidgets.early_stopping import DEFAULT_PATIENCE, EarlyStopping, stop_message
+from ftwidgets.job_options import JobOptionError, job_options
 
 
 def replay(steps: Sequence[int], losses: Sequence[float | None], patience: int = DEFAULT_PATIENCE) -> EarlyStopping:
@@ -75,13 +76,14 @@ def test_missing_points_are_skipped():
     ],
 )
 def test_how_a_job_asks_for_it(metadata, patience):
-    assert requested_patience(metadata) == patience
+    assert job_options(metadata)["early_stopping_patience"] == patience
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "three", "2.5", "100000"])
 def test_a_bad_patience_is_refused_in_words(bad):
-    with pytest.raises(ValueError, match="early_stopping_patience must be a whole number"):
-        requested_patience({"early_stopping": "true", "early_stopping_patience": bad})
+    with pytest.raises(JobOptionError, match="early_stopping_patience must be a whole number") as refused:
+        job_options({"early_stopping": "true", "early_stopping_patience": bad})
+    assert refused.value.key == "early_stopping_patience"
 
 
 def test_the_record_read_back_from_events():

@@ -22,18 +22,16 @@ from pathlib import Path
 from openai.types.fine_tuning import FineTuningJob
 
 from .. import disk, machine
-from ..early_stopping import requested_patience
 from ..findings import CODES, ERROR
 from ..hyperparams import (
-    ALLOW_SMALL_METADATA,
     DPO,
     SUPERVISED,
     check_plan,
     hyperparameter_names,
-    metadata_flag,
     method_object,
     resolve_hyperparameters,
 )
+from ..job_options import job_option
 from ..job_states import ACTIVE, FINAL
 from ..tokens import hand_back_tokenizer_memory
 from ..validate import Rules, validate_file, validate_preference_file
@@ -223,7 +221,7 @@ class JobRunner:
             allow_many_epochs=True,
         )  # size and epochs were judged already
         notes += [g.message for g in plan.warnings if g.field != "examples"]
-        if requested_patience(job.metadata) and not job.validation_file:
+        if job_option(job.metadata, "early_stopping") and not job.validation_file:
             notes.append(
                 f"Early stopping needs a validation file to watch; without one this job trains all "
                 f"{hp['n_epochs']} epoch(s)."
@@ -259,7 +257,7 @@ class JobRunner:
     def _rules(job: FineTuningJob, param: str) -> Rules:
         """The training file follows the size rule (with the job's override); a validation file may be small."""
         if param == "training_file":
-            return Rules(allow_small=metadata_flag(job.metadata, ALLOW_SMALL_METADATA), near_duplicates=True)
+            return Rules(allow_small=job_option(job.metadata, "allow_small_dataset"), near_duplicates=True)
         return Rules(allow_small=True, hard_min_examples=1, min_examples=1, recommended_examples=1)
 
     def _fail(self, job_id: str, error: JobError, event: str | None = None) -> None:

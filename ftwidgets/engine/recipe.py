@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from openai.types.fine_tuning import FineTuningJob
 
 from .. import machine
-from ..early_stopping import requested_patience
 from ..hyperparams import DPO, hyperparameter_names
+from ..job_options import trainer_fields
 from . import models
 from .contract import TrainerSpec
 from .lora import lora_for
@@ -97,9 +97,9 @@ def trainer_spec(
         validations_per_job=settings.validations_per_job,
         max_batch_tokens=settings.max_batch_tokens,
         lora=lora_for(hp["n_epochs"]),
-        early_stopping_patience=requested_patience(job.metadata) if validation_path is not None else None,
         length_buckets=settings.length_buckets,
         processes=settings.train_processes,
         cpu_bf16=settings.cpu_bf16,
+        **trainer_fields(job.metadata),  # the engine-only options the trainer reads (job_options)
         fine_tuned_model=fine_tuned_name(base, getattr(job, "user_provided_suffix", None), job.id),
     )

@@ -19,16 +19,14 @@ from typing import Any
 import ipywidgets as w
 
 from ..base_models import DEFAULT_BASE_MODEL, OPENAI_BASE_MODEL
-from ..early_stopping import EARLY_STOPPING_METADATA
 from ..hyperparams import (
-    ALLOW_MANY_EPOCHS_METADATA,
-    ALLOW_SMALL_METADATA,
     HYPERPARAMETERS,
     check_plan,
     ensure_launchable,
     plan_for_job,
     supervised_method,
 )
+from ..job_options import ALLOW_MANY_EPOCHS_METADATA, ALLOW_SMALL_METADATA, EARLY_STOPPING_METADATA
 from ..tokens import estimate_cost
 from ._html import badge
 from .snapshot import Snapshotted

@@ -81,8 +81,8 @@ print(f"{len(records)} preference pairs: {train_report.usable_examples} to train
 # validation pairs. The curve is the DPO loss; it starts at 0.69 (no preference yet).
 
 # %%
-from ftwidgets.early_stopping import EARLY_STOPPING_METADATA
-from ftwidgets.hyperparams import ALLOW_SMALL_METADATA, dpo_method
+from ftwidgets.hyperparams import dpo_method
+from ftwidgets.job_options import ALLOW_SMALL_METADATA, EARLY_STOPPING_METADATA
 from ftwidgets.training import chosen_model, launch_or_attach
 from ftwidgets.widgets import JobMonitor
 method = dpo_method({"n_epochs": 2, "beta": 0.1, "batch_size": 8})

@@ -9,18 +9,16 @@ from fastapi import APIRouter, Depends, Request
 from openai.types.fine_tuning import FineTuningJob, FineTuningJobEvent
 from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
-from ...early_stopping import PATIENCE_KEY, requested_patience
 from ...hyperparams import (
-    ALLOW_MANY_EPOCHS_METADATA,
     BLOCKED,
     DPO,
     SUPERVISED,
     epochs_guard,
     hyperparameter_names,
-    metadata_flag,
     method_object,
     out_of_bounds,
 )
+from ...job_options import JobOptionError, job_option, job_options
 from ...job_states import ACTIVE
 from ..contract import new_id, now
 from ..protocol import APIError, JobCreate, cursor_page, page_limit
@@ -73,16 +71,14 @@ def check_request(body: JobCreate, e: Engine) -> dict:
             param="metadata",
         )
     try:
-        requested_patience(body.metadata)
-    except ValueError as exc:
-        raise APIError(400, str(exc), code="invalid_metadata", param=f"metadata.{PATIENCE_KEY}") from None
+        job_options(body.metadata)  # every engine-only option checked here, from its one declaration
+    except JobOptionError as exc:
+        raise APIError(400, str(exc), code="invalid_metadata", param=f"metadata.{exc.key}") from None
     requested = body.requested_hyperparameters()
     if bad := out_of_bounds(requested):
         raise APIError(400, bad[1], code="invalid_hyperparameter", param=f"hyperparameters.{bad[0]}")
     if isinstance(requested.get("n_epochs"), int):  # the rule a notebook cell could otherwise go around
-        guard = epochs_guard(
-            requested["n_epochs"], allow_many_epochs=metadata_flag(body.metadata, ALLOW_MANY_EPOCHS_METADATA)
-        )
+        guard = epochs_guard(requested["n_epochs"], allow_many_epochs=job_option(body.metadata, "allow_many_epochs"))
         if guard is not None and guard.level == BLOCKED:
             raise APIError(400, guard.message, code="invalid_hyperparameter", param="hyperparameters.n_epochs")
     return requested
