@@ -16,7 +16,8 @@ from typing import Any
 from ._version import __version__
 from .base_models import OPENAI_BASE_MODEL
 from .dataset import DataError
-from .importers import FORMATS
+from .importers import SCHEMAS
+from .readers import READERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,7 +149,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         mapping.update(user=args.user, assistant=args.assistant)
     if args.system:
         mapping["system"] = args.system
-    conversion = convert_file(args.file, args.source_format, default_system=args.default_system, **mapping)
+    conversion = convert_file(args.file, args.schema, default_system=args.default_system, **mapping)
     print(conversion.summary())
     if not conversion.examples:
         print("Nothing converted, nothing written.", file=sys.stderr)
@@ -285,9 +286,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_engine_stop(args: argparse.Namespace) -> int:
-    from .engine.server import default_data_dir, stop_process
+    from .engine.server import data_folder, stop_process
 
-    data = args.data_dir or default_data_dir()
+    data = data_folder(args.data_dir)
     print(f"stopped the engine of {data}" if stop_process(args.data_dir) else f"no engine runs on {data}")
     return 0
 
@@ -296,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ftw", description="Fine-Tuning Workbook: check, split and fine-tune chat data.")
     p.add_argument("--version", action="version", version=f"ftw {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    _add_data_commands(sub)
+    _add_engine_commands(sub)
+    _add_grading_commands(sub)
+    _add_labels_command(sub)
+    _add_export_command(sub)
+    return p
+
+
+def _add_data_commands(sub) -> None:
+    """``ftw validate``, ``stats``, ``split`` and ``convert``: a data file checked, measured, split, brought in."""
 
     def data_opts(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("file", help="chat fine-tuning JSONL file")
@@ -334,15 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser(
         "convert",
-        help="CSV, ShareGPT, Alpaca or prompt/completion data to chat JSONL (every record "
-        "converted or reported; exit code 1 when any was reported)",
+        help=f"a {', '.join(sorted(READERS))} file of ShareGPT, Alpaca, prompt/completion or chat records, or a "
+        "table's named columns, to chat JSONL (every record converted or reported; exit code 1 when any was "
+        "reported)",
     )
     c.add_argument("file")
     c.add_argument(
         "--from",
-        dest="source_format",
-        choices=FORMATS,
-        help="the input's format (default: detected from the extension or the first record)",
+        dest="schema",
+        choices=SCHEMAS,
+        help="the records' schema (default: guessed from the first record's keys or a table's columns)",
     )
     c.add_argument("--out", required=True)
     c.add_argument("--user", help="column holding the user message")
@@ -352,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="replace the output file if it exists")
     c.set_defaults(func=cmd_convert)
 
+
+def _add_engine_commands(sub) -> None:
+    """``ftw engine serve`` and ``ftw engine stop``."""
     e = sub.add_parser("engine", help="the embedded OpenAI-compatible fine-tuning engine")
     esub = e.add_subparsers(dest="engine_command", parser_class=_Parser)
     es = esub.add_parser("serve", help="serve the engine's HTTP API")
@@ -387,7 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
     est = esub.add_parser("stop", help="stop the engine that serves a data folder")
     est.add_argument("--data-dir", default=None, help="its data folder (default ~/.cache/ftwidgets/engine)")
     est.set_defaults(func=cmd_engine_stop)
-    _add_grading_commands(sub)
+
+
+def _add_labels_command(sub) -> None:
+    """``ftw labels``: what a model learns from, example by example."""
     lb = sub.add_parser(
         "labels",
         help="what a model learns from: the trained tokens of each example (exit code 1 "
@@ -409,6 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the engine's base model whose template to use (default the embedded SmolLM2)",
     )
     lb.set_defaults(func=cmd_labels)
+
+
+def _add_export_command(sub) -> None:
+    """``ftw export``: a fine-tuned model taken out of the engine."""
     ex = sub.add_parser("export", help="take a fine-tuned model with you: its adapter, a merged model or a GGUF file")
     ex.add_argument(
         "model", help="a fine-tuned model or checkpoint the engine serves (ft:..., ft:...:ckpt-step-N) or a job id"
@@ -435,7 +457,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--force", action="store_true", help="replace a folder that is not empty")
     ex.set_defaults(func=cmd_export)
-    return p
 
 
 def _add_grading_commands(sub) -> None:

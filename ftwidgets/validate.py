@@ -498,73 +498,99 @@ def validate_file(
         rules = Rules(**{**rules.__dict__, "model": model})
     workers = default_workers(path) if workers is None else workers
     report = Report(path=str(path), model=rules.model, max_per_code=max_per_code)
-
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lines", "indices", "tokens", "turns", "usable", "exact")}
-    # MinHash signatures go to a temporary file, not memory: a 100k-example file needs
-    # 13 MB of them, and the near-duplicate pass reads them back block by block
-    sig_file = tempfile.TemporaryFile(prefix="ftw-minhash-")
-    sig_rows = 0
-    systems: set = set()
-    bigrams: set = set()
-    bigram_total = 0
-    fact: dict[int, float] = {}
-    for chunk in _results(_chunks(iter_raw_lines(path), chunk_lines, 8 << 20), rules, workers):
-        report.extend(chunk.findings)
-        report.examples += chunk.examples
-        report.usable_examples += chunk.usable_count
-        for key, dtype in (
-            ("lines", np.int64),
-            ("indices", np.int64),
-            ("tokens", np.int64),
-            ("turns", np.int32),
-            ("usable", bool),
-            ("exact", np.uint64),
-        ):
-            parts[key].append(np.asarray(getattr(chunk, key), dtype=dtype))
-        if chunk.sig is not None:
-            chunk.sig.tofile(sig_file)
-            sig_rows += len(chunk.sig)
-        systems |= chunk.systems
-        bigrams |= chunk.bigrams
-        bigram_total += chunk.bigram_total
-        fact.update(chunk.fact)
-    cat = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in parts.items()}
-    lines_arr, idx_arr, tok_arr, usable = cat["lines"], cat["indices"], cat["tokens"], cat["usable"].astype(bool)
-
-    near, copies = _report_duplicates(report, rules, cat, sig_file, sig_rows)
-    sig_file.close()
-
+    gathered = _Gathered()
+    try:
+        for chunk in _results(_chunks(iter_raw_lines(path), chunk_lines, 8 << 20), rules, workers):
+            gathered.add(chunk, report)
+        cat = gathered.arrays()
+        near, copies = _report_duplicates(report, rules, cat, gathered.sig_file, gathered.sig_rows)
+    finally:
+        gathered.sig_file.close()
     _size_policy(report, rules)
-    report.tokens = _token_summary(tok_arr, rules)
-    verdict = quality.fact_verdict(list(fact.values())) if fact else None
-    fact_idx = list(fact.keys())
-    report.quality = {
-        "exact_duplicates": report.counts.get("exact_duplicate", 0),
-        "near_duplicates": len(near),
-        "distinct_system_prompts": len(systems),
-        "user_distinct_2": round(quality.distinct_ratio(len(bigrams), bigram_total), 3) if bigram_total else None,
-        "sampled_examples": len(fact) if fact else None,
-        "turns": _distribution(cat["turns"]),
-    }
-    if verdict is not None:
-        report.quality["fact_verdict"] = {
-            "looks_like_facts": verdict.looks_like_facts,
-            "share": verdict.share,
-            "mean_score": verdict.mean_score,
-            "sentence": verdict.sentence,
-            "evidence_lines": [int(lines_arr[np.searchsorted(idx_arr, fact_idx[i])]) for i in verdict.evidence],
-            "scored_examples": len(fact),
-        }
-        if verdict.looks_like_facts:
-            report.add(Finding("looks_like_facts", verdict.sentence))
+    report.tokens = _token_summary(cat["tokens"], rules)
+    _quality_summary(report, gathered, cat, len(near))
     report.per_example = {
-        "line": lines_arr,
-        "tokens": tok_arr,
+        "line": cat["lines"],
+        "tokens": cat["tokens"],
         "turns": cat["turns"],
-        "usable": usable,
+        "usable": cat["usable"].astype(bool),
         "exact_duplicate": copies,  # a later exact copy of a usable example (the first one is not marked)
     }
     return report
+
+
+PER_EXAMPLE = {
+    "lines": np.int64,
+    "indices": np.int64,
+    "tokens": np.int64,
+    "turns": np.int32,
+    "usable": bool,
+    "exact": np.uint64,
+}
+
+
+@dataclass
+class _Gathered:
+    """What the chunks' results add up to: the per-example arrays, the MinHash signatures (in a temporary file, not
+    memory: a 100k-example file needs 13 MB of them, and the near-duplicate pass reads them back block by block),
+    and the quality measures' sets."""
+
+    parts: dict[str, list[np.ndarray]] = field(default_factory=lambda: {k: [] for k in PER_EXAMPLE})
+    sig_file: Any = field(default_factory=lambda: tempfile.TemporaryFile(prefix="ftw-minhash-"))
+    sig_rows: int = 0
+    systems: set = field(default_factory=set)
+    bigrams: set = field(default_factory=set)
+    bigram_total: int = 0
+    fact: dict[int, float] = field(default_factory=dict)
+
+    def add(self, chunk, report: Report) -> None:
+        report.extend(chunk.findings)
+        report.examples += chunk.examples
+        report.usable_examples += chunk.usable_count
+        for key, dtype in PER_EXAMPLE.items():
+            self.parts[key].append(np.asarray(getattr(chunk, key), dtype=dtype))
+        if chunk.sig is not None:
+            chunk.sig.tofile(self.sig_file)
+            self.sig_rows += len(chunk.sig)
+        self.systems |= chunk.systems
+        self.bigrams |= chunk.bigrams
+        self.bigram_total += chunk.bigram_total
+        self.fact.update(chunk.fact)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in self.parts.items()}
+
+
+def _quality_summary(report: Report, gathered: _Gathered, cat: dict[str, np.ndarray], near: int) -> None:
+    """The report's quality block: duplicates, system prompts, diversity, turns, and the fact-versus-style verdict
+    (a finding when the data looks like facts)."""
+    fact = gathered.fact
+    report.quality = {
+        "exact_duplicates": report.counts.get("exact_duplicate", 0),
+        "near_duplicates": near,
+        "distinct_system_prompts": len(gathered.systems),
+        "user_distinct_2": (
+            round(quality.distinct_ratio(len(gathered.bigrams), gathered.bigram_total), 3)
+            if gathered.bigram_total
+            else None
+        ),
+        "sampled_examples": len(fact) if fact else None,
+        "turns": _distribution(cat["turns"]),
+    }
+    verdict = quality.fact_verdict(list(fact.values())) if fact else None
+    if verdict is None:
+        return
+    fact_idx = list(fact.keys())
+    report.quality["fact_verdict"] = {
+        "looks_like_facts": verdict.looks_like_facts,
+        "share": verdict.share,
+        "mean_score": verdict.mean_score,
+        "sentence": verdict.sentence,
+        "evidence_lines": [int(cat["lines"][np.searchsorted(cat["indices"], fact_idx[i])]) for i in verdict.evidence],
+        "scored_examples": len(fact),
+    }
+    if verdict.looks_like_facts:
+        report.add(Finding("looks_like_facts", verdict.sentence))
 
 
 def _report_duplicates(

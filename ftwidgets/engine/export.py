@@ -17,27 +17,21 @@ the engine is stopped; a model whose job is still running is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import disk
 from ..job_states import ACTIVE
 from . import models
-from .contract import JobFolder
+from .gguf_file import PRE_TOKENIZERS, PRECISIONS, UnsupportedModel, write_gguf
+from .model_card import model_card, public_base, workbook_graders, workbook_verdict
 from .store import NotFound, Store
 
 FORMATS = ("adapter", "merged", "gguf")
-GGUF_PRECISIONS = ("f16", "q8_0", "f32")
-# where the default base comes from outside this engine, for the model card, adapter_config.json and Ollama
-PUBLIC_NAMES = {models.DEFAULT_BASE_MODEL: ("HuggingFaceTB/SmolLM2-135M-Instruct", "smollm2:135m")}
-# llama.cpp names the pre-tokenizer (how text is split before BPE) of the tokenizers it knows
-PRE_TOKENIZERS = {models.DEFAULT_BASE_MODEL: "smollm"}
 
 
 class ExportError(Exception):
@@ -109,13 +103,13 @@ def export(
 
     `out` must not exist or be empty, unless `force`. `quantize` is the GGUF's precision. `verdict` is step 5's
     sentence for the model card (by default the workbook's comparison, where it evaluated this model)."""
-    from .server import default_data_dir
+    from .server import data_folder
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if quantize not in GGUF_PRECISIONS:
-        raise ExportError(f"unknown GGUF precision {quantize!r}: choose one of {', '.join(GGUF_PRECISIONS)}")
-    source = find_model(model, data_dir if data_dir is not None else default_data_dir())
+    if quantize not in PRECISIONS:
+        raise ExportError(f"unknown GGUF precision {quantize!r}: choose one of {', '.join(PRECISIONS)}")
+    source = find_model(model, data_folder(data_dir))
     target = Path(out if out is not None else f"{safe_name(source.name)}-{fmt}").expanduser().absolute()
     if target.exists() and not target.is_dir():
         raise ExportError(f"{target} exists and is a file: choose a folder")
@@ -126,7 +120,7 @@ def export(
     try:
         graders = workbook_graders(source.name) if verdict is None else None
         measured = verdict if verdict is not None else workbook_verdict(source.name)
-        card = model_card(source, fmt, quantize, measured, graders)
+        card = model_card(source.store, source.job_id, source.name, source.base, fmt, quantize, measured, graders)
         {"adapter": _write_adapter, "merged": _write_merged, "gguf": _write_gguf}[fmt](source, partial, quantize)
         if graders is not None:  # success as the learner defined it travels with the model
             shutil.copyfile(graders, partial / graders.name)
@@ -199,14 +193,17 @@ def _write_gguf(source: Source, folder: Path, quantize: str) -> None:
         )
     model, tok = merged_model(source)
     file = f"{safe_name(source.name)}.{quantize}.gguf"
-    write_gguf(
-        model,
-        tok,
-        folder / file,
-        quantize=quantize,
-        name=source.name,
-        pre_tokenizer=PRE_TOKENIZERS.get(source.base, "default"),
-    )
+    try:
+        write_gguf(
+            model,
+            tok,
+            folder / file,
+            quantize=quantize,
+            name=source.name,
+            pre_tokenizer=PRE_TOKENIZERS.get(source.base, "default"),
+        )
+    except UnsupportedModel as exc:
+        raise ExportError(str(exc)) from None
     (folder / "Modelfile").write_text(
         "# Ollama: `ollama create my-model -f Modelfile`, then `ollama run my-model`.\n"
         "# llama.cpp: `llama-cli -m " + file + " -cnv` uses the chat template inside the file.\n"
@@ -214,132 +211,7 @@ def _write_gguf(source: Source, folder: Path, quantize: str) -> None:
     )
 
 
-# --- GGUF ------------------------------------------------------------------------------------------
-
-
-def write_gguf(
-    model, tok, path: Path, *, quantize: str = "f16", name: str = "model", pre_tokenizer: str = "default"
-) -> None:
-    """A Llama model and its tokenizer as one GGUF file, as llama.cpp's converter lays it out: its tensor names,
-    the query and key rows permuted for its rotary embedding, norms in F32, the tokenizer as GPT-2 BPE."""
-    import gguf
-    import numpy as np
-
-    cfg = model.config
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    rope = getattr(cfg, "rope_parameters", None) or {}
-    if rope.get("rope_type", "default") != "default":
-        raise ExportError(f"GGUF export does not carry {rope['rope_type']!r} rope scaling yet")
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(name)
-    writer.add_context_length(cfg.max_position_embeddings)
-    writer.add_embedding_length(cfg.hidden_size)
-    writer.add_block_count(cfg.num_hidden_layers)
-    writer.add_feed_forward_length(cfg.intermediate_size)
-    writer.add_head_count(cfg.num_attention_heads)
-    writer.add_head_count_kv(cfg.num_key_value_heads)
-    writer.add_rope_freq_base(float(rope.get("rope_theta", getattr(cfg, "rope_theta", 10000.0))))
-    writer.add_layer_norm_rms_eps(float(cfg.rms_norm_eps))
-    writer.add_rope_dimension_count(head_dim)
-    writer.add_vocab_size(cfg.vocab_size)
-    qtype = {
-        "f16": gguf.GGMLQuantizationType.F16,
-        "q8_0": gguf.GGMLQuantizationType.Q8_0,
-        "f32": gguf.GGMLQuantizationType.F32,
-    }[quantize]
-    writer.add_file_type(
-        {
-            "f16": gguf.LlamaFileType.MOSTLY_F16,
-            "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
-            "f32": gguf.LlamaFileType.ALL_F32,
-        }[quantize]
-    )
-    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    add_tokenizer(writer, tok, cfg.vocab_size, pre_tokenizer)
-
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, cfg.num_hidden_layers)
-    tied = bool(getattr(cfg, "tie_word_embeddings", False))
-    for hf_name, tensor in model.state_dict().items():
-        if tied and hf_name == "lm_head.weight":
-            continue  # llama.cpp reuses token_embd for the output layer
-        gguf_name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
-        if gguf_name is None:
-            raise ExportError(f"GGUF export does not know where {hf_name} goes in a Llama file")
-        data = tensor.detach().to("cpu").float().numpy()
-        if hf_name.endswith("q_proj.weight"):
-            data = _permute_for_rope(data, cfg.num_attention_heads)
-        elif hf_name.endswith("k_proj.weight"):
-            data = _permute_for_rope(data, cfg.num_key_value_heads)
-        if data.ndim == 1 or qtype == gguf.GGMLQuantizationType.F32:
-            writer.add_tensor(gguf_name, data.astype(np.float32))
-        elif qtype == gguf.GGMLQuantizationType.F16:
-            writer.add_tensor(gguf_name, data.astype(np.float16))
-        else:
-            writer.add_tensor(gguf_name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-
-
-def _permute_for_rope(weights, n_head: int):
-    """Hugging Face's Llama rotates the two halves of each head; llama.cpp interleaves them: reorder the rows
-    (transformers' GGUF reader undoes exactly this)."""
-    return (
-        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
-        .swapaxes(1, 2)
-        .reshape(weights.shape)
-    )
-
-
-def add_tokenizer(writer, tok, vocab_size: int, pre_tokenizer: str = "default") -> None:
-    """A byte-level BPE tokenizer (GPT-2's kind, SmolLM2's and Llama 3's) as llama.cpp reads it: every token in id
-    order with its type, the merges, the special ids and the chat template."""
-    import gguf
-
-    spec = json.loads(tok.backend_tokenizer.to_str())
-    if spec["model"]["type"] != "BPE":
-        raise ExportError(f"GGUF export writes byte-level BPE tokenizers, and this one is {spec['model']['type']}")
-    by_id = {i: t for t, i in spec["model"]["vocab"].items()}
-    added = {a["id"]: a for a in spec.get("added_tokens", [])}
-    tokens, types = [], []
-    for i in range(vocab_size):
-        if i in added:
-            tokens.append(added[i]["content"])
-            types.append(gguf.TokenType.CONTROL if added[i]["special"] else gguf.TokenType.USER_DEFINED)
-        elif i in by_id:
-            tokens.append(by_id[i])
-            types.append(gguf.TokenType.NORMAL)
-        else:
-            tokens.append(f"[PAD{i}]")
-            types.append(gguf.TokenType.UNUSED)
-    merges = [m if isinstance(m, str) else " ".join(m) for m in spec["model"].get("merges", [])]
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(pre_tokenizer)
-    writer.add_token_list(tokens)
-    writer.add_token_types(types)
-    writer.add_token_merges(merges)
-    for kind, add in (
-        ("bos", writer.add_bos_token_id),
-        ("eos", writer.add_eos_token_id),
-        ("unk", writer.add_unk_token_id),
-        ("pad", writer.add_pad_token_id),
-    ):
-        token_id = getattr(tok, f"{kind}_token_id", None)
-        if token_id is not None:
-            add(int(token_id))
-    writer.add_add_bos_token(bool(getattr(tok, "add_bos_token", False)))
-    writer.add_add_space_prefix(False)
-    if tok.chat_template:
-        writer.add_chat_template(tok.chat_template)
-
-
 # --- Ollama and the model card ----------------------------------------------------------------------
-
-
-def public_base(base: str) -> tuple[str, str]:
-    """(Hugging Face id, Ollama name) of a base model; a local folder or other id stands for itself."""
-    return PUBLIC_NAMES.get(base, (base, base))
 
 
 def chat_template(base: str) -> str | None:
@@ -379,157 +251,4 @@ def _ollama_chat_lines(source: Source) -> str:
     ]
     if default_system:
         lines.append(f'SYSTEM """{default_system}"""')
-    return "\n".join(lines) + "\n"
-
-
-def _file_facts(store: Store, file_id: str | None) -> dict[str, Any] | None:
-    if not file_id:
-        return None
-    try:
-        obj = store.get_file(file_id)
-        data = store.file_path(file_id).read_bytes()
-    except (NotFound, OSError):
-        return {"id": file_id, "missing": True}
-    lines = sum(1 for line in data.splitlines() if line.strip())
-    return {
-        "id": file_id,
-        "filename": obj.filename,
-        "examples": lines,
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-
-
-def workbook_verdict(model: str) -> str | None:
-    """Step 5's verdict sentence, where the workbook's comparison evaluated this very model."""
-    from .. import workbook
-
-    path = workbook.comparison_file()
-    if path is None:
-        return None
-    try:
-        comparison = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if model not in (comparison.get("models") or {}).values():
-        return None
-    said = [comparison.get("verdict") or ""]
-    if (worth := comparison.get("worth_it")) and worth.get("verdict"):
-        said.append(f"Against prompting the base model with examples: {worth['verdict']}")
-    if (broke := comparison.get("forgetting")) and broke.get("sentence"):
-        said.append(broke["sentence"])
-    return "\n\n".join(said)
-
-
-def workbook_graders(model: str) -> Path | None:
-    """The graders a learner saved in step 2 for their own data, where step 5 measured this very model with them."""
-    from .. import workbook
-
-    if workbook_verdict(model) is None or (workbook.manifest("01_prepare") or {}).get("task") != "own_data":
-        return None
-    path = workbook.graders_file()
-    return path if path.exists() else None
-
-
-def graders_note(path: Path) -> str:
-    """The card's words for the graders file beside it."""
-    try:
-        names = [f"{g['name']} ({g['type']})" for g in json.loads(path.read_text())]
-    except (OSError, ValueError, KeyError, TypeError):
-        names = []
-    return (
-        f"Success was defined by the graders in `{path.name}` (OpenAI's grader format, beside this card): "
-        + ", ".join(names)
-        + ". Each line of the evaluation above is one of them."
-    )
-
-
-def model_card(source: Source, fmt: str, quantize: str, verdict: str | None, graders: Path | None = None) -> str:
-    """The README.md of an export: what it is, how it was trained (data with checksums, hyperparameters, the step
-    early stopping kept), how it measured, and how to run it."""
-    from ..early_stopping import stop_from_events
-
-    job = source.store.get_job(source.job_id)
-    folder = JobFolder(source.store.root / "jobs" / source.job_id)
-    stop = stop_from_events(folder.events())
-    hf_id, ollama = public_base(source.base)
-    hp = job.hyperparameters
-    lines = [
-        "---",
-        f"base_model: {hf_id}",
-        "library_name: " + ("peft" if fmt == "adapter" else "transformers"),
-        "tags: [fine-tuning-workbook, lora]",
-        "---",
-        "",
-        f"# {source.name}",
-        "",
-        f"A LoRA fine-tune of `{hf_id}` made with the Fine-Tuning Workbook's engine (job `{source.job_id}`), "
-        f"exported as **{fmt}**" + (f" ({quantize.upper()})" if fmt == "gguf" else "") + ".",
-        "",
-        "## Training",
-        "",
-    ]
-    for label, facts in (
-        ("Training data", _file_facts(source.store, job.training_file)),
-        ("Validation data", _file_facts(source.store, job.validation_file)),
-    ):
-        if facts and not facts.get("missing"):
-            lines.append(
-                f"- {label}: `{facts['filename']}`, {facts['examples']} examples, {facts['bytes']:,} bytes, "
-                f"sha256 `{facts['sha256']}`"
-            )
-        elif facts:
-            lines.append(f"- {label}: file `{facts['id']}` (no longer in the engine)")
-    lines.append(
-        f"- Hyperparameters: {hp.n_epochs} epochs, batch size {hp.batch_size}, "
-        f"learning-rate multiplier {hp.learning_rate_multiplier}, seed {job.seed}"
-    )
-    if job.trained_tokens:
-        lines.append(f"- Trained tokens: {job.trained_tokens:,}")
-    if stop is not None:
-        where = (
-            f"stopped early at step {stop.stopped_at} of {stop.total_steps} planned"
-            if stop.stopped_at
-            else "ran every planned step"
-        )
-        lines.append(f"- Early stopping: {where}; the model kept is the one from step {stop.kept_step}")
-    if ":ckpt-step-" in source.name:
-        lines.append(f"- This export is the checkpoint at step {source.name.rsplit('-', 1)[-1]}")
-    lines += [
-        "",
-        "## Evaluation",
-        "",
-        verdict or "Not evaluated by the workbook's step 5 (`05_evaluate`).",
-        *(["", graders_note(graders)] if graders is not None else []),
-        "",
-        "## Run it",
-        "",
-    ]
-    if fmt == "adapter":
-        lines += [
-            "```python",
-            "from peft import PeftModel",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            f'base = AutoModelForCausalLM.from_pretrained("{hf_id}")',
-            'model = PeftModel.from_pretrained(base, "path/to/this/folder")',
-            f'tokenizer = AutoTokenizer.from_pretrained("{hf_id}")',
-            "```",
-            "",
-            f"Ollama: `ollama create my-model -f Modelfile` (its `FROM {ollama}` pulls the base), then "
-            "`ollama run my-model`.",
-        ]
-    elif fmt == "merged":
-        lines += [
-            "```python",
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            'model = AutoModelForCausalLM.from_pretrained("path/to/this/folder")',
-            'tokenizer = AutoTokenizer.from_pretrained("path/to/this/folder")',
-            "```",
-        ]
-    else:
-        lines += [
-            "Ollama: `ollama create my-model -f Modelfile`, then `ollama run my-model`.",
-            "llama.cpp: `llama-cli -m <file>.gguf -cnv`.",
-            'transformers: `AutoModelForCausalLM.from_pretrained("path/to/this/folder", gguf_file="<file>.gguf")`.',
-        ]
     return "\n".join(lines) + "\n"

@@ -56,6 +56,20 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ftwidgets" / "engine"
 
 
+def data_folder(data_dir: str | os.PathLike | None = None) -> Path:
+    """The engine's data folder: the one asked for, else `default_data_dir` (every entry point resolves it here)."""
+    return Path(data_dir).expanduser() if data_dir else default_data_dir()
+
+
+def given_key(api_key: str | None = None) -> str | None:
+    """The key clients must send, as chosen: the one asked for, else ``FTW_ENGINE_KEY``; None when nobody chose."""
+    return api_key or os.environ.get("FTW_ENGINE_KEY") or None
+
+
+def new_key() -> str:
+    return "ftw-" + secrets.token_urlsafe(24)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
@@ -163,7 +177,7 @@ def start(
     from .app import create_app
     from .settings import EngineSettings, python_graders_allowed
 
-    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    data = data_folder(data_dir)
     existing = _running.get(str(data))
     if existing is not None and (existing._thread is None or existing._thread.is_alive()):
         return existing
@@ -172,7 +186,7 @@ def start(
         handle = _attach(data, timeout)
         _running[str(data)] = handle
         return handle
-    key = api_key or os.environ.get("FTW_ENGINE_KEY") or "ftw-" + secrets.token_urlsafe(24)
+    key = given_key(api_key) or new_key()
     port = port or free_port(host)
     settings.setdefault("python_graders", python_graders_allowed(host))
     app = create_app(data, api_key=key, settings=EngineSettings(threads=threads, **settings))
@@ -247,14 +261,14 @@ def ensure_process(
     This process is registered as a client, so the engine lives while it does. Its output
     goes to ``engine.log`` in the data folder.
     """
-    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    data = data_folder(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     register_client(data)
     lock = claim(data)
     if lock is None:  # an engine runs there already: use it
         return _attach(data, timeout)
     lock.close()  # free: the new process claims it (if a rival claims it first, we attach to the rival)
-    key = api_key or os.environ.get("FTW_ENGINE_KEY") or "ftw-" + secrets.token_urlsafe(24)
+    key = given_key(api_key) or new_key()
     command = [
         sys.executable,
         "-m",
@@ -299,7 +313,7 @@ def ensure_process(
 
 def engine_pid(data_dir: str | os.PathLike | None = None) -> int | None:
     """The pid of the engine process that serves a data folder, if one published itself there."""
-    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    data = data_folder(data_dir)
     try:
         return int(json.loads((data / OWNER_FILE).read_text())["pid"])
     except (OSError, ValueError, KeyError):
@@ -349,14 +363,14 @@ def serve(
     from .app import create_app
     from .settings import LOOPBACK, EngineSettings, python_graders_allowed
 
-    data = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    data = data_folder(data_dir)
     lock = claim(data)
     if lock is None:
         print(f"error: another engine already runs on {data}; stop it or pass --data-dir", flush=True)
         return 1
-    key = api_key or os.environ.get("FTW_ENGINE_KEY")
+    key = given_key(api_key)
     if not key:
-        key = "ftw-" + secrets.token_urlsafe(24)
+        key = new_key()
         print(f"API key (generated; pass --api-key or FTW_ENGINE_KEY to choose one): {key}", flush=True)
     if host not in LOOPBACK:
         print(f"warning: listening on {host}, reachable from other machines; keep the key secret", flush=True)
