@@ -30,7 +30,7 @@ stage() {  # stage NAME COMMAND...: run it, remember how it ended, carry on
 }
 stage "lint (ruff check)" ruff check .
 stage "format (ruff format --check)" ruff format --check .
-stage "package tests" python -m pytest -q "$@"
+stage "package tests" python -m pytest -q --durations=25 "$@"
 # the notebooks and then the browser share one throw-away work folder and engine, as a learner's session does
 export FTW_WORK_DIR="$scratch/work" FTW_ENGINE_DIR="$scratch/engine"
 FTW_QUICK=1 stage "notebooks (nbval)" python -m pytest -q --nbval-lax notebooks/*.ipynb -p no:warnings

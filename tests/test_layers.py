@@ -4,6 +4,7 @@ notebooks reach the engine only through the client (`ftwidgets.client`)."""
 import ast
 import json
 import re
+import sys
 
 import pytest
 
@@ -136,3 +137,43 @@ def test_design_names_every_module(path):
     widget, named by its class): a module it does not name is a room nobody was told about."""
     design = (ROOT / "DESIGN.md").read_text()
     assert re.search(rf"(?<![\w.]){re.escape(path.stem)}(?!\w)", design), f"DESIGN.md never names {path.stem}"
+
+
+def engine_rooms() -> list[list[str]]:
+    """DESIGN.md's list of the engine's rooms, top to bottom: the names that open each entry of its block
+    (``routes/`` is the routes package, ``chat, models`` two rooms on one line)."""
+    design = (ROOT / "DESIGN.md").read_text()
+    block = design.split("The rooms of `ftwidgets/engine/`", 1)[1].split("```\n", 2)[1]
+    heads = [re.match(r"[\w/]+(?:, [\w/]+)*", line).group() for line in block.splitlines() if line[:1].strip()]
+    return [[name.strip().rstrip("/") for name in head.split(",")] for head in heads]
+
+
+def engine_room(module: str) -> str:
+    """An engine module's room: ``ftwidgets.engine.routes.files`` is ``routes``."""
+    return module.removeprefix("ftwidgets.engine.").split(".")[0]
+
+
+def test_design_lists_the_engines_rooms_in_their_import_order():
+    """Each room imports only rooms below it in DESIGN.md's list, and every module of the engine has its room there."""
+    position = {name: n for n, names in enumerate(engine_rooms()) for name in names}
+    graph = import_graph()
+    modules = [m for m in graph if m.startswith("ftwidgets.engine.")]
+    assert {engine_room(m) for m in modules} == set(position), "DESIGN.md's rooms are not the engine's modules"
+    upward = sorted(
+        f"{engine_room(m)} imports {engine_room(i)}, which DESIGN.md lists above it"
+        for m in modules
+        for i in graph[m]
+        if i.startswith("ftwidgets.engine.")
+        and engine_room(i) != engine_room(m)
+        and position[engine_room(i)] <= position[engine_room(m)]
+    )
+    assert upward == [], "\n".join(upward)
+
+
+def test_an_import_up_the_list_would_be_found(monkeypatch):
+    """The check above can fail: with export listed last, its imports of the rooms above it are named."""
+    rooms = engine_rooms()
+    moved = [r for r in rooms if r != ["export"]] + [["export"]]
+    monkeypatch.setattr(sys.modules[__name__], "engine_rooms", lambda: moved)
+    with pytest.raises(AssertionError, match="export imports server, which DESIGN.md lists above it"):
+        test_design_lists_the_engines_rooms_in_their_import_order()
