@@ -15,7 +15,7 @@ import pytest
 
 from ftwidgets.dataset import load_jsonl
 from ftwidgets.engine import export as export_module
-from ftwidgets.engine import models, start
+from ftwidgets.engine import gguf_file, models, start
 from ftwidgets.engine.export import ExportError, export
 
 from ..conftest import SAMPLES
@@ -257,7 +257,7 @@ def test_the_tokenizer_written_is_the_one_llama_cpp_made_for_smollm2(tmp_path):
 
     tok = AutoTokenizer.from_pretrained(models.ensure_converted())
     writer = gguf.GGUFWriter(str(tmp_path / "t.gguf"), "llama")
-    export_module.add_tokenizer(writer, tok, 49152, "smollm")
+    gguf_file.add_tokenizer(writer, tok, 49152, "smollm")
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.close()
