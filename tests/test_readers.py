@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ftwidgets.dataset import DataError
-from ftwidgets.importers import convert_file, detect_schema
-from ftwidgets.readers import READERS, fastparquet, open_source
+from ftwidgets.data.dataset import DataError
+from ftwidgets.data.importers import convert_file, detect_schema
+from ftwidgets.data.readers import READERS, fastparquet, open_source
 
 DATA = Path(__file__).parent / "data"
 ALPACA = [

@@ -6,11 +6,11 @@ import sys
 
 from safetensors.torch import load_file
 
-from ftwidgets import machine
-from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.data.dataset import load_jsonl, write_jsonl
 from ftwidgets.engine import models, recipe
 from ftwidgets.engine.contract import JobFolder, TrainerSpec
 from ftwidgets.engine.lora import LoraSettings
+from ftwidgets.runtime import machine
 
 from ..conftest import SAMPLES
 
