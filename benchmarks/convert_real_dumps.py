@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwidgets.dataset import write_jsonl  # noqa: E402
-from ftwidgets.findings import CODES, ERROR  # noqa: E402
-from ftwidgets.importers import convert_file  # noqa: E402
-from ftwidgets.validate import validate_file  # noqa: E402
+from ftwidgets.data.dataset import write_jsonl  # noqa: E402
+from ftwidgets.data.findings import CODES, ERROR  # noqa: E402
+from ftwidgets.data.importers import convert_file  # noqa: E402
+from ftwidgets.data.validate import validate_file  # noqa: E402
 
 CONTENT_ERRORS = {"reserved_token", "too_many_tokens"}
 

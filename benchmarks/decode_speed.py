@@ -22,15 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwidgets.dataset import load_jsonl  # noqa: E402
+from ftwidgets.data.dataset import load_jsonl  # noqa: E402
+from ftwidgets.data.split import split_examples  # noqa: E402
 from ftwidgets.engine import decoding, models  # noqa: E402
 from ftwidgets.engine.chat import end_token_ids, prompt_ids  # noqa: E402
 from ftwidgets.engine.chat_models import ChatModels  # noqa: E402
 from ftwidgets.engine.serving_types import MAX_BATCH_TOKENS  # noqa: E402
-from ftwidgets.evaluate import System, to_eval_items  # noqa: E402
-from ftwidgets.machine import cpu_has_native_bf16  # noqa: E402
-from ftwidgets.split import split_examples  # noqa: E402
-from ftwidgets.worth_it import few_shot_system  # noqa: E402
+from ftwidgets.evaluation.evaluate import System, to_eval_items  # noqa: E402
+from ftwidgets.evaluation.worth_it import few_shot_system  # noqa: E402
+from ftwidgets.runtime.machine import cpu_has_native_bf16  # noqa: E402
 
 
 def answer(model, tok, prompts, *, rows: int, budget: int, static: bool) -> tuple[list[list[int]], int]:

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwidgets.dataset import load_jsonl  # noqa: E402
+from ftwidgets.data.dataset import load_jsonl  # noqa: E402
 from ftwidgets.engine import start  # noqa: E402
 
 MATH = load_jsonl(ROOT / "data" / "samples" / "math_tutor.jsonl")

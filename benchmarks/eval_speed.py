@@ -1,7 +1,7 @@
 """Benchmark the evaluation step (notebook 05's cell) on the embedded engine, in one session.
 
 The same held-out math-tutor test prompts are answered by the base model through the official
-client (`ftwidgets.evaluate.evaluate`, each run into an empty cache), once per serving setup:
+client (`ftwidgets.evaluation.evaluate.evaluate`, each run into an empty cache), once per serving setup:
 
 - the baseline: float32 weights, a batch gathered for 20 ms after its first request, the
   notebooks' 16 requests at a time (the engine's earlier defaults);
@@ -27,12 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwidgets.dataset import load_jsonl  # noqa: E402
+from ftwidgets.data.dataset import load_jsonl  # noqa: E402
+from ftwidgets.data.split import split_examples  # noqa: E402
 from ftwidgets.engine import models, start  # noqa: E402
 from ftwidgets.engine.serving_types import GenRequest  # noqa: E402
-from ftwidgets.evaluate import evaluate, to_eval_items  # noqa: E402
-from ftwidgets.machine import cpu_has_native_bf16  # noqa: E402
-from ftwidgets.split import split_examples  # noqa: E402
+from ftwidgets.evaluation.evaluate import evaluate, to_eval_items  # noqa: E402
+from ftwidgets.runtime.machine import cpu_has_native_bf16  # noqa: E402
 from ftwidgets.tasks import get_task  # noqa: E402
 
 BASE = "smollm2-135m-instruct"

@@ -37,7 +37,7 @@ def main() -> int:
 
     plotly.io.renderers.default = "json"  # an old monitor's fig.show() outside a notebook: no browser, no HTML file
 
-    from ftwidgets.dataset import load_jsonl, write_jsonl
+    from ftwidgets.data.dataset import load_jsonl, write_jsonl
     from ftwidgets.widgets import JobMonitor
 
     samples = HERE / "data" / "samples" / "math_tutor.jsonl"

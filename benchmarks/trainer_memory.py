@@ -26,12 +26,12 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
+from ftwidgets.data.dataset import load_jsonl, write_jsonl  # noqa: E402
 from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
 from ftwidgets.engine.lora import lora_for  # noqa: E402
 from ftwidgets.engine.recipe import BASE_LEARNING_RATE, MAX_SEQ_LEN  # noqa: E402
 from ftwidgets.engine.settings import EngineSettings  # noqa: E402
-from ftwidgets.machine import lean_allocator_env  # noqa: E402
+from ftwidgets.runtime.machine import lean_allocator_env  # noqa: E402
 
 
 def run_trainer(

@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ftwidgets.dataset import load_jsonl, write_jsonl  # noqa: E402
+from ftwidgets.data.dataset import load_jsonl, write_jsonl  # noqa: E402
 from ftwidgets.engine.contract import JobFolder, TrainerSpec  # noqa: E402
 from ftwidgets.engine.lora import LORA  # noqa: E402
 from ftwidgets.engine.recipe import BASE_LEARNING_RATE, MAX_SEQ_LEN  # noqa: E402
-from ftwidgets.memory import PeakMemory  # noqa: E402
+from ftwidgets.runtime.memory import PeakMemory  # noqa: E402
 
 FORMAT = r"Step 1:.*Answer: -?[\d,.]+\s*$"
 NONE = {"labelled_logits": False, "length_buckets": 0, "layers": None, "reuse_frozen_layers": False, "cpu_bf16": False}

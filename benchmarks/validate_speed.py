@@ -44,7 +44,7 @@ print(json.dumps({"examples": n, "tokens": total,
 
 FTW = r"""
 import json, sys, resource
-from ftwidgets.validate import validate_file
+from ftwidgets.data.validate import validate_file
 r = validate_file(sys.argv[1])
 peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(json.dumps({"examples": r.examples, "tokens": r.tokens["total"], "valid": r.valid,

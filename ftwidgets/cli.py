@@ -15,9 +15,9 @@ from typing import Any
 
 from ._version import __version__
 from .base_models import OPENAI_BASE_MODEL
-from .dataset import DataError
-from .importers import SCHEMAS
-from .readers import READERS
+from .data.dataset import DataError
+from .data.importers import SCHEMAS
+from .data.readers import READERS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +44,7 @@ def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
 
 
 def _rules(args: argparse.Namespace):
-    from .validate import Rules
+    from .data.validate import Rules
 
     kw = {"allow_small": args.allow_small}
     if args.model:
@@ -55,7 +55,7 @@ def _rules(args: argparse.Namespace):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .validate import validate_file
+    from .data.validate import validate_file
 
     report = validate_file(args.file, rules=_rules(args), workers=args.workers, max_per_code=args.max_findings)
     if args.json:
@@ -96,7 +96,7 @@ def _print_tokens(t: dict[str, Any]) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from .validate import validate_file
+    from .data.validate import validate_file
 
     report = validate_file(args.file, rules=_rules(args), workers=args.workers)
     stats = {
@@ -123,7 +123,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from .split import split_file
+    from .data.split import split_file
 
     manifest = split_file(
         args.file, args.out, seed=args.seed, group_key=args.group_by, stratify=args.stratify, overwrite=args.force
@@ -141,8 +141,8 @@ def cmd_split(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .dataset import write_jsonl
-    from .importers import convert_file
+    from .data.dataset import write_jsonl
+    from .data.importers import convert_file
 
     mapping: dict[str, Any] = {}
     if args.user or args.assistant:
@@ -160,7 +160,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_labels(args: argparse.Namespace) -> int:
-    from .labels import LabelReport, example_labels, openai_label_report, read_examples
+    from .data.labels import LabelReport, example_labels, openai_label_report, read_examples
 
     if args.backend == "openai":
         report = openai_label_report(args.file, show=args.show)
@@ -263,7 +263,7 @@ def _model_grader_chat(graders: list) -> Any:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from .dataset import load_jsonl
+    from .data.dataset import load_jsonl
     from .graders import Grading, load_graders, preview, read_examples
 
     graders = load_graders(args.graders)

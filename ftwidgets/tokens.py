@@ -20,7 +20,7 @@ from typing import Any
 
 from .base_models import OPENAI_BASE_MODEL
 from .hyperparams import auto_epochs
-from .safe_files import atomic_write
+from .runtime.safe_files import atomic_write
 
 DEFAULT_MODEL = OPENAI_BASE_MODEL
 
@@ -169,9 +169,9 @@ def hand_back_tokenizer_memory() -> None:
     let go, and the freed memory returned to the system. A notebook kernel does it after each cell, the engine after
     each job's files are checked: an engine that had validated one job held 70 MB more for the rest of the session.
     The validator is only looked up, never imported, so a process that never validated does not load it for this."""
-    from .machine import return_freed_memory
+    from .runtime.machine import return_freed_memory
 
-    validate = sys.modules.get("ftwidgets.validate")
+    validate = sys.modules.get("ftwidgets.data.validate")
     if validate is not None:
         validate.release_checker()
     release_encodings()

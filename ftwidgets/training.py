@@ -18,12 +18,12 @@ from typing import Any
 
 from .base_models import DEFAULT_BASE_MODEL, refuse_after_openai_end
 from .curves import loss_curve, overfitting_from_events, pick_checkpoint
-from .dataset import load_jsonl, write_jsonl
+from .data.dataset import load_jsonl, write_jsonl
 from .early_stopping import stop_from_events
 from .hyperparams import ensure_launchable, supervised_method
 from .job_options import ALLOW_SMALL_METADATA
-from .job_states import ACTIVE, FINAL
-from .safe_files import iter_raw_lines
+from .runtime.job_states import ACTIVE, FINAL
+from .runtime.safe_files import iter_raw_lines
 
 ACTIVE_OR_DONE = (*ACTIVE, "succeeded")
 

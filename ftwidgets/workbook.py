@@ -16,26 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .safe_files import atomic_write, write_json_atomic
+from .runtime.locations import ROOT
+from .runtime.safe_files import atomic_write, write_json_atomic
 
-
-def find_root() -> Path:
-    """The workbook folder (the one holding ``data/samples/`` and ``notebooks/``).
-
-    ``FTW_ROOT`` if set; else the checkout this package sits in (an editable install);
-    else the nearest folder at or above the working directory that holds the samples
-    (a regular install, e.g. on Binder, run from the repository's notebooks).
-    """
-    if os.environ.get("FTW_ROOT"):
-        return Path(os.environ["FTW_ROOT"]).expanduser().resolve()
-    here = Path(__file__).resolve().parents[1]
-    for candidate in (here, *[Path.cwd(), *Path.cwd().parents]):
-        if (candidate / "data" / "samples" / "math_tutor.jsonl").exists():
-            return candidate
-    return here
-
-
-ROOT = find_root()
 SAMPLES = ROOT / "data" / "samples"
 STEPS = ["01_prepare", "02_validate", "03_split", "04_train", "05_evaluate", "06_review"]
 LESSONS = ["07_facts_need_retrieval"]  # side lessons: not a step of the pipeline, no later step reads them
@@ -83,7 +66,7 @@ def prepared_dataset() -> Path:
         return SAMPLES / (task().sample or "math_tutor.jsonl")
     cleaned, record = work_dir("02_validate") / "dataset.cleaned.jsonl", work_dir("02_validate") / "cleaned.json"
     if cleaned.exists() and record.exists():
-        from .split import sha256_file
+        from .data.split import sha256_file
 
         if json.loads(record.read_text()).get("source_sha256") == sha256_file(p):
             return cleaned
@@ -94,7 +77,7 @@ def drop_flagged_examples(report):
     """Step 2's way on: the examples of `report`'s file without the ones it flags as errors and the exact
     duplicates, in a new file of step 2 (`cleaning.drop_flagged`), recorded so `prepared_dataset` returns it while
     step 1's dataset is the one it was made from."""
-    from .cleaning import drop_flagged
+    from .data.cleaning import drop_flagged
 
     cleaned = drop_flagged(report, work_dir("02_validate") / "dataset.cleaned.jsonl")
     write_json_atomic(
@@ -114,7 +97,7 @@ def drop_flagged_examples(report):
 def record_origins(origins) -> None:
     """Step 1: where each example of its dataset stands in the file the learner brought (`origins.Origins`), or
     nothing for a sample, kept with the dataset's checksum so a later dataset is never read with old places."""
-    from .split import sha256_file
+    from .data.split import sha256_file
 
     path = work_dir("01_prepare") / "origins.json"
     if origins is None:
@@ -127,8 +110,8 @@ def record_origins(origins) -> None:
 def origins_of(path: str | os.PathLike):
     """Where the examples of step 1's dataset, or of step 2's cleaned file made from it, stand in the learner's own
     file (`origins.Origins`); None for a sample or any other file, whose lines are its own."""
-    from .origins import Origins
-    from .split import sha256_file
+    from .data.origins import Origins
+    from .data.split import sha256_file
 
     record_file, dataset = work_dir("01_prepare") / "origins.json", work_dir("01_prepare") / "dataset.jsonl"
     if not record_file.exists() or not dataset.exists():
@@ -157,8 +140,8 @@ def split_folder() -> Path | None:
 
 def split_or_fallback(step: str) -> Path:
     """Step 3's split folder, or a split of the prepared dataset made inside ``step``'s folder."""
-    from .dataset import load_jsonl
-    from .split import split_examples, write_split
+    from .data.dataset import load_jsonl
+    from .data.split import split_examples, write_split
 
     made = split_folder()
     if made is not None:
@@ -237,8 +220,8 @@ def navigation(step: str) -> str:
 
 
 def judge_check_file() -> Path:
-    """Step 6's measure of a model judge against the learner's reviews (`ftwidgets.judge.JudgeCheck`), which step 5
-    reports beside the judge's scores."""
+    """Step 6's measure of a model judge against the learner's reviews (`ftwidgets.review.judge.JudgeCheck`),
+    which step 5 reports beside the judge's scores."""
     return work_dir("06_review") / "judge_check.json"
 
 

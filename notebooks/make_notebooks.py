@@ -24,7 +24,7 @@ PARAMS = nbf.v4.new_code_cell(
     'if importlib.util.find_spec("ftwidgets") is None:  # Colab before its set-up, or a kernel outside .venv\n'
     '    raise SystemExit("The workbook\'s package is not installed for this kernel: see docs/teaching.md, "\n'
     "                     \"'Where a notebook can be opened' (Colab), or run bash scripts/setup.sh\")\n"
-    "from ftwidgets.notebook_kernel import prepare\n"
+    "from ftwidgets.runtime.notebook_kernel import prepare\n"
     "prepare()  # a failed cell says what went wrong, not a traceback; memory a cell no longer needs goes back\n"
     'QUICK = os.environ.get("FTW_QUICK", "0") in ("1", "true")  # papermill: -p QUICK True for the short CI run',
     metadata={"tags": ["parameters"]},

@@ -4,7 +4,7 @@ embedded engine, and say how it went.
 Writes the executed notebooks, the per-step work folders and ``summary.md`` (timings,
 the evaluation verdict, the review summary, peak memory) to the output folder. Peak
 memory is the largest total PSS of this process, everything it starts (kernels) and the
-engine process with its trainers (`ftwidgets.memory.PeakMemory`), sampled twice a second.
+engine process with its trainers (`ftwidgets.runtime.memory.PeakMemory`), sampled twice a second.
 The engine is stopped at the end.
 
     python scripts/run_workbook.py --out results            # QUICK: small subsets, about 10 minutes on 2 CPU cores
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ftwidgets.engine.server import engine_pid, stop_process  # noqa: E402  (light: no torch in this process)
-from ftwidgets.memory import PeakMemory  # noqa: E402
+from ftwidgets.runtime.memory import PeakMemory  # noqa: E402
 from ftwidgets.workbook import WORKBOOK_RUN  # noqa: E402  (the one list of the notebooks a run executes)
 
 
@@ -44,7 +44,7 @@ CELL_TIMEOUT_S = {False: 15 * 60, True: 60 * 60}
 def last_line(error: BaseException) -> str:
     """The last line of an error's message, where a notebook's traceback says what went wrong (above the plain
     errors' hint to %tb)."""
-    from ftwidgets.plain_errors import HINT
+    from ftwidgets.runtime.plain_errors import HINT
 
     lines = [
         line

@@ -4,8 +4,8 @@ touched, every dropped line named, and the next steps reading the cleaned file o
 import json
 
 from ftwidgets import workbook
-from ftwidgets.cleaning import drop_flagged
-from ftwidgets.validate import validate_file
+from ftwidgets.data.cleaning import drop_flagged
+from ftwidgets.data.validate import validate_file
 from ftwidgets.widgets import DropFlagged
 
 

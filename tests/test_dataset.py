@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from ftwidgets.dataset import (
+from ftwidgets.data.dataset import (
     DataError,
     check_preference,
     from_csv,
@@ -14,7 +14,7 @@ from ftwidgets.dataset import (
     write_jsonl,
     write_preferences,
 )
-from ftwidgets.safe_files import iter_raw_lines
+from ftwidgets.runtime.safe_files import iter_raw_lines
 
 from .conftest import SAMPLES, chat, write_lines
 
@@ -126,7 +126,7 @@ def test_dpo_roundtrip_and_checks(tmp_path):
 
 
 def test_json_errors_read_plainly_and_a_cut_off_last_line_is_named_with_or_without_newline(tmp_path):
-    from ftwidgets.dataset import DataError, read_jsonl
+    from ftwidgets.data.dataset import DataError, read_jsonl
 
     good = '{"messages": [{"role": "user", "content": "hi"}]}'
     for ending in ("", "\n"):
@@ -150,7 +150,7 @@ def test_atomic_write_reaches_the_disk_before_it_renames(tmp_path, monkeypatch):
     """fsync of the new file, then the rename, then the folder's fsync: a power cut leaves old or new, never empty."""
     import os
 
-    from ftwidgets import safe_files
+    from ftwidgets.runtime import safe_files
 
     calls = []
     real_fsync, real_replace = os.fsync, os.replace

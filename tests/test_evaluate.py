@@ -9,8 +9,8 @@ import httpx
 import openai
 import pytest
 
-from ftwidgets.dataset import DataError, write_jsonl
-from ftwidgets.evaluate import (
+from ftwidgets.data.dataset import DataError, write_jsonl
+from ftwidgets.evaluation.evaluate import (
     Evaluation,
     HeldOutError,
     OutputCache,
@@ -200,8 +200,8 @@ def test_evaluation_save_and_load_round_trip(tmp_path):
 def test_a_prompt_repeated_in_the_test_split_counts_once(tmp_path):
     """16 test lines with 10 distinct prompts are 10 items: every n (the evaluation's, the intervals', the review's)
     is the number of distinct prompts, and the note says how many repeats were set aside."""
-    from ftwidgets.dataset import write_jsonl
-    from ftwidgets.evaluate import held_out_test_items
+    from ftwidgets.data.dataset import write_jsonl
+    from ftwidgets.evaluation.evaluate import held_out_test_items
 
     def ex(i, answer="a"):
         return {"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": answer}]}

@@ -10,7 +10,7 @@ from types import SimpleNamespace as NS
 import httpx
 import openai
 
-from ftwidgets.forgetting import check_forgetting, general_items, general_passages
+from ftwidgets.evaluation.forgetting import check_forgetting, general_items, general_passages
 from ftwidgets.graders import Grading
 from ftwidgets.metrics import format_compliance
 from ftwidgets.tasks import MATH_FORMAT

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from ftwidgets.dataset import load_jsonl
-from ftwidgets.evaluate import EvalItem, Evaluation, Generation, compare
+from ftwidgets.data.dataset import load_jsonl
+from ftwidgets.evaluation.evaluate import EvalItem, Evaluation, Generation, compare
 from ftwidgets.graders import (
     GraderError,
     Grading,

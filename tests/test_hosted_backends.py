@@ -16,8 +16,8 @@ import pytest
 import ftwidgets
 from ftwidgets import backends, base_models
 from ftwidgets.base_models import OpenAIEnded, openai_phase, refuse_after_openai_end
-from ftwidgets.evaluate import evaluate, to_eval_items
-from ftwidgets.plain_errors import plain_message
+from ftwidgets.evaluation.evaluate import evaluate, to_eval_items
+from ftwidgets.runtime.plain_errors import plain_message
 from ftwidgets.training import launch_or_attach
 
 from .conftest import SAMPLES

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from ftwidgets.dataset import DataError, load_jsonl
-from ftwidgets.importers import Rejected, convert_file, detect_schema, from_alpaca, from_sharegpt
-from ftwidgets.validate import validate_file
+from ftwidgets.data.dataset import DataError, load_jsonl
+from ftwidgets.data.importers import Rejected, convert_file, detect_schema, from_alpaca, from_sharegpt
+from ftwidgets.data.validate import validate_file
 
 from .test_cli import ftw
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ftwidgets.graders import Grading
-from ftwidgets.judge import JudgeVerdict, check_judge, judge_items, pairwise_grader
-from ftwidgets.review import ReviewItem, ReviewStore
+from ftwidgets.review.judge import JudgeVerdict, check_judge, judge_items, pairwise_grader
+from ftwidgets.review.review_store import ReviewItem, ReviewStore
 
 
 def items(n: int = 12) -> list[ReviewItem]:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ftwidgets.labels import engine_label_report, openai_label_report
+from ftwidgets.data.labels import engine_label_report, openai_label_report
 from ftwidgets.widgets import TrainedTokens
 
 from .conftest import SAMPLES

@@ -35,7 +35,7 @@ def imported_modules(source: str, package: str, *, for_types: bool = True) -> se
     return names
 
 
-CORE_SUBPACKAGES = ("graders",)  # the core's own subpackages (pure Python, like the flat modules)
+CORE_SUBPACKAGES = ("runtime", "data", "graders", "evaluation", "review")  # the core's stages (pure Python)
 CORE = sorted(
     [p for p in PACKAGE.glob("*.py") if p.name not in FRONT_DOORS]
     + [p for sub in CORE_SUBPACKAGES for p in (PACKAGE / sub).glob("*.py")]
@@ -177,3 +177,59 @@ def test_an_import_up_the_list_would_be_found(monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "engine_rooms", lambda: moved)
     with pytest.raises(AssertionError, match="export imports server, which DESIGN.md lists above it"):
         test_design_lists_the_engines_rooms_in_their_import_order()
+
+
+# The core's stages, bottom first: each imports only from its own level or below. The flat modules are the rules
+# every stage reads (the hyperparameters, the token counts, the scorers) and, on top, the workbook's glue.
+CORE_LEVELS = [
+    ["ftwidgets.runtime"],
+    [
+        "ftwidgets._version",
+        "ftwidgets.base_models",
+        "ftwidgets.early_stopping",
+        "ftwidgets.job_options",
+        "ftwidgets.hyperparams",
+        "ftwidgets.tokens",
+        "ftwidgets.curves",
+        "ftwidgets.metrics",
+        "ftwidgets.stats",
+    ],
+    ["ftwidgets.data"],
+    ["ftwidgets.graders"],
+    ["ftwidgets.evaluation"],
+    ["ftwidgets.review"],
+    ["ftwidgets.tasks", "ftwidgets.workbook", "ftwidgets.training"],
+]
+
+
+def core_level(module: str) -> int | None:
+    for level, homes in enumerate(CORE_LEVELS):
+        if any(module == home or module.startswith(home + ".") for home in homes):
+            return level
+    return None
+
+
+def imports_up_the_stages(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{m} imports {i}"
+        for m in graph
+        if core_level(m) is not None
+        for i in graph[m]
+        if core_level(i) is not None and core_level(i) > core_level(m)
+    )
+
+
+def test_the_cores_stages_import_only_downward():
+    """runtime, the flat rules, data, graders, evaluation, review, then the workbook's glue: nothing imports up."""
+    graph = import_graph()
+    placed = {m for m in graph if core_level(m) is not None}
+    front = {f"ftwidgets.{p.stem}" for p in PACKAGE.glob("*.py") if p.name in FRONT_DOORS - {"__init__.py"}}
+    front.add("ftwidgets")
+    assert placed | front | {m for m in graph if m.startswith(("ftwidgets.engine", "ftwidgets.widgets"))} == set(graph)
+    assert imports_up_the_stages(graph) == []
+
+
+def test_an_import_up_the_stages_would_be_found():
+    assert imports_up_the_stages({"ftwidgets.data.split": {"ftwidgets.evaluation.evaluate"}}) == [
+        "ftwidgets.data.split imports ftwidgets.evaluation.evaluate"
+    ]

@@ -1,6 +1,6 @@
 """What the machine offers: a GPU answer without torch, a lean allocator for the engine, glibc's own for the trainer."""
 
-from ftwidgets.machine import default_allocator_env, lean_allocator_env
+from ftwidgets.runtime.machine import default_allocator_env, lean_allocator_env
 
 
 def test_the_engine_runs_with_a_lean_allocator(monkeypatch):
@@ -15,7 +15,7 @@ def test_the_gpu_question_never_loads_torch_in_the_asking_process():
     import sys
 
     probe = (
-        "import sys; from ftwidgets.machine import cuda_available; a = cuda_available(); "
+        "import sys; from ftwidgets.runtime.machine import cuda_available; a = cuda_available(); "
         "print(type(a).__name__, 'torch' in sys.modules)"
     )
     out = subprocess.run(
@@ -38,7 +38,7 @@ def test_freed_memory_goes_back_to_the_system():
     import sys
 
     probe = """
-from ftwidgets.machine import return_freed_memory
+from ftwidgets.runtime.machine import return_freed_memory
 def rss_mb():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 blocks = [bytes(4000) for _ in range(60_000)]  # ~240 MB from malloc's heap
@@ -60,7 +60,7 @@ def test_pages_mapped_from_a_file_go_back_and_anonymous_ones_are_left_alone(tmp_
     import psutil
     import torch
 
-    from ftwidgets.machine import hand_back_file_pages
+    from ftwidgets.runtime.machine import hand_back_file_pages
 
     path = tmp_path / "weights.bin"
     np.arange(8 * 2**20, dtype=np.float32).tofile(path)  # 32 MB

@@ -101,7 +101,7 @@ def test_custom_metric_and_defaults():
 
 
 def test_correct_arithmetic_grades_the_worked_sums():
-    from ftwidgets.dataset import load_jsonl
+    from ftwidgets.data.dataset import load_jsonl
     from ftwidgets.metrics import correct_arithmetic
 
     from .conftest import SAMPLES

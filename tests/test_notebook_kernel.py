@@ -3,8 +3,8 @@
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from ftwidgets.notebook_kernel import between_cells, prepare
-from ftwidgets.plain_errors import HINT
+from ftwidgets.runtime.notebook_kernel import between_cells, prepare
+from ftwidgets.runtime.plain_errors import HINT
 
 
 @pytest.fixture
@@ -23,9 +23,9 @@ def test_the_kernel_lets_the_tokenizer_go_after_a_cell_that_validated_or_split(s
     shell.run_cell(
         "import weakref\n"
         "from ftwidgets import tokens, workbook\n"
-        "from ftwidgets.dataset import load_jsonl\n"
-        "from ftwidgets.split import split_examples\n"
-        "from ftwidgets.validate import validate_file\n"
+        "from ftwidgets.data.dataset import load_jsonl\n"
+        "from ftwidgets.data.split import split_examples\n"
+        "from ftwidgets.data.validate import validate_file\n"
         "report = validate_file(workbook.SAMPLES / 'math_tutor.jsonl')\n"
         "held = weakref.ref(tokens.get_encoding())"
     )

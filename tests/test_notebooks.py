@@ -73,7 +73,7 @@ def test_all_six_steps_and_the_side_lessons_exist_in_order():
 
 
 def test_workbook_root_can_be_named(monkeypatch, tmp_path):
-    from ftwidgets.workbook import find_root
+    from ftwidgets.runtime.locations import find_root
 
     monkeypatch.setenv("FTW_ROOT", str(tmp_path))
     assert find_root() == tmp_path.resolve()

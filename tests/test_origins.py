@@ -6,11 +6,11 @@ import json
 import pytest
 
 from ftwidgets import workbook
-from ftwidgets.dataset import write_jsonl
-from ftwidgets.importers import convert_file
-from ftwidgets.labels import openai_label_report
-from ftwidgets.origins import Origins
-from ftwidgets.validate import validate_file
+from ftwidgets.data.dataset import write_jsonl
+from ftwidgets.data.importers import convert_file
+from ftwidgets.data.labels import openai_label_report
+from ftwidgets.data.origins import Origins
+from ftwidgets.data.validate import validate_file
 from ftwidgets.widgets import DropFlagged, TrainedTokens, ValidationTable
 
 from .conftest import chat

@@ -6,7 +6,7 @@ import openai
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from ftwidgets.plain_errors import HINT, plain_message, show_errors_plainly
+from ftwidgets.runtime.plain_errors import HINT, plain_message, show_errors_plainly
 
 
 @pytest.fixture
@@ -22,10 +22,13 @@ def shell():
     "cell, said",
     [
         (
-            "from ftwidgets.dataset import DataError\nraise DataError('line 3: not valid JSON')",
+            "from ftwidgets.data.dataset import DataError\nraise DataError('line 3: not valid JSON')",
             "line 3: not valid JSON",
         ),
-        ("from ftwidgets.disk import DiskFull\nraise DiskFull('/tmp', 'the split')", "The disk holding /tmp is full"),
+        (
+            "from ftwidgets.runtime.disk import DiskFull\nraise DiskFull('/tmp', 'the split')",
+            "The disk holding /tmp is full",
+        ),
         ("from ftwidgets.hyperparams import ensure_launchable\nensure_launchable(30, {})", "Not launched: 30 examples"),
         ("assert 1 == 2, 'Fix the 2 error(s) listed above'", "Checkpoint not passed: Fix the 2 error(s) listed above"),
     ],

@@ -5,10 +5,11 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from ftwidgets.dataset import load_jsonl, write_jsonl
-from ftwidgets.evaluate import HeldOutError, held_out_test_items, to_eval_items
+from ftwidgets.data.dataset import load_jsonl, write_jsonl
+from ftwidgets.data.split import split_file
+from ftwidgets.evaluation.evaluate import HeldOutError, held_out_test_items, to_eval_items
 from ftwidgets.metrics import correct_arithmetic, exact_match
-from ftwidgets.preference_round import (
+from ftwidgets.review.preference_round import (
     SAMPLES,
     check_apart,
     preference_prompts,
@@ -17,8 +18,7 @@ from ftwidgets.preference_round import (
     split_pairs,
     write_pairs,
 )
-from ftwidgets.review import ReviewStore, preference_records, rule_review
-from ftwidgets.split import split_file
+from ftwidgets.review.review_store import ReviewStore, preference_records, rule_review
 
 from .conftest import SAMPLES as SAMPLE_DIR
 
@@ -97,7 +97,7 @@ def test_the_verdict_says_plainly_when_it_did_not_help():
 
 
 def test_gathering_stops_once_enough_pairs_have_a_winner(tmp_path):
-    from ftwidgets.preference_round import gather_pairs
+    from ftwidgets.review.preference_round import gather_pairs
 
     items = to_eval_items(
         [
@@ -129,7 +129,7 @@ def test_after_the_first_chunk_gathering_samples_only_what_the_rest_needs(tmp_pa
     """Half the prompts give a winner (the others are answered the same twice). For 26 winners in chunks of at most
     20: 20 prompts (10 winners), 20 more (20), then the 14 the last 6 need at that rate plus a tenth: 54 prompts
     sampled, where whole chunks would have sampled 60."""
-    from ftwidgets.preference_round import gather_pairs
+    from ftwidgets.review.preference_round import gather_pairs
 
     conversation = lambda i: [  # noqa: E731
         {"role": "user", "content": f"{i}: {'same ' if i % 2 else ''}3+4?"},
@@ -150,9 +150,9 @@ def test_a_round_whose_pairs_rarely_differ_stops_in_its_first_slice_with_the_pro
     short of 112, so the round stops after that slice with the numbers and the ways on."""
     import pytest
 
-    from ftwidgets.dataset import DataError
-    from ftwidgets.plain_errors import plain_message
-    from ftwidgets.preference_round import NotEnoughPairs, check_reachable
+    from ftwidgets.data.dataset import DataError
+    from ftwidgets.review.preference_round import NotEnoughPairs, check_reachable
+    from ftwidgets.runtime.plain_errors import plain_message
 
     with pytest.raises(NotEnoughPairs) as short:
         check_reachable(112, sampled=100, differing=36, winners=26, prompts=367)
@@ -167,7 +167,7 @@ def test_a_round_whose_pairs_rarely_differ_stops_in_its_first_slice_with_the_pro
 
 
 def test_gather_pairs_stops_after_its_first_slice_when_the_rest_cannot_be_enough(tmp_path):
-    from ftwidgets.preference_round import NotEnoughPairs, gather_pairs
+    from ftwidgets.review.preference_round import NotEnoughPairs, gather_pairs
 
     mind = TwoMinds()
     asked = []

@@ -5,8 +5,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftwidgets.findings import CODES
-from ftwidgets.validate import Rules, validate_file
+from ftwidgets.data.findings import CODES
+from ftwidgets.data.validate import Rules, validate_file
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

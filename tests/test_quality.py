@@ -1,6 +1,6 @@
 import numpy as np
 
-from ftwidgets import quality
+from ftwidgets.data import quality
 
 
 def _sig(seqs):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ftwidgets.dataset import DataError
-from ftwidgets.importers import convert_file, detect_schema
-from ftwidgets.readers import READERS, fastparquet, open_source
+from ftwidgets.data.dataset import DataError
+from ftwidgets.data.importers import convert_file, detect_schema
+from ftwidgets.data.readers import READERS, fastparquet, open_source, read_csv
 
 DATA = Path(__file__).parent / "data"
 ALPACA = [
@@ -93,3 +93,16 @@ def test_columns_are_refused_for_json_and_a_missing_file_is_named(tmp_path):
         convert_file(write(tmp_path / "a.jsonl", ALPACA), "columns")
     with pytest.raises(DataError, match="no such file"):
         convert_file(tmp_path / "missing.parquet")
+
+
+def test_a_new_file_type_is_a_reader_and_its_suffix_and_everything_else_follows(tmp_path, monkeypatch):
+    """The walk DESIGN.md gives: a pipe-separated reader registered in READERS is converted, placed and offered."""
+    from ftwidgets.widgets import DataImport
+
+    monkeypatch.setitem(READERS, ".psv", lambda path: read_csv(path, sep="|"))
+    path = tmp_path / "qa.psv"
+    path.write_text("question|answer\nWhat is 2 + 2, roughly?|4, exactly\n")
+    conversion = convert_file(path)
+    assert conversion.examples[0]["messages"][-1]["content"] == "4, exactly"
+    assert conversion.origins("qa.psv").where(1) == "record 1 (row 2) of qa.psv"
+    assert ".psv" in DataImport(tmp_path / "uploads").upload.accept.split(",")

@@ -6,10 +6,10 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from ftwidgets.dataset import load_jsonl
-from ftwidgets.evaluate import OutputCache, compare
-from ftwidgets.metrics import contains_answer
-from ftwidgets.retrieval import (
+from ftwidgets.data.dataset import load_jsonl
+from ftwidgets.data.split import split_examples
+from ftwidgets.evaluation.evaluate import OutputCache, compare
+from ftwidgets.evaluation.retrieval import (
     NOT_FOUND,
     DocumentIndex,
     admits_not_knowing,
@@ -20,7 +20,7 @@ from ftwidgets.retrieval import (
     questions_by_kind,
     with_context,
 )
-from ftwidgets.split import split_examples
+from ftwidgets.metrics import contains_answer
 
 from .conftest import SAMPLES
 

@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from ftwidgets.dataset import read_preferences
-from ftwidgets.review import (
+from ftwidgets.data.dataset import read_preferences
+from ftwidgets.review.review_store import (
     ReviewItem,
     ReviewStore,
     blind_order,
@@ -131,7 +131,7 @@ def test_exports_csv_and_validated_dpo(tmp_path):
 
 def test_the_exports_are_remade_from_every_decision_so_far(tmp_path):
     """Step 6 makes its exports at Run All, before anyone reviewed; made again after the reviews, they hold them."""
-    from ftwidgets.review import export_review
+    from ftwidgets.review.review_store import export_review
 
     store = ReviewStore(tmp_path / "r.jsonl")
     before = export_review(store, ITEMS, tmp_path)
@@ -146,7 +146,7 @@ def test_the_exports_are_remade_from_every_decision_so_far(tmp_path):
 
 
 def test_validate_preference_file_reports_lines(tmp_path):
-    from ftwidgets.validate import validate_preference_file
+    from ftwidgets.data.validate import validate_preference_file
 
     good = {
         "input": {"messages": [{"role": "user", "content": "hi"}]},
@@ -162,7 +162,7 @@ def test_validate_preference_file_reports_lines(tmp_path):
 
 CHILD = textwrap.dedent("""
     import sys
-    from ftwidgets.review import ReviewStore
+    from ftwidgets.review.review_store import ReviewStore
     store = ReviewStore(sys.argv[1])
     i = 0
     while True:

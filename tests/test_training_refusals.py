@@ -6,7 +6,7 @@ import httpx2
 import openai
 import pytest
 
-from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.data.dataset import load_jsonl, write_jsonl
 from ftwidgets.training import LaunchRefused, launch_or_attach
 from ftwidgets.widgets import HyperparameterPanel
 

@@ -5,8 +5,8 @@ import json
 import pytest
 import tiktoken
 
-from ftwidgets.findings import CODES, ERROR
-from ftwidgets.validate import Rules, validate_examples, validate_file
+from ftwidgets.data.findings import CODES, ERROR
+from ftwidgets.data.validate import Rules, validate_examples, validate_file
 
 from .conftest import SAMPLES, TEST_DATA, chat, write_lines
 

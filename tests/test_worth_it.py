@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from ftwidgets.evaluate import EvalItem, Evaluation, Generation, System, to_eval_items
+from ftwidgets.evaluation.evaluate import EvalItem, Evaluation, Generation, System, to_eval_items
+from ftwidgets.evaluation.worth_it import few_shot_system, system_costs, worth_it
 from ftwidgets.metrics import exact_match
 from ftwidgets.tokens import count_message_tokens
 from ftwidgets.widgets import WorthItView
-from ftwidgets.worth_it import few_shot_system, system_costs, worth_it
 
 from .conftest import chat
 from .test_forgetting import Models, forgetting_of

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import disk
+from ..runtime import disk
 from .contract import now
 from .jobs import JobRunner
 from .protocol import APIError, error_body

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..safe_files import dump_json, read_log, write_json_atomic
+from ..runtime.safe_files import dump_json, read_log, write_json_atomic
 from .lora import LoraSettings
 
 

@@ -24,8 +24,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import disk
-from ..job_states import ACTIVE
+from ..runtime import disk
+from ..runtime.job_states import ACTIVE
 from . import models
 from .gguf_file import PRE_TOKENIZERS, PRECISIONS, UnsupportedModel, write_gguf
 from .model_card import model_card, public_base, workbook_graders, workbook_verdict

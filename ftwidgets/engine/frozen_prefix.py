@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import machine
+from ..runtime import machine
 from . import models
 
 

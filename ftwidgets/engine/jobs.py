@@ -21,8 +21,8 @@ from pathlib import Path
 
 from openai.types.fine_tuning import FineTuningJob
 
-from .. import disk, machine
-from ..findings import CODES, ERROR
+from ..data.findings import CODES, ERROR
+from ..data.validate import Rules, validate_file, validate_preference_file
 from ..hyperparams import (
     DPO,
     SUPERVISED,
@@ -32,9 +32,9 @@ from ..hyperparams import (
     resolve_hyperparameters,
 )
 from ..job_options import job_option
-from ..job_states import ACTIVE, FINAL
+from ..runtime import disk, machine
+from ..runtime.job_states import ACTIVE, FINAL
 from ..tokens import hand_back_tokenizer_memory
-from ..validate import Rules, validate_file, validate_preference_file
 from . import data_parallel, memory_plan
 from .contract import JobError, JobFolder, TrainerSpec, now
 from .recipe import trainer_spec

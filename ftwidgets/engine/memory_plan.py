@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import machine
+from ..runtime import machine
 from . import models
 
 GB = 1e9

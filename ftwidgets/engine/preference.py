@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .. import dataset
+from ..data import dataset
 from .chat import IGNORE, encode_example
 from .frozen_prefix import FrozenPrefix
 from .training_run import TrainingRun, labelled_logits, micro_batches

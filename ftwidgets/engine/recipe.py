@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from openai.types.fine_tuning import FineTuningJob
 
-from .. import machine
 from ..hyperparams import DPO, hyperparameter_names
 from ..job_options import trainer_fields
+from ..runtime import machine
 from . import models
 from .contract import TrainerSpec
 from .lora import lora_for

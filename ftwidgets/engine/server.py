@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..machine import lean_allocator_env
-from ..safe_files import write_json_atomic
+from ..runtime.machine import lean_allocator_env
+from ..runtime.safe_files import write_json_atomic
 
 log = logging.getLogger(__name__)
 

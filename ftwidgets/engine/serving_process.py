@@ -145,7 +145,7 @@ def _picklable(exc: Exception) -> Exception:
 
 def main(argv: list[str] | None = None) -> int:
     """The child: answer batches until told to stop or until the engine goes away (its stdin closes)."""
-    from ..machine import return_freed_memory
+    from ..runtime.machine import return_freed_memory
     from .chat_models import ChatModels
     from .serving_types import GenRequest
 

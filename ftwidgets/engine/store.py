@@ -26,8 +26,8 @@ from openai.types import FileObject
 from openai.types.fine_tuning import FineTuningJob
 from pydantic import BaseModel
 
-from ..job_states import ACTIVE
-from ..safe_files import atomic_write, write_json_atomic
+from ..runtime.job_states import ACTIVE
+from ..runtime.safe_files import atomic_write, write_json_atomic
 from .contract import JobFolder, new_id, now
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ honoured), token accuracy measured; the frozen layers' output stored once before
 
 from __future__ import annotations
 
-from ..dataset import load_jsonl
+from ..data.dataset import load_jsonl
 from .chat import IGNORE, encode_example
 from .training_run import TrainingRun, _evaluate, train_step
 

@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 
-from .. import disk
+from ..runtime import disk
 from .contract import JobError, JobFolder, TrainerOutcome
 from .data_parallel import GroupBroken
 from .preference import PreferenceRun

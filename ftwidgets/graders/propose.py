@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..dataset import describe_json_error
-from ..safe_files import iter_raw_lines, parse_json
+from ..data.dataset import describe_json_error
+from ..runtime.safe_files import iter_raw_lines, parse_json
 
 MAX_FIELDS = 12  # one grader per field, for objects of up to this many keys
 MAX_LABELS = 20

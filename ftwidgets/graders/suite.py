@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..dataset import DataError
+from ..data.dataset import DataError
 from ..metrics import Metric
-from ..safe_files import write_json_atomic
+from ..runtime.safe_files import write_json_atomic
 from .definitions import GraderError, check_grader
 from .propose import reference
 from .run import Grading, grader_item
@@ -121,7 +121,7 @@ def _record(saved: Path) -> Path:
 def graders_for(dataset: str | os.PathLike, saved: str | os.PathLike) -> tuple[list[Mapping[str, Any]], bool]:
     """The graders of `dataset`: those saved for this very file (the learner's edits kept), else a fresh proposal;
     and whether they were kept."""
-    from ..split import sha256_file
+    from ..data.split import sha256_file
     from .propose import propose_graders, read_examples
 
     saved, digest = Path(saved), sha256_file(dataset)
@@ -139,7 +139,7 @@ def save_graders_for(
     dataset: str | os.PathLike, saved: str | os.PathLike, graders: Sequence[Mapping[str, Any]]
 ) -> Path:
     """Save the graders with the checksum of the dataset they were made for (`graders_for` keeps them for it)."""
-    from ..split import sha256_file
+    from ..data.split import sha256_file
 
     path = save_graders(saved, graders)
     write_json_atomic(_record(path), {"dataset": str(dataset), "dataset_sha256": sha256_file(dataset)}, indent=2)

@@ -17,7 +17,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..review import ReviewItem, ReviewStore, blind_order, people, summarize
+from ..review.review_store import ReviewItem, ReviewStore, blind_order, people, summarize
 from ._html import badge, esc
 from .keyboard import KeyboardShortcuts
 from .snapshot import Snapshotted

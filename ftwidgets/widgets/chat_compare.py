@@ -20,7 +20,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..review import queue_for_review
+from ..review.review_store import queue_for_review
 from ._html import badge, esc
 from .snapshot import Snapshotted
 

@@ -1,7 +1,7 @@
 """ComparisonView: base against fine-tuned on the test set, each metric with its interval, wins and
 losses per item, and the answers side by side with the disagreements first.
 
-    from ftwidgets.evaluate import compare
+    from ftwidgets.evaluation.evaluate import compare
     ComparisonView(compare(evaluation, metrics))
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..evaluate import Comparison
+from ..evaluation.evaluate import Comparison
 from . import charts
 from ._html import esc, page_of, table
 from .snapshot import Snapshotted

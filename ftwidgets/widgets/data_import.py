@@ -1,6 +1,6 @@
 """Bring your own data into notebook 01: upload a file or name one on disk, map a table's columns, preview.
 
-A thin view over `ftwidgets.importers`: the schema is guessed there, every record is converted
+A thin view over `ftwidgets.data.importers`: the schema is guessed there, every record is converted
 or reported there; this widget saves the upload (never over an existing file), offers the
 column choice a table needs, and shows the first converted examples and what was reported.
 A table whose column names do not say which holds the user's message and which the answer is
@@ -14,10 +14,10 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..dataset import DataError, Example, guess_columns
-from ..importers import Conversion, convert_file, detect_schema, table_columns
-from ..origins import Origins
-from ..readers import READERS
+from ..data.dataset import DataError, Example, guess_columns
+from ..data.importers import Conversion, convert_file, detect_schema, table_columns
+from ..data.origins import Origins
+from ..data.readers import READERS
 from ._html import badge, esc, table
 from .snapshot import Snapshotted
 

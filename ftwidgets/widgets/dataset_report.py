@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..findings import Report
+from ..data.findings import Report
 from . import charts
 from ._html import badge, table
 from .snapshot import Snapshotted

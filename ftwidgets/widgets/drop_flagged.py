@@ -1,6 +1,6 @@
 """Step 2's way on: one button that drops the examples with errors, and the exact duplicates, into a new file.
 
-A thin view over `ftwidgets.cleaning` (through the callable it is given, in the notebook
+A thin view over `ftwidgets.data.cleaning` (through the callable it is given, in the notebook
 `workbook.drop_flagged_examples`): it says what would go, does it on a click, and shows what went and the new
 file's own validation, so the learner never edits the file outside the notebook.
 """
@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import ipywidgets as w
 
-from ..cleaning import Cleaned
-from ..findings import Report
-from ..origins import Origins
-from ..validate import validate_file
+from ..data.cleaning import Cleaned
+from ..data.findings import Report
+from ..data.origins import Origins
+from ..data.validate import validate_file
 from ._html import badge, esc
 from .snapshot import Snapshotted
 

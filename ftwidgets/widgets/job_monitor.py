@@ -16,7 +16,7 @@ import ipywidgets as w
 
 from ..curves import LossCurve, loss_curve, overfitting, pick_checkpoint
 from ..early_stopping import stop_from_events
-from ..job_states import FINAL
+from ..runtime.job_states import FINAL
 from . import charts
 from ._html import badge, esc, table
 from .progress import left_text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..review import ReviewSummary
+from ..review.review_store import ReviewSummary
 from . import charts
 from ._html import esc, table
 from .snapshot import Snapshotted

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..split import SplitResult, fix_leaks
+from ..data.split import SplitResult, fix_leaks
 from ._html import badge, table
 from .snapshot import Snapshotted
 

@@ -2,14 +2,14 @@
 model's chat template for the engine), the trained text highlighted and the rest greyed, with the count of trained
 tokens per example and for the file, and every example that trains nothing named by its line.
 
-A thin view over `ftwidgets.labels.LabelReport`."""
+A thin view over `ftwidgets.data.labels.LabelReport`."""
 
 from __future__ import annotations
 
 import ipywidgets as w
 
-from ..labels import LabelReport
-from ..origins import Origins
+from ..data.labels import LabelReport
+from ..data.origins import Origins
 from ._html import badge, esc
 from .snapshot import Snapshotted
 

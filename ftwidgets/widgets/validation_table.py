@@ -1,6 +1,6 @@
 """ValidationTable: a report's findings by line, filtered by severity and code, a page at a time.
 
-from ftwidgets.validate import validate_file
+from ftwidgets.data.validate import validate_file
 from ftwidgets.widgets import ValidationTable
 ValidationTable(validate_file("data/samples/broken.jsonl"))
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import ipywidgets as w
 
-from ..findings import Finding, Report
-from ..origins import Origins
-from ..safe_files import iter_raw_lines
+from ..data.findings import Finding, Report
+from ..data.origins import Origins
+from ..runtime.safe_files import iter_raw_lines
 from ._html import esc, page_of, table
 from .snapshot import Snapshotted
 

@@ -1,17 +1,17 @@
 """WorthItView: the three systems of step 5 side by side (the base model, the base prompted with examples, the
 fine-tuned model): each key metric, prompt tokens, seconds and a hosted price per answer, the plain verdict on
 whether fine-tuning beat prompting, then fine-tuned against few-shot item by item (`ComparisonView`), and what
-fine-tuning broke (`ftwidgets.forgetting`).
+fine-tuning broke (`ftwidgets.evaluation.forgetting`).
 
-A thin view over `ftwidgets.worth_it.WorthIt` and `ftwidgets.forgetting.Forgetting`.
+A thin view over `ftwidgets.evaluation.worth_it.WorthIt` and `ftwidgets.evaluation.forgetting.Forgetting`.
 """
 
 from __future__ import annotations
 
 import ipywidgets as w
 
-from ..forgetting import Forgetting
-from ..worth_it import WorthIt
+from ..evaluation.forgetting import Forgetting
+from ..evaluation.worth_it import WorthIt
 from ._html import badge, esc, table
 from .comparison_view import ComparisonView
 from .snapshot import Snapshotted

@@ -9,7 +9,7 @@
 
 # %%
 from ftwidgets import workbook
-from ftwidgets.dataset import DataError, from_csv, load_jsonl, to_dataframe, write_jsonl
+from ftwidgets.data import DataError, from_csv, load_jsonl, to_dataframe, write_jsonl
 from ftwidgets.widgets import DataImport
 
 # %% [markdown]

@@ -5,7 +5,7 @@
 
 # %%
 from ftwidgets import workbook
-from ftwidgets.validate import validate_file
+from ftwidgets.data import validate_file
 from ftwidgets.widgets import DatasetReport, DropFlagged, ValidationTable
 dataset = workbook.prepared_dataset()
 dataset
@@ -43,7 +43,7 @@ way_on
 
 # %%
 import os
-from ftwidgets.labels import engine_label_report, openai_label_report
+from ftwidgets.data import engine_label_report, openai_label_report
 from ftwidgets.widgets import TrainedTokens
 on_openai = os.environ.get("FTW_BACKEND", "engine") in ("openai", "azure")
 labelled = dataset

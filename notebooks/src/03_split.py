@@ -5,8 +5,7 @@
 
 # %%
 from ftwidgets import workbook
-from ftwidgets.dataset import load_jsonl
-from ftwidgets.split import split_examples, write_split
+from ftwidgets.data import load_jsonl, split_examples, write_split
 from ftwidgets.widgets import SplitView
 examples = load_jsonl(workbook.prepared_dataset())
 

@@ -15,7 +15,7 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.data import load_jsonl, write_jsonl
 from ftwidgets.hyperparams import PlanBlocked, supervised_method
 from ftwidgets.tokens import count_message_tokens
 from ftwidgets.training import chosen_model, launch_or_attach
@@ -50,7 +50,7 @@ state = workbook.work_dir("04_train") / "job.json"  # this step's job id: a rest
 # Step 2 showed the same for your dataset.
 
 # %%
-from ftwidgets.labels import engine_label_report, openai_label_report
+from ftwidgets.data import engine_label_report, openai_label_report
 from ftwidgets.widgets import TrainedTokens
 labels = (openai_label_report if BACKEND in ("openai", "azure") else engine_label_report)(train_file, show=1)
 TrainedTokens(labels)
@@ -64,7 +64,7 @@ TrainedTokens(labels)
 
 # %%
 from IPython.display import display
-from ftwidgets.machine import cuda_available
+from ftwidgets.runtime import cuda_available
 from ftwidgets.training import best_by_validation, grid_search, search_edge
 from ftwidgets.widgets import SearchProgress, charts
 multipliers = (0.5, 1.0) if QUICK else (0.25, 0.5, 1.0, 2.0) if cuda_available() else (0.5, 1.0, 2.0)

@@ -12,7 +12,7 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.evaluate import compare, evaluate, held_out_test_items
+from ftwidgets.evaluation import compare, evaluate, held_out_test_items
 from ftwidgets.metrics import llm_judge
 from ftwidgets.training import train_small
 from ftwidgets.widgets import ComparisonView
@@ -44,8 +44,8 @@ len(items), models
 # them matched the fine-tuned model's format in a short run (docs/performance.md).
 
 # %%
-from ftwidgets.dataset import load_jsonl
-from ftwidgets.worth_it import few_shot_system
+from ftwidgets.data import load_jsonl
+from ftwidgets.evaluation import few_shot_system
 few_shot = few_shot_system(models["base"], load_jsonl(split / "train.jsonl"), items, max_tokens=task.max_tokens)
 models = {"base": models["base"], "few_shot": few_shot, "fine_tuned": tuned}
 print(f"few-shot: {few_shot.model} with {few_shot.prompting}")
@@ -59,7 +59,7 @@ print(f"few-shot: {few_shot.model} with {few_shot.prompting}")
 # judge's number is a guess.
 
 # %%
-from ftwidgets.judge import judge_check_note
+from ftwidgets.review import judge_check_note
 metrics = task.metrics()
 if os.environ.get("FTW_JUDGE_MODEL"):
     metrics.append(llm_judge(client, os.environ["FTW_JUDGE_MODEL"]))
@@ -101,10 +101,10 @@ print(comparison.verdict())
 # text, whose loss rises when the model's general language has moved.
 
 # %%
-from ftwidgets.forgetting import check_forgetting
+from ftwidgets.evaluation import check_forgetting
 from ftwidgets.graders import Grading
 from ftwidgets.widgets import WorthItView
-from ftwidgets.worth_it import worth_it
+from ftwidgets.evaluation import worth_it
 worth = worth_it(evaluation, metrics, task.key_metrics)
 trained_system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
 task_format = next((m for m in metrics if m.name == task.key_metrics[0] and m.kind in ("pass", "auto")), None)

@@ -12,7 +12,7 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.evaluate import Evaluation, evaluate, held_out_test_items
+from ftwidgets.evaluation import Evaluation, evaluate, held_out_test_items
 from ftwidgets.review import ReviewStore, export_review, people, review_items, rule_review, summarize
 from ftwidgets.training import train_small
 from ftwidgets.widgets import ABReview, DownloadButton, ReviewSummaryView
@@ -89,7 +89,7 @@ own_review
 
 # %%
 from ftwidgets.graders import Grading, client_chat
-from ftwidgets.judge import check_judge, judge_items, pairwise_grader
+from ftwidgets.review import check_judge, judge_items, pairwise_grader
 evaluated = Evaluation.load(source).models  # the two models these answers came from
 judge = os.environ.get("FTW_JUDGE_MODEL") or evaluated["base"]
 with Grading(client_chat(client)) as grading:

@@ -14,13 +14,11 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.dataset import load_jsonl, write_jsonl
-from ftwidgets.evaluate import compare
+from ftwidgets.data import load_jsonl, split_examples, validate_file, write_jsonl
+from ftwidgets.evaluation import compare, evaluate_with_retrieval
+from ftwidgets.evaluation import DocumentIndex, fact_table, question_items, questions_by_kind
 from ftwidgets.metrics import contains_answer
-from ftwidgets.retrieval import DocumentIndex, evaluate_with_retrieval, fact_table, question_items, questions_by_kind
-from ftwidgets.split import split_examples
 from ftwidgets.training import chosen_model, launch_or_attach
-from ftwidgets.validate import validate_file
 from ftwidgets.widgets import ComparisonView, HyperparameterPanel, JobMonitor
 
 # %%

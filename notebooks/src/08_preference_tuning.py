@@ -16,8 +16,8 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.evaluate import held_out_test_items
-from ftwidgets.preference_round import SAMPLES, preference_prompts
+from ftwidgets.evaluation import held_out_test_items
+from ftwidgets.review.preference_round import SAMPLES, preference_prompts
 from ftwidgets.training import train_small
 client = ftwidgets.client(os.environ.get("FTW_BACKEND", "engine"))
 task = workbook.task(client)  # your own data: the graders you saved in step 2 judge the pairs
@@ -48,8 +48,7 @@ print(f"{len(prompts)} prompts from the training and validation splits, none of 
 
 # %%
 from IPython.display import display
-from ftwidgets.preference_round import gather_pairs
-from ftwidgets.review import ReviewStore
+from ftwidgets.review import ReviewStore, gather_pairs
 from ftwidgets.widgets import ProgressBar
 progress = ProgressBar("Answers"); display(progress)
 store = ReviewStore(here / "reviews.jsonl")
@@ -67,8 +66,7 @@ from ftwidgets.widgets import ABReview
 ABReview(pairs[:20], store, reviewer=os.environ.get("FTW_REVIEWER", ""), labels=SAMPLES)
 
 # %%
-from ftwidgets.preference_round import write_pairs
-from ftwidgets.review import preference_records
+from ftwidgets.review import preference_records, write_pairs
 records = preference_records(store, pairs)
 files = write_pairs(records, here)
 (train_file, train_report), (valid_file, valid_report) = files["train"], files["validation"]
@@ -105,7 +103,7 @@ print("comparing", why)
 # reused), scored with step 5's metrics; each difference has a paired 95% interval and a p-value.
 
 # %%
-from ftwidgets.evaluate import compare, evaluate
+from ftwidgets.evaluation import compare, evaluate
 from ftwidgets.widgets import ComparisonView
 items = held_out_test_items(split)
 if QUICK:
@@ -118,7 +116,7 @@ comparison = compare(evaluation, task.metrics(), baseline="fine_tuned", candidat
 ComparisonView(comparison)
 
 # %%
-from ftwidgets.preference_round import round_verdict
+from ftwidgets.review import round_verdict
 verdict = round_verdict(comparison, [m.name for m in task.review_metrics()])  # what the preferences were about
 print(comparison.verdict()); print(verdict)
 
@@ -140,7 +138,7 @@ ReviewSummaryView(summarize(final_store, labels, reviewers=people(final_store) o
 # ### Checkpoint
 
 # %%
-from ftwidgets.preference_round import check_apart
+from ftwidgets.review import check_apart
 check_apart([p for p in prompts if p.id in {r.id for r in pairs}], held_out_test_items(split))  # no test prompt trained
 assert not any(evaluation.errors().values()), "Some answers failed to generate: re-run the evaluation cell."
 comparison.save(here)

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from ftwidgets.engine.server import engine_pid, stop_process
-from ftwidgets.memory import PeakMemory
+from ftwidgets.runtime.memory import PeakMemory
 
 pytestmark = pytest.mark.browser
 SESSION_LIMIT_GB = 1.6  # Binder gives 2 GB; measured 1.49 (1.80 before charts left plotly, 2.38 before that)

@@ -74,7 +74,7 @@ def wait_for(client: OpenAI, job_id: str, statuses=("succeeded", "failed", "canc
 
 def tiny_job(client: OpenAI, model: str, **create):
     """A finished 2-epoch job on 24 math-tutor examples (seconds on a tiny base model): a fine-tuned model to use."""
-    from ftwidgets.dataset import load_jsonl
+    from ftwidgets.data.dataset import load_jsonl
 
     from ..conftest import SAMPLES
 

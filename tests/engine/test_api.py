@@ -4,7 +4,7 @@ import httpx
 import openai
 import pytest
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
 
 from ..conftest import SAMPLES
 from .conftest import upload, wait_for
@@ -124,7 +124,8 @@ def test_the_engine_lets_the_tokenizer_go_once_a_jobs_files_are_checked(client):
     rest of a learner's session. The engine runs in this process here, so its tokenizer is this process's."""
     import time
 
-    from ftwidgets import tokens, validate
+    from ftwidgets import tokens
+    from ftwidgets.data import validate
 
     validate.validate_file(SAMPLES / "math_tutor.jsonl")  # what the engine's check does: it loads the tokenizer
     assert tokens.get_encoding.cache_info().currsize == 1

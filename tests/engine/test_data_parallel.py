@@ -12,7 +12,7 @@ import psutil
 import pytest
 from safetensors.torch import load_file
 
-from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.data.dataset import load_jsonl, write_jsonl
 from ftwidgets.engine import data_parallel, start
 from ftwidgets.engine.contract import JobFolder, TrainerSpec
 from ftwidgets.engine.data_parallel import Processes

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
 from ftwidgets.engine import export as export_module
 from ftwidgets.engine import gguf_file, models, start
 from ftwidgets.engine.export import ExportError, export

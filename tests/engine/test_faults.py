@@ -11,11 +11,11 @@ import threading
 import openai
 import pytest
 
-from ftwidgets import disk, safe_files
 from ftwidgets.engine import start
 from ftwidgets.engine.contract import JobFolder
 from ftwidgets.engine.store import Store
 from ftwidgets.engine.trainer import _failure
+from ftwidgets.runtime import disk, safe_files
 
 from ..conftest import chat
 from .conftest import wait_for

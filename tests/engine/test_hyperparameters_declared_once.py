@@ -56,6 +56,18 @@ def test_every_declared_hyperparameter_has_its_bounds_checked_and_its_auto_resol
     assert resolve_hyperparameters({name: lo}, 500, method)[name] == declared.kind(lo)
 
 
+def spec_of(queued: FineTuningJob, tmp_path, *, validation: bool):
+    """The trainer's spec for a queued job on the default base, with a validation file or without."""
+    return trainer_spec(
+        queued,
+        EngineSettings(max_batch_tokens=None),
+        base="smollm2-135m-instruct",
+        start_adapter=None,
+        training_path=tmp_path / "t.jsonl",
+        validation_path=tmp_path / "v.jsonl" if validation else None,
+    )
+
+
 def test_a_job_reads_back_its_declared_hyperparameters_and_its_spec_takes_them_by_name(tmp_path):
     body = JobCreate(model="smollm2-135m-instruct", training_file="file-x", method={"type": "dpo", "dpo": {}})
     job = new_job(body, {"beta": 0.3})
@@ -68,14 +80,7 @@ def test_a_job_reads_back_its_declared_hyperparameters_and_its_spec_takes_them_b
             "method": method_object(DPO, resolved),
         }
     )
-    spec = trainer_spec(
-        queued,
-        EngineSettings(max_batch_tokens=None),
-        base="smollm2-135m-instruct",
-        start_adapter=None,
-        training_path=tmp_path / "t.jsonl",
-        validation_path=None,
-    )
+    spec = spec_of(queued, tmp_path, validation=False)
     assert (spec.beta, spec.n_epochs, spec.batch_size) == (0.3, resolved["n_epochs"], resolved["batch_size"])
     assert spec.learning_rate == DPO_BASE_LEARNING_RATE * resolved["learning_rate_multiplier"]
 
@@ -90,15 +95,7 @@ def test_every_engine_only_job_option_reaches_the_trainer_by_its_declared_field(
     job = new_job(body, {})
     resolved = resolve_hyperparameters({}, 200, SUPERVISED)
     queued = FineTuningJob.model_validate({**job.model_dump(), "method": method_object(SUPERVISED, resolved)})
-    spec = trainer_spec(
-        queued,
-        EngineSettings(max_batch_tokens=None),
-        base="smollm2-135m-instruct",
-        start_adapter=None,
-        training_path=tmp_path / "t.jsonl",
-        validation_path=tmp_path / "v.jsonl",
-    )
-    assert spec.early_stopping_patience == 7
+    assert spec_of(queued, tmp_path, validation=True).early_stopping_patience == 7
 
 
 def test_a_new_job_option_is_refused_with_a_400_naming_it_from_its_declaration_alone(tmp_path, monkeypatch):

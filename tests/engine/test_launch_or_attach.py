@@ -2,7 +2,7 @@
 
 import pytest
 
-from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.data.dataset import load_jsonl, write_jsonl
 from ftwidgets.hyperparams import PlanBlocked, supervised_method
 from ftwidgets.training import JobStillActive, launch_or_attach
 from ftwidgets.widgets import HyperparameterPanel, JobMonitor

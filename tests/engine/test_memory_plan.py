@@ -5,7 +5,7 @@ import json
 import pytest
 from transformers import AutoModelForCausalLM
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
 from ftwidgets.engine import memory_plan, models, start
 from ftwidgets.engine.memory_plan import GB, MemoryPlan
 

@@ -4,7 +4,7 @@ A tiny Llama built from a config (random weights, SmolLM2's tokenizer) trains in
 so this covers the generic path: loading from a folder, naming, adapters, serving.
 """
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
 from ftwidgets.engine import models, start
 
 from ..conftest import SAMPLES

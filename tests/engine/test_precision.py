@@ -6,11 +6,11 @@ import sys
 
 from safetensors.torch import load_file
 
-from ftwidgets import machine
-from ftwidgets.dataset import load_jsonl, write_jsonl
+from ftwidgets.data.dataset import load_jsonl, write_jsonl
 from ftwidgets.engine import models, recipe
 from ftwidgets.engine.contract import JobFolder, TrainerSpec
 from ftwidgets.engine.lora import LoraSettings
+from ftwidgets.runtime import machine
 
 from ..conftest import SAMPLES
 
@@ -22,6 +22,17 @@ def test_the_cpu_flags_agree_with_torchs_own_probe():
     assert machine.cpu_has_native_bf16() == bool(
         torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     )
+
+
+def test_the_float32_path_can_be_forced_on_any_cpu(monkeypatch):
+    """FTW_CPU_BF16=0 is what a CPU without hardware bfloat16 does, on this one: chat and the trainer in float32."""
+    monkeypatch.setenv("FTW_CPU_BF16", "0")
+    assert not machine.cpu_has_native_bf16()
+    assert models.pick_device(cpu_bf16=True) == models.Device("cpu", "float32")
+    monkeypatch.setenv("FTW_CPU_BF16", "1")
+    assert machine.cpu_has_native_bf16()
+    monkeypatch.setenv("FTW_CPU_BF16", "auto")  # anything else: the CPU's own flags
+    test_the_cpu_flags_agree_with_torchs_own_probe()
 
 
 def test_tight_memory_trains_bfloat16_in_larger_parts(monkeypatch):

@@ -12,7 +12,7 @@ import openai
 import pytest
 import torch
 
-from ftwidgets.dataset import make_preference
+from ftwidgets.data.dataset import make_preference
 from ftwidgets.engine import models, start
 from ftwidgets.engine.contract import JobFolder, TrainerSpec
 from ftwidgets.engine.lora import LoraSettings

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
 from ftwidgets.engine.server import free_port
 
 from ..conftest import SAMPLES

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ftwidgets.dataset import load_jsonl
+from ftwidgets.data.dataset import load_jsonl
 from ftwidgets.engine import models, start
-from ftwidgets.evaluate import compare, evaluate, to_eval_items
+from ftwidgets.evaluation.evaluate import compare, evaluate, to_eval_items
 from ftwidgets.metrics import exact_match, format_compliance
 
 from ..conftest import SAMPLES

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from ftwidgets import machine
 from ftwidgets.engine import models, recipe
 from ftwidgets.engine.chat import encode_example
 from ftwidgets.engine.training_run import micro_batches, train_step
+from ftwidgets.runtime import machine
 
 from ..conftest import chat
 

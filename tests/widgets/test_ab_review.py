@@ -2,7 +2,7 @@
 
 import json
 
-from ftwidgets.review import ReviewItem, ReviewStore, blind_order
+from ftwidgets.review.review_store import ReviewItem, ReviewStore, blind_order
 from ftwidgets.widgets import ABReview, KeyboardShortcuts
 
 ITEMS = [
@@ -87,7 +87,7 @@ def test_keyboard_shortcuts_only_pass_their_keys():
 
 def test_rule_reviewer_and_summary_view(tmp_path):
     from ftwidgets.metrics import format_compliance
-    from ftwidgets.review import rule_review, summarize
+    from ftwidgets.review.review_store import rule_review, summarize
     from ftwidgets.widgets import ReviewSummaryView
 
     store = ReviewStore(tmp_path / "r.jsonl")
@@ -109,7 +109,7 @@ def test_rule_reviewer_and_summary_view(tmp_path):
 
 def test_summary_refreshes_after_each_decision_and_keeps_the_rule_apart(tmp_path):
     from ftwidgets.metrics import format_compliance
-    from ftwidgets.review import people, rule_review, summarize
+    from ftwidgets.review.review_store import people, rule_review, summarize
     from ftwidgets.widgets import ReviewSummaryView
 
     store = ReviewStore(tmp_path / "r.jsonl")

@@ -14,10 +14,10 @@ from IPython.core.interactiveshell import InteractiveShell
 shown = []
 shell = InteractiveShell.instance()
 shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append(data)
-from ftwidgets.evaluate import EvalItem, Evaluation, Generation, compare
+from ftwidgets.evaluation.evaluate import EvalItem, Evaluation, Generation, compare
 from ftwidgets.metrics import exact_match
-from ftwidgets.review import ReviewStore, summarize
-from ftwidgets.validate import validate_file
+from ftwidgets.review.review_store import ReviewStore, summarize
+from ftwidgets.data.validate import validate_file
 from ftwidgets.widgets import ComparisonView, DatasetReport, JobMonitor, ReviewSummaryView, charts
 from ftwidgets.workbook import SAMPLES
 

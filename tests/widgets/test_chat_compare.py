@@ -2,7 +2,7 @@
 API answers at temperature 0; a model that cannot answer says so in its own box; "Add to review" queues the pair
 for step 6's blind review, apart from the test split."""
 
-from ftwidgets.review import queued_items
+from ftwidgets.review.review_store import queued_items
 from ftwidgets.widgets import ChatCompare
 
 BASE = "smollm2-135m-instruct"

@@ -1,6 +1,6 @@
 """ComparisonView over a real comparison: intervals plotted, disagreements first, filters."""
 
-from ftwidgets.evaluate import EvalItem, Evaluation, Generation, compare
+from ftwidgets.evaluation.evaluate import EvalItem, Evaluation, Generation, compare
 from ftwidgets.metrics import exact_match, format_compliance
 from ftwidgets.widgets import ComparisonView
 

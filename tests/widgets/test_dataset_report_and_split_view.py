@@ -1,8 +1,8 @@
 import json
 
-from ftwidgets.dataset import load_jsonl
-from ftwidgets.split import find_leaks, split_examples
-from ftwidgets.validate import validate_file
+from ftwidgets.data.dataset import load_jsonl
+from ftwidgets.data.split import find_leaks, split_examples
+from ftwidgets.data.validate import validate_file
 from ftwidgets.widgets import DatasetReport, SplitView
 
 from ..conftest import SAMPLES

@@ -22,8 +22,8 @@ def test_the_bar_follows_each_model(monkeypatch):
 
 
 def test_evaluate_reports_to_the_bar(client, tmp_path):
-    from ftwidgets.dataset import load_jsonl
-    from ftwidgets.evaluate import evaluate, to_eval_items
+    from ftwidgets.data.dataset import load_jsonl
+    from ftwidgets.evaluation.evaluate import evaluate, to_eval_items
 
     from ..conftest import SAMPLES
 

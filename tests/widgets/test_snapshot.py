@@ -15,7 +15,7 @@ published = []
 shell = InteractiveShell.instance()
 shell.display_pub.publish = lambda data, metadata=None, **kw: published.append(
     {"data": data, "update": kw.get("update", False), "id": (kw.get("transient") or {}).get("display_id")})
-from ftwidgets.review import ReviewStore, summarize
+from ftwidgets.review.review_store import ReviewStore, summarize
 from ftwidgets.widgets import JobMonitor, ReviewSummaryView
 
 

@@ -1,4 +1,4 @@
-from ftwidgets.validate import validate_file
+from ftwidgets.data.validate import validate_file
 from ftwidgets.widgets import ValidationTable
 
 from ..conftest import SAMPLES
@@ -34,7 +34,7 @@ def test_jump_to_an_example_and_escape_markup(tmp_path):
 
 
 def test_a_clean_file_says_no_findings(tmp_path):
-    from ftwidgets.validate import Rules, validate_file
+    from ftwidgets.data.validate import Rules, validate_file
 
     from ..conftest import chat, write_lines
 

@@ -19,7 +19,7 @@ from ...hyperparams import (
     out_of_bounds,
 )
 from ...job_options import JobOptionError, job_option, job_options
-from ...job_states import ACTIVE
+from ...runtime.job_states import ACTIVE
 from ..contract import new_id, now
 from ..protocol import APIError, JobCreate, cursor_page, page_limit
 from ..recipe import ORG

@@ -22,10 +22,10 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from .dataset import make_preference, write_preferences
-from .evaluate import Evaluation, prompt_key
-from .safe_files import append_durably, atomic_write, read_log
-from .stats import Interval, cohen_kappa, krippendorff_alpha, wilson_interval
+from ..data.dataset import make_preference, write_preferences
+from ..evaluation.evaluate import Evaluation, prompt_key
+from ..runtime.safe_files import append_durably, atomic_write, read_log
+from ..stats import Interval, cohen_kappa, krippendorff_alpha, wilson_interval
 
 CHOICES = ("A", "B", "tie", "both_bad")
 
@@ -366,7 +366,7 @@ def preference_records(store: ReviewStore, items: Sequence[ReviewItem]) -> list[
 
 def export_preferences(store: ReviewStore, items: Sequence[ReviewItem], path: str | os.PathLike, **write_kw: Any):
     """Write OpenAI DPO JSONL from the reviews and validate it; returns the validation report."""
-    from .validate import validate_preference_file
+    from ..data.validate import validate_preference_file
 
     write_preferences(path, preference_records(store, items), **write_kw)
     return validate_preference_file(path)

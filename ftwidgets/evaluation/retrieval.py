@@ -65,7 +65,7 @@ class DocumentIndex:
 
     @classmethod
     def from_jsonl(cls, path: str | os.PathLike) -> DocumentIndex:
-        from .dataset import load_jsonl
+        from ..data.dataset import load_jsonl
 
         return cls(load_jsonl(path))
 
@@ -200,7 +200,7 @@ def fact_table(evaluation: Evaluation, kinds: Sequence[str]):
     answers come first: wrong, and not saying it does not know."""
     import pandas as pd
 
-    from .metrics import contains_answer
+    from ..metrics import contains_answer
 
     fact = contains_answer()
     rows = []

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .graders import Grading
-from .review import ReviewItem, ReviewStore, outcome, people
-from .stats import cohen_kappa
+from ..graders import Grading
+from ..stats import cohen_kappa
+from .review_store import ReviewItem, ReviewStore, outcome, people
 
 RELIABLE_KAPPA = 0.6  # "substantial" agreement (Landis and Koch, 1977)
 RELIABLE_CONSISTENCY = 0.8  # verdicts that survive swapping A and B

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..runtime.safe_files import iter_raw_lines, parse_json
 from .dataset import DataError, describe_json_error, read_csv_table
-from .safe_files import iter_raw_lines, parse_json
 
 Place = tuple[int, Any, "str | None"]
 

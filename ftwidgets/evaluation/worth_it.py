@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..metrics import Metric
+from ..tokens import answer_cost, count_message_tokens
 from .evaluate import Comparison, EvalItem, Evaluation, System, compare
-from .metrics import Metric
-from .tokens import answer_cost, count_message_tokens
 
 # tokens of prompt and answer together. The engine reads the shared examples once, but every row it decodes holds
 # their keys and values, so longer prompts decode fewer rows at a time: 8 math examples (900 tokens) made step 5

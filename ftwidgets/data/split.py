@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from . import quality, tokens
-from ._version import __version__
+from .. import tokens
+from .._version import __version__
+from ..runtime.safe_files import write_json_atomic
+from . import quality
 from .dataset import DataError, Example, load_jsonl, write_jsonl
-from .safe_files import write_json_atomic
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)
@@ -264,7 +265,7 @@ def write_split(
         write_jsonl(path, exs, overwrite=overwrite, protect=protect)
         files[s] = {"path": path.name, "examples": len(exs), "sha256": sha256_file(path)}
     manifest = {
-        "kind": "ftwidgets.split",
+        "kind": "ftwidgets.data.split",
         "package_version": __version__,
         "source": {"path": str(source), "sha256": sha256_file(source)} if source else None,
         "params": result.params,

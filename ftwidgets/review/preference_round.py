@@ -15,9 +15,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .dataset import DataError, load_jsonl
-from .evaluate import EvalItem, HeldOutError, OutputCache, distinct_items, generate, held_out_test_items, to_eval_items
-from .review import ReviewItem, ReviewStore, preference_records, rule_review
+from ..data.dataset import DataError, load_jsonl
+from ..evaluation.evaluate import (
+    EvalItem,
+    HeldOutError,
+    OutputCache,
+    distinct_items,
+    generate,
+    held_out_test_items,
+    to_eval_items,
+)
+from .review_store import ReviewItem, ReviewStore, preference_records, rule_review
 
 SAMPLES = ("first", "second")  # the two sampled answers of a prompt, as the blind review labels them
 SAMPLE_SEEDS = (1, 2)
@@ -180,8 +188,8 @@ def split_pairs(
 def write_pairs(records: Sequence[dict], folder: str | os.PathLike, *, validation_share: float = 0.1, seed: int = 0):
     """The pairs as a DPO job's training and validation files in `folder`, each checked by the preference validator;
     returns ``{"train": (path, report), "validation": (path, report)}``."""
-    from .dataset import write_preferences
-    from .validate import validate_preference_file
+    from ..data.dataset import write_preferences
+    from ..data.validate import validate_preference_file
 
     train, valid = split_pairs(records, validation_share=validation_share, seed=seed)
     out = {}

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..runtime.safe_files import atomic_write, iter_raw_lines
 from .findings import CODES, ERROR, Report
 from .origins import Origins
-from .safe_files import atomic_write, iter_raw_lines
 from .split import sha256_file
 
 

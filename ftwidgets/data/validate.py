@@ -20,16 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from . import quality, tokens
+from .. import tokens
+from ..hyperparams import MIN_EXAMPLES, OPENAI_MIN_EXAMPLES, RECOMMENDED_EXAMPLES, auto_epochs
+from ..runtime.safe_files import RawLine, dump_json, iter_raw_lines, parse_json
+from . import quality
 from .dataset import check_preference, describe_json_error
 from .findings import Finding, Report
-from .hyperparams import (
-    MIN_EXAMPLES,
-    OPENAI_MIN_EXAMPLES,
-    RECOMMENDED_EXAMPLES,
-    auto_epochs,
-)
-from .safe_files import RawLine, dump_json, iter_raw_lines, parse_json
 
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 EXAMPLE_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})

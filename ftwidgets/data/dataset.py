@@ -1,7 +1,7 @@
 """Chat fine-tuning data on disk: streaming JSONL, CSV/DataFrame converters, DPO pairs.
 
 Reading is streaming and forgiving about the container (UTF-8 BOM, CRLF, blank
-lines) but never about the content: judging content is `ftwidgets.validate`'s job.
+lines) but never about the content: judging content is `ftwidgets.data.validate`'s job.
 Writing never overwrites an existing file unless asked, and never the input; every
 whole-file write is atomic (`safe_files`).
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .safe_files import RawLine, atomic_write, dump_json, iter_raw_lines, parse_json
+from ..runtime.safe_files import RawLine, atomic_write, dump_json, iter_raw_lines, parse_json
 
 Example = dict[str, Any]
 """One training example: ``{"messages": [{"role": ..., "content": ...}, ...]}``."""
@@ -119,7 +119,7 @@ def from_dataframe(
     Columns are found by name (`guess_columns`: ``user``/``assistant``, ``prompt``/``completion``,
     ``question``/``answer`` ..., and ``system``); pass ``user=``/``assistant=`` to map other names.
     A missing column, or an empty cell where a message must be, raises `DataError` naming it
-    (`ftwidgets.importers.convert_file` converts the other rows and reports those).
+    (`ftwidgets.data.importers.convert_file` converts the other rows and reports those).
     """
     examples, empty = [], []
     for record, example, reason in dataframe_rows(

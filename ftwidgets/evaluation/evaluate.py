@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from .base_models import refuse_after_openai_end
-from .dataset import DataError, Example, load_jsonl
-from .metrics import Metric
-from .safe_files import append_durably, atomic_write, dump_json, read_log
-from .stats import mcnemar_exact, paired_bootstrap, verdict_sentence
+from ..base_models import refuse_after_openai_end
+from ..data.dataset import DataError, Example, load_jsonl
+from ..metrics import Metric
+from ..runtime.safe_files import append_durably, atomic_write, dump_json, read_log
+from ..stats import mcnemar_exact, paired_bootstrap, verdict_sentence
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ not mapped to the nearest role. A new schema is a converter and a line in `CONVE
     >>> from_sharegpt({"conversations": [{"from": "human", "value": "Hi"}, {"from": "bing", "value": "Hello"}]})
     Traceback (most recent call last):
     ...
-    ftwidgets.dataset.DataError: turn 2 comes from 'bing', which is not one of human, user, gpt, assistant, system
+    ftwidgets.data.dataset.DataError: turn 2 comes from 'bing', which is not one of human, user, gpt, assistant, system
 """
 
 from __future__ import annotations

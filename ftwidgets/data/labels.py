@@ -134,7 +134,7 @@ def trains(message: Mapping[str, Any]) -> bool:
 
 def openai_label_report(path: str | os.PathLike, *, show: int = 2, model: str | None = None) -> LabelReport:
     """OpenAI's documented rule, message by message, tokens counted with tiktoken."""
-    from .tokens import DEFAULT_MODEL, get_encoding, message_values
+    from ..tokens import DEFAULT_MODEL, get_encoding, message_values
 
     enc = get_encoding(model or DEFAULT_MODEL)
     report = LabelReport("OpenAI (assistant messages, weight honoured)")

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ..graders import Grading
+from ..metrics import Metric
+from ..runtime.locations import ROOT
+from ..stats import paired_bootstrap
 from .evaluate import Comparison, EvalItem, compare, evaluate, prompt_key
-from .graders import Grading
-from .metrics import Metric
-from .stats import paired_bootstrap
-from .workbook import ROOT
 
 GENERAL = ROOT / "data" / "general"
 ALPHA = 0.05

@@ -6,6 +6,7 @@ the core and the engine share one answer.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,19 @@ def gpu_memory_bytes() -> list[int]:
     return [int(n) for n in probe.stdout.split() if n.isdigit()]
 
 
+CPU_BF16_ENV = "FTW_CPU_BF16"  # "0": the float32 path on any CPU (tests, benchmarks); "1": bfloat16 on any CPU
+
+
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (AVX512-BF16 or AMX), read from the kernel's
     CPU flags (the same CPUID bits torch probes) so a process need not load torch to know. There a bfloat16
     matrix product runs at about 2.6x float32's (512 x 576 by 576 x 49,152: 0.14 s against 0.37 s on this
-    project's 2-core AMD EPYC); elsewhere bfloat16 is emulated and slower."""
+    project's 2-core AMD EPYC); elsewhere bfloat16 is emulated and slower. ``FTW_CPU_BF16`` (``0`` or ``1``)
+    overrides the flags, so the float32 path that CPUs without them take can be run and measured anywhere; the
+    engine's processes inherit it."""
+    forced = os.environ.get(CPU_BF16_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: assume not
@@ -92,8 +101,6 @@ def lean_allocator_env() -> dict[str, str]:
     ran 1.66x slower with it (181 against 109 ms a token, 32 answers in bfloat16); the engine calls
     `return_freed_memory` after each batch instead. A value the user set wins.
     """
-    import os
-
     added = {k: v for k, v in LEAN_MALLOC.items() if k not in os.environ}
     return {**os.environ, **added, ADDED_MARK: ",".join(added)}
 
@@ -151,7 +158,5 @@ def default_allocator_env() -> dict[str, str]:
     The trainer: the lean settings cost it a quarter of its speed for 9% of its memory (204 against
     163 tokens/s, 1.14 against 1.04 GB, benchmarks/trainer_memory.py --allocators lean default).
     """
-    import os
-
     added = set(filter(None, os.environ.get(ADDED_MARK, "").split(",")))
     return {k: v for k, v in os.environ.items() if k not in added and k != ADDED_MARK}
