@@ -330,13 +330,22 @@ def stop_process(data_dir: str | os.PathLike | None = None, timeout: float = 30)
     except ProcessLookupError:
         return False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)
     return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process still runs: one that has ended but is not yet reaped (a zombie: the engine a notebook's
+    kernel started, stopped from that kernel) has ended."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): the signal check above is all there is
 
 
 def stop_all() -> None:

@@ -53,8 +53,10 @@ def test_client_backends(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="OPENAI_API_VERSION"):
         ftwidgets.client("azure", base_url="https://mine.openai.azure.com", api_key="k")
     from ftwidgets.engine import stop_process
+    from ftwidgets.engine.server import _alive, engine_pid
 
-    assert stop_process(tmp_path / "default-engine")
+    pid = engine_pid(tmp_path / "default-engine")
+    assert stop_process(tmp_path / "default-engine") and not _alive(pid)  # ended, though this process is its parent
 
 
 def test_azure_openai_is_built_from_its_standard_environment(monkeypatch):

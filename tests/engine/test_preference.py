@@ -7,6 +7,7 @@ import json
 import math
 import random
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
@@ -253,13 +254,15 @@ def test_dpo_moves_a_fine_tuned_model_to_the_preferred_answer(client):
     last = next(e.data for e in client.fine_tuning.jobs.list_events(dpo.id, limit=5) if e.type == "metrics")
     assert last["full_valid_preference_accuracy"] >= 0.9 and last["full_valid_reward_margin"] > 0
 
+    def answer(model: str, prompt: dict) -> str:
+        reply = client.chat.completions.create(
+            model=model, messages=prompt["messages"][:-1], max_tokens=40, temperature=0
+        )
+        return reply.choices[0].message.content
+
     def preferred(model: str) -> int:
-        answers = [
-            client.chat.completions.create(model=model, messages=p["messages"][:-1], max_tokens=40, temperature=0)
-            .choices[0]
-            .message.content
-            for p in pirate(99, 16)
-        ]
+        with ThreadPoolExecutor(16) as pool:  # asked together, answered in one batch by the engine
+            answers = list(pool.map(lambda p: answer(model, p), pirate(99, 16)))
         return sum(bool(re.fullmatch(r"Ahoy! .*Arr!", a.strip())) and "Yo ho" not in a for a in answers)
 
     before, after = preferred(sft.fine_tuned_model), preferred(dpo.fine_tuned_model)
