@@ -4,12 +4,18 @@ and its kernel loads `dataset` alone, not every module of the stage (each kernel
     >>> getattr_, names = exports("ftwidgets.runtime", {"machine": ["cuda_available"]})
     >>> names, getattr_("cuda_available").__module__
     (['cuda_available'], 'ftwidgets.runtime.machine')
+    >>> exports("ftwidgets.runtime", {"disk": ["machine"]})
+    Traceback (most recent call last):
+    ...
+    ImportError: ftwidgets.runtime: public names that are also its modules' names: machine
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import sys
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 
@@ -17,6 +23,10 @@ def exports(package: str, by_module: dict[str, list[str]]) -> tuple[Callable[[st
     """A module ``__getattr__`` for `package` that imports each public name from its module when first asked for,
     and the sorted names for ``__all__``."""
     home = {name: module for module, names in by_module.items() for name in names}
+    folder = Path(sys.modules[package].__file__).parent
+    if clashes := sorted(name for name in home if (folder / f"{name}.py").exists()):
+        # once the module is imported, the package's attribute of that name is the module, not the function
+        raise ImportError(f"{package}: public names that are also its modules' names: {', '.join(clashes)}")
 
     def __getattr__(name: str) -> Any:
         if name not in home:

@@ -12,7 +12,8 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.evaluation import compare, evaluate, held_out_test_items
+from ftwidgets.evaluation import compare, held_out_test_items
+from ftwidgets.evaluation.evaluate import evaluate
 from ftwidgets.metrics import llm_judge
 from ftwidgets.training import train_small
 from ftwidgets.widgets import ComparisonView
@@ -104,7 +105,7 @@ print(comparison.verdict())
 from ftwidgets.evaluation import check_forgetting
 from ftwidgets.graders import Grading
 from ftwidgets.widgets import WorthItView
-from ftwidgets.evaluation import worth_it
+from ftwidgets.evaluation.worth_it import worth_it
 worth = worth_it(evaluation, metrics, task.key_metrics)
 trained_system = next((m["content"] for m in items[0].messages if m["role"] == "system"), None)
 task_format = next((m for m in metrics if m.name == task.key_metrics[0] and m.kind in ("pass", "auto")), None)

@@ -12,7 +12,8 @@
 import os
 import ftwidgets
 from ftwidgets import workbook
-from ftwidgets.evaluation import Evaluation, evaluate, held_out_test_items
+from ftwidgets.evaluation import Evaluation, held_out_test_items
+from ftwidgets.evaluation.evaluate import evaluate
 from ftwidgets.review import ReviewStore, export_review, people, review_items, rule_review, summarize
 from ftwidgets.training import train_small
 from ftwidgets.widgets import ABReview, DownloadButton, ReviewSummaryView

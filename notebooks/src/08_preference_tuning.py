@@ -103,7 +103,8 @@ print("comparing", why)
 # reused), scored with step 5's metrics; each difference has a paired 95% interval and a p-value.
 
 # %%
-from ftwidgets.evaluation import compare, evaluate
+from ftwidgets.evaluation import compare
+from ftwidgets.evaluation.evaluate import evaluate
 from ftwidgets.widgets import ComparisonView
 items = held_out_test_items(split)
 if QUICK:
