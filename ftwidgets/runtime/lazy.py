@@ -12,8 +12,8 @@ and its kernel loads `dataset` alone, not every module of the stage (each kernel
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import sys
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from typing import Any

@@ -1,6 +1,7 @@
 """Early stopping on the engine, through the official client: a real job stops, says so, and keeps its best model."""
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
@@ -105,13 +106,13 @@ def test_a_three_epoch_job_stops_early_and_keeps_its_best_model(client):
     losses = {e.data["step"]: e.data["valid_loss"] for e in events if e.type == "metrics" and "valid_loss" in e.data}
     assert best_step in [c.step_number for c in ckpts] and best_step == min(losses, key=losses.get)  # the lowest loss
     style = format_compliance(STYLE)
-    prompts = pirate(99, 8)
-    answers = [
-        client.chat.completions.create(
-            model=job.fine_tuned_model, messages=p["messages"][:-1], max_tokens=40, temperature=0
+
+    def answer(prompt: dict) -> str:
+        reply = client.chat.completions.create(
+            model=job.fine_tuned_model, messages=prompt["messages"][:-1], max_tokens=40, temperature=0
         )
-        .choices[0]
-        .message.content
-        for p in prompts
-    ]
+        return reply.choices[0].message.content
+
+    with ThreadPoolExecutor(8) as pool:  # asked together, answered in one batch by the engine
+        answers = list(pool.map(answer, pirate(99, 8)))
     assert sum(style.score(a, "", {}) for a in answers) >= 6, answers  # its model speaks the style on held-out prompts
