@@ -106,3 +106,12 @@ def test_a_new_file_type_is_a_reader_and_its_suffix_and_everything_else_follows(
     assert conversion.examples[0]["messages"][-1]["content"] == "4, exactly"
     assert conversion.origins("qa.psv").where(1) == "record 1 (row 2) of qa.psv"
     assert ".psv" in DataImport(tmp_path / "uploads").upload.accept.split(",")
+
+
+def test_a_tables_schema_and_columns_come_from_its_header_alone(tmp_path):
+    """Guessing the schema and offering the column choice read the header; the rows are read once, to convert."""
+    path = tmp_path / "qa.csv"
+    path.write_text("question,answer\nq,a\nq,a,an extra field\n")  # the third line breaks a full read
+    assert detect_schema(path) == "columns" and open_source(path).columns == ("question", "answer")
+    with pytest.raises(DataError, match="could not read .*qa.csv as CSV"):
+        convert_file(path)

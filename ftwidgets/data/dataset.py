@@ -208,14 +208,14 @@ def table_rows(
         yield record, {"messages": messages}, None
 
 
-def read_csv_table(path: str | os.PathLike, sep: str = ","):
-    """A CSV (or, with ``sep="\\t"``, a TSV) as a DataFrame of text (empty cells as ""); an unreadable file raises
-    `DataError`."""
+def read_csv_table(path: str | os.PathLike, sep: str = ",", nrows: int | None = None):
+    """A CSV (or, with ``sep="\\t"``, a TSV) as a DataFrame of text (empty cells as ""), its first `nrows` rows only
+    when given (0: the header alone); an unreadable file raises `DataError`."""
     import pandas as pd
 
     kind = "TSV" if sep == "\t" else "CSV"
     try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", nrows=nrows)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"could not read {path} as {kind}: {exc}") from None
 

@@ -164,30 +164,33 @@ def table_columns(path: str | os.PathLike) -> tuple[str, ...]:
     return open_source(path).columns or ()
 
 
+def _schema_by_keys(keys: set[str]) -> str | None:
+    """The schema a record's keys (a table's columns) name, for every file type; None when they name none."""
+    if "messages" in keys:
+        return "chat"
+    if "conversations" in keys:
+        return "sharegpt"
+    if {"instruction", "output"} <= keys:
+        return "alpaca"
+    return None
+
+
 def detect_schema(path: str | os.PathLike | Source) -> str:
     """The schema of a file's records, from the keys of its first readable record (a table: its columns)."""
     source = path if isinstance(path, Source) else open_source(path)
+    if source.is_table:  # its keys are its columns: no row is read
+        return _schema_by_keys(set(source.columns)) or "columns"
     for _, record, error in source.first_records():
         if error is None and isinstance(record, Mapping):
             keys = set(record)
-            if "messages" in keys:
-                return "chat"
-            if "conversations" in keys:
-                return "sharegpt"
-            if {"instruction", "output"} <= keys:
-                return "alpaca"
-            if source.is_table:
-                return "columns"
+            if schema := _schema_by_keys(keys):
+                return schema
             if {"prompt", "completion"} <= keys:
                 return "prompt_completion"
             raise DataError(
                 f"{source.path}: cannot tell the schema from the first record's keys {sorted(keys)}; "
                 f"name it with --from ({', '.join(SCHEMAS)})"
             )
-        if source.is_table:
-            break
-    if source.is_table:
-        return "columns"
     raise DataError(f"{source.path}: no readable JSON record to tell the schema from")
 
 

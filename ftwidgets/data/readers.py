@@ -55,8 +55,9 @@ def json_records(path: str | os.PathLike) -> Iterator[Place]:
 
 
 def read_csv(path: Path, sep: str = ",") -> Source:
-    """A CSV with a header row, every cell read as text."""
-    return _table(path, read_csv_table(path, sep=sep), spreadsheet=True)
+    """A CSV with a header row, every cell read as text; the columns from the header alone, the rows when asked."""
+    header = read_csv_table(path, sep=sep, nrows=0).columns
+    return _table(path, header, lambda: read_csv_table(path, sep=sep), spreadsheet=True)
 
 
 def read_tsv(path: Path) -> Source:
@@ -65,19 +66,30 @@ def read_tsv(path: Path) -> Source:
 
 def read_parquet(path: Path) -> Source:
     """A Parquet file's flat columns, through fastparquet (pyarrow would cost every kernel that imports pandas
-    about 20 MB, since pandas imports it eagerly when it is installed)."""
+    about 20 MB, since pandas imports it eagerly when it is installed); the columns from its metadata, the rows when
+    asked."""
+
+    def unreadable(exc: Exception) -> DataError:
+        return DataError(f"could not read {path} as Parquet: {type(exc).__name__}: {exc}")
+
     try:
         parquet = fastparquet().ParquetFile(str(path))
         nested = [child.name for child in parquet.schema.root.children.values() if child.num_children]
-        frame = parquet.to_pandas()
     except Exception as exc:  # fastparquet's errors have no common base: a damaged file can raise many kinds
-        raise DataError(f"could not read {path} as Parquet: {type(exc).__name__}: {exc}") from None
+        raise unreadable(exc) from None
     if nested:
         raise DataError(
             f"{path}: column {nested[0]!r} is nested (a list or a struct), which this reader cannot read; save the "
             f"data as JSON Lines instead (with HF datasets: dataset.to_json('{path.stem}.jsonl'))"
         )
-    return _table(path, frame, spreadsheet=False)
+
+    def frame():
+        try:
+            return parquet.to_pandas()
+        except Exception as exc:  # as above
+            raise unreadable(exc) from None
+
+    return _table(path, parquet.columns, frame, spreadsheet=False)
 
 
 def fastparquet():
@@ -114,11 +126,13 @@ def _cell(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
-def _table(path: Path, frame, *, spreadsheet: bool) -> Source:
-    columns = tuple(str(c) for c in frame.columns)
+def _table(path: Path, header, read_frame: Callable[[], Any], *, spreadsheet: bool) -> Source:
+    """A table whose columns are known from its header and whose rows are read only when its records are asked for:
+    guessing a schema and offering the column choice need the header alone."""
+    columns = tuple(str(c) for c in header)
 
     def rows() -> Iterator[Place]:
-        for n, row in enumerate(frame.itertuples(index=False), 1):
+        for n, row in enumerate(read_frame().itertuples(index=False), 1):
             yield n, {c: _cell(v) for c, v in zip(columns, row)}, None
 
     return Source(path, "record", rows, rows, columns=columns, spreadsheet=spreadsheet)
